@@ -1,0 +1,2 @@
+//! `analyze` binary.
+fn main() {}

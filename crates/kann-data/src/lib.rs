@@ -1,0 +1,1 @@
+//! Datasets (IMDB, ECG5000), tokenizer and batching.

@@ -1,0 +1,1 @@
+//! Sequence models in burn: fast recurrent cells, IMDB GRU classifier, ECG LSTM autoencoder.

@@ -1,0 +1,1 @@
+//! Figures (plotters) for the Koopman analysis.

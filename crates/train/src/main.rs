@@ -1,0 +1,2 @@
+//! `train` binary.
+fn main() {}
