@@ -1,1 +1,45 @@
-//! Koopman analysis of hidden states (paper Sec. 3), on plain arrays; no burn.
+//! Koopman analysis of hidden states (KANN, paper "A Koopman approach to understanding sequence
+//! neural models", Sec. 3), on plain arrays with faer; no deep-learning framework.
+//!
+//! - [`koopman_operator`]: basis `B` from the truncated SVD of the states and operator `C` by
+//!   least squares over consecutive pairs (Eqs. 4-5), via Gram matrices accumulated in one pass
+//!   ([`GramAccumulator`], also usable as a streaming fit), with other [`Estimator`]s;
+//! - [`predict_one_step`], [`relative_error`] (Eqs. 6, 12) and multi-step prediction;
+//! - [`Spectrum`]: `C = V Λ U`, [`memory_horizon`] (Eq. 9), residuals of eigenpairs;
+//! - [`projections`] (Eq. 7), [`projection_magnitude`] (Eq. 10), [`dominance`],
+//!   [`reconstruct_modulus`] (Eq. 11), [`project_onto`];
+//! - statistics for the figures ([`silhouette`], [`median_mad_over_time`], [`Pca`]);
+//! - `.npy` / JSON input and output ([`io`]).
+
+pub mod analysis;
+pub mod error;
+pub mod fit;
+pub mod gram;
+pub mod io;
+pub mod predict;
+pub mod report;
+pub mod spectrum;
+pub mod states;
+pub mod stats;
+
+pub use analysis::{
+    coefficients, dominance, project_onto, projection_magnitude, projections, reconstruct_modulus,
+};
+pub use error::{KoopmanError, Result};
+pub use faer;
+pub use fit::{
+    CoefficientGrams, Estimator, FitMethod, FitOptions, KoopmanModel, Rank, koopman_operator,
+    koopman_operator_direct,
+};
+pub use gram::{GramAccumulator, Grams};
+pub use predict::{
+    RelativeError, RelativeErrorAccumulator, multi_step_error, predict_one_step, predict_steps,
+    relative_error,
+};
+pub use report::{AnalysisOptions, EigenReport, StatesReport, analyze_states};
+pub use spectrum::{MemoryHorizon, Spectrum, Stability, memory_horizon};
+pub use states::States;
+pub use stats::{
+    Pca, Silhouette, cumulative_time_average, median, median_mad_over_time, silhouette,
+    silhouette_over_time,
+};

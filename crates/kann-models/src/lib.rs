@@ -1,1 +1,19 @@
-//! Sequence models in burn: fast recurrent cells, IMDB GRU classifier, ECG LSTM autoencoder.
+//! Sequence models in burn for the Koopman analysis of the paper
+//! (`koopman-analysis-of-sequence-models`): fast recurrent cells ([`cells`]), the IMDB GRU
+//! classifier ([`sentiment`]), the ECG LSTM autoencoder ([`autoencoder`]), hooks that return all
+//! hidden states ([`hooks`]), run configs ([`config`]) and the run folder ([`run`]).
+
+pub mod atomic;
+pub mod autoencoder;
+pub mod cells;
+pub mod config;
+pub mod error;
+pub mod hooks;
+pub mod npy;
+pub mod run;
+pub mod sentiment;
+
+pub use autoencoder::{EcgAutoencoder, EcgAutoencoderConfig, l1_per_beat};
+pub use error::ModelError;
+pub use hooks::HookedStates;
+pub use sentiment::{SentimentConfig, SentimentModel, bce_with_logits};

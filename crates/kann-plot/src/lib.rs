@@ -1,1 +1,42 @@
-//! Figures (plotters) for the Koopman analysis.
+//! Figures of the Koopman analysis of sequence models (the paper's Sec. 4, Figs. 1-4), drawn with
+//! [`plotters`].
+//!
+//! Every figure function takes PLAIN data (slices and small structs, no tensors) plus an output folder
+//! and a file stem, and writes the figure twice, as `<stem>.png` (bitmap) and `<stem>.svg`, each
+//! atomically (temporary file in the same folder, then rename). It returns the two paths in a
+//! [`FigurePaths`]. Text is rendered with the bundled DejaVu Sans font (see `assets/`), registered
+//! with plotters' `ab_glyph` backend, so figures render identically on machines without system fonts.
+//!
+//! Figures:
+//! - [`spectrum`]: eigenvalues `lambda_j` of the Koopman operator `C` (Eq. 4) in the complex plane with
+//!   the unit circle, the dominant ones labelled, and their memory horizon `tau_j(epsilon)` (Eq. 9).
+//! - [`word_highlight`] / [`word_highlight_html`] (Fig. 1): reviews whose tokens are shaded by the
+//!   projection magnitude `s(j, h_t)` (Eq. 10).
+//! - [`median_panels`] (Fig. 2, App. B): medians with MAD envelopes of the beats reconstructed from
+//!   component pairs (Eq. 11).
+//! - [`median_comparison`] (Fig. 3 left) and [`silhouette_curves`] (Fig. 3 right).
+//! - [`agreement_bars`] and [`loss_histogram`] (Fig. 4), [`roc_curve`], [`training_curves`].
+#![warn(missing_docs)]
+
+mod colors;
+mod common;
+mod ecg;
+mod fonts;
+mod quality;
+mod spectrum;
+mod words;
+
+pub use colors::{ColorMap, Rgb};
+pub use common::{FigurePaths, PlotError};
+pub use ecg::{
+    Curve, MedianComparisonFigure, MedianPanel, MedianPanelsFigure, MedianSeries, SilhouetteFigure,
+    TimeMarker, median_comparison, median_panels, silhouette_curves,
+};
+pub use fonts::{FONT_FAMILY, text_width};
+pub use quality::{
+    AgreementBarsFigure, ConfusionCounts, HistogramSeries, LabelledPoint, LossHistogramFigure,
+    MetricSeries, RocCurve, RocFigure, TrainingCurvesFigure, agreement_bars, loss_histogram,
+    roc_curve, training_curves,
+};
+pub use spectrum::{SpectrumFigure, memory_horizon, spectrum};
+pub use words::{HighlightedText, word_highlight, word_highlight_html};

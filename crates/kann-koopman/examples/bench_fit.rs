@@ -1,0 +1,222 @@
+//! Benchmark of the Koopman fit against the numpy/scikit-learn reference
+//! (`scripts/bench_koopman.sh` drives both and prints the ratio).
+//!
+//! ```text
+//! bench_fit generate --out states.npy [--s 64 --n 1000 --k 256 --seed 0]
+//! bench_fit fit --data states.npy --out rust.json [--repeats 3]
+//! bench_fit stream --sequences 2560 [--total 25000 --batch 64 --n 1000 --k 256]
+//! ```
+//!
+//! States come from a seeded RNN-like recurrence `h_{t+1} = tanh(W h_t + x_t)` (f32).
+
+use kann_koopman::faer::linalg::matmul::matmul;
+use kann_koopman::faer::{Accum, Mat, Par};
+use kann_koopman::io::{read_states_npy, write_f32_npy, write_json_atomic};
+use kann_koopman::*;
+use std::time::Instant;
+
+/// A small, fast, seeded generator (xorshift64*), enough for synthetic benchmark data.
+struct XorShift(u64);
+impl XorShift {
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [-1, 1).
+    fn uniform(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+}
+
+/// The recurrence weights `W` (`k × k`, gain 1.2, entries uniform with variance gain²/k).
+fn weights(k: usize, seed: u64) -> Mat<f32> {
+    let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let scale = 1.2 * (3.0f32 / k as f32).sqrt();
+    Mat::from_fn(k, k, |_, _| scale * rng.uniform())
+}
+
+/// Generates `s` sequences of `n` steps into `out` (C order `[s, n, k]`).
+fn generate_batch(w: &Mat<f32>, s: usize, n: usize, seed: u64, out: &mut [f32]) {
+    let k = w.nrows();
+    let mut rng = XorShift(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) | 1);
+    let mut h = Mat::<f32>::from_fn(s, k, |_, _| 0.5 * rng.uniform());
+    let mut z = Mat::<f32>::zeros(s, k);
+    for t in 0..n {
+        for i in 0..s {
+            for j in 0..k {
+                out[(i * n + t) * k + j] = h[(i, j)];
+            }
+        }
+        matmul(z.as_mut(), Accum::Replace, h.as_ref(), w.transpose(), 1.0, Par::rayon(0));
+        for i in 0..s {
+            for j in 0..k {
+                h[(i, j)] = (z[(i, j)] + 0.5 * rng.uniform()).tanh();
+            }
+        }
+    }
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| {
+            v.parse().unwrap_or_else(|_| {
+                eprintln!("bad value for {name}: {v}");
+                std::process::exit(2)
+            })
+        })
+        .unwrap_or(default)
+}
+
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// One full fit as in the reference: basis, C, eigendecomposition, e_rel.
+fn full_fit(states: &States) -> (KoopmanModel, Spectrum, RelativeError) {
+    let model = koopman_operator(states, &FitOptions::default()).expect("fit");
+    let spectrum = Spectrum::new(&model).expect("spectrum");
+    let err = relative_error(states, &model).expect("e_rel");
+    (model, spectrum, err)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = args.first().map(String::as_str).unwrap_or("");
+    match cmd {
+        "generate" => {
+            let (s, n, k) = (arg(&args, "--s", 64), arg(&args, "--n", 1000), arg(&args, "--k", 256));
+            let seed: u64 = arg(&args, "--seed", 0);
+            let out: String = arg(&args, "--out", "states.npy".to_string());
+            let w = weights(k, seed);
+            let mut data = vec![0.0f32; s * n * k];
+            let t0 = Instant::now();
+            generate_batch(&w, s, n, seed + 1, &mut data);
+            write_f32_npy(&out, &data, &[s, n, k]).expect("write");
+            println!("generated [{s}, {n}, {k}] f32 states in {:.2}s -> {out}", t0.elapsed().as_secs_f64());
+        }
+        "fit" => {
+            let data: String = arg(&args, "--data", "states.npy".to_string());
+            let out: String = arg(&args, "--out", "rust.json".to_string());
+            let repeats: usize = arg(&args, "--repeats", 3);
+            let t_read = Instant::now();
+            let states = read_states_npy(&data).expect("read states");
+            let read_s = t_read.elapsed().as_secs_f64();
+            let mut times = Vec::new();
+            let mut last = None;
+            for _ in 0..repeats.max(1) {
+                let t0 = Instant::now();
+                let res = full_fit(&states);
+                times.push(t0.elapsed().as_secs_f64());
+                last = Some(res);
+            }
+            let (model, spectrum, err) = last.expect("at least one run");
+            let mut sorted = times.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = sorted[sorted.len() / 2];
+            let mut moduli: Vec<f64> = spectrum.eigenvalues.iter().map(|l| l.norm()).collect();
+            moduli.sort_by(|a, b| b.total_cmp(a));
+            println!(
+                "rust fit [{}, {}, {}] rank {} ({:?}): runs {:?} s, median {median:.3} s (read {read_s:.2} s, not timed); e_rel {:.6}; top |lambda| {:?}; cond {:.2e}",
+                states.num_sequences(),
+                states.seq_len(),
+                states.hidden(),
+                model.rank(),
+                model.method,
+                times.iter().map(|t| (t * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+                err.e_rel,
+                &moduli[..4.min(moduli.len())],
+                model.condition
+            );
+            for w in &model.warnings {
+                println!("warning: {w}");
+            }
+            let json = serde_json::json!({
+                "seconds": median,
+                "runs": times,
+                "rank": model.rank(),
+                "e_rel": err.e_rel,
+                "moduli": moduli,
+                "condition": model.condition,
+                "method": format!("{:?}", model.method),
+            });
+            write_json_atomic(&out, &json).expect("write json");
+        }
+        "stream" => {
+            let (n, k) = (arg(&args, "--n", 1000), arg(&args, "--k", 256));
+            let total: usize = arg(&args, "--total", 25_000);
+            let seqs: usize = arg(&args, "--sequences", total);
+            let batch: usize = arg(&args, "--batch", 64);
+            let w = weights(k, 0);
+            let mut buf = vec![0.0f32; batch * n * k];
+            let mut acc = GramAccumulator::new(k);
+            let (mut gen_s, mut push_s, mut erel_s) = (0.0, 0.0, 0.0);
+            let nb = seqs.div_ceil(batch);
+            for b in 0..nb {
+                let s = batch.min(seqs - b * batch);
+                let t0 = Instant::now();
+                generate_batch(&w, s, n, 1000 + b as u64, &mut buf[..s * n * k]);
+                gen_s += t0.elapsed().as_secs_f64();
+                let t0 = Instant::now();
+                acc.push_f32(&buf[..s * n * k], s, n, None).expect("push");
+                push_s += t0.elapsed().as_secs_f64();
+            }
+            let t0 = Instant::now();
+            let model = acc.finish(&FitOptions::default()).expect("finish");
+            let spectrum = Spectrum::new(&model).expect("spectrum");
+            let finish_s = t0.elapsed().as_secs_f64();
+            let mut ea = RelativeErrorAccumulator::new(&model);
+            for b in 0..nb {
+                let s = batch.min(seqs - b * batch);
+                let t0 = Instant::now();
+                generate_batch(&w, s, n, 1000 + b as u64, &mut buf[..s * n * k]);
+                gen_s += t0.elapsed().as_secs_f64();
+                let t0 = Instant::now();
+                ea.push_f32(&buf[..s * n * k], s, n, None).expect("push e_rel");
+                erel_s += t0.elapsed().as_secs_f64();
+            }
+            let err = ea.finish().expect("e_rel");
+            let states = (seqs * n) as f64;
+            let hwm = vm_hwm_kib().unwrap_or(0);
+            println!(
+                "stream: {seqs} x {n} x {k} f32 states in batches of {batch} (generated on the fly, {gen_s:.1} s generating, not counted)"
+            );
+            println!(
+                "  pass 1 (Grams): {push_s:.2} s = {:.3e} states/s; finish (basis, C, eig): {finish_s:.3} s; pass 2 (e_rel): {erel_s:.2} s = {:.3e} states/s",
+                states / push_s,
+                states / erel_s
+            );
+            println!(
+                "  rank {}, e_rel {:.6}, |lambda_1| {:.6}; peak memory VmHWM {:.1} MiB (batch buffer {:.1} MiB)",
+                model.rank(),
+                err.e_rel,
+                spectrum.eigenvalues[0].norm(),
+                hwm as f64 / 1024.0,
+                (batch * n * k * 4) as f64 / (1 << 20) as f64
+            );
+            if seqs < total {
+                let f = total as f64 / seqs as f64;
+                println!(
+                    "  EXTRAPOLATED (x{f:.2}, linear in the number of states) to {total} x {n} x {k}: pass 1 {:.0} s, pass 2 {:.0} s, total {:.0} s (excluding generation); memory does not grow with the number of sequences",
+                    push_s * f,
+                    erel_s * f,
+                    (push_s + erel_s) * f + finish_s
+                );
+            }
+        }
+        _ => {
+            eprintln!("usage: bench_fit generate|fit|stream [options] (see the source header)");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The recurrence as one custom backend operation with a hand-written backward.
+//!
+//! [`RecurrentBackend`] is a burn backend extension: `recurrent_scan` is routed at runtime to the
+//! tensor's backend. Under autodiff it records ONE graph node whose backward calls
+//! `recurrent_backward` (BPTT). `Flex` (CPU) runs fused kernels on host buffers (`cpu.rs`);
+//! other backends use the primitive-op composition in `generic.rs`.
+
+use super::CellKind;
+use super::cpu::{self, Dims};
+use super::generic;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::Autodiff;
+use burn::backend::flex::{Flex, FlexTensor};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, DType, Dispatch, TensorMetadata, backend_extension};
+use burn::tensor::{Tensor, TensorData};
+
+/// Backend operations of the fused recurrence (a burn backend extension).
+///
+/// Shapes: `xproj: [B, T, G·H]` (input projections incl. the input bias), `w_h: [H, G·H]`,
+/// `b_h: [G·H]`; `out: [B, T, O]` with `O = 2H` for the LSTM (`h_t` then `c_t`) and `H`
+/// otherwise; `aux: [B, T, 4H]` saved gate activations (placeholder for the RNN).
+#[backend_extension(Flex, Autodiff, Cube: cfg(feature = "wgpu"))]
+pub trait RecurrentBackend: Backend {
+    /// Runs the recurrence from a zero state and returns `out`.
+    fn recurrent_scan(
+        kind: CellKind,
+        xproj: FloatTensor<Self>,
+        w_h: FloatTensor<Self>,
+        b_h: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::recurrent_forward(kind, xproj, w_h, b_h).0
+    }
+
+    /// Runs the recurrence and returns `(out, aux)` for the backward pass.
+    fn recurrent_forward(
+        kind: CellKind,
+        xproj: FloatTensor<Self>,
+        w_h: FloatTensor<Self>,
+        b_h: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        generic::forward::<Self>(kind, xproj, w_h, b_h)
+    }
+
+    /// BPTT: from the gradient of `out`, returns `(grad_xproj, grad_w_h, grad_b_h)`.
+    fn recurrent_backward(
+        kind: CellKind,
+        grad_out: FloatTensor<Self>,
+        out: FloatTensor<Self>,
+        aux: FloatTensor<Self>,
+        w_h: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        generic::backward::<Self>(kind, grad_out, out, aux, w_h)
+    }
+}
+
+#[cfg(feature = "wgpu")]
+impl RecurrentBackend for burn::backend::Cube {}
+
+/// Contiguous `f32` contents of a Flex tensor (copies only when it is a strided view).
+fn host(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) if s.len() == t.shape().num_elements() => std::borrow::Cow::Borrowed(s),
+        _ => {
+            let c = t.to_contiguous();
+            std::borrow::Cow::Owned(
+                c.as_slice::<f32>()
+                    .expect("contiguous f32 tensor")
+                    .to_vec(),
+            )
+        }
+    }
+}
+
+fn flex_tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, shape))
+}
+
+fn is_f32(tensors: &[&FlexTensor]) -> bool {
+    tensors.iter().all(|t| t.dtype() == DType::F32)
+}
+
+impl RecurrentBackend for Flex {
+    fn recurrent_forward(
+        kind: CellKind,
+        xproj: FlexTensor,
+        w_h: FlexTensor,
+        b_h: FlexTensor,
+    ) -> (FlexTensor, FlexTensor) {
+        if !is_f32(&[&xproj, &w_h, &b_h]) {
+            return generic::forward::<Self>(kind, xproj, w_h, b_h);
+        }
+        let [batch, steps, _] = xproj.shape().dims::<3>();
+        let [hidden, _] = w_h.shape().dims::<2>();
+        let d = Dims {
+            kind,
+            batch,
+            steps,
+            hidden,
+        };
+        let (out, aux) = cpu::forward(d, &host(&xproj), &host(&w_h), &host(&b_h));
+        let aux = if d.aux_width() == 0 {
+            flex_tensor(vec![0.0], [1, 1, 1])
+        } else {
+            flex_tensor(aux, [batch, steps, d.aux_width()])
+        };
+        (flex_tensor(out, [batch, steps, d.out_width()]), aux)
+    }
+
+    fn recurrent_backward(
+        kind: CellKind,
+        grad_out: FlexTensor,
+        out: FlexTensor,
+        aux: FlexTensor,
+        w_h: FlexTensor,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        if !is_f32(&[&grad_out, &out, &aux, &w_h]) {
+            return generic::backward::<Self>(kind, grad_out, out, aux, w_h);
+        }
+        let [batch, steps, _] = out.shape().dims::<3>();
+        let [hidden, gh] = w_h.shape().dims::<2>();
+        let d = Dims {
+            kind,
+            batch,
+            steps,
+            hidden,
+        };
+        let aux_host = if d.aux_width() == 0 {
+            std::borrow::Cow::Borrowed(&[][..])
+        } else {
+            host(&aux)
+        };
+        let g = cpu::backward(d, &host(&grad_out), &host(&out), &aux_host, &host(&w_h));
+        (
+            flex_tensor(g.xproj, [batch, steps, gh]),
+            flex_tensor(g.w_h, [hidden, gh]),
+            flex_tensor(g.b_h, [gh]),
+        )
+    }
+}
+
+impl<B: RecurrentBackend, C: CheckpointStrategy> RecurrentBackend for Autodiff<B, C> {
+    fn recurrent_scan(
+        kind: CellKind,
+        xproj: FloatTensor<Self>,
+        w_h: FloatTensor<Self>,
+        b_h: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        /// Backward step of the whole recurrence (parents: `xproj`, `w_h`, `b_h`).
+        #[derive(Debug)]
+        struct ScanBackward;
+
+        impl<B: RecurrentBackend> Backward<B, 3> for ScanBackward {
+            type State = (CellKind, FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_w, node_b] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (kind, out, aux, w_h) = ops.state;
+                let (gx, gw, gb) = B::recurrent_backward(kind, grad, out, aux, w_h);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, gx);
+                }
+                if let Some(node) = node_w {
+                    grads.register::<B>(node.id, gw);
+                }
+                if let Some(node) = node_b {
+                    grads.register::<B>(node.id, gb);
+                }
+            }
+        }
+
+        let (x, guard_x) = xproj.into_parts();
+        let (w, guard_w) = w_h.into_parts();
+        let (b, guard_b) = b_h.into_parts();
+        match ScanBackward
+            .prepare::<C>([guard_x, guard_w, guard_b])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (out, aux) = B::recurrent_forward(kind, x, w.clone(), b);
+                prep.finish((kind, out.clone(), aux, w), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::recurrent_scan(kind, x, w, b)),
+        }
+    }
+}
+
+/// Runs the recurrence over `xproj: [B, T, G·H]` through the backend extension. Returns hidden
+/// states `[B, T, H]` and, for the LSTM when `want_cell`, cell states `[B, T, H]`.
+pub(crate) fn scan(
+    kind: CellKind,
+    xproj: Tensor<3>,
+    w_h: Tensor<2>,
+    b_h: Tensor<1>,
+    want_cell: bool,
+) -> (Tensor<3>, Option<Tensor<3>>) {
+    let [h, _] = w_h.dims();
+    let out = Tensor::<3>::from_dispatch(<Dispatch as RecurrentBackend>::recurrent_scan(
+        kind,
+        xproj.into_dispatch(),
+        w_h.into_dispatch(),
+        b_h.into_dispatch(),
+    ));
+    if kind == CellKind::Lstm {
+        let cell = want_cell.then(|| out.clone().narrow(2, h, h));
+        (out.narrow(2, 0, h), cell)
+    } else {
+        (out, None)
+    }
+}

@@ -1,0 +1,381 @@
+//! Run configurations (`configs/*.toml`), shared by `train` (which writes the resolved config into
+//! the run folder) and `analyze` (which reads it back to rebuild the model).
+//!
+//! Unknown keys are errors (`deny_unknown_fields`); missing keys take the defaults below, which
+//! are the settings measured to work on this project (see `configs/imdb.toml`).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::autoencoder::EcgAutoencoderConfig;
+use crate::cells::CellKind;
+use crate::error::ModelError;
+use crate::sentiment::SentimentConfig;
+
+/// Which of the paper's two experiments a run belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// IMDB sentiment classification (Sec. 4.1).
+    Imdb,
+    /// ECG5000 anomaly detection with an autoencoder (Sec. 4.2).
+    Ecg,
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Task::Imdb => "imdb",
+            Task::Ecg => "ecg",
+        })
+    }
+}
+
+/// `[model]` of an IMDB run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImdbModel {
+    /// Recurrent cell: `gru` (paper), `lstm` or `rnn`.
+    pub cell: CellKind,
+    /// Embedding width (128).
+    pub d_embed: usize,
+    /// Hidden width (256).
+    pub d_hidden: usize,
+}
+
+impl Default for ImdbModel {
+    fn default() -> Self {
+        Self {
+            cell: CellKind::Gru,
+            d_embed: 128,
+            d_hidden: 256,
+        }
+    }
+}
+
+/// `[data]` of an IMDB run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImdbData {
+    /// Folder with `aclImdb_v1.tar.gz` and `imdb_wordpiece.vocab`; `None`: `<workspace>/../shared/data`.
+    pub data_dir: Option<PathBuf>,
+    /// WordPiece vocabulary file; `None`: `imdb_wordpiece.vocab` in `data_dir`.
+    pub vocab: Option<PathBuf>,
+    /// Reviews longer than this many pieces are dropped (1000 in the paper).
+    pub max_len: usize,
+    /// Use only this many training reviews (smoke runs); `None`: all.
+    pub train_limit: Option<usize>,
+    /// Use only this many validation reviews; `None`: all.
+    pub val_limit: Option<usize>,
+    /// Use only this many test reviews; `None`: all.
+    pub test_limit: Option<usize>,
+    /// Fraction of the official training set held out for validation.
+    pub val_fraction: f64,
+    /// Seed of the validation split and of the `*_limit` subsets.
+    pub split_seed: u64,
+}
+
+impl Default for ImdbData {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            vocab: None,
+            max_len: 1000,
+            train_limit: None,
+            val_limit: None,
+            test_limit: None,
+            val_fraction: 0.1,
+            split_seed: 42,
+        }
+    }
+}
+
+/// `[train]` of an IMDB run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImdbTrain {
+    /// Number of epochs.
+    pub epochs: usize,
+    /// Reviews per batch (batches are bucketed by length).
+    pub batch_size: usize,
+    /// Adam learning rate at epoch 1.
+    pub lr: f64,
+    /// Adam L2 weight decay (added to the gradient, as PyTorch's `Adam(weight_decay=..)`).
+    pub weight_decay: f64,
+    /// Exponential LR decay per epoch: `lr_e = lr * lr_decay^(e-1)`.
+    pub lr_decay: f64,
+    /// Clip the global gradient norm to this value; `None`: no clipping.
+    pub grad_clip: Option<f64>,
+    /// Seed of weights init and batch order.
+    pub seed: u64,
+    /// Evaluate on the test split after every epoch (else only after the last one).
+    pub test_every_epoch: bool,
+    /// Batches per length bucket: within each chunk of this many batches reviews are sorted
+    /// by length before cutting batches, so little padding is processed.
+    pub bucket_batches: usize,
+}
+
+impl Default for ImdbTrain {
+    fn default() -> Self {
+        Self {
+            epochs: 3,
+            batch_size: 64,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            lr_decay: 0.8,
+            grad_clip: Some(15.0),
+            seed: 42,
+            test_every_epoch: true,
+            bucket_batches: 50,
+        }
+    }
+}
+
+/// A whole IMDB run config (`configs/imdb.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImdbRunConfig {
+    /// Always `imdb`.
+    pub task: Task,
+    /// Model section.
+    #[serde(default)]
+    pub model: ImdbModel,
+    /// Data section.
+    #[serde(default)]
+    pub data: ImdbData,
+    /// Training section.
+    #[serde(default)]
+    pub train: ImdbTrain,
+}
+
+impl Default for ImdbRunConfig {
+    fn default() -> Self {
+        Self {
+            task: Task::Imdb,
+            model: ImdbModel::default(),
+            data: ImdbData::default(),
+            train: ImdbTrain::default(),
+        }
+    }
+}
+
+impl ImdbRunConfig {
+    /// The model config for a vocabulary of `vocab_size` pieces.
+    pub fn model_config(&self, vocab_size: usize) -> SentimentConfig {
+        SentimentConfig::new(vocab_size)
+            .with_d_embed(self.model.d_embed)
+            .with_d_hidden(self.model.d_hidden)
+            .with_cell(self.model.cell)
+    }
+}
+
+/// `[model]` of an ECG run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EcgModel {
+    /// Recurrent cell of encoder and decoder: `lstm` (paper), `gru` or `rnn`.
+    pub cell: CellKind,
+    /// Latent width = encoder hidden width (64).
+    pub d_latent: usize,
+    /// Decoder hidden width (128).
+    pub d_decoder: usize,
+}
+
+impl Default for EcgModel {
+    fn default() -> Self {
+        Self {
+            cell: CellKind::Lstm,
+            d_latent: 64,
+            d_decoder: 128,
+        }
+    }
+}
+
+/// `[data]` of an ECG run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EcgData {
+    /// Folder holding `ECG5000/ECG5000_{TRAIN,TEST}.tsv`; `None`: `<workspace>/../shared/data`.
+    pub data_dir: Option<PathBuf>,
+    /// Use only this many normal training beats (smoke runs); `None`: all.
+    pub train_limit: Option<usize>,
+    /// Seed of the shuffle that splits the beats (the split is part of the run).
+    pub split_seed: u64,
+}
+
+impl Default for EcgData {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            train_limit: None,
+            split_seed: 42,
+        }
+    }
+}
+
+/// `[train]` of an ECG run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EcgTrain {
+    /// Number of epochs.
+    pub epochs: usize,
+    /// Beats per batch.
+    pub batch_size: usize,
+    /// Adam learning rate at the start.
+    pub lr: f64,
+    /// Adam L2 weight decay.
+    pub weight_decay: f64,
+    /// Reduce-on-plateau: multiply the LR by this factor ...
+    pub plateau_factor: f64,
+    /// ... after this many epochs without a better validation loss.
+    pub plateau_patience: usize,
+    /// Clip the global gradient norm to this value; `None`: no clipping.
+    pub grad_clip: Option<f64>,
+    /// Seed of weights init and batch order.
+    pub seed: u64,
+    /// A beat is normal iff its summed L1 loss is below this (26 in the paper).
+    pub threshold: f64,
+}
+
+impl Default for EcgTrain {
+    fn default() -> Self {
+        Self {
+            epochs: 40,
+            batch_size: 8,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            plateau_factor: 0.5,
+            plateau_patience: 2,
+            grad_clip: None,
+            seed: 42,
+            threshold: 26.0,
+        }
+    }
+}
+
+/// A whole ECG run config (`configs/ecg.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcgRunConfig {
+    /// Always `ecg`.
+    pub task: Task,
+    /// Model section.
+    #[serde(default)]
+    pub model: EcgModel,
+    /// Data section.
+    #[serde(default)]
+    pub data: EcgData,
+    /// Training section.
+    #[serde(default)]
+    pub train: EcgTrain,
+}
+
+impl Default for EcgRunConfig {
+    fn default() -> Self {
+        Self {
+            task: Task::Ecg,
+            model: EcgModel::default(),
+            data: EcgData::default(),
+            train: EcgTrain::default(),
+        }
+    }
+}
+
+impl EcgRunConfig {
+    /// The model config for beats of `seq_len` samples.
+    pub fn model_config(&self, seq_len: usize) -> EcgAutoencoderConfig {
+        EcgAutoencoderConfig::new()
+            .with_d_latent(self.model.d_latent)
+            .with_d_decoder(self.model.d_decoder)
+            .with_seq_len(seq_len)
+            .with_cell(self.model.cell)
+    }
+}
+
+/// A run config of either task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunConfig {
+    /// IMDB sentiment.
+    Imdb(ImdbRunConfig),
+    /// ECG autoencoder.
+    Ecg(EcgRunConfig),
+}
+
+impl RunConfig {
+    /// The task.
+    pub fn task(&self) -> Task {
+        match self {
+            RunConfig::Imdb(_) => Task::Imdb,
+            RunConfig::Ecg(_) => Task::Ecg,
+        }
+    }
+
+    /// Parse TOML text; `origin` names the file in error messages.
+    pub fn from_toml_str(text: &str, origin: &Path) -> Result<Self, ModelError> {
+        let err = |message: String| ModelError::Config {
+            path: origin.to_path_buf(),
+            message,
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let task = table
+            .get("task")
+            .ok_or_else(|| err("missing key `task` (\"imdb\" or \"ecg\")".into()))?;
+        match task.as_str() {
+            Some("imdb") => Ok(RunConfig::Imdb(
+                toml::from_str(text).map_err(|e| err(e.to_string()))?,
+            )),
+            Some("ecg") => Ok(RunConfig::Ecg(
+                toml::from_str(text).map_err(|e| err(e.to_string()))?,
+            )),
+            _ => Err(err(format!(
+                "`task = {task}` is not a task; expected \"imdb\" or \"ecg\""
+            ))),
+        }
+    }
+
+    /// Read and parse a TOML config file.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+        Self::from_toml_str(&text, path)
+    }
+
+    /// Serialize as TOML.
+    pub fn to_toml_string(&self) -> Result<String, ModelError> {
+        let result = match self {
+            RunConfig::Imdb(c) => toml::to_string_pretty(c),
+            RunConfig::Ecg(c) => toml::to_string_pretty(c),
+        };
+        result.map_err(|e| ModelError::Record(format!("cannot serialize config: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let text = "task = \"imdb\"\n[train]\nepochs = 2\nlearning_rate = 0.1\n";
+        let err = RunConfig::from_toml_str(text, Path::new("x.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("learning_rate") && msg.contains("x.toml"), "{msg}");
+    }
+
+    #[test]
+    fn missing_or_bad_task_is_an_error() {
+        assert!(RunConfig::from_toml_str("[train]\n", Path::new("a.toml")).is_err());
+        let err = RunConfig::from_toml_str("task = \"mnist\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(err.to_string().contains("mnist"));
+    }
+
+    #[test]
+    fn round_trip_keeps_every_value() {
+        let mut c = EcgRunConfig::default();
+        c.train.epochs = 7;
+        c.model.cell = CellKind::Gru;
+        let c = RunConfig::Ecg(c);
+        let text = c.to_toml_string().unwrap();
+        assert_eq!(RunConfig::from_toml_str(&text, Path::new("r.toml")).unwrap(), c);
+    }
+}

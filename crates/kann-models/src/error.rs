@@ -1,0 +1,48 @@
+//! Errors of the models crate.
+
+use std::path::{Path, PathBuf};
+
+/// What can go wrong building, running, saving or loading a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A tensor or argument had the wrong shape.
+    #[error("shape error: {0}")]
+    Shape(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A configuration file is malformed or holds an unknown key.
+    #[error("config {path}: {message}")]
+    Config {
+        /// The config file at fault.
+        path: PathBuf,
+        /// What is wrong (from the TOML parser: line, column, key).
+        message: String,
+    },
+    /// A burnpack record could not be saved or applied.
+    #[error("weights: {0}")]
+    Record(String),
+    /// A run folder is missing a file or is inconsistent.
+    #[error("run folder {path}: {message}")]
+    Run {
+        /// The run folder.
+        path: PathBuf,
+        /// What is missing or wrong.
+        message: String,
+    },
+}
+
+impl ModelError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: impl Into<std::io::Error>) -> Self {
+        ModelError::Io {
+            path: path.to_path_buf(),
+            source: source.into(),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The run folder that `train` writes and `analyze` reads.
+//!
+//! Layout of `results/<run>/`:
+//!
+//! | file | content |
+//! | --- | --- |
+//! | `config.toml` | the resolved [`RunConfig`] (every key, flags applied) |
+//! | `model.json` | the model's shape ([`ModelSpec`]), enough to rebuild it |
+//! | `model.bpk` | weights (burnpack): IMDB after the last epoch, ECG best validation loss |
+//! | `vocab.txt` | IMDB: the WordPiece vocabulary the run used (line number = id) |
+//! | `metrics.csv` | one row per epoch: loss and accuracy per split, learning rate, seconds |
+//! | `train.log` | the log of the run |
+//! | `summary.json` | final numbers (test accuracy, wall time, ...) |
+//! | `checkpoint/` | state of the last finished epoch for `--resume`: `model.bpk`, `optim.bpk`, `state.json` |
+//! | `ecg_scores.csv`, `roc.csv` | ECG: summed L1 loss of every val/test beat; ROC of the threshold rule |
+//!
+//! Every file is written atomically (temporary file, then rename).
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+use crate::autoencoder::{EcgAutoencoder, EcgAutoencoderConfig};
+use crate::config::{RunConfig, Task};
+use crate::error::ModelError;
+use crate::sentiment::{SentimentConfig, SentimentModel};
+
+/// Resolved config file name.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Model shape file name.
+pub const MODEL_SPEC_FILE: &str = "model.json";
+/// Weights file name (for analysis).
+pub const WEIGHTS_FILE: &str = "model.bpk";
+/// Tokenizer vocabulary file name (IMDB).
+pub const VOCAB_FILE: &str = "vocab.txt";
+/// Per-epoch metrics file name.
+pub const METRICS_FILE: &str = "metrics.csv";
+/// Log file name.
+pub const LOG_FILE: &str = "train.log";
+/// Final numbers file name.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// Resume checkpoint folder name.
+pub const CHECKPOINT_DIR: &str = "checkpoint";
+
+/// The model's shape, stored as `model.json` so the weights can be applied to a model of the
+/// right size without the data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum ModelSpec {
+    /// The IMDB classifier.
+    Sentiment(SentimentConfig),
+    /// The ECG autoencoder.
+    Ecg(EcgAutoencoderConfig),
+}
+
+/// A model rebuilt from a run folder.
+#[derive(Debug)]
+pub enum RunModel {
+    /// The IMDB classifier.
+    Sentiment(SentimentModel),
+    /// The ECG autoencoder.
+    Ecg(EcgAutoencoder),
+}
+
+/// Everything `analyze` needs from a run folder.
+#[derive(Debug)]
+pub struct LoadedRun {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// The resolved config the run trained with.
+    pub config: RunConfig,
+    /// The model shape.
+    pub spec: ModelSpec,
+    /// The model with the run's weights.
+    pub model: RunModel,
+    /// IMDB: the run's vocabulary file (`vocab.txt`); `None` for ECG.
+    pub vocab: Option<PathBuf>,
+}
+
+fn run_err(dir: &Path, message: impl Into<String>) -> ModelError {
+    ModelError::Run {
+        path: dir.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Write the resolved config and model shape into `dir` (atomically).
+pub fn write_run_header(dir: &Path, config: &RunConfig, spec: &ModelSpec) -> Result<(), ModelError> {
+    write_atomic(&dir.join(CONFIG_FILE), config.to_toml_string()?.as_bytes())?;
+    let json = serde_json::to_string_pretty(spec)
+        .map_err(|e| ModelError::Record(format!("cannot serialize model spec: {e}")))?;
+    write_atomic(&dir.join(MODEL_SPEC_FILE), json.as_bytes())
+}
+
+/// Read `model.json` from a run folder.
+pub fn read_model_spec(dir: &Path) -> Result<ModelSpec, ModelError> {
+    let path = dir.join(MODEL_SPEC_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| ModelError::Config {
+        path,
+        message: e.to_string(),
+    })
+}
+
+/// Apply the burnpack weights at `path` to `module` (errors name the file and mismatch).
+pub fn load_weights<M: Module>(module: M, path: &Path) -> Result<M, ModelError> {
+    if !path.is_file() {
+        return Err(ModelError::Record(format!("{}: no such weights file", path.display())));
+    }
+    module
+        .try_load_file(path)
+        .map_err(|e| ModelError::Record(format!("{}: {e}", path.display())))
+}
+
+/// Load a finished run: config, model shape, weights (`model.bpk`) and vocabulary, on `device`.
+pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun, ModelError> {
+    if !dir.is_dir() {
+        return Err(run_err(dir, "not a folder"));
+    }
+    let config = RunConfig::load(&dir.join(CONFIG_FILE))?;
+    let spec = read_model_spec(dir)?;
+    let weights = dir.join(WEIGHTS_FILE);
+    let model = match (&spec, config.task()) {
+        (ModelSpec::Sentiment(c), Task::Imdb) => {
+            RunModel::Sentiment(load_weights(c.init(device), &weights)?)
+        }
+        (ModelSpec::Ecg(c), Task::Ecg) => RunModel::Ecg(load_weights(c.init(device), &weights)?),
+        (_, task) => {
+            return Err(run_err(
+                dir,
+                format!("{MODEL_SPEC_FILE} does not describe a model of task `{task}`"),
+            ));
+        }
+    };
+    let vocab = match config.task() {
+        Task::Imdb => {
+            let v = dir.join(VOCAB_FILE);
+            if !v.is_file() {
+                return Err(run_err(dir, format!("missing {VOCAB_FILE}")));
+            }
+            Some(v)
+        }
+        Task::Ecg => None,
+    };
+    Ok(LoadedRun {
+        dir: dir.to_path_buf(),
+        config,
+        spec,
+        model,
+        vocab,
+    })
+}
+
+/// Load an IMDB run: the classifier and the path of its vocabulary.
+pub fn load_sentiment_run(
+    dir: &Path,
+    device: &Device,
+) -> Result<(SentimentModel, RunConfig, PathBuf), ModelError> {
+    let run = load_run(dir, device)?;
+    match (run.model, run.vocab) {
+        (RunModel::Sentiment(m), Some(v)) => Ok((m, run.config, v)),
+        _ => Err(run_err(dir, "not an IMDB run")),
+    }
+}
+
+/// Load an ECG run: the autoencoder.
+pub fn load_ecg_run(dir: &Path, device: &Device) -> Result<(EcgAutoencoder, RunConfig), ModelError> {
+    let run = load_run(dir, device)?;
+    match run.model {
+        RunModel::Ecg(m) => Ok((m, run.config)),
+        _ => Err(run_err(dir, "not an ECG run")),
+    }
+}

@@ -1,0 +1,321 @@
+//! Errors, validation helpers and the atomic PNG + SVG writer shared by all figures.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use plotters::coord::Shift;
+use plotters::drawing::DrawingAreaErrorKind;
+use plotters::prelude::*;
+
+use crate::fonts::ensure_fonts;
+
+/// Errors of the figure functions. Bad input is reported with the figure, the series and the index
+/// at fault; nothing panics on bad input.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// The input data cannot be drawn (empty, non-finite, mismatched lengths, ...).
+    #[error("{figure}: invalid input: {message}")]
+    InvalidInput {
+        /// The figure function that rejected the input.
+        figure: &'static str,
+        /// What is wrong, naming the series and index.
+        message: String,
+    },
+    /// plotters failed while drawing.
+    #[error("{figure}: drawing failed: {message}")]
+    Draw {
+        /// The figure function.
+        figure: &'static str,
+        /// The backend's message.
+        message: String,
+    },
+    /// Creating the folder or writing/renaming a file failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file or folder at fault.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bundled font could not be parsed.
+    #[error("bundled font {name} could not be registered with plotters")]
+    Font {
+        /// The font file name.
+        name: &'static str,
+    },
+}
+
+/// The two files written for one figure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FigurePaths {
+    /// The bitmap (`<stem>.png`).
+    pub png: PathBuf,
+    /// The vector graphic (`<stem>.svg`).
+    pub svg: PathBuf,
+}
+
+/// A drawing error inside a figure's draw function (converted to [`PlotError::Draw`]).
+#[derive(Debug)]
+pub(crate) struct DrawError(pub String);
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for DrawError {
+    fn from(e: DrawingAreaErrorKind<E>) -> Self {
+        DrawError(e.to_string())
+    }
+}
+
+pub(crate) type DrawResult = Result<(), DrawError>;
+
+/// A figure: validated input, a pixel size and a drawing routine generic over the backend.
+pub(crate) trait Figure {
+    /// The public function name (for error messages).
+    const NAME: &'static str;
+    /// Checks the input; called before anything is written.
+    fn validate(&self) -> Result<(), PlotError>;
+    /// Size in pixels (may measure text, fonts are registered before).
+    fn size(&self) -> Result<(u32, u32), PlotError>;
+    /// Draws onto a white root area.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn tmp_path(dir: &Path, stem: &str, ext: &str) -> PathBuf {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    // The final extension stays `.png`/`.svg`: the bitmap encoder picks the format from it.
+    dir.join(format!(".{stem}.{}.{n}.tmp.{ext}", std::process::id()))
+}
+
+/// Rejects stems that would escape the folder or produce odd file names.
+pub(crate) fn validate_stem(figure: &'static str, stem: &str) -> Result<(), PlotError> {
+    let ok = !stem.is_empty()
+        && !stem.starts_with('.')
+        && stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            figure,
+            format!(
+                "file stem {stem:?} must be non-empty ASCII letters, digits, '-', '_' or '.', not starting with '.'"
+            ),
+        ))
+    }
+}
+
+pub(crate) fn invalid(figure: &'static str, message: impl Into<String>) -> PlotError {
+    PlotError::InvalidInput {
+        figure,
+        message: message.into(),
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlotError + '_ {
+    move |source| PlotError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let stem = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tmp_path(dir, &stem, "tmp");
+    fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
+}
+
+/// Validates `fig`, then renders it into `dir/<stem>.png` and `dir/<stem>.svg`, atomically.
+pub(crate) fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<FigurePaths, PlotError> {
+    validate_stem(F::NAME, stem)?;
+    fig.validate()?;
+    ensure_fonts()?;
+    let (w, h) = fig.size()?;
+    if w == 0 || h == 0 || w > 20_000 || h > 20_000 {
+        return Err(invalid(
+            F::NAME,
+            format!("figure size {w}x{h} pixels is out of range"),
+        ));
+    }
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let draw_err = |e: DrawError| PlotError::Draw {
+        figure: F::NAME,
+        message: e.0,
+    };
+
+    // PNG: the bitmap backend encodes to the temporary path on `present`.
+    let png = dir.join(format!("{stem}.png"));
+    let tmp = tmp_path(dir, stem, "png");
+    let result = (|| -> DrawResult {
+        let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
+        root.fill(&WHITE)?;
+        fig.draw(&root)?;
+        root.present()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(draw_err(e));
+    }
+    fs::rename(&tmp, &png).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io_err(&png)(e)
+    })?;
+
+    // SVG: rendered into a string, then written atomically.
+    let svg = dir.join(format!("{stem}.svg"));
+    let mut text = String::new();
+    (|| -> DrawResult {
+        let root = SVGBackend::with_string(&mut text, (w, h)).into_drawing_area();
+        root.fill(&WHITE)?;
+        fig.draw(&root)?;
+        root.present()?;
+        Ok(())
+    })()
+    .map_err(draw_err)?;
+    write_atomic(&svg, text.as_bytes())?;
+    Ok(FigurePaths { png, svg })
+}
+
+/// Checks that a series is non-empty and finite; names the series and the first bad index.
+pub(crate) fn check_finite(
+    figure: &'static str,
+    what: &str,
+    values: &[f64],
+) -> Result<(), PlotError> {
+    if values.is_empty() {
+        return Err(invalid(figure, format!("{what} is empty")));
+    }
+    if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(invalid(figure, format!("{what}[{i}] = {v} is not finite")));
+    }
+    Ok(())
+}
+
+/// Checks that two series have the same length.
+pub(crate) fn check_same_len(
+    figure: &'static str,
+    what_a: &str,
+    a: usize,
+    what_b: &str,
+    b: usize,
+) -> Result<(), PlotError> {
+    if a != b {
+        return Err(invalid(
+            figure,
+            format!("{what_a} has {a} values but {what_b} has {b}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `(min, max)` of finite values, widened by `pad` (fraction of the span) on both sides; a zero
+/// span is widened to a unit interval around the value.
+pub(crate) fn padded_range(values: impl IntoIterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for v in values.into_iter().filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let span = hi - lo;
+    if span <= f64::EPSILON * hi.abs().max(1.0) {
+        return (lo - 0.5, hi + 0.5);
+    }
+    (lo - pad * span, hi + pad * span)
+}
+
+/// Font helpers: the bundled family at a pixel size.
+pub(crate) fn font(size: f64) -> TextStyle<'static> {
+    TextStyle::from((crate::fonts::FONT_FAMILY, size).into_font())
+}
+
+pub(crate) fn bold(size: f64) -> TextStyle<'static> {
+    // `FontDesc::style` keeps the regular face's data in plotters 0.3.7; build the bold face anew.
+    TextStyle::from(FontDesc::new(
+        FontFamily::Name(crate::fonts::FONT_FAMILY),
+        size,
+        FontStyle::Bold,
+    ))
+}
+
+/// Default sizes of text.
+pub(crate) const TITLE_SIZE: f64 = 26.0;
+pub(crate) const CAPTION_SIZE: f64 = 20.0;
+pub(crate) const LABEL_SIZE: f64 = 18.0;
+pub(crate) const TICK_SIZE: f64 = 15.0;
+pub(crate) const LEGEND_SIZE: f64 = 15.0;
+
+/// Draws the figure title centred at the top; returns the remaining area.
+pub(crate) fn title_area<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, DrawError> {
+    if title.is_empty() {
+        return Ok(root.clone());
+    }
+    let (area, _) = split_top(root, 48);
+    Ok(root.titled(title, bold(TITLE_SIZE)).map(|_| area)?)
+}
+
+/// Splits off the top `h` pixels; returns (rest, top).
+pub(crate) fn split_top<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    h: u32,
+) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
+    let (top, rest) = area.split_vertically(h);
+    (rest, top)
+}
+
+/// Tick label for a value on an axis spanning `span`: as many decimals as a tenth of the span
+/// needs, trailing zeros trimmed, no negative zero (`20`, `0.35`, `1e-05`).
+pub(crate) fn fmt_tick(v: f64, span: f64) -> String {
+    let step = (span / 10.0).abs();
+    let decimals = if step > 0.0 && step.is_finite() {
+        (-step.log10().floor()).clamp(0.0, 8.0) as usize
+    } else {
+        2
+    };
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    if s == "-0" { "0".to_string() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(fmt_tick(20.0, 139.0), "20");
+        assert_eq!(fmt_tick(0.35, 0.4), "0.35");
+        assert_eq!(fmt_tick(0.5, 0.4), "0.5");
+        assert_eq!(fmt_tick(-0.0001, 2.0), "0");
+        assert_eq!(fmt_tick(12000.0, 13000.0), "12000");
+        assert_eq!(fmt_tick(0.9965, 0.006), "0.9965");
+    }
+
+    #[test]
+    fn stems_are_checked() {
+        assert!(validate_stem("x", "fig-1_a.b").is_ok());
+        for bad in ["", ".hidden", "a/b", "../x", "a b"] {
+            assert!(validate_stem("x", bad).is_err(), "{bad:?}");
+        }
+    }
+}

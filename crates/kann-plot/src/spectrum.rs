@@ -1,0 +1,497 @@
+//! The spectrum of the Koopman operator `C` (Eq. 4): eigenvalues in the complex plane and their memory
+//! horizons (Eq. 9).
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::colors::Rgb;
+use crate::common::{
+    CAPTION_SIZE, DrawResult, Figure, FigurePaths, LABEL_SIZE, LEGEND_SIZE, PlotError, TICK_SIZE,
+    bold, fmt_tick, font, invalid, render, title_area,
+};
+use crate::fonts::text_width;
+
+const NAME: &str = "spectrum";
+
+/// Memory horizon of an eigenvalue with modulus `modulus` (Eq. 9):
+/// `tau(epsilon) = log(epsilon) / log(|lambda|)`, the number of steps after which `|lambda|^tau =
+/// epsilon`. It is `f64::INFINITY` for `|lambda| >= 1` (no decay: infinite memory, or growth for
+/// `|lambda| > 1`) and `0` for `lambda = 0`.
+pub fn memory_horizon(modulus: f64, epsilon: f64) -> f64 {
+    if modulus >= 1.0 {
+        f64::INFINITY
+    } else if modulus <= 0.0 {
+        0.0
+    } else {
+        epsilon.ln() / modulus.ln()
+    }
+}
+
+/// Input of [`spectrum`]: the eigenvalues `lambda_j` of the Koopman operator `C`.
+#[derive(Clone, Debug)]
+pub struct SpectrumFigure<'a> {
+    /// Figure title.
+    pub title: &'a str,
+    /// Eigenvalues as `(re, im)`. Labels use their 1-based position in this slice (`lambda_1`, ...),
+    /// so pass them sorted by decreasing modulus to match the paper's numbering.
+    pub eigenvalues: &'a [(f64, f64)],
+    /// Eigenvalues with `|lambda| > label_threshold` are highlighted and labelled (paper: 0.99).
+    pub label_threshold: f64,
+    /// `epsilon` of the memory horizon panel (Eq. 9; paper: 0.01); `None` leaves the panel out.
+    pub epsilon: Option<f64>,
+    /// At most this many labelled eigenvalues are listed (the rest are counted).
+    pub max_labels: usize,
+}
+
+impl<'a> SpectrumFigure<'a> {
+    /// The paper's defaults: threshold 0.99, `epsilon = 0.01`, up to 10 labels.
+    pub fn new(title: &'a str, eigenvalues: &'a [(f64, f64)]) -> Self {
+        Self {
+            title,
+            eigenvalues,
+            label_threshold: 0.99,
+            epsilon: Some(0.01),
+            max_labels: 10,
+        }
+    }
+
+    fn modulus(&self, j: usize) -> f64 {
+        let (re, im) = self.eigenvalues[j];
+        re.hypot(im)
+    }
+
+    /// Indices of the labelled eigenvalues, by decreasing modulus.
+    fn dominant(&self) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.eigenvalues.len())
+            .filter(|&j| self.modulus(j) > self.label_threshold)
+            .collect();
+        idx.sort_by(|&a, &b| self.modulus(b).total_cmp(&self.modulus(a)).then(a.cmp(&b)));
+        idx
+    }
+}
+
+/// Renders the spectrum figure: (1) all eigenvalues in the complex plane with the unit circle,
+/// those with `|lambda| > label_threshold` in red; (2) a zoom onto the labelled eigenvalues with
+/// their indices and a list of their values; (3) if `epsilon` is set, the memory horizon
+/// `tau_j(epsilon)` (Eq. 9, log scale) against `|lambda_j|`, infinite horizons (`|lambda| >= 1`)
+/// drawn as triangles on the top edge. Writes `dir/<stem>.png` and `dir/<stem>.svg`.
+pub fn spectrum(dir: &Path, stem: &str, fig: &SpectrumFigure) -> Result<FigurePaths, PlotError> {
+    render(fig, dir, stem)
+}
+
+impl Figure for SpectrumFigure<'_> {
+    const NAME: &'static str = NAME;
+
+    fn validate(&self) -> Result<(), PlotError> {
+        if self.eigenvalues.is_empty() {
+            return Err(invalid(NAME, "eigenvalues is empty"));
+        }
+        if let Some((j, v)) = self
+            .eigenvalues
+            .iter()
+            .enumerate()
+            .find(|(_, (re, im))| !re.is_finite() || !im.is_finite())
+        {
+            return Err(invalid(
+                NAME,
+                format!("eigenvalues[{j}] = {} + {}i is not finite", v.0, v.1),
+            ));
+        }
+        if !(self.label_threshold.is_finite() && self.label_threshold >= 0.0) {
+            return Err(invalid(
+                NAME,
+                format!(
+                    "label_threshold = {} must be finite and >= 0",
+                    self.label_threshold
+                ),
+            ));
+        }
+        if let Some(eps) = self.epsilon
+            && !(eps > 0.0 && eps < 1.0)
+        {
+            return Err(invalid(NAME, format!("epsilon = {eps} must lie in (0, 1)")));
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> Result<(u32, u32), PlotError> {
+        Ok(if self.epsilon.is_some() {
+            (1700, 640)
+        } else {
+            (1140, 640)
+        })
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = title_area(root, self.title)?;
+        let (w, _) = area.dim_in_pixel();
+        let dominant = self.dominant();
+        let (plane, rest) = area.split_horizontally(570);
+        self.draw_plane(&plane, &dominant)?;
+        if self.epsilon.is_some() {
+            let (zoom, horizon) = rest.split_horizontally(540.min(w.saturating_sub(570)));
+            self.draw_zoom(&zoom, &dominant)?;
+            self.draw_horizon(&horizon, &dominant)?;
+        } else {
+            self.draw_zoom(&rest, &dominant)?;
+        }
+        Ok(())
+    }
+}
+
+impl SpectrumFigure<'_> {
+    fn draw_plane<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        dominant: &[usize],
+    ) -> DrawResult {
+        let r = (0..self.eigenvalues.len())
+            .map(|j| self.modulus(j))
+            .fold(1.0f64, f64::max)
+            * 1.08;
+        let mut chart = ChartBuilder::on(area)
+            .caption("eigenvalues λ of C", font(CAPTION_SIZE))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(62)
+            .build_cartesian_2d(-r..r, -r..r)?;
+        chart
+            .configure_mesh()
+            .x_desc("Re λ")
+            .y_desc("Im λ")
+            .x_label_formatter(&|v| fmt_tick(*v, 2.0 * r))
+            .y_label_formatter(&|v| fmt_tick(*v, 2.0 * r))
+            .axis_desc_style(font(LABEL_SIZE))
+            .label_style(font(TICK_SIZE))
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(
+                (0..=720).map(|k| {
+                    let t = f64::from(k) / 720.0 * std::f64::consts::TAU;
+                    (t.cos(), t.sin())
+                }),
+                RGBColor(90, 90, 90).stroke_width(2),
+            ))?
+            .label("unit circle |λ| = 1")
+            .legend(|(x, y)| {
+                PathElement::new(
+                    vec![(x, y), (x + 22, y)],
+                    RGBColor(90, 90, 90).stroke_width(2),
+                )
+            });
+        let blue = Rgb::BLUE.rgb();
+        let red = Rgb::RED.rgb();
+        chart
+            .draw_series(
+                (0..self.eigenvalues.len())
+                    .filter(|j| !dominant.contains(j))
+                    .map(|j| Circle::new(self.eigenvalues[j], 3, blue.mix(0.75).filled())),
+            )?
+            .label(format!("|λ| ≤ {}", self.label_threshold))
+            .legend(move |(x, y)| Circle::new((x + 11, y), 4, blue.filled()));
+        chart
+            .draw_series(
+                dominant
+                    .iter()
+                    .map(|&j| Circle::new(self.eigenvalues[j], 5, red.filled())),
+            )?
+            .label(format!(
+                "|λ| > {} ({})",
+                self.label_threshold,
+                dominant.len()
+            ))
+            .legend(move |(x, y)| Circle::new((x + 11, y), 5, red.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .label_font(font(LEGEND_SIZE))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(150, 150, 150))
+            .draw()?;
+        Ok(())
+    }
+
+    fn draw_zoom<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        dominant: &[usize],
+    ) -> DrawResult {
+        let (_, h) = area.dim_in_pixel();
+        if dominant.is_empty() {
+            area.draw(&Text::new(
+                format!("no eigenvalue with |λ| > {}", self.label_threshold),
+                (30, (h / 2) as i32),
+                font(CAPTION_SIZE),
+            ))?;
+            return Ok(());
+        }
+        let shown = &dominant[..dominant.len().min(self.max_labels.max(1))];
+        let list_h = 34 + 24 * (shown.len() as u32 + u32::from(shown.len() < dominant.len()));
+        let (chart_area, list_area) = area.split_vertically(h.saturating_sub(list_h).max(200));
+
+        // A square window around the labelled eigenvalues.
+        let pts: Vec<(f64, f64)> = shown.iter().map(|&j| self.eigenvalues[j]).collect();
+        let (x0, x1) = min_max(pts.iter().map(|p| p.0));
+        let (y0, y1) = min_max(pts.iter().map(|p| p.1));
+        let half = ((x1 - x0).max(y1 - y0).max(2e-3)) * 0.75;
+        let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+        let (xr, yr) = ((cx - half)..(cx + half), (cy - half)..(cy + half));
+        let mut chart = ChartBuilder::on(&chart_area)
+            .caption(
+                format!("zoom: |λ| > {}", self.label_threshold),
+                font(CAPTION_SIZE),
+            )
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(xr.clone(), yr.clone())?;
+        chart
+            .configure_mesh()
+            .x_desc("Re λ")
+            .y_desc("Im λ")
+            .axis_desc_style(font(LABEL_SIZE))
+            .label_style(font(TICK_SIZE))
+            .x_labels(5)
+            .y_labels(7)
+            .x_label_formatter(&|v| fmt_tick(*v, 2.0 * half))
+            .y_label_formatter(&|v| fmt_tick(*v, 2.0 * half))
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()?;
+        // The unit circle through the window, sampled densely and clipped to it.
+        let inside = |p: &(f64, f64)| xr.contains(&p.0) && yr.contains(&p.1);
+        let theta = cy.atan2(cx);
+        let dtheta = (2.0 * half * 1.5).min(std::f64::consts::PI);
+        let arc: Vec<(f64, f64)> = (0..=4000)
+            .map(|k| {
+                let t = theta - dtheta + 2.0 * dtheta * f64::from(k) / 4000.0;
+                (t.cos(), t.sin())
+            })
+            .filter(inside)
+            .collect();
+        if arc.len() > 1 {
+            chart.draw_series(LineSeries::new(arc, RGBColor(90, 90, 90).stroke_width(2)))?;
+        }
+        let red = Rgb::RED.rgb();
+        chart.draw_series(
+            shown
+                .iter()
+                .map(|&j| Circle::new(self.eigenvalues[j], 6, red.filled())),
+        )?;
+        // Labels: the first free slot around each point, so close eigenvalues stay readable.
+        let mut boxes: Vec<(i32, i32, i32, i32)> = Vec::new();
+        for &j in shown {
+            let label = format!("λ{}", j + 1);
+            let (px, py) = chart.backend_coord(&self.eigenvalues[j]);
+            let w = text_width(&label, LABEL_SIZE).map_or(30, |w| w as i32 + 6);
+            let h = 22;
+            let mut candidates = vec![(9, -24), (9, 4), (-w - 9, -24), (-w - 9, 4)];
+            for k in 1..12 {
+                candidates.push((9, -24 - 24 * k));
+                candidates.push((9, 4 + 24 * k));
+            }
+            let free = |dx: i32, dy: i32| {
+                let (x0, y0) = (px + dx, py + dy);
+                boxes
+                    .iter()
+                    .all(|&(a0, b0, a1, b1)| x0 + w <= a0 || a1 <= x0 || y0 + h <= b0 || b1 <= y0)
+            };
+            let (k, (dx, dy)) = candidates
+                .iter()
+                .copied()
+                .enumerate()
+                .find(|&(_, (dx, dy))| free(dx, dy))
+                .unwrap_or((0, candidates[0]));
+            boxes.push((px + dx, py + dy, px + dx + w, py + dy + h));
+            let leader = if k >= 4 {
+                vec![(0, 0), (dx + 2, dy + h / 2)]
+            } else {
+                vec![(0, 0), (0, 0)]
+            };
+            chart.draw_series(std::iter::once(
+                EmptyElement::at(self.eigenvalues[j])
+                    + PathElement::new(leader, RGBColor(120, 120, 120))
+                    + Text::new(label, (dx + 3, dy), bold(LABEL_SIZE)),
+            ))?;
+        }
+
+        // The list of values.
+        let mut y = 12;
+        list_area.draw(&Text::new(
+            format!("eigenvalues with |λ| > {}:", self.label_threshold),
+            (24, y),
+            bold(LEGEND_SIZE),
+        ))?;
+        y += 26;
+        for &j in shown {
+            let (re, im) = self.eigenvalues[j];
+            let sign = if im < 0.0 { '−' } else { '+' };
+            let mut line = format!(
+                "λ{} = {re:.4} {sign} {:.4}i   |λ| = {:.4}",
+                j + 1,
+                im.abs(),
+                self.modulus(j)
+            );
+            if let Some(eps) = self.epsilon {
+                let tau = memory_horizon(self.modulus(j), eps);
+                if tau.is_finite() {
+                    line.push_str(&format!("   τ = {tau:.0}"));
+                } else {
+                    line.push_str("   τ = ∞");
+                }
+            }
+            list_area.draw(&Text::new(line, (24, y), font(LEGEND_SIZE)))?;
+            y += 24;
+        }
+        if shown.len() < dominant.len() {
+            list_area.draw(&Text::new(
+                format!("… and {} more", dominant.len() - shown.len()),
+                (24, y),
+                font(LEGEND_SIZE),
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn draw_horizon<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        dominant: &[usize],
+    ) -> DrawResult {
+        let Some(eps) = self.epsilon else {
+            return Ok(());
+        };
+        let n = self.eigenvalues.len();
+        let taus: Vec<f64> = (0..n)
+            .map(|j| memory_horizon(self.modulus(j), eps))
+            .collect();
+        let finite_pos = taus.iter().copied().filter(|t| t.is_finite() && *t > 0.0);
+        let (lo, hi) = min_max(finite_pos);
+        let (lo, hi) = if lo.is_finite() {
+            (lo, hi)
+        } else {
+            (1.0, 10.0)
+        };
+        let y_lo = 10f64.powf((lo / 2.0).log10().floor());
+        let y_hi = 10f64.powf((hi * 5.0).log10().ceil()).max(y_lo * 100.0);
+        // Infinite horizons sit just below the top edge.
+        let y_inf = y_hi / 1.6;
+        let x_hi = (0..n).map(|j| self.modulus(j)).fold(1.0f64, f64::max) * 1.02;
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("memory horizon τ(ε = {eps}), Eq. 9"),
+                font(CAPTION_SIZE),
+            )
+            .margin(12)
+            .margin_right(24)
+            .x_label_area_size(50)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0.0..x_hi, (y_lo..y_hi).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("|λ|")
+            .y_desc("τ (steps, log scale)")
+            .axis_desc_style(font(LABEL_SIZE))
+            .label_style(font(TICK_SIZE))
+            .y_label_formatter(&|v| format_log_tick(*v))
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()?;
+        let blue = Rgb::BLUE.rgb();
+        let red = Rgb::RED.rgb();
+        let orange = Rgb::ORANGE.rgb();
+        let point = |j: usize| (self.modulus(j), taus[j].max(y_lo));
+        chart
+            .draw_series(
+                (0..n)
+                    .filter(|&j| taus[j].is_finite() && !dominant.contains(&j))
+                    .map(|j| Circle::new(point(j), 3, blue.mix(0.75).filled())),
+            )?
+            .label("finite τ")
+            .legend(move |(x, y)| Circle::new((x + 11, y), 4, blue.filled()));
+        chart
+            .draw_series(
+                dominant
+                    .iter()
+                    .filter(|&&j| taus[j].is_finite())
+                    .map(|&j| Circle::new(point(j), 5, red.filled())),
+            )?
+            .label(format!("|λ| > {}", self.label_threshold))
+            .legend(move |(x, y)| Circle::new((x + 11, y), 5, red.filled()));
+        chart.draw_series(DashedLineSeries::new(
+            [(0.0, y_inf), (x_hi, y_inf)],
+            6,
+            5,
+            orange.mix(0.6).stroke_width(1),
+        ))?;
+        chart
+            .draw_series(
+                (0..n)
+                    .filter(|&j| !taus[j].is_finite())
+                    .map(|j| TriangleMarker::new((self.modulus(j), y_inf), 8, orange.filled())),
+            )?
+            .label("τ = ∞ (|λ| ≥ 1)")
+            .legend(move |(x, y)| TriangleMarker::new((x + 11, y), 7, orange.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font(font(LEGEND_SIZE))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(150, 150, 150))
+            .draw()?;
+        Ok(())
+    }
+}
+
+fn min_max(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    values
+        .into_iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
+/// Tick label of a log axis: powers of ten as `10^k`, others plainly.
+fn format_log_tick(v: f64) -> String {
+    let k = v.log10();
+    if (k - k.round()).abs() < 1e-9 {
+        match k.round() as i32 {
+            0 => "1".into(),
+            1 => "10".into(),
+            2 => "100".into(),
+            3 => "1000".into(),
+            e => format!("1e{e}"),
+        }
+    } else if v >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_horizon_matches_eq_9() {
+        // |lambda|^tau = epsilon.
+        let tau = memory_horizon(0.9942, 0.01);
+        assert!((0.9942f64.powf(tau) - 0.01).abs() < 1e-12);
+        assert!(tau > 790.0 && tau < 800.0, "{tau}");
+        assert_eq!(memory_horizon(1.0, 0.01), f64::INFINITY);
+        assert_eq!(memory_horizon(1.2, 0.01), f64::INFINITY);
+        assert_eq!(memory_horizon(0.0, 0.01), 0.0);
+    }
+
+    #[test]
+    fn dominant_sorted_by_modulus() {
+        let ev = [(0.5, 0.0), (0.9965, 0.0), (0.9999, 0.0), (0.2, 0.1)];
+        let fig = SpectrumFigure::new("t", &ev);
+        assert_eq!(fig.dominant(), vec![2, 1]);
+    }
+}

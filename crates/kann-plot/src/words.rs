@@ -1,0 +1,460 @@
+//! Fig. 1: reviews with every token shaded by its projection magnitude `s(j, h_t)` (Eq. 10).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::colors::ColorMap;
+use crate::common::{
+    DrawResult, Figure, FigurePaths, PlotError, bold, font, invalid, render, validate_stem,
+    write_atomic,
+};
+use crate::fonts::{ensure_fonts, text_width};
+
+const NAME: &str = "word_highlight";
+const NAME_HTML: &str = "word_highlight_html";
+
+/// Input of [`word_highlight`] and [`word_highlight_html`]: one review as tokens with one score each.
+#[derive(Clone, Debug)]
+pub struct HighlightedText<'a> {
+    /// Title of the figure (PNG/SVG) or heading of this review (HTML), e.g.
+    /// `"A positive review projected onto {u1, u2}"`.
+    pub title: &'a str,
+    /// The tokens in reading order (WordPiece strings; a `##` prefix marks a continuation piece).
+    pub tokens: &'a [String],
+    /// One score per token in `[0, max]`, e.g. `sum_j s(j, h_t)` (Eq. 10). Must be finite and `>= 0`.
+    pub scores: &'a [f64],
+    /// The score mapped to the darkest colour; `None` uses the largest score.
+    pub max_score: Option<f64>,
+    /// The colour map (Fig. 1: blues for `U_12`, reds for `U_34`, greens for `u_8`).
+    pub colormap: ColorMap,
+    /// Join `##` continuation pieces to the previous piece without the `##` and without a space
+    /// (each piece keeps its own shade); `false` shows the raw tokens separated by spaces.
+    pub join_pieces: bool,
+    /// Label of the colour bar, e.g. `"projection magnitude s (Eq. 10)"`.
+    pub score_label: &'a str,
+}
+
+impl<'a> HighlightedText<'a> {
+    /// A review with default options: blues, joined word pieces, maximum = largest score.
+    pub fn new(title: &'a str, tokens: &'a [String], scores: &'a [f64]) -> Self {
+        Self {
+            title,
+            tokens,
+            scores,
+            max_score: None,
+            colormap: ColorMap::Blues,
+            join_pieces: true,
+            score_label: "projection magnitude s (Eq. 10)",
+        }
+    }
+
+    fn validate(&self, figure: &'static str) -> Result<(), PlotError> {
+        if self.tokens.is_empty() {
+            return Err(invalid(
+                figure,
+                format!("{:?}: tokens is empty", self.title),
+            ));
+        }
+        if self.tokens.len() != self.scores.len() {
+            return Err(invalid(
+                figure,
+                format!(
+                    "{:?}: {} tokens but {} scores",
+                    self.title,
+                    self.tokens.len(),
+                    self.scores.len()
+                ),
+            ));
+        }
+        if let Some((i, s)) = self
+            .scores
+            .iter()
+            .enumerate()
+            .find(|(_, s)| !s.is_finite() || **s < 0.0)
+        {
+            return Err(invalid(
+                figure,
+                format!(
+                    "{:?}: scores[{i}] = {s} (token {:?}) must be finite and >= 0",
+                    self.title, self.tokens[i]
+                ),
+            ));
+        }
+        if let Some(m) = self.max_score
+            && !(m.is_finite() && m > 0.0)
+        {
+            return Err(invalid(
+                figure,
+                format!("{:?}: max_score = {m} must be finite and > 0", self.title),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The score of the darkest colour.
+    fn max(&self) -> f64 {
+        self.max_score
+            .unwrap_or_else(|| self.scores.iter().copied().fold(0.0, f64::max))
+    }
+
+    /// Normalised shade of token `i` in `[0, 1]`.
+    fn shade(&self, i: usize) -> f64 {
+        let m = self.max();
+        if m > 0.0 {
+            (self.scores[i] / m).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// Words as lists of `(token index, displayed text)`.
+    fn words(&self) -> Vec<Vec<(usize, String)>> {
+        let mut words: Vec<Vec<(usize, String)>> = Vec::new();
+        for (i, tok) in self.tokens.iter().enumerate() {
+            if tok.is_empty() {
+                continue;
+            }
+            match tok.strip_prefix("##") {
+                Some(rest) if self.join_pieces && !rest.is_empty() && !words.is_empty() => {
+                    if let Some(last) = words.last_mut() {
+                        last.push((i, rest.to_string()));
+                    }
+                }
+                _ => words.push(vec![(i, tok.clone())]),
+            }
+        }
+        words
+    }
+}
+
+/// A piece of text placed on a line.
+struct Placed {
+    token: usize,
+    text: String,
+    x: i32,
+    w: i32,
+}
+
+const WIDTH: u32 = 1100;
+const MARGIN: i32 = 32;
+const TEXT_SIZE: f64 = 20.0;
+const LINE_H: i32 = 34;
+const TITLE_H: i32 = 64;
+const BAR_H: i32 = 86;
+
+/// Wraps the words into lines no wider than `WIDTH - 2 MARGIN`, measuring with the bundled font.
+fn layout(text: &HighlightedText) -> Result<Vec<Vec<Placed>>, PlotError> {
+    let max_x = WIDTH as i32 - MARGIN;
+    let space = text_width("a b", TEXT_SIZE)? as i32 - text_width("ab", TEXT_SIZE)? as i32;
+    let mut lines: Vec<Vec<Placed>> = vec![Vec::new()];
+    let mut x = MARGIN;
+    for word in text.words() {
+        let mut pieces = Vec::with_capacity(word.len());
+        for (token, piece) in word {
+            let w = text_width(&piece, TEXT_SIZE)? as i32 + 2;
+            pieces.push((token, piece, w));
+        }
+        let word_w: i32 = pieces.iter().map(|p| p.2).sum();
+        let start = if x == MARGIN { x } else { x + space };
+        if start + word_w > max_x && x > MARGIN {
+            lines.push(Vec::new());
+            x = MARGIN;
+        } else {
+            x = start;
+        }
+        for (token, piece, w) in pieces {
+            // A single word wider than the line is broken between pieces.
+            if x + w > max_x && x > MARGIN {
+                lines.push(Vec::new());
+                x = MARGIN;
+            }
+            if let Some(line) = lines.last_mut() {
+                line.push(Placed {
+                    token,
+                    text: piece,
+                    x,
+                    w,
+                });
+            }
+            x += w;
+        }
+    }
+    Ok(lines)
+}
+
+/// Renders one review as wrapped text, each token on a background shaded by its score with the chosen
+/// colour map, with a title and a colour bar (Fig. 1). Text is measured with the bundled font.
+/// Writes `dir/<stem>.png` and `dir/<stem>.svg`.
+pub fn word_highlight(
+    dir: &Path,
+    stem: &str,
+    text: &HighlightedText,
+) -> Result<FigurePaths, PlotError> {
+    render(text, dir, stem)
+}
+
+impl Figure for HighlightedText<'_> {
+    const NAME: &'static str = NAME;
+
+    fn validate(&self) -> Result<(), PlotError> {
+        HighlightedText::validate(self, NAME)
+    }
+
+    fn size(&self) -> Result<(u32, u32), PlotError> {
+        let lines = layout(self)?.len() as i32;
+        Ok((WIDTH, (TITLE_H + lines * LINE_H + 16 + BAR_H) as u32))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let lines = layout(self).map_err(|e| crate::common::DrawError(e.to_string()))?;
+        root.draw(&Text::new(
+            self.title.to_string(),
+            (MARGIN, 22),
+            bold(24.0).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        for (k, line) in lines.iter().enumerate() {
+            let top = TITLE_H + k as i32 * LINE_H;
+            for p in line {
+                let bg = self.colormap.color(self.shade(p.token));
+                root.draw(&Rectangle::new(
+                    [(p.x, top), (p.x + p.w, top + LINE_H - 4)],
+                    bg.rgb().filled(),
+                ))?;
+                let fg = if bg.luminance() < 0.5 { WHITE } else { BLACK };
+                root.draw(&Text::new(
+                    p.text.clone(),
+                    (p.x + 1, top + (LINE_H - 4) / 2),
+                    font(TEXT_SIZE)
+                        .color(&fg)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                ))?;
+            }
+        }
+        // Colour bar.
+        let top = TITLE_H + lines.len() as i32 * LINE_H + 22;
+        let (bar_x, bar_w, bar_h) = (MARGIN, 360, 16);
+        for k in 0..bar_w {
+            let c = self.colormap.color(f64::from(k) / f64::from(bar_w - 1));
+            root.draw(&Rectangle::new(
+                [(bar_x + k, top), (bar_x + k + 1, top + bar_h)],
+                c.rgb().filled(),
+            ))?;
+        }
+        root.draw(&Rectangle::new(
+            [(bar_x, top), (bar_x + bar_w, top + bar_h)],
+            RGBColor(120, 120, 120),
+        ))?;
+        let max = self.max();
+        for (frac, value) in [(0.0, 0.0), (0.5, max / 2.0), (1.0, max)] {
+            let x = bar_x + (frac * f64::from(bar_w)) as i32;
+            root.draw(&PathElement::new(
+                vec![(x, top + bar_h), (x, top + bar_h + 5)],
+                RGBColor(120, 120, 120),
+            ))?;
+            root.draw(&Text::new(
+                format_score(value),
+                (x, top + bar_h + 8),
+                font(15.0).pos(Pos::new(HPos::Center, VPos::Top)),
+            ))?;
+        }
+        root.draw(&Text::new(
+            self.score_label.to_string(),
+            (bar_x + bar_w + 24, top + bar_h / 2),
+            font(16.0).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        Ok(())
+    }
+}
+
+/// Three significant digits, trailing zeros trimmed (`0`, `0.5`, `0.842`, `1.68`, `463`).
+fn format_score(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let decimals = (3.0 - v.abs().log10().ceil()).clamp(0.0, 8.0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes a standalone HTML page (inline CSS, escaped text) with one section per review: its
+/// heading, the tokens shaded as in [`word_highlight`] (the score in each token's tooltip) and a
+/// colour legend. Written atomically to `dir/<stem>.html`; returns that path.
+pub fn word_highlight_html(
+    dir: &Path,
+    stem: &str,
+    page_title: &str,
+    texts: &[HighlightedText],
+) -> Result<PathBuf, PlotError> {
+    validate_stem(NAME_HTML, stem)?;
+    if texts.is_empty() {
+        return Err(invalid(NAME_HTML, "no reviews given"));
+    }
+    for t in texts {
+        t.validate(NAME_HTML)?;
+    }
+    ensure_fonts()?;
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n\
+<style>\n\
+body {{ font-family: \"DejaVu Sans\", Verdana, sans-serif; max-width: 62em; margin: 2em auto; padding: 0 1em; color: #111; }}\n\
+h1 {{ font-size: 1.5em; }}\n\
+h2 {{ font-size: 1.1em; margin-top: 2em; }}\n\
+p.review {{ line-height: 2.0; font-size: 1.05em; }}\n\
+span.tok {{ padding: 0.15em 0.05em; border-radius: 2px; }}\n\
+div.legend {{ display: flex; align-items: center; gap: 0.6em; font-size: 0.85em; color: #333; }}\n\
+div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border: 1px solid #888; }}\n\
+</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        escape_html(page_title),
+        escape_html(page_title)
+    );
+    for t in texts {
+        let _ = writeln!(
+            html,
+            "<section>\n<h2>{}</h2>\n<p class=\"review\">",
+            escape_html(t.title)
+        );
+        for (k, word) in t.words().iter().enumerate() {
+            if k > 0 {
+                html.push(' ');
+            }
+            for (token, piece) in word {
+                let bg = t.colormap.color(t.shade(*token));
+                let fg = if bg.luminance() < 0.5 { "#fff" } else { "#000" };
+                let _ = write!(
+                    html,
+                    "<span class=\"tok\" style=\"background-color: {}; color: {fg}\" title=\"{}\">{}</span>",
+                    bg.css(),
+                    format_score(t.scores[*token]),
+                    escape_html(piece)
+                );
+            }
+        }
+        let stops: Vec<String> = (0..=8)
+            .map(|k| t.colormap.color(f64::from(k) / 8.0).css())
+            .collect();
+        let _ = write!(
+            html,
+            "\n</p>\n<div class=\"legend\"><span>0</span><span class=\"bar\" style=\"background: linear-gradient(to right, {});\"></span><span>{}</span><span>{} ({})</span></div>\n</section>\n",
+            stops.join(", "),
+            format_score(t.max()),
+            escape_html(t.score_label),
+            t.colormap.name()
+        );
+    }
+    html.push_str("</body>\n</html>\n");
+    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(format!("{stem}.html"));
+    write_atomic(&path, html.as_bytes())?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn pieces_join_to_words() {
+        let t = toks("watched this on k ##q ##ed , with");
+        let s = vec![0.0; t.len()];
+        let h = HighlightedText::new("x", &t, &s);
+        let words = h.words();
+        assert_eq!(words.len(), 6);
+        assert_eq!(
+            words[3],
+            vec![(3, "k".into()), (4, "q".into()), (5, "ed".into())]
+        );
+        let raw = HighlightedText {
+            join_pieces: false,
+            ..h
+        };
+        assert_eq!(raw.words().len(), 8);
+    }
+
+    #[test]
+    fn layout_wraps_within_width() {
+        let t = toks(&"what a mess of a movie ! if it was nt for eric roberts ".repeat(12));
+        let s = vec![1.0; t.len()];
+        let lines = layout(&HighlightedText::new("x", &t, &s)).unwrap();
+        assert!(lines.len() > 3, "{} lines", lines.len());
+        for line in &lines {
+            let last = line.last().unwrap();
+            assert!(last.x + last.w <= WIDTH as i32 - MARGIN);
+        }
+    }
+
+    #[test]
+    fn high_score_background_differs_from_zero_score() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = toks("zero middle high");
+        let s = [0.0, 0.5, 2.0];
+        for map in [ColorMap::Blues, ColorMap::Reds, ColorMap::Greens] {
+            let h = HighlightedText {
+                colormap: map,
+                ..HighlightedText::new("x", &t, &s)
+            };
+            let lines = layout(&h).unwrap();
+            assert_eq!(lines.len(), 1);
+            let paths = word_highlight(dir.path(), "w", &h).unwrap();
+            let img = image::open(&paths.png).unwrap().to_rgb8();
+            // The top-left pixel of each token's box is background (text starts 1 px in).
+            let bg = |p: &Placed| img.get_pixel(p.x as u32, TITLE_H as u32).0;
+            let [zero, middle, high] = [0, 1, 2].map(|k| bg(&lines[0][k]));
+            let expect = |v: f64| {
+                let c = map.color(v);
+                [c.0, c.1, c.2]
+            };
+            assert_eq!(zero, expect(0.0), "{map:?}");
+            assert_eq!(middle, expect(0.25), "{map:?}");
+            assert_eq!(high, expect(1.0), "{map:?}");
+            assert_ne!(zero, high);
+        }
+    }
+
+    #[test]
+    fn score_labels() {
+        let got: Vec<String> = [0.0, 0.5, 1.0, 0.8421, 1.6834, 463.2]
+            .map(format_score)
+            .to_vec();
+        assert_eq!(got, ["0", "0.5", "1", "0.842", "1.68", "463"]);
+    }
+
+    #[test]
+    fn escapes_html() {
+        assert_eq!(
+            escape_html("<br /> & \"x\""),
+            "&lt;br /&gt; &amp; &quot;x&quot;"
+        );
+    }
+}

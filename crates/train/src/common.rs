@@ -1,0 +1,317 @@
+//! Pieces shared by both training loops: run folder, log, metrics, checkpoints, gradient
+//! clipping, learning-rate schedules, progress bars.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use kann_models::atomic::{save_module, temp_path, write_atomic};
+use kann_models::run::{CHECKPOINT_DIR, LOG_FILE, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE};
+use serde::{Deserialize, Serialize};
+
+/// Log lines go to stdout (above any progress bar) and are appended to `train.log`.
+pub struct Logger {
+    path: PathBuf,
+    bar: Option<ProgressBar>,
+}
+
+impl Logger {
+    /// A logger appending to `<dir>/train.log`.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            path: dir.join(LOG_FILE),
+            bar: None,
+        }
+    }
+
+    /// Print above this bar while it is shown.
+    pub fn attach(&mut self, bar: Option<ProgressBar>) {
+        self.bar = bar;
+    }
+
+    /// Log one line.
+    pub fn line(&self, msg: impl AsRef<str>) {
+        let msg = msg.as_ref();
+        match &self.bar {
+            Some(bar) if !bar.is_hidden() => bar.println(msg),
+            _ => println!("{msg}"),
+        }
+        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&self.path) {
+            let _ = writeln!(f, "{msg}");
+        }
+    }
+}
+
+/// A progress bar with rate and ETA (hidden when stdout is not a terminal unless forced).
+pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
+}
+
+/// One row of `metrics.csv`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Learning rate used in this epoch.
+    pub lr: f64,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Training accuracy over the epoch (running, as the model changed).
+    pub train_acc: f64,
+    /// Validation loss.
+    pub val_loss: f64,
+    /// Validation accuracy.
+    pub val_acc: f64,
+    /// Test loss (NaN when not evaluated).
+    pub test_loss: f64,
+    /// Test accuracy (NaN when not evaluated).
+    pub test_acc: f64,
+    /// Seconds spent training this epoch.
+    pub train_seconds: f64,
+    /// Seconds spent evaluating this epoch.
+    pub eval_seconds: f64,
+}
+
+/// Header of `metrics.csv`.
+pub const METRICS_HEADER: &str =
+    "epoch,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,train_seconds,eval_seconds";
+
+/// Rewrite `metrics.csv` with all rows (atomically).
+pub fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Result<()> {
+    let mut text = String::from(METRICS_HEADER);
+    text.push('\n');
+    for r in rows {
+        text.push_str(&format!(
+            "{},{:.6e},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.2},{:.2}\n",
+            r.epoch,
+            r.lr,
+            r.train_loss,
+            r.train_acc,
+            r.val_loss,
+            r.val_acc,
+            r.test_loss,
+            r.test_acc,
+            r.train_seconds,
+            r.eval_seconds
+        ));
+    }
+    write_atomic(&dir.join(METRICS_FILE), text.as_bytes())?;
+    Ok(())
+}
+
+/// Training state saved with each checkpoint (`checkpoint/state.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Epochs finished.
+    pub epochs_done: usize,
+    /// Learning rate for the next epoch.
+    pub lr: f64,
+    /// Best validation loss so far.
+    pub best_val_loss: f64,
+    /// Epoch (1-based) of the best validation loss.
+    pub best_epoch: usize,
+    /// Epochs since the validation loss last improved (reduce-on-plateau).
+    pub bad_epochs: usize,
+    /// Training + evaluation seconds spent so far (over all resumed sessions).
+    pub elapsed_seconds: f64,
+    /// Metrics rows so far.
+    pub metrics: Vec<EpochMetrics>,
+}
+
+/// Paths of the resume checkpoint.
+pub struct Checkpoint {
+    dir: PathBuf,
+}
+
+impl Checkpoint {
+    /// The checkpoint folder of run folder `run_dir`.
+    pub fn new(run_dir: &Path) -> Self {
+        Self {
+            dir: run_dir.join(CHECKPOINT_DIR),
+        }
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    /// Whether a checkpoint exists.
+    pub fn exists(&self) -> bool {
+        self.state_path().is_file()
+    }
+
+    /// Save model, optimizer and state. The state file is written last, so a crash mid-save
+    /// leaves the previous state pointing at... the new weights at worst one epoch ahead; each
+    /// file on its own is always whole (temp + rename).
+    pub fn save<M: Module>(&self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        save_module(model.clone(), &self.dir.join("model.bpk"))?;
+        let optim_path = self.dir.join("optim.bpk");
+        let tmp = temp_path(&optim_path);
+        optim
+            .save(&tmp)
+            .map_err(|e| anyhow::anyhow!("saving optimizer state {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &optim_path)
+            .with_context(|| format!("renaming {}", tmp.display()))?;
+        let json = serde_json::to_string_pretty(state)?;
+        write_atomic(&self.state_path(), json.as_bytes())?;
+        Ok(())
+    }
+
+    /// Load model, optimizer and state saved by [`Checkpoint::save`].
+    pub fn load<M: Module>(
+        &self,
+        model: M,
+        optim: ModuleOptimizer,
+    ) -> Result<(M, ModuleOptimizer, TrainState)> {
+        let state_path = self.state_path();
+        let text = std::fs::read_to_string(&state_path)
+            .with_context(|| format!("reading {}", state_path.display()))?;
+        let state: TrainState = serde_json::from_str(&text)
+            .with_context(|| format!("parsing {}", state_path.display()))?;
+        let model = kann_models::run::load_weights(model, &self.dir.join("model.bpk"))?;
+        let optim_path = self.dir.join("optim.bpk");
+        let optim = optim
+            .load(&optim_path)
+            .map_err(|e| anyhow::anyhow!("loading optimizer state {}: {e}", optim_path.display()))?;
+        Ok((model, optim, state))
+    }
+}
+
+/// Save the weights `analyze` uses (`model.bpk`), atomically.
+pub fn save_weights<M: Module>(dir: &Path, model: &M) -> Result<()> {
+    save_module(model.clone(), &dir.join(WEIGHTS_FILE))?;
+    Ok(())
+}
+
+/// Write `summary.json` atomically.
+pub fn write_summary(dir: &Path, summary: &serde_json::Value) -> Result<()> {
+    write_atomic(
+        &dir.join(SUMMARY_FILE),
+        serde_json::to_string_pretty(summary)?.as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// Adam (PyTorch's defaults: betas 0.9/0.999, eps 1e-8) with L2 weight decay added to the
+/// gradient, as `torch.optim.Adam(weight_decay=..)`. Clipping is done separately on the global
+/// norm ([`clip_global_norm`]).
+pub fn adam(weight_decay: f64) -> ModuleOptimizer {
+    let wd = (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32));
+    AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(wd)
+        .init()
+}
+
+struct SquaredNorm<'a> {
+    grads: &'a GradientsParams,
+    sum: Option<Tensor<1>>,
+}
+
+impl ModuleVisitor for SquaredNorm<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            let s = g.square().sum();
+            self.sum = Some(match self.sum.take() {
+                Some(acc) => acc + s,
+                None => s,
+            });
+        }
+    }
+}
+
+struct Scale<'a> {
+    grads: &'a mut GradientsParams,
+    factor: f32,
+}
+
+impl ModuleVisitor for Scale<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.remove::<D>(param.id) {
+            self.grads.register(param.id, g.mul_scalar(self.factor));
+        }
+    }
+}
+
+/// Global gradient norm `sqrt(sum over all parameters of |g|^2)`; if it exceeds `max_norm`
+/// (when given), scale every gradient by `max_norm / norm` (PyTorch's `clip_grad_norm_`).
+/// Returns the norm before clipping.
+pub fn clip_global_norm<M: Module>(
+    model: &M,
+    grads: &mut GradientsParams,
+    max_norm: Option<f64>,
+) -> f64 {
+    let mut v = SquaredNorm { grads, sum: None };
+    model.visit(&mut v);
+    let norm = v
+        .sum
+        .map(|s| (s.into_scalar::<f32>() as f64).sqrt())
+        .unwrap_or(0.0);
+    if let Some(max) = max_norm
+        && norm.is_finite()
+        && norm > max
+    {
+        let mut s = Scale {
+            grads,
+            factor: (max / (norm + 1e-6)) as f32,
+        };
+        model.visit(&mut s);
+    }
+    norm
+}
+
+/// Stop on a non-finite loss or gradient, naming where it happened.
+pub fn check_finite(what: &str, value: f64, epoch: usize, batch: usize) -> Result<()> {
+    if !value.is_finite() {
+        bail!(
+            "{what} became {value} at epoch {epoch}, batch {batch}; the run stops here and the \
+             last good checkpoint (end of epoch {}) is kept",
+            epoch - 1
+        );
+    }
+    Ok(())
+}
+
+/// Wall-clock timer.
+pub struct Timer(Instant);
+
+impl Timer {
+    /// Start now.
+    pub fn start() -> Self {
+        Self(Instant::now())
+    }
+    /// Seconds since start.
+    pub fn secs(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
+/// `1h02m03s` style duration.
+pub fn fmt_secs(s: f64) -> String {
+    let d = Duration::from_secs_f64(s.max(0.0));
+    let t = d.as_secs();
+    if t >= 3600 {
+        format!("{}h{:02}m{:02}s", t / 3600, (t / 60) % 60, t % 60)
+    } else if t >= 60 {
+        format!("{}m{:02}s", t / 60, t % 60)
+    } else {
+        format!("{:.1}s", s)
+    }
+}

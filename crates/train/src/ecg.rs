@@ -1,0 +1,343 @@
+//! ECG5000 autoencoder training (paper Sec. 4.2): Adam, reduce-on-plateau on the validation
+//! loss, best-validation weights kept; normal iff the summed L1 loss is below the threshold.
+
+use anyhow::{Context, Result};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use kann_data::ecg::{Beat, EcgSplits, SERIES_LEN};
+use kann_models::atomic::write_atomic;
+use kann_models::config::{EcgRunConfig, RunConfig, Task};
+use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, write_run_header};
+use kann_models::{EcgAutoencoder, l1_per_beat, npy::tensor_to_vec};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use crate::TrainArgs;
+use crate::common::*;
+use crate::setup::{resolve, resolve_data_dir};
+
+/// Beats `[B, 140]` as a tensor.
+fn beats_tensor(beats: &[&Beat], device: &Device) -> Tensor<2> {
+    let data: Vec<f32> = beats.iter().flat_map(|b| b.values.iter().copied()).collect();
+    Tensor::from_data(TensorData::new(data, [beats.len(), SERIES_LEN]), device)
+}
+
+/// Summed L1 reconstruction loss of every beat (inference, no autodiff).
+pub fn scores(model: &EcgAutoencoder, beats: &[Beat], device: &Device) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(beats.len());
+    for chunk in beats.chunks(256) {
+        let refs: Vec<&Beat> = chunk.iter().collect();
+        let x = beats_tensor(&refs, device);
+        let recon = model.forward(x.clone())?;
+        out.extend(tensor_to_vec(&l1_per_beat(recon, x))?);
+    }
+    Ok(out)
+}
+
+fn mean(v: &[f32]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64
+}
+
+fn frac(v: &[f32], pred: impl Fn(f32) -> bool) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.iter().filter(|&&x| pred(x)).count() as f64 / v.len() as f64
+}
+
+/// Accuracy of the rule "normal iff loss < threshold" on normal and anomalous beats.
+#[derive(Debug, Clone, Copy)]
+pub struct ThresholdAccuracy {
+    /// Fraction of normal beats classified normal.
+    pub normal: f64,
+    /// Fraction of anomalous beats classified anomalous.
+    pub anomalous: f64,
+    /// Over all beats.
+    pub overall: f64,
+}
+
+/// Accuracy at `threshold`.
+pub fn threshold_accuracy(normal: &[f32], anomalous: &[f32], threshold: f64) -> ThresholdAccuracy {
+    let n_ok = normal.iter().filter(|&&x| (x as f64) < threshold).count();
+    let a_ok = anomalous.iter().filter(|&&x| (x as f64) >= threshold).count();
+    let total = normal.len() + anomalous.len();
+    ThresholdAccuracy {
+        normal: n_ok as f64 / normal.len().max(1) as f64,
+        anomalous: a_ok as f64 / anomalous.len().max(1) as f64,
+        overall: (n_ok + a_ok) as f64 / total.max(1) as f64,
+    }
+}
+
+/// ROC of "anomalous iff loss >= t" over all thresholds (anomalous = positive):
+/// points `(threshold, false-positive rate, true-positive rate)` and the area under the curve.
+pub fn roc(normal: &[f32], anomalous: &[f32]) -> (Vec<(f64, f64, f64)>, f64) {
+    let mut all: Vec<(f32, bool)> = normal
+        .iter()
+        .map(|&s| (s, false))
+        .chain(anomalous.iter().map(|&s| (s, true)))
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (np, nn) = (anomalous.len().max(1) as f64, normal.len().max(1) as f64);
+    let mut points = vec![(f64::INFINITY, 0.0, 0.0)];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut i = 0;
+    while i < all.len() {
+        let t = all[i].0;
+        while i < all.len() && all[i].0 == t {
+            if all[i].1 {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        points.push((t as f64, fp as f64 / nn, tp as f64 / np));
+    }
+    let auc = points
+        .windows(2)
+        .map(|w| (w[1].1 - w[0].1) * (w[1].2 + w[0].2) / 2.0)
+        .sum();
+    (points, auc)
+}
+
+/// `train ecg`.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let resolved = resolve(Task::Ecg, args)?;
+    let RunConfig::Ecg(cfg) = resolved.config.clone() else {
+        unreachable!("resolve checked the task")
+    };
+    train_ecg(&cfg, &resolved.config, &resolved.out, resolved.resume, &resolved.device)
+}
+
+fn train_ecg(
+    cfg: &EcgRunConfig,
+    full_config: &RunConfig,
+    out: &std::path::Path,
+    resume: bool,
+    device: &Device,
+) -> Result<()> {
+    let mut log = Logger::new(out);
+    let total = Timer::start();
+    let data_dir = resolve_data_dir(None, cfg.data.data_dir.as_deref());
+    let mut splits = EcgSplits::load(&data_dir, cfg.data.split_seed)
+        .with_context(|| format!("loading ECG5000 from {}", data_dir.display()))?;
+    if let Some(n) = cfg.data.train_limit {
+        splits.train.truncate(n);
+    }
+    log.line(format!(
+        "ecg: {} train / {} val / {} normal test / {} anomalous test beats from {}; cell {}, run folder {}",
+        splits.train.len(),
+        splits.validation.len(),
+        splits.test_normal.len(),
+        splits.test_anomalous.len(),
+        data_dir.display(),
+        cfg.model.cell,
+        out.display()
+    ));
+    if splits.train.is_empty() || splits.validation.is_empty() {
+        anyhow::bail!("ECG split left no training or validation beats");
+    }
+
+    let mcfg = cfg.model_config(SERIES_LEN);
+    device.seed(cfg.train.seed);
+    let model = mcfg.init(device);
+    let optim = adam(cfg.train.weight_decay);
+    write_run_header(out, full_config, &ModelSpec::Ecg(mcfg.clone()))?;
+    let checkpoint = Checkpoint::new(out);
+    let (mut model, mut optim, mut state) = if resume {
+        let (m, o, s) = checkpoint.load(model, optim)?;
+        log.line(format!("resuming after epoch {} (lr {:.3e})", s.epochs_done, s.lr));
+        (m, o, s)
+    } else {
+        let state = TrainState {
+            epochs_done: 0,
+            lr: cfg.train.lr,
+            best_val_loss: f64::INFINITY,
+            best_epoch: 0,
+            bad_epochs: 0,
+            elapsed_seconds: 0.0,
+            metrics: Vec::new(),
+        };
+        (model, optim, state)
+    };
+    let eval_device = device.clone().inner();
+    let thr = cfg.train.threshold;
+    let bs = cfg.train.batch_size;
+
+    for epoch in state.epochs_done + 1..=cfg.train.epochs {
+        let t_train = Timer::start();
+        let mut order: Vec<usize> = (0..splits.train.len()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.train.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9)));
+        let n_batches = order.len().div_ceil(bs);
+        let bar = progress_bar(n_batches as u64, &format!("ecg epoch {epoch}/{}", cfg.train.epochs));
+        log.attach(Some(bar.clone()));
+        let (mut loss_sum, mut n_seen, mut n_ok) = (0.0f64, 0usize, 0usize);
+        for (bi, idx) in order.chunks(bs).enumerate() {
+            let beats: Vec<&Beat> = idx.iter().map(|&i| &splits.train[i]).collect();
+            let x = beats_tensor(&beats, device);
+            let recon = model.forward(x.clone())?;
+            let per_beat = l1_per_beat(recon, x);
+            let per_host = tensor_to_vec(&per_beat.clone().detach())?;
+            let loss = per_beat.mean();
+            let batch_loss = mean(&per_host);
+            check_finite("training loss", batch_loss, epoch, bi + 1)?;
+            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            let norm = clip_global_norm(&model, &mut grads, cfg.train.grad_clip);
+            check_finite("gradient norm", norm, epoch, bi + 1)?;
+            model = optim.step(state.lr, model, grads);
+            loss_sum += batch_loss * per_host.len() as f64;
+            n_seen += per_host.len();
+            n_ok += per_host.iter().filter(|&&s| (s as f64) < thr).count();
+            bar.inc(1);
+            bar.set_message(format!("loss {:.2}", loss_sum / n_seen as f64));
+        }
+        bar.finish_and_clear();
+        log.attach(None);
+        let train_seconds = t_train.secs();
+
+        let t_eval = Timer::start();
+        let valid = model.valid();
+        let val = scores(&valid, &splits.validation, &eval_device)?;
+        let test_n = scores(&valid, &splits.test_normal, &eval_device)?;
+        let test_a = scores(&valid, &splits.test_anomalous, &eval_device)?;
+        let val_loss = mean(&val);
+        check_finite("validation loss", val_loss, epoch, n_batches)?;
+        let acc = threshold_accuracy(&test_n, &test_a, thr);
+        let row = EpochMetrics {
+            epoch,
+            lr: state.lr,
+            train_loss: loss_sum / n_seen as f64,
+            train_acc: n_ok as f64 / n_seen as f64,
+            val_loss,
+            val_acc: frac(&val, |s| (s as f64) < thr),
+            test_loss: mean(&test_n),
+            test_acc: acc.overall,
+            train_seconds,
+            eval_seconds: t_eval.secs(),
+        };
+        // Reduce-on-plateau (PyTorch defaults: relative threshold 1e-4).
+        let improved = val_loss < state.best_val_loss * (1.0 - 1e-4);
+        if improved {
+            state.best_val_loss = val_loss;
+            state.best_epoch = epoch;
+            state.bad_epochs = 0;
+            save_weights(out, &model)?;
+        } else {
+            state.bad_epochs += 1;
+        }
+        let lr_used = state.lr;
+        if state.bad_epochs > cfg.train.plateau_patience {
+            state.lr *= cfg.train.plateau_factor;
+            state.bad_epochs = 0;
+        }
+        state.epochs_done = epoch;
+        state.elapsed_seconds += row.train_seconds + row.eval_seconds;
+        state.metrics.push(row.clone());
+        write_metrics(out, &state.metrics)?;
+        checkpoint.save(&model, &optim, &state)?;
+        log.line(format!(
+            "epoch {epoch:>3}/{} lr {lr_used:.2e} | train L1 {:.2} ({:.1}% < {thr}) | val L1 {:.2} ({:.1}%){} | test normal {:.1}% anomalous {:.1}% all {:.1}% | {}",
+            cfg.train.epochs,
+            row.train_loss,
+            100.0 * row.train_acc,
+            row.val_loss,
+            100.0 * row.val_acc,
+            if improved { " *best" } else { "" },
+            100.0 * acc.normal,
+            100.0 * acc.anomalous,
+            100.0 * acc.overall,
+            fmt_secs(row.train_seconds + row.eval_seconds)
+        ));
+    }
+
+    // Final evaluation with the best-validation weights.
+    let best = load_weights(mcfg.init(&eval_device), &out.join(WEIGHTS_FILE))
+        .context("loading the best-validation weights")?;
+    let val = scores(&best, &splits.validation, &eval_device)?;
+    let train_s = scores(&best, &splits.train, &eval_device)?;
+    let test_n = scores(&best, &splits.test_normal, &eval_device)?;
+    let test_a = scores(&best, &splits.test_anomalous, &eval_device)?;
+    let mut csv = String::from("split,index,label,loss\n");
+    for (name, beats, s) in [
+        ("train", &splits.train, &train_s),
+        ("validation", &splits.validation, &val),
+        ("test_normal", &splits.test_normal, &test_n),
+        ("test_anomalous", &splits.test_anomalous, &test_a),
+    ] {
+        for (b, l) in beats.iter().zip(s.iter()) {
+            csv.push_str(&format!("{name},{},{},{l}\n", b.index, b.label));
+        }
+    }
+    write_atomic(&out.join("ecg_scores.csv"), csv.as_bytes())?;
+    let (points, auc) = roc(&test_n, &test_a);
+    let mut roc_csv = String::from("threshold,false_positive_rate,true_positive_rate\n");
+    for (t, fpr, tpr) in &points {
+        roc_csv.push_str(&format!("{t},{fpr},{tpr}\n"));
+    }
+    write_atomic(&out.join("roc.csv"), roc_csv.as_bytes())?;
+    let acc = threshold_accuracy(&test_n, &test_a, thr);
+    let train_acc = frac(&train_s, |s| (s as f64) < thr);
+    let val_acc = frac(&val, |s| (s as f64) < thr);
+    let summary = json!({
+        "task": "ecg",
+        "cell": cfg.model.cell.to_string(),
+        "threshold": thr,
+        "best_epoch": state.best_epoch,
+        "best_val_loss": state.best_val_loss,
+        "train_accuracy": train_acc,
+        "val_accuracy": val_acc,
+        "test_normal_accuracy": acc.normal,
+        "test_anomalous_accuracy": acc.anomalous,
+        "test_accuracy": acc.overall,
+        "test_roc_auc": auc,
+        "train_seconds": state.elapsed_seconds,
+        "wall_seconds_this_session": total.secs(),
+        "beats": {"train": splits.train.len(), "validation": splits.validation.len(),
+                  "test_normal": splits.test_normal.len(), "test_anomalous": splits.test_anomalous.len()},
+        "paper": {"train": 0.971, "validation": 0.976, "test": 0.986}
+    });
+    write_summary(out, &summary)?;
+    log.line(format!(
+        "ecg done: best epoch {} (val L1 {:.2}); at threshold {thr}: train {:.1}%, val {:.1}%, test normal {:.1}%, anomalous {:.1}%, all {:.1}% (paper 98.6%); ROC AUC {:.4}; training time {}",
+        state.best_epoch,
+        state.best_val_loss,
+        100.0 * train_acc,
+        100.0 * val_acc,
+        100.0 * acc.normal,
+        100.0 * acc.anomalous,
+        100.0 * acc.overall,
+        auc,
+        fmt_secs(state.elapsed_seconds)
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roc_of_separable_scores_has_area_one() {
+        let (pts, auc) = roc(&[1.0, 2.0, 3.0], &[10.0, 20.0]);
+        assert!((auc - 1.0).abs() < 1e-12, "{auc}");
+        assert_eq!(pts.last().map(|p| (p.1, p.2)), Some((1.0, 1.0)));
+    }
+
+    #[test]
+    fn roc_of_reversed_scores_has_area_zero() {
+        let (_, auc) = roc(&[10.0, 20.0], &[1.0, 2.0]);
+        assert!(auc.abs() < 1e-12, "{auc}");
+    }
+
+    #[test]
+    fn threshold_rule_counts_both_classes() {
+        let a = threshold_accuracy(&[1.0, 30.0], &[40.0, 5.0, 50.0], 26.0);
+        assert_eq!((a.normal, a.anomalous), (0.5, 2.0 / 3.0));
+        assert!((a.overall - 0.6).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,336 @@
+//! IMDB sentiment training (paper Sec. 4.1): Adam, exponential LR decay per epoch, global
+//! gradient-norm clipping, length-bucketed batches of reviews of at most `max_len` pieces.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use kann_data::batch::{Batch, BatchConfig, LengthPolicy, PadTo, TextBatcher};
+use kann_data::imdb::{ImdbDataset, Review};
+use kann_data::tokenizer::Tokenizer;
+use kann_models::atomic::write_atomic;
+use kann_models::config::{ImdbRunConfig, RunConfig, Task};
+use kann_models::npy::tensor_to_vec;
+use kann_models::run::{ModelSpec, VOCAB_FILE, write_run_header};
+use kann_models::{SentimentModel, bce_with_logits};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use crate::TrainArgs;
+use crate::common::*;
+use crate::setup::{resolve, resolve_data_dir};
+
+/// Token ids `[B, T]` of a batch.
+pub fn tokens_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
+    let ids: Vec<i64> = batch.ids.iter().map(|&i| i as i64).collect();
+    Tensor::from_data(TensorData::new(ids, [batch.batch_size, batch.max_len]), device)
+}
+
+/// Labels `[B]` of a batch.
+pub fn labels_tensor(batch: &Batch, device: &Device) -> Tensor<1> {
+    Tensor::from_data(TensorData::new(batch.labels.clone(), [batch.batch_size]), device)
+}
+
+/// A split tokenized and ready for batching.
+pub struct Prepared {
+    /// Batcher holding the kept reviews.
+    pub batcher: TextBatcher,
+    /// Reviews dropped for being longer than `max_len` or empty.
+    pub dropped: usize,
+    /// Length in pieces of every sequence given to the batcher (its input index order).
+    pub lengths: Vec<usize>,
+}
+
+/// Seeded subset of `n` reviews (both labels in their natural proportion).
+fn subset(mut reviews: Vec<Review>, n: Option<usize>, seed: u64) -> Vec<Review> {
+    if let Some(n) = n.filter(|&n| n < reviews.len()) {
+        reviews.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        reviews.truncate(n);
+    }
+    reviews
+}
+
+/// Tokenize reviews and build the batcher (long and empty reviews dropped).
+pub fn prepare(
+    reviews: &[Review],
+    tokenizer: &Tokenizer,
+    batch_size: usize,
+    max_len: usize,
+    bucket_batches: usize,
+    seed: u64,
+) -> Result<Prepared> {
+    let texts: Vec<&str> = reviews.iter().map(|r| r.text.as_str()).collect();
+    let ids = tokenizer.encode_ids_batch(&texts);
+    let (mut seqs, mut labels) = (Vec::new(), Vec::new());
+    let mut empty = 0;
+    for (s, r) in ids.into_iter().zip(reviews) {
+        if s.is_empty() {
+            empty += 1;
+            continue;
+        }
+        seqs.push(s);
+        labels.push(r.label as f32);
+    }
+    let lengths = seqs.iter().map(Vec::len).collect();
+    let batcher = TextBatcher::new(
+        seqs,
+        labels,
+        BatchConfig {
+            batch_size,
+            max_len: Some(max_len),
+            policy: LengthPolicy::Drop,
+            pad_to: PadTo::Longest,
+            shuffle: true,
+            bucket_batches: Some(bucket_batches.max(1)),
+            drop_last: false,
+            seed,
+        },
+    )?;
+    let dropped = batcher.dropped() + empty;
+    Ok(Prepared {
+        batcher,
+        dropped,
+        lengths,
+    })
+}
+
+/// Mean loss and accuracy of `model` over all kept reviews of `batcher` (inference).
+pub fn evaluate(
+    model: &SentimentModel,
+    data: &Prepared,
+    batch_size: usize,
+    device: &Device,
+    label: &str,
+) -> Result<(f64, f64)> {
+    let batcher = &data.batcher;
+    // Sorted by length: least padding; the order does not change the result.
+    let mut order = batcher.kept_indices().to_vec();
+    order.sort_by_key(|&i| data.lengths[i]);
+    let batches: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+    let bar = progress_bar(batches.len() as u64, label);
+    let (mut loss_sum, mut n, mut ok) = (0.0f64, 0usize, 0usize);
+    for idx in &batches {
+        let batch = batcher.make_batch(idx);
+        let logits = model.forward(tokens_tensor(&batch, device), &batch.lengths)?;
+        let loss = bce_with_logits(logits.clone(), labels_tensor(&batch, device));
+        let loss: f32 = loss.into_scalar();
+        let logits = tensor_to_vec(&logits)?;
+        loss_sum += loss as f64 * batch.batch_size as f64;
+        n += batch.batch_size;
+        ok += logits
+            .iter()
+            .zip(&batch.labels)
+            .filter(|&(&z, &y)| (z > 0.0) == (y > 0.5))
+            .count();
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if n == 0 {
+        return Ok((f64::NAN, f64::NAN));
+    }
+    Ok((loss_sum / n as f64, ok as f64 / n as f64))
+}
+
+/// The vocabulary file: the config's `vocab`, else `imdb_wordpiece.vocab` in the data folder.
+fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
+    cfg.data
+        .vocab
+        .clone()
+        .unwrap_or_else(|| data_dir.join("imdb_wordpiece.vocab"))
+}
+
+/// `train imdb`.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let resolved = resolve(Task::Imdb, args)?;
+    let RunConfig::Imdb(cfg) = resolved.config.clone() else {
+        unreachable!("resolve checked the task")
+    };
+    train_imdb(&cfg, &resolved.config, &resolved.out, resolved.resume, &resolved.device)
+}
+
+fn train_imdb(
+    cfg: &ImdbRunConfig,
+    full_config: &RunConfig,
+    out: &Path,
+    resume: bool,
+    device: &Device,
+) -> Result<()> {
+    let mut log = Logger::new(out);
+    let total = Timer::start();
+    let data_dir = resolve_data_dir(None, cfg.data.data_dir.as_deref());
+    let vocab = vocab_path(cfg, &data_dir);
+    let tokenizer = Tokenizer::from_vocab_file(&vocab)
+        .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
+    let vocab_bytes = std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
+    write_atomic(&out.join(VOCAB_FILE), &vocab_bytes)?;
+
+    let t_load = Timer::start();
+    let splits = ImdbDataset::load(&data_dir)
+        .with_context(|| format!("loading IMDB from {}", data_dir.display()))?
+        .split_validation(cfg.data.val_fraction, cfg.data.split_seed)?;
+    let seed = cfg.data.split_seed;
+    let train_r = subset(splits.train, cfg.data.train_limit, seed);
+    let val_r = subset(splits.validation, cfg.data.val_limit, seed.wrapping_add(1));
+    let test_r = subset(splits.test, cfg.data.test_limit, seed.wrapping_add(2));
+    let (bs, ml, bb) = (cfg.train.batch_size, cfg.data.max_len, cfg.train.bucket_batches);
+    let train = prepare(&train_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
+    let val = prepare(&val_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
+    let test = prepare(&test_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
+    log.line(format!(
+        "imdb: {} train / {} val / {} test reviews of at most {ml} pieces ({} / {} / {} dropped); \
+         vocabulary {} pieces; loaded in {}; cell {}, run folder {}",
+        train.batcher.len(),
+        val.batcher.len(),
+        test.batcher.len(),
+        train.dropped,
+        val.dropped,
+        test.dropped,
+        tokenizer.vocab_size(),
+        fmt_secs(t_load.secs()),
+        cfg.model.cell,
+        out.display()
+    ));
+    if train.batcher.is_empty() || val.batcher.is_empty() {
+        bail!("no training or validation reviews left after the length filter (max_len {ml})");
+    }
+
+    let mcfg = cfg.model_config(tokenizer.vocab_size());
+    device.seed(cfg.train.seed);
+    let model = mcfg.init(device);
+    let optim = adam(cfg.train.weight_decay);
+    write_run_header(out, full_config, &ModelSpec::Sentiment(mcfg.clone()))?;
+    let checkpoint = Checkpoint::new(out);
+    let (mut model, mut optim, mut state) = if resume {
+        let (m, o, s) = checkpoint.load(model, optim)?;
+        log.line(format!("resuming after epoch {} (lr {:.3e})", s.epochs_done, s.lr));
+        (m, o, s)
+    } else {
+        let state = TrainState {
+            epochs_done: 0,
+            lr: cfg.train.lr,
+            best_val_loss: f64::INFINITY,
+            best_epoch: 0,
+            bad_epochs: 0,
+            elapsed_seconds: 0.0,
+            metrics: Vec::new(),
+        };
+        (model, optim, state)
+    };
+    let eval_device = device.clone().inner();
+    let eval_bs = bs.max(64);
+
+    for epoch in state.epochs_done + 1..=cfg.train.epochs {
+        let t_train = Timer::start();
+        let order = train.batcher.epoch_order(epoch as u64);
+        let bar = progress_bar(order.len() as u64, &format!("imdb epoch {epoch}/{}", cfg.train.epochs));
+        log.attach(Some(bar.clone()));
+        let (mut loss_sum, mut n_seen, mut n_ok) = (0.0f64, 0usize, 0usize);
+        for (bi, idx) in order.iter().enumerate() {
+            let batch = train.batcher.make_batch(idx);
+            let logits = model.forward(tokens_tensor(&batch, device), &batch.lengths)?;
+            let loss = bce_with_logits(logits.clone(), labels_tensor(&batch, device));
+            let loss_val = loss.clone().into_scalar::<f32>() as f64;
+            check_finite("training loss", loss_val, epoch, bi + 1)?;
+            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            let norm = clip_global_norm(&model, &mut grads, cfg.train.grad_clip);
+            check_finite("gradient norm", norm, epoch, bi + 1)?;
+            model = optim.step(state.lr, model, grads);
+            let z = tensor_to_vec(&logits.detach())?;
+            n_ok += z
+                .iter()
+                .zip(&batch.labels)
+                .filter(|&(&z, &y)| (z > 0.0) == (y > 0.5))
+                .count();
+            loss_sum += loss_val * batch.batch_size as f64;
+            n_seen += batch.batch_size;
+            bar.inc(1);
+            bar.set_message(format!(
+                "loss {:.4} acc {:.1}%",
+                loss_sum / n_seen as f64,
+                100.0 * n_ok as f64 / n_seen as f64
+            ));
+        }
+        bar.finish_and_clear();
+        log.attach(None);
+        let train_seconds = t_train.secs();
+
+        let t_eval = Timer::start();
+        let valid = model.valid();
+        let (val_loss, val_acc) = evaluate(&valid, &val, eval_bs, &eval_device, "  validation")?;
+        check_finite("validation loss", val_loss, epoch, order.len())?;
+        let (test_loss, test_acc) = if cfg.train.test_every_epoch || epoch == cfg.train.epochs {
+            evaluate(&valid, &test, eval_bs, &eval_device, "  test")?
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        let row = EpochMetrics {
+            epoch,
+            lr: state.lr,
+            train_loss: loss_sum / n_seen as f64,
+            train_acc: n_ok as f64 / n_seen as f64,
+            val_loss,
+            val_acc,
+            test_loss,
+            test_acc,
+            train_seconds,
+            eval_seconds: t_eval.secs(),
+        };
+        if val_loss < state.best_val_loss {
+            state.best_val_loss = val_loss;
+            state.best_epoch = epoch;
+        }
+        state.lr *= cfg.train.lr_decay;
+        state.epochs_done = epoch;
+        state.elapsed_seconds += row.train_seconds + row.eval_seconds;
+        state.metrics.push(row.clone());
+        save_weights(out, &model)?;
+        write_metrics(out, &state.metrics)?;
+        checkpoint.save(&model, &optim, &state)?;
+        log.line(format!(
+            "epoch {epoch}/{} lr {:.2e} | train loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | train {} eval {}",
+            cfg.train.epochs,
+            row.lr,
+            row.train_loss,
+            100.0 * row.train_acc,
+            row.val_loss,
+            100.0 * row.val_acc,
+            row.test_loss,
+            100.0 * row.test_acc,
+            fmt_secs(row.train_seconds),
+            fmt_secs(row.eval_seconds)
+        ));
+    }
+
+    let last = state
+        .metrics
+        .last()
+        .context("no epoch was run (epochs = 0?)")?
+        .clone();
+    let summary = json!({
+        "task": "imdb",
+        "cell": cfg.model.cell.to_string(),
+        "epochs": state.epochs_done,
+        "train_accuracy_running": last.train_acc,
+        "val_accuracy": last.val_acc,
+        "test_accuracy": last.test_acc,
+        "test_loss": last.test_loss,
+        "best_val_epoch": state.best_epoch,
+        "train_seconds": state.elapsed_seconds,
+        "wall_seconds_this_session": total.secs(),
+        "reviews": {"train": train.batcher.len(), "validation": val.batcher.len(), "test": test.batcher.len()},
+        "max_len": ml,
+        "paper": {"train": 0.92, "validation": 0.87, "test": 0.87}
+    });
+    write_summary(out, &summary)?;
+    log.line(format!(
+        "imdb done: test accuracy {:.2}% (paper 87%), val {:.2}%, after {} epochs; training time {}",
+        100.0 * last.test_acc,
+        100.0 * last.val_acc,
+        state.epochs_done,
+        fmt_secs(state.elapsed_seconds)
+    ));
+    Ok(())
+}
