@@ -667,7 +667,7 @@ pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
     Ok(())
 }
 
-/// The plot corner whose box (40% of the width, 35% of the height) the polylines cross least, so
+/// The legend position (a corner, or the middle of a side) whose box the polylines cross least, so
 /// the legend hides little data. Segments are sampled densely, so steep lines count too.
 pub(crate) fn best_corner(
     lines: &[Vec<(f64, f64)>],
@@ -691,25 +691,29 @@ pub(crate) fn best_corner(
             }));
         }
     }
-    let count = |left: bool, top: bool| {
+    // Candidate boxes as (position, x interval, y interval) in axis fractions; corners first so
+    // they win ties.
+    let candidates = [
+        (SeriesLabelPosition::UpperRight, (0.6, 1.0), (0.65, 1.0)),
+        (SeriesLabelPosition::UpperLeft, (0.0, 0.4), (0.65, 1.0)),
+        (SeriesLabelPosition::LowerRight, (0.6, 1.0), (0.0, 0.35)),
+        (SeriesLabelPosition::LowerLeft, (0.0, 0.4), (0.0, 0.35)),
+        (SeriesLabelPosition::MiddleRight, (0.6, 1.0), (0.3, 0.7)),
+        (SeriesLabelPosition::MiddleLeft, (0.0, 0.4), (0.3, 0.7)),
+        (SeriesLabelPosition::UpperMiddle, (0.3, 0.7), (0.65, 1.0)),
+        (SeriesLabelPosition::LowerMiddle, (0.3, 0.7), (0.0, 0.35)),
+    ];
+    let count = |bx: (f64, f64), by: (f64, f64)| {
         samples
             .iter()
-            .filter(|(fx, fy)| {
-                let in_x = if left { *fx <= 0.4 } else { *fx >= 0.6 };
-                let in_y = if top { *fy >= 0.65 } else { *fy <= 0.35 };
-                in_x && in_y
-            })
+            .filter(|(fx, fy)| bx.0 <= *fx && *fx <= bx.1 && by.0 <= *fy && *fy <= by.1)
             .count()
     };
-    [
-        (SeriesLabelPosition::UpperRight, count(false, true)),
-        (SeriesLabelPosition::UpperLeft, count(true, true)),
-        (SeriesLabelPosition::LowerRight, count(false, false)),
-        (SeriesLabelPosition::LowerLeft, count(true, false)),
-    ]
-    .into_iter()
-    .min_by_key(|(_, c)| *c)
-    .map_or(SeriesLabelPosition::UpperRight, |(p, _)| p)
+    candidates
+        .into_iter()
+        .map(|(p, bx, by)| (p, count(bx, by)))
+        .min_by_key(|(_, c)| *c)
+        .map_or(SeriesLabelPosition::UpperRight, |(p, _)| p)
 }
 
 #[cfg(test)]
@@ -725,5 +729,10 @@ mod tests {
         assert!(matches!(pos, SeriesLabelPosition::UpperRight), "{pos:?}");
         let pos = best_corner(&[dip, marker], &(0.0, 10.0), &(0.0, 1.0));
         assert!(matches!(pos, SeriesLabelPosition::UpperLeft), "{pos:?}");
+        // Lines along the top and the bottom: the middle right is free.
+        let top = vec![(0.0, 0.9), (10.0, 0.9)];
+        let bottom = vec![(0.0, 0.1), (10.0, 0.1)];
+        let pos = best_corner(&[top, bottom], &(0.0, 10.0), &(0.0, 1.0));
+        assert!(matches!(pos, SeriesLabelPosition::MiddleRight), "{pos:?}");
     }
 }
