@@ -53,7 +53,11 @@ impl Default for Sources {
 impl Sources {
     /// URL of the IMDB archive.
     pub fn imdb_url(&self) -> String {
-        format!("{}/{}", self.imdb_base.trim_end_matches('/'), imdb::ARCHIVE_NAME)
+        format!(
+            "{}/{}",
+            self.imdb_base.trim_end_matches('/'),
+            imdb::ARCHIVE_NAME
+        )
     }
 
     /// URL of the ECG5000 archive.
@@ -225,7 +229,9 @@ pub fn extract_ecg_zip(zip_path: &Path, data_dir: &Path) -> Result<PathBuf> {
 fn parse_content_range(v: &str) -> (Option<u64>, Option<u64>) {
     let v = v.trim().strip_prefix("bytes").unwrap_or(v).trim();
     let (range, total) = v.split_once('/').unwrap_or((v, "*"));
-    let start = range.split_once('-').and_then(|(s, _)| s.trim().parse().ok());
+    let start = range
+        .split_once('-')
+        .and_then(|(s, _)| s.trim().parse().ok());
     (start, total.trim().parse().ok())
 }
 
@@ -352,7 +358,10 @@ mod tests {
 
     #[test]
     fn content_range() {
-        assert_eq!(parse_content_range("bytes 100-199/200"), (Some(100), Some(200)));
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            (Some(100), Some(200))
+        );
         assert_eq!(parse_content_range("bytes */200"), (None, Some(200)));
         assert_eq!(parse_content_range("bytes 5-9/*"), (Some(5), None));
     }

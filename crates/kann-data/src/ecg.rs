@@ -177,7 +177,10 @@ pub fn read_file(path: &Path) -> Result<Vec<Beat>> {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("arff")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("arff"))
+    {
         parse_arff(&text, &name)
     } else {
         parse_text(&text, &name)
@@ -230,7 +233,8 @@ pub fn parse_arff(text: &str, name: &str) -> Result<Vec<Beat>> {
                         ),
                     ));
                 }
-                let nominal: Vec<usize> = (0..attributes.len()).filter(|&k| attributes[k]).collect();
+                let nominal: Vec<usize> =
+                    (0..attributes.len()).filter(|&k| attributes[k]).collect();
                 label_pos = if nominal.len() == 1 {
                     nominal[0]
                 } else {
@@ -263,11 +267,7 @@ fn parse_row(
         return Err(Error::parse(
             name,
             line,
-            format!(
-                "expected {} fields, found {}",
-                SERIES_LEN + 1,
-                fields.len()
-            ),
+            format!("expected {} fields, found {}", SERIES_LEN + 1, fields.len()),
         ));
     }
     let raw = fields[label_pos].trim_matches(|c| c == '\'' || c == '"');
@@ -320,7 +320,11 @@ mod tests {
 
     #[test]
     fn text_tab_and_space() {
-        let text = format!("{}\n{}\n\n", row("1", 140, "\t"), row("3.0000000e+00", 140, "  "));
+        let text = format!(
+            "{}\n{}\n\n",
+            row("1", 140, "\t"),
+            row("3.0000000e+00", 140, "  ")
+        );
         let b = parse_text(&text, "x.tsv").unwrap();
         assert_eq!(b.len(), 2);
         assert_eq!((b[0].label, b[1].label), (1, 3));
@@ -333,18 +337,29 @@ mod tests {
         let good = row("1", 140, "\t");
         let short = row("2", 139, "\t");
         let text = format!("{good}\n{short}\n");
-        let e = parse_text(&text, "ECG5000_TRAIN.tsv").unwrap_err().to_string();
-        assert_eq!(e, "ECG5000_TRAIN.tsv line 2: expected 141 fields, found 140");
+        let e = parse_text(&text, "ECG5000_TRAIN.tsv")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "ECG5000_TRAIN.tsv line 2: expected 141 fields, found 140"
+        );
 
         let bad_label = row("7", 140, "\t");
         let e = parse_text(&bad_label, "f.tsv").unwrap_err().to_string();
         assert!(e.starts_with("f.tsv line 1: unknown label 7"), "{e}");
 
-        let nonnum = good.replacen("\t-4.9", "\tabc", 1);
-        let e = parse_text(&nonnum, "f.tsv").unwrap_err().to_string();
-        assert!(e.contains("line 1") && e.contains("not a number: \"abc\""), "{e}");
+        let with_field_3 = |v: &str| {
+            let mut f: Vec<&str> = good.split('\t').collect();
+            f[2] = v;
+            f.join("\t")
+        };
+        let e = parse_text(&with_field_3("abc"), "f.tsv")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "f.tsv line 1: field 3: not a number: \"abc\"");
 
-        let nan = good.replacen("\t-4.9", "\tNaN", 1);
+        let nan = with_field_3("NaN");
         assert!(parse_text(&nan, "f.tsv").is_err());
         assert!(parse_text("\n", "f.tsv").is_err());
     }
@@ -365,7 +380,12 @@ mod tests {
         assert_eq!(b[0].label, 4);
         assert_eq!(b[0].values[139], 139.0);
         let bad = text.replace(",4\n", ",9\n");
-        let e = parse_arff(&bad, "ECG5000_TEST.arff").unwrap_err().to_string();
-        assert!(e.contains("ECG5000_TEST.arff line 145: unknown label 9"), "{e}");
+        let e = parse_arff(&bad, "ECG5000_TEST.arff")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ECG5000_TEST.arff line 146: unknown label 9"),
+            "{e}"
+        );
     }
 }

@@ -146,7 +146,9 @@ impl ImdbDataset {
                 if !v.iter().any(|r| r.label == label) {
                     return Err(Error::missing(
                         root,
-                        format!("missing folder {FOLDER_NAME}/{split_name}/{label_name} (no reviews found)"),
+                        format!(
+                            "missing folder {FOLDER_NAME}/{split_name}/{label_name} (no reviews found)"
+                        ),
                     ));
                 }
             }
@@ -315,20 +317,29 @@ pub fn archive_folder_counts(path: &Path) -> Result<[usize; 4]> {
     let mut counts = [0usize; 4];
     for entry in archive.entries().map_err(read_err)? {
         let mut entry = entry.map_err(read_err)?;
-        let entry_str = entry.path().map_err(read_err)?.to_string_lossy().into_owned();
+        let entry_str = entry
+            .path()
+            .map_err(read_err)?
+            .to_string_lossy()
+            .into_owned();
         let components: Vec<&str> = entry_str.split('/').filter(|c| !c.is_empty()).collect();
-        if let Some((split, label, _)) = classify(&components) {
-            if entry.header().entry_type().is_file() {
-                let k = if split == Split::Train { 0 } else { 2 } + label as usize;
-                counts[k] += 1;
-            }
+        if let Some((split, label, _)) = classify(&components)
+            && entry.header().entry_type().is_file()
+        {
+            let k = if split == Split::Train { 0 } else { 2 } + label as usize;
+            counts[k] += 1;
         }
         // Read the entry's data so that a truncated archive is detected.
         std::io::copy(&mut entry, &mut std::io::sink()).map_err(read_err)?;
     }
-    for (k, (split_name, label_name)) in [("train", "neg"), ("train", "pos"), ("test", "neg"), ("test", "pos")]
-        .into_iter()
-        .enumerate()
+    for (k, (split_name, label_name)) in [
+        ("train", "neg"),
+        ("train", "pos"),
+        ("test", "neg"),
+        ("test", "pos"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         if counts[k] == 0 {
             return Err(Error::missing(

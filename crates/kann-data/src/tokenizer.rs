@@ -9,7 +9,8 @@
 //!
 //! Two vocabulary sources:
 //! - [`Tokenizer::train`]: trains a WordPiece vocabulary on texts with the `tokenizers` crate
-//!   (its `WordPieceTrainer`, fed with the same lowercase + whitespace words the encoder sees);
+//!   (its BPE trainer + `WordPiece::from_bpe`, as its `WordPieceTrainer` does, made
+//!   deterministic; fed with the same lowercase + whitespace words the encoder sees);
 //!   special tokens `<unk>`, `<cls>`, `<sep>` get ids 0, 1, 2 as in the paper's file;
 //! - [`Tokenizer::from_vocab_file`]: loads a plain vocabulary file (one piece per line, line
 //!   number - 1 = id), such as the paper's `imdb_wordpiece.vocab` (32,379 pieces).
@@ -27,8 +28,9 @@ use std::path::Path;
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
-use tokenizers::{AddedToken, Model, Trainer};
+use tokenizers::models::bpe::{BPE, BpeTrainer};
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::{AddedToken, Model};
 
 use crate::error::{Error, Result};
 
@@ -184,8 +186,17 @@ impl Tokenizer {
         Self::from_pieces(pieces, &path.display().to_string())
     }
 
-    /// Trains a WordPiece vocabulary on `texts` with the `tokenizers` crate's
-    /// `WordPieceTrainer` (lowercase + whitespace words, `##` continuation prefix).
+    /// Trains a WordPiece vocabulary on `texts` with the `tokenizers` crate (lowercase +
+    /// whitespace words, `##` continuation prefix).
+    ///
+    /// `tokenizers`' `WordPieceTrainer` trains a BPE model and converts it to WordPiece; it
+    /// numbers the continuation characters in the iteration order of a randomly seeded hash map
+    /// of word counts, and that order breaks ties between equally frequent merges, so two runs
+    /// on the same texts give different vocabularies. To make training deterministic this
+    /// function does the same two steps itself: it counts the words, inserts them in sorted
+    /// order into a hash map with fixed seeds, runs `BpeTrainer::do_train` on it and converts
+    /// with `WordPiece::from_bpe`. (Same result for the same texts and build; ahash's fixed-seed
+    /// order could differ on a build with AES target features enabled.)
     pub fn train<S: AsRef<str> + Sync>(texts: &[S], config: &TrainConfig) -> Result<Self> {
         let mut specials: Vec<String> = vec![UNK.to_owned()];
         specials.extend(config.special_tokens.iter().filter(|s| *s != UNK).cloned());
@@ -196,7 +207,7 @@ impl Tokenizer {
                 specials.len()
             )));
         }
-        let mut builder = WordPieceTrainer::builder()
+        let mut builder = BpeTrainer::builder()
             .vocab_size(config.vocab_size)
             .min_frequency(config.min_frequency)
             .show_progress(config.show_progress)
@@ -210,14 +221,40 @@ impl Tokenizer {
         if let Some(limit) = config.limit_alphabet {
             builder = builder.limit_alphabet(limit);
         }
-        let mut trainer = builder.build();
+        let trainer = builder.build();
+
+        // Word counts, computed in parallel, then inserted in sorted order with fixed seeds.
+        let counts = texts
+            .par_iter()
+            .fold(FxHashMap::<String, u64>::default, |mut m, t| {
+                for w in normalize_words(t.as_ref()) {
+                    *m.entry(w).or_default() += 1;
+                }
+                m
+            })
+            .reduce(FxHashMap::default, |a, b| {
+                // Merge the smaller map into the larger one.
+                if a.len() >= b.len() {
+                    merge_counts(a, b)
+                } else {
+                    merge_counts(b, a)
+                }
+            });
+        let mut sorted: Vec<(String, u64)> = counts.into_iter().collect();
+        sorted.sort_unstable();
+        let mut word_counts: ahash::AHashMap<compact_str::CompactString, u64> =
+            ahash::AHashMap::with_capacity_and_hasher(
+                sorted.len(),
+                ahash::RandomState::with_seeds(0x6b61_6e6e, 0x6461_7461, 0x776f_7264, 0x7069_6563),
+            );
+        for (w, c) in sorted {
+            word_counts.insert(compact_str::CompactString::from(w), c);
+        }
+        let mut bpe = BPE::default();
         trainer
-            .feed(texts.iter(), |s| Ok(normalize_words(s)))
+            .do_train(&word_counts, &mut bpe)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let mut model = WordPiece::default();
-        trainer
-            .train(&mut model)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let model = WordPiece::from_bpe(&bpe);
         let vocab = model.get_vocab();
         let mut pieces = vec![String::new(); vocab.len()];
         for (piece, id) in vocab {
@@ -291,10 +328,11 @@ impl Tokenizer {
         let mut ids: smallvec_like::Buf = smallvec_like::Buf::default();
         let mut start = 0;
         while start < word.len() {
-            let (map, max_bytes) = if start == 0 {
-                (&self.starts, self.max_start_bytes)
+            let max_bytes = if start == 0 {
+                self.max_start_bytes
+                    .max(self.max_cont_bytes + CONTINUATION.len())
             } else {
-                (&self.continuations, self.max_cont_bytes)
+                self.max_cont_bytes
             };
             let mut end = (start + max_bytes).min(word.len());
             while !word.is_char_boundary(end) {
@@ -302,7 +340,20 @@ impl Tokenizer {
             }
             let mut found = None;
             while end > start {
-                if let Some(&id) = map.get(&word[start..end]) {
+                let sub = &word[start..end];
+                let hit = if start == 0 {
+                    // At the start of a word the raw text is looked up in the whole vocabulary,
+                    // as the HF and TensorFlow implementations do: a word written `##ing`
+                    // matches the piece `##ing`.
+                    self.starts.get(sub).or_else(|| {
+                        sub.strip_prefix(CONTINUATION)
+                            .filter(|r| !r.is_empty())
+                            .and_then(|r| self.continuations.get(r))
+                    })
+                } else {
+                    self.continuations.get(sub)
+                };
+                if let Some(&id) = hit {
                     found = Some(id);
                     break;
                 }
@@ -363,6 +414,17 @@ impl Tokenizer {
     }
 }
 
+/// Adds the word counts of `b` to `a`.
+fn merge_counts(
+    mut a: FxHashMap<String, u64>,
+    b: FxHashMap<String, u64>,
+) -> FxHashMap<String, u64> {
+    for (k, v) in b {
+        *a.entry(k).or_default() += v;
+    }
+    a
+}
+
 /// A tiny inline buffer so that per-word piece lists do not allocate.
 mod smallvec_like {
     /// Up to 16 ids inline, then a heap vector.
@@ -406,7 +468,9 @@ mod tests {
 
     #[test]
     fn greedy_longest_match() {
-        let t = tok(&["<unk>", "un", "##aff", "##able", "una", "##ff", "a", "##,", "x"]);
+        let t = tok(&[
+            "<unk>", "un", "##aff", "##able", "una", "##ff", "a", "##,", "x",
+        ]);
         let e = t.encode("Unaffable, a");
         // Greedy: "una" (longest start) then "##ff", "##able", "##,".
         assert_eq!(e.pieces, ["una", "##ff", "##able", "##,", "a"]);
@@ -416,6 +480,14 @@ mod tests {
         let e = t.encode("unq x");
         assert_eq!(e.pieces, ["<unk>", "x"]);
         assert_eq!(t.encode_ids("unq x"), vec![0, 8]);
+    }
+
+    #[test]
+    fn word_starting_with_continuation_prefix() {
+        let t = tok(&["<unk>", "#", "##ing", "##s", "##"]);
+        assert_eq!(t.encode("##ings").pieces, ["##ing", "##s"]);
+        assert_eq!(t.encode("##").pieces, ["##"]);
+        assert_eq!(t.encode("#ing").pieces, ["#", "##ing"]);
     }
 
     #[test]
@@ -429,7 +501,10 @@ mod tests {
     #[test]
     fn vocab_errors() {
         let e = Tokenizer::from_pieces(vec!["a".into(), "b".into()], "v.vocab").unwrap_err();
-        assert!(e.to_string().contains("v.vocab") && e.to_string().contains("<unk>"), "{e}");
+        assert!(
+            e.to_string().contains("v.vocab") && e.to_string().contains("<unk>"),
+            "{e}"
+        );
         let e = Tokenizer::from_pieces(vec!["<unk>".into(), "a".into(), "a".into()], "v.vocab")
             .unwrap_err();
         assert_eq!(

@@ -1,7 +1,6 @@
 //! Bad input gives an error naming the file and line or entry, never a panic.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use kann_data::ecg::EcgDataset;
@@ -28,7 +27,10 @@ fn good_files() -> Vec<(&'static str, &'static str)> {
         ("aclImdb/README", "readme"),
         ("aclImdb/imdb.vocab", "the\nand\n"),
         ("aclImdb/train/urls_pos.txt", "http://x\n"),
-        ("aclImdb/train/pos/0_9.txt", "A great film.<br /><br />Loved it."),
+        (
+            "aclImdb/train/pos/0_9.txt",
+            "A great film.<br /><br />Loved it.",
+        ),
         ("aclImdb/train/pos/1_7.txt", "Good."),
         ("aclImdb/train/neg/0_2.txt", "Awful."),
         ("aclImdb/train/unsup/0_0.txt", "ignored"),
@@ -46,7 +48,10 @@ fn small_archive_and_folder_load() {
     let d = ImdbDataset::load(tmp.path()).unwrap();
     assert_eq!((d.train.len(), d.test.len()), (3, 3));
     assert_eq!(d.train[0].text, "Awful.");
-    assert_eq!((d.train[2].id, d.train[2].rating, d.train[2].label), (1, 7, 1));
+    assert_eq!(
+        (d.train[2].id, d.train[2].rating, d.train[2].label),
+        (1, 7, 1)
+    );
     assert_eq!(d.test[2].split, Split::Test);
 
     // Same data from an extracted folder.
@@ -78,7 +83,9 @@ fn truncated_archive() {
     fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let e = ImdbDataset::load(&cut).unwrap_err().to_string();
     assert!(e.contains("cut.tar.gz") && e.contains("truncated"), "{e}");
-    let e = kann_data::imdb::archive_folder_counts(&cut).unwrap_err().to_string();
+    let e = kann_data::imdb::archive_folder_counts(&cut)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("cut.tar.gz"), "{e}");
     // Not a gzip file at all.
     let junk = tmp.path().join("junk.tar.gz");
@@ -95,7 +102,10 @@ fn empty_review_and_bad_name() {
     files.push(("aclImdb/train/neg/5_3.txt", "  \n"));
     write_tar_gz(&archive, &files);
     let e = ImdbDataset::load(&archive).unwrap_err().to_string();
-    assert!(e.contains("aclImdb/train/neg/5_3.txt") && e.contains("empty review"), "{e}");
+    assert!(
+        e.contains("aclImdb/train/neg/5_3.txt") && e.contains("empty review"),
+        "{e}"
+    );
 
     let mut files = good_files();
     files.push(("aclImdb/train/neg/5_x.txt", "text"));
@@ -114,7 +124,10 @@ fn missing_folder() {
         .collect();
     write_tar_gz(&archive, &files);
     let e = ImdbDataset::load(&archive).unwrap_err().to_string();
-    assert!(e.contains("a.tar.gz") && e.contains("aclImdb/test/neg"), "{e}");
+    assert!(
+        e.contains("a.tar.gz") && e.contains("aclImdb/test/neg"),
+        "{e}"
+    );
     let e = kann_data::imdb::archive_folder_counts(&archive)
         .unwrap_err()
         .to_string();
@@ -128,7 +141,9 @@ fn missing_folder() {
     }
     let e = ImdbDataset::load(&root).unwrap_err().to_string();
     assert!(e.contains("test/neg"), "{e}");
-    let e = ImdbDataset::load(tmp.path().join("nowhere")).unwrap_err().to_string();
+    let e = ImdbDataset::load(tmp.path().join("nowhere"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("nowhere") && e.contains("no IMDB data"), "{e}");
 }
 
@@ -164,14 +179,22 @@ fn ecg_bad_rows() {
     lines.push(ecg_row("1", 139));
     let tmp = ecg_dir(&(lines.join("\n") + "\n"));
     let e = EcgDataset::load(tmp.path()).unwrap_err().to_string();
-    assert_eq!(e, "ECG5000_TRAIN.tsv line 12: expected 141 fields, found 140");
+    assert_eq!(
+        e,
+        "ECG5000_TRAIN.tsv line 12: expected 141 fields, found 140"
+    );
 
     lines[11] = ecg_row("7", 140);
     let tmp = ecg_dir(&(lines.join("\n") + "\n"));
     let e = EcgDataset::load(tmp.path()).unwrap_err().to_string();
-    assert!(e.starts_with("ECG5000_TRAIN.tsv line 12: unknown label 7"), "{e}");
+    assert!(
+        e.starts_with("ECG5000_TRAIN.tsv line 12: unknown label 7"),
+        "{e}"
+    );
 
-    lines[11] = good.replacen('\t', "\t1.5x\t", 1).replacen("\t0.00000000", "", 1);
+    lines[11] = good
+        .replacen('\t', "\t1.5x\t", 1)
+        .replacen("\t0.00000000", "", 1);
     let tmp = ecg_dir(&(lines.join("\n") + "\n"));
     let e = EcgDataset::load(tmp.path()).unwrap_err().to_string();
     assert!(
@@ -190,7 +213,10 @@ fn vocab_without_unk() {
     let p = tmp.path().join("my.vocab");
     fs::write(&p, "the\n##s\nand\n").unwrap();
     let e = Tokenizer::from_vocab_file(&p).unwrap_err().to_string();
-    assert!(e.contains("my.vocab") && e.contains("no `<unk>` entry"), "{e}");
+    assert!(
+        e.contains("my.vocab") && e.contains("no `<unk>` entry"),
+        "{e}"
+    );
     fs::write(&p, "<unk>\nthe\n\nand\n").unwrap();
     let e = Tokenizer::from_vocab_file(&p).unwrap_err().to_string();
     assert!(e.contains("my.vocab line 3: empty vocabulary entry"), "{e}");

@@ -117,7 +117,9 @@ fn ecg_zip(dir: &std::path::Path) -> Vec<u8> {
 
 #[test]
 fn download_resume_and_extract_real_archives() {
-    let Some(shared) = shared_data_dir() else { return };
+    let Some(shared) = shared_data_dir() else {
+        return;
+    };
     let imdb = fs::read(shared.join("aclImdb_v1.tar.gz")).unwrap();
     let zip = ecg_zip(&shared);
     let server = serve(HashMap::from([
@@ -135,7 +137,10 @@ fn download_resume_and_extract_real_archives() {
     let report = download_all(&data, &sources(&server.base)).unwrap();
     assert!(report.imdb_downloaded && report.ecg_downloaded);
     assert_eq!(report.imdb, data.join("aclImdb_v1.tar.gz"));
-    assert!(fs::read(&report.imdb).unwrap() == imdb, "resumed archive differs");
+    assert!(
+        fs::read(&report.imdb).unwrap() == imdb,
+        "resumed archive differs"
+    );
     assert!(!data.join("aclImdb_v1.tar.gz.part").exists());
     assert_eq!(fs::read(data.join("ECG5000.zip")).unwrap(), zip);
     for part in ["TRAIN", "TEST"] {
@@ -154,7 +159,10 @@ fn download_resume_and_extract_real_archives() {
                 "/imdb/aclImdb_v1.tar.gz".to_string(),
                 Some("bytes=10000000-".to_string())
             ),
-            ("/ucr/ECG5000.zip".to_string(), Some(format!("bytes={}-", zip.len()))),
+            (
+                "/ucr/ECG5000.zip".to_string(),
+                Some(format!("bytes={}-", zip.len()))
+            ),
         ]
     );
 
@@ -182,7 +190,10 @@ fn download_errors_never_leave_fake_data() {
     w.write_all(b"nothing").unwrap();
     let wrong_zip = w.finish().unwrap().into_inner();
     let server = serve(HashMap::from([
-        ("/imdb/aclImdb_v1.tar.gz".to_string(), b"<html>moved</html>".to_vec()),
+        (
+            "/imdb/aclImdb_v1.tar.gz".to_string(),
+            b"<html>moved</html>".to_vec(),
+        ),
         ("/ucr/ECG5000.zip".to_string(), wrong_zip),
     ]));
     let tmp = tempfile::tempdir().unwrap();
@@ -199,7 +210,10 @@ fn download_errors_never_leave_fake_data() {
     let e = kann_data::download::download_ecg(tmp.path(), &src.ecg_url(), false)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("ECG5000.zip") && e.contains("ECG5000_TRAIN"), "{e}");
+    assert!(
+        e.contains("ECG5000.zip") && e.contains("ECG5000_TRAIN"),
+        "{e}"
+    );
     assert!(!tmp.path().join("ECG5000").exists());
     assert!(!tmp.path().join("ECG5000.zip").exists());
 

@@ -2,6 +2,8 @@
 //! `CI=true`; see `kann_data::testdata`).
 
 use std::collections::HashSet;
+use std::path::Path;
+use std::sync::OnceLock;
 
 use kann_data::ecg::{EcgDataset, EcgSplits};
 use kann_data::imdb::{ImdbDataset, Split};
@@ -51,6 +53,12 @@ the mo # # ja # # ve # # ' # # o ' # # met # # er .",
     ),
 ];
 
+/// The corpus, loaded once from the archive for all tests of this file.
+fn imdb(dir: &Path) -> &'static ImdbDataset {
+    static DATA: OnceLock<ImdbDataset> = OnceLock::new();
+    DATA.get_or_init(|| ImdbDataset::load(dir.join("aclImdb_v1.tar.gz")).unwrap())
+}
+
 fn squeeze(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -58,7 +66,7 @@ fn squeeze(s: &str) -> String {
 #[test]
 fn imdb_full_corpus_from_archive() {
     let Some(dir) = shared_data_dir() else { return };
-    let data = ImdbDataset::load(dir.join("aclImdb_v1.tar.gz")).unwrap();
+    let data = imdb(&dir);
     assert_eq!((data.train.len(), data.test.len()), (25_000, 25_000));
     for (reviews, split) in [(&data.train, Split::Train), (&data.test, Split::Test)] {
         for label in [0, 1] {
@@ -75,13 +83,17 @@ fn imdb_full_corpus_from_archive() {
         .iter()
         .find(|r| r.label == 1 && r.id == 11368)
         .unwrap();
-    assert!(first.text.starts_with("Watched this on KQED, with Frank Baxter commenting,"));
+    assert!(
+        first
+            .text
+            .starts_with("Watched this on KQED, with Frank Baxter commenting,")
+    );
     assert_eq!(first.rating, 10);
 
     // Validation split: seeded, stratified, disjoint.
     let a = data.clone().split_validation(0.1, 7).unwrap();
     let b = data.clone().split_validation(0.1, 7).unwrap();
-    let c = data.split_validation(0.1, 8).unwrap();
+    let c = data.clone().split_validation(0.1, 8).unwrap();
     assert_eq!(a, b);
     assert_ne!(a.validation, c.validation);
     assert_eq!((a.train.len(), a.validation.len()), (22_500, 2_500));
@@ -100,7 +112,7 @@ fn fig1_tokenization_with_paper_vocab() {
     assert_eq!((tok.unk_id(), tok.pad_id()), (0, 0));
 
     // Read the four reviews from the archive itself.
-    let data = ImdbDataset::load(dir.join("aclImdb_v1.tar.gz")).unwrap();
+    let data = imdb(&dir);
     for (file, figure) in FIG1 {
         let parts: Vec<&str> = file.split('/').collect();
         let label = u8::from(parts[1] == "pos");
@@ -113,7 +125,14 @@ fn fig1_tokenization_with_paper_vocab() {
         let enc = tok.encode(&review.text);
         assert_eq!(enc.ids.len(), enc.pieces.len());
         assert!(!enc.ids.contains(&tok.unk_id()), "{file}: unexpected <unk>");
-        assert_eq!(squeeze(&enc.pieces.concat()), squeeze(figure), "{file}");
+        let mut ours = squeeze(&enc.pieces.concat());
+        if file == "test/neg/6364_4.txt" {
+            // The review has four dots in "debut....where" (pieces `debut.` `##...` `##where`);
+            // the figure's text prints only three (". # # . ."): a character lost in the PDF.
+            assert!(review.text.contains("debut....where"));
+            ours = ours.replacen("debut.##...##where", "debut.##..##where", 1);
+        }
+        assert_eq!(ours, squeeze(figure), "{file}");
         for (id, p) in enc.ids.iter().zip(&enc.pieces) {
             assert_eq!(tok.id_to_piece(*id), Some(p.as_str()));
         }
@@ -122,18 +141,50 @@ fn fig1_tokenization_with_paper_vocab() {
     assert_eq!(
         enc.pieces,
         [
-            "watched", "this", "on", "k", "##q", "##ed,", "with", "frank", "baxter", "commenting",
-            "##,", "as", "i", "recall", "##."
+            "watched",
+            "this",
+            "on",
+            "k",
+            "##q",
+            "##ed,",
+            "with",
+            "frank",
+            "baxter",
+            "commenting",
+            "##,",
+            "as",
+            "i",
+            "recall",
+            "##."
         ]
     );
     assert_eq!(enc.words[..6], [0, 1, 2, 3, 3, 3]);
 }
 
 #[test]
+fn paper_vocab_length_filter_matches_reference() {
+    // The reference kept the reviews of at most 1000 pieces: 24,690 of 25,000 train and
+    // 24,713 of 25,000 test (docs/reference-setup.md).
+    let Some(dir) = shared_data_dir() else { return };
+    let tok = Tokenizer::from_vocab_file(dir.join("imdb_wordpiece.vocab")).unwrap();
+    let data = imdb(&dir);
+    for (reviews, kept) in [(&data.train, 24_690), (&data.test, 24_713)] {
+        let texts: Vec<&str> = reviews.iter().map(|r| r.text.as_str()).collect();
+        let ids = tok.encode_ids_batch(&texts);
+        assert_eq!(ids.iter().filter(|s| s.len() <= 1000).count(), kept);
+    }
+}
+
+#[test]
 fn trained_vocab_is_deterministic() {
     let Some(dir) = shared_data_dir() else { return };
-    let data = ImdbDataset::load(dir.join("aclImdb_v1.tar.gz")).unwrap();
-    let texts: Vec<&str> = data.train.iter().step_by(50).map(|r| r.text.as_str()).collect();
+    let data = imdb(&dir);
+    let texts: Vec<&str> = data
+        .train
+        .iter()
+        .step_by(50)
+        .map(|r| r.text.as_str())
+        .collect();
     let cfg = TrainConfig {
         vocab_size: 3_000,
         ..Default::default()
@@ -172,10 +223,21 @@ fn ecg_real_split_counts() {
 
     let s = data.split(42).unwrap();
     assert_eq!(
-        (s.train.len(), s.validation.len(), s.test_normal.len(), s.test_anomalous.len()),
+        (
+            s.train.len(),
+            s.validation.len(),
+            s.test_normal.len(),
+            s.test_anomalous.len()
+        ),
         (2481, 293, 145, 2081)
     );
-    assert!(s.train.iter().chain(&s.validation).chain(&s.test_normal).all(|b| b.label == 1));
+    assert!(
+        s.train
+            .iter()
+            .chain(&s.validation)
+            .chain(&s.test_normal)
+            .all(|b| b.label == 1)
+    );
     assert!(s.test_anomalous.iter().all(|b| b.label != 1));
     let mut all: Vec<usize> = [&s.train, &s.validation, &s.test_normal, &s.test_anomalous]
         .iter()
