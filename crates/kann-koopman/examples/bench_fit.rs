@@ -4,6 +4,7 @@
 //! ```text
 //! bench_fit generate --out states.npy [--s 64 --n 1000 --k 256 --seed 0]
 //! bench_fit fit --data states.npy --out rust.json [--repeats 3]
+//! bench_fit profile --data states.npy          # time of each stage of the fit
 //! bench_fit stream --sequences 2560 [--total 25000 --batch 64 --n 1000 --k 256]
 //! ```
 //!
@@ -49,7 +50,14 @@ fn generate_batch(w: &Mat<f32>, s: usize, n: usize, seed: u64, out: &mut [f32]) 
                 out[(i * n + t) * k + j] = h[(i, j)];
             }
         }
-        matmul(z.as_mut(), Accum::Replace, h.as_ref(), w.transpose(), 1.0, Par::rayon(0));
+        matmul(
+            z.as_mut(),
+            Accum::Replace,
+            h.as_ref(),
+            w.transpose(),
+            1.0,
+            Par::rayon(0),
+        );
         for i in 0..s {
             for j in 0..k {
                 h[(i, j)] = (z[(i, j)] + 0.5 * rng.uniform()).tanh();
@@ -95,7 +103,11 @@ fn main() {
     let cmd = args.first().map(String::as_str).unwrap_or("");
     match cmd {
         "generate" => {
-            let (s, n, k) = (arg(&args, "--s", 64), arg(&args, "--n", 1000), arg(&args, "--k", 256));
+            let (s, n, k) = (
+                arg(&args, "--s", 64),
+                arg(&args, "--n", 1000),
+                arg(&args, "--k", 256),
+            );
             let seed: u64 = arg(&args, "--seed", 0);
             let out: String = arg(&args, "--out", "states.npy".to_string());
             let w = weights(k, seed);
@@ -103,7 +115,10 @@ fn main() {
             let t0 = Instant::now();
             generate_batch(&w, s, n, seed + 1, &mut data);
             write_f32_npy(&out, &data, &[s, n, k]).expect("write");
-            println!("generated [{s}, {n}, {k}] f32 states in {:.2}s -> {out}", t0.elapsed().as_secs_f64());
+            println!(
+                "generated [{s}, {n}, {k}] f32 states in {:.2}s -> {out}",
+                t0.elapsed().as_secs_f64()
+            );
         }
         "fit" => {
             let data: String = arg(&args, "--data", "states.npy".to_string());
@@ -133,7 +148,10 @@ fn main() {
                 states.hidden(),
                 model.rank(),
                 model.method,
-                times.iter().map(|t| (t * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+                times
+                    .iter()
+                    .map(|t| (t * 1000.0).round() / 1000.0)
+                    .collect::<Vec<_>>(),
                 err.e_rel,
                 &moduli[..4.min(moduli.len())],
                 model.condition
@@ -151,6 +169,31 @@ fn main() {
                 "method": format!("{:?}", model.method),
             });
             write_json_atomic(&out, &json).expect("write json");
+        }
+        "profile" => {
+            let data: String = arg(&args, "--data", "states.npy".to_string());
+            let states = read_states_npy(&data).expect("read states");
+            for _ in 0..2 {
+                let t0 = Instant::now();
+                let mut acc = GramAccumulator::new(states.hidden());
+                acc.push(&states).expect("push");
+                let t1 = Instant::now();
+                let model = acc.finish(&FitOptions::default()).expect("finish");
+                let t2 = Instant::now();
+                let spectrum = Spectrum::new(&model).expect("spectrum");
+                let t3 = Instant::now();
+                let err = relative_error(&states, &model).expect("e_rel");
+                let t4 = Instant::now();
+                println!(
+                    "grams {:.3} s, finish {:.3} s, spectrum {:.3} s, e_rel {:.3} s (e_rel {:.4}, {} eigs)",
+                    (t1 - t0).as_secs_f64(),
+                    (t2 - t1).as_secs_f64(),
+                    (t3 - t2).as_secs_f64(),
+                    (t4 - t3).as_secs_f64(),
+                    err.e_rel,
+                    spectrum.len()
+                );
+            }
         }
         "stream" => {
             let (n, k) = (arg(&args, "--n", 1000), arg(&args, "--k", 256));
@@ -182,7 +225,8 @@ fn main() {
                 generate_batch(&w, s, n, 1000 + b as u64, &mut buf[..s * n * k]);
                 gen_s += t0.elapsed().as_secs_f64();
                 let t0 = Instant::now();
-                ea.push_f32(&buf[..s * n * k], s, n, None).expect("push e_rel");
+                ea.push_f32(&buf[..s * n * k], s, n, None)
+                    .expect("push e_rel");
                 erel_s += t0.elapsed().as_secs_f64();
             }
             let err = ea.finish().expect("e_rel");

@@ -49,7 +49,9 @@ fn times_v(tilde: MatRef<'_, f64>, v: &Mat<c64>) -> Mat<c64> {
     let v_im = Mat::<f64>::from_fn(v.nrows(), v.ncols(), |i, j| v[(i, j)].im);
     let re = tilde * v_re.as_ref();
     let im = tilde * v_im.as_ref();
-    Mat::<c64>::from_fn(re.nrows(), re.ncols(), |i, j| c64::new(re[(i, j)], im[(i, j)]))
+    Mat::<c64>::from_fn(re.nrows(), re.ncols(), |i, j| {
+        c64::new(re[(i, j)], im[(i, j)])
+    })
 }
 
 /// Projections `Ĥ = H B V = H~ V` (Eq. 7) of all states, C order `[s, n, r]`; padded steps are 0.
@@ -58,7 +60,10 @@ pub fn projections(states: &States, model: &KoopmanModel, spectrum: &Spectrum) -
     let (s, n, r) = (states.num_sequences(), states.seq_len(), model.rank());
     let mut out = vec![c64::new(0.0, 0.0); s * n * r];
     for i in 0..s {
-        let hat = times_v(coefficients(states.sequence(i), model).as_ref(), &spectrum.v);
+        let hat = times_v(
+            coefficients(states.sequence(i), model).as_ref(),
+            &spectrum.v,
+        );
         for t in 0..hat.nrows() {
             for j in 0..r {
                 out[(i * n + t) * r + j] = hat[(t, j)];
@@ -96,7 +101,10 @@ pub fn dominance(
     let r = model.rank();
     let mut score = vec![0.0; r];
     for i in 0..states.num_sequences() {
-        let hat = times_v(coefficients(states.sequence(i), model).as_ref(), &spectrum.v);
+        let hat = times_v(
+            coefficients(states.sequence(i), model).as_ref(),
+            &spectrum.v,
+        );
         for t in 0..hat.nrows() {
             for (j, sc) in score.iter_mut().enumerate() {
                 *sc += hat[(t, j)].norm();

@@ -38,7 +38,9 @@ pub enum KoopmanError {
     #[error("linear algebra failure: {0}")]
     LinearAlgebra(String),
     /// The eigenvector matrix V is too ill-conditioned to invert reliably.
-    #[error("eigenvector matrix V is ill-conditioned (condition number {condition:.3e} > {limit:.1e}); U = V^-1 is unreliable")]
+    #[error(
+        "eigenvector matrix V is ill-conditioned (condition number {condition:.3e} > {limit:.1e}); U = V^-1 is unreliable"
+    )]
     IllConditionedEigenvectors {
         /// Estimated 2-norm condition number of V.
         condition: f64,

@@ -155,8 +155,7 @@ pub fn koopman_operator(states: &States, options: &FitOptions) -> Result<Koopman
     let mut acc = GramAccumulator::new(states.hidden());
     acc.push(states)?;
     let model = acc.finish(options)?;
-    if model.condition > options.condition_limit && options.estimator == Estimator::LeastSquares
-    {
+    if model.condition > options.condition_limit && options.estimator == Estimator::LeastSquares {
         let mut direct = koopman_operator_direct(states, options)?;
         direct.warnings.push(format!(
             "normal matrix X~ᵀX~ has condition {:.3e} > {:.1e}: used SVD + QR least squares on the data instead of the Gram solution",

@@ -184,8 +184,22 @@ impl GramAccumulator {
         }
         let f = h.subrows(0, 1);
         let l = h.subrows(len - 1, 1);
-        matmul(self.first.as_mut(), Accum::Add, f.transpose(), f, 1.0, Par::Seq);
-        matmul(self.last.as_mut(), Accum::Add, l.transpose(), l, 1.0, Par::Seq);
+        matmul(
+            self.first.as_mut(),
+            Accum::Add,
+            f.transpose(),
+            f,
+            1.0,
+            Par::Seq,
+        );
+        matmul(
+            self.last.as_mut(),
+            Accum::Add,
+            l.transpose(),
+            l,
+            1.0,
+            Par::Seq,
+        );
         self.num_states += len;
         self.num_pairs += len - 1;
         self.num_sequences += 1;

@@ -58,10 +58,7 @@ pub fn read_float_npy(path: impl AsRef<Path>) -> Result<(Vec<f64>, Vec<usize>)> 
         _ => {
             return Err(KoopmanError::file(
                 path,
-                format!(
-                    "dtype {} is not float32/float64",
-                    npy.dtype().descr()
-                ),
+                format!("dtype {} is not float32/float64", npy.dtype().descr()),
             ));
         }
     };
@@ -159,11 +156,7 @@ pub fn read_lengths_npy(path: impl AsRef<Path>, s: usize, n: usize) -> Result<Ve
     }
 }
 
-fn to_f64<T>(
-    path: &Path,
-    v: std::io::Result<Vec<T>>,
-    f: impl Fn(T) -> f64,
-) -> Result<Vec<f64>> {
+fn to_f64<T>(path: &Path, v: std::io::Result<Vec<T>>, f: impl Fn(T) -> f64) -> Result<Vec<f64>> {
     Ok(v.map_err(|e| KoopmanError::file(path, e))?
         .into_iter()
         .map(f)

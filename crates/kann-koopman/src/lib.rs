@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Koopman analysis of hidden states (KANN, paper "A Koopman approach to understanding sequence
 //! neural models", Sec. 3), on plain arrays with faer; no deep-learning framework.
 //!

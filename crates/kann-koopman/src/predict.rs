@@ -88,25 +88,38 @@ impl RelativeErrorAccumulator {
             return;
         }
         let k = h.ncols();
-        if self.pred.nrows() != len - 1 || self.pred.ncols() != k {
-            self.pred = Mat::zeros(len - 1, k);
+        // predᵀ = Mᵀ Xᵀ is column-major k × (len−1), i.e. pred row-major: rows are contiguous.
+        if self.pred.nrows() != k || self.pred.ncols() != len - 1 {
+            self.pred = Mat::zeros(k, len - 1);
         }
         matmul(
             self.pred.as_mut(),
             Accum::Replace,
-            h.subrows(0, len - 1),
-            self.map.as_ref(),
+            self.map.transpose(),
+            h.subrows(0, len - 1).transpose(),
             1.0,
             Par::rayon(0),
         );
         for t in 1..len {
-            let mut num = 0.0;
-            let mut den = 0.0;
-            for j in 0..k {
-                let y = h[(t, j)];
-                let d = self.pred[(t - 1, j)] - y;
-                num += d * d;
-                den += y * y;
+            let p = self.pred.col_as_slice(t - 1);
+            let y = h.row(t);
+            let (mut num, mut den) = (0.0, 0.0);
+            match y.try_as_row_major() {
+                Some(y) => {
+                    for (&pj, &yj) in p.iter().zip(y.as_slice()) {
+                        let d = pj - yj;
+                        num += d * d;
+                        den += yj * yj;
+                    }
+                }
+                None => {
+                    for (j, &pj) in p.iter().enumerate() {
+                        let yj = y[j];
+                        let d = pj - yj;
+                        num += d * d;
+                        den += yj * yj;
+                    }
+                }
             }
             if den > 0.0 {
                 self.sum += num / den;
@@ -200,7 +213,11 @@ pub fn relative_error(states: &States, model: &KoopmanModel) -> Result<RelativeE
 /// Error curve of multi-step prediction: entry `l − 1` is the mean over admissible `(s, t)` with
 /// `t + l < len_s` of `|ĥ_{t+l} − h_{t+l}|² / |h_{t+l}|²`, where `h_t B C^{l−1} R` predicts `l`
 /// steps ahead (equal to `Re(Ĥ_t Λ^l U) Bᵀ`, Sec. 3.4). Steps with no admissible pair give NaN.
-pub fn multi_step_error(states: &States, model: &KoopmanModel, max_steps: usize) -> Result<Vec<f64>> {
+pub fn multi_step_error(
+    states: &States,
+    model: &KoopmanModel,
+    max_steps: usize,
+) -> Result<Vec<f64>> {
     check_model(states.hidden(), model)?;
     let k = states.hidden();
     let mut out = Vec::with_capacity(max_steps);
@@ -228,7 +245,11 @@ pub fn multi_step_error(states: &States, model: &KoopmanModel, max_steps: usize)
                 }
             }
         }
-        out.push(if count == 0 { f64::NAN } else { sum / count as f64 });
+        out.push(if count == 0 {
+            f64::NAN
+        } else {
+            sum / count as f64
+        });
     }
     Ok(out)
 }

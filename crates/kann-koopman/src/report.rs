@@ -119,7 +119,8 @@ pub fn analyze_states(states: &States, options: &AnalysisOptions) -> Result<Stat
             tau: horizons[j].tau,
             stability: horizons[j].stability,
             residual: spectrum.residuals[j],
-            spurious: !(spectrum.residuals[j] <= options.residual_tol),
+            spurious: spectrum.residuals[j].is_nan()
+                || spectrum.residuals[j] > options.residual_tol,
             dominance: dom_score[j],
             dominance_rank: dom_rank[j],
         })

@@ -4,7 +4,7 @@
 use crate::error::{KoopmanError, Result};
 use crate::fit::KoopmanModel;
 use faer::linalg::solvers::Solve;
-use faer::{Mat, c64};
+use faer::{Mat, MatRef, c64};
 use serde::{Deserialize, Serialize};
 
 /// Stability class of an eigenvalue (Sec. 3.4, memory horizon).
@@ -74,7 +74,8 @@ pub struct Spectrum {
     pub v: Mat<c64>,
     /// `U = V⁻¹`; its rows are the Koopman eigenvectors `u_j`.
     pub u: Mat<c64>,
-    /// 2-norm condition number of `V`.
+    /// Condition number of `V` in the 1-norm, `‖V‖₁‖U‖₁` (within a factor `r` of the 2-norm
+    /// one; infinite or NaN when `V` is singular).
     pub v_condition: f64,
     /// Residual of every eigenpair on the data, `‖(Y~ − λ X~) v‖ / ‖X~ v‖` (residual DMD).
     pub residuals: Vec<f64>,
@@ -86,7 +87,7 @@ impl Spectrum {
         Self::with_condition_limit(model, DEFAULT_V_CONDITION_LIMIT)
     }
 
-    /// Eigen-decomposes `model`'s operator; an error if `cond(V) > limit`.
+    /// Eigen-decomposes `model`'s operator; an error if `cond₁(V) > limit` (or `V` is singular).
     pub fn with_condition_limit(model: &KoopmanModel, limit: f64) -> Result<Self> {
         let c = &model.koopman_operator;
         let r = c.nrows();
@@ -130,20 +131,16 @@ impl Spectrum {
                 j += 1;
             }
         }
-        let svals = v
-            .singular_values()
-            .map_err(|e| KoopmanError::LinearAlgebra(format!("SVD of V: {e:?}")))?;
-        let v_condition = match (svals.first(), svals.last()) {
-            (Some(&a), Some(&b)) if b > 0.0 => a / b,
-            _ => f64::INFINITY,
-        };
-        if !(v_condition <= limit) {
+        let u = v
+            .partial_piv_lu()
+            .solve(Mat::<c64>::identity(r, r).as_ref());
+        let v_condition = norm_1(&v) * norm_1(&u);
+        if v_condition.is_nan() || v_condition > limit {
             return Err(KoopmanError::IllConditionedEigenvectors {
                 condition: v_condition,
                 limit,
             });
         }
-        let u = v.partial_piv_lu().solve(Mat::<c64>::identity(r, r).as_ref());
         let residuals = eigen_residuals(model, &eigenvalues, &v);
         Ok(Spectrum {
             eigenvalues,
@@ -185,11 +182,28 @@ impl Spectrum {
     }
 }
 
+/// Maximum absolute column sum.
+fn norm_1(m: &Mat<c64>) -> f64 {
+    (0..m.ncols())
+        .map(|j| (0..m.nrows()).map(|i| m[(i, j)].norm()).sum::<f64>())
+        .fold(0.0, |a, b| {
+            if b.is_nan() || a.is_nan() {
+                f64::NAN
+            } else {
+                a.max(b)
+            }
+        })
+}
+
 /// Order of eigenvalues: groups (real values, conjugate pairs) by modulus descending, ties by
 /// argument ascending. Returns `(index into vals, starts a pair)` per output slot.
 fn sort_order(vals: &[c64]) -> Vec<(usize, bool)> {
     let n = vals.len();
-    let scale = vals.iter().map(|v| v.norm()).fold(0.0f64, f64::max).max(1.0);
+    let scale = vals
+        .iter()
+        .map(|v| v.norm())
+        .fold(0.0f64, f64::max)
+        .max(1.0);
     let tol = 1e-12 * scale;
     let mut used = vec![false; n];
     let mut groups: Vec<(usize, bool)> = Vec::new();
@@ -218,9 +232,12 @@ fn sort_order(vals: &[c64]) -> Vec<(usize, bool)> {
     }
     groups.sort_by(|&(a, _), &(b, _)| {
         let (la, lb) = (vals[a], vals[b]);
-        lb.norm()
-            .total_cmp(&la.norm())
-            .then(la.im.abs().atan2(la.re).total_cmp(&lb.im.abs().atan2(lb.re)))
+        lb.norm().total_cmp(&la.norm()).then(
+            la.im
+                .abs()
+                .atan2(la.re)
+                .total_cmp(&lb.im.abs().atan2(lb.re)),
+        )
     });
     let mut out = Vec::with_capacity(n);
     for (i, pair) in groups {
@@ -233,47 +250,35 @@ fn sort_order(vals: &[c64]) -> Vec<(usize, bool)> {
     out
 }
 
-/// `v^H M v` for real `M`.
-fn quad(m: &Mat<f64>, v: &[c64]) -> c64 {
-    let r = v.len();
-    let mut acc = c64::new(0.0, 0.0);
-    for i in 0..r {
-        let mut mv = c64::new(0.0, 0.0);
-        for j in 0..r {
-            mv += v[j] * m[(i, j)];
-        }
-        acc += v[i].conj() * mv;
-    }
-    acc
-}
-
-/// `v^H Mᵀ v` for real `M`.
-fn quad_t(m: &Mat<f64>, v: &[c64]) -> c64 {
-    let r = v.len();
-    let mut acc = c64::new(0.0, 0.0);
-    for i in 0..r {
-        let mut mv = c64::new(0.0, 0.0);
-        for j in 0..r {
-            mv += v[j] * m[(j, i)];
-        }
-        acc += v[i].conj() * mv;
-    }
-    acc
-}
-
 /// Residual DMD (Colbrook & Townsend 2023) in coefficient space, from the Grams:
 /// `‖(Y~ − λX~)v‖² = vᴴA1v − λ vᴴA01ᵀv − λ̄ vᴴA01v + |λ|² vᴴA0v`, divided by `vᴴA0v`.
 fn eigen_residuals(model: &KoopmanModel, lambdas: &[c64], v: &Mat<c64>) -> Vec<f64> {
     let g = &model.coefficient_grams;
     let r = v.nrows();
+    let v_re = Mat::<f64>::from_fn(r, r, |i, j| v[(i, j)].re);
+    let v_im = Mat::<f64>::from_fn(r, r, |i, j| v[(i, j)].im);
+    // M V for the four real matrices, as (re, im) pairs.
+    let times = |m: MatRef<'_, f64>| (m * v_re.as_ref(), m * v_im.as_ref());
+    let (a0_re, a0_im) = times(g.a0.as_ref());
+    let (a1_re, a1_im) = times(g.a1.as_ref());
+    let (b_re, b_im) = times(g.a01.as_ref());
+    let (bt_re, bt_im) = times(g.a01.transpose());
+    // vᴴ (M v) for column j.
+    let vh = |j: usize, re: &Mat<f64>, im: &Mat<f64>| {
+        let mut acc = c64::new(0.0, 0.0);
+        for i in 0..r {
+            acc += v[(i, j)].conj() * c64::new(re[(i, j)], im[(i, j)]);
+        }
+        acc
+    };
     lambdas
         .iter()
         .enumerate()
         .map(|(j, &l)| {
-            let vj: Vec<c64> = (0..r).map(|i| v[(i, j)]).collect();
-            let x2 = quad(&g.a0, &vj).re;
-            let num = quad(&g.a1, &vj) - l * quad_t(&g.a01, &vj) - l.conj() * quad(&g.a01, &vj)
-                + quad(&g.a0, &vj) * l.norm_sqr();
+            let x2 = vh(j, &a0_re, &a0_im).re;
+            let num =
+                vh(j, &a1_re, &a1_im) - l * vh(j, &bt_re, &bt_im) - l.conj() * vh(j, &b_re, &b_im)
+                    + vh(j, &a0_re, &a0_im) * l.norm_sqr();
             if x2 <= 0.0 {
                 f64::INFINITY
             } else {

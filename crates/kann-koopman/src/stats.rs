@@ -109,7 +109,11 @@ pub fn cumulative_time_average(per_step: &[Silhouette]) -> Vec<f64> {
     for sil in per_step {
         sum += sil.values.iter().sum::<f64>();
         count += sil.values.len();
-        out.push(if count == 0 { f64::NAN } else { sum / count as f64 });
+        out.push(if count == 0 {
+            f64::NAN
+        } else {
+            sum / count as f64
+        });
     }
     out
 }
@@ -212,8 +216,9 @@ impl Pca {
                 self.mean.len()
             )));
         }
-        let centered =
-            Mat::<f64>::from_fn(points.nrows(), points.ncols(), |i, c| points[(i, c)] - self.mean[c]);
+        let centered = Mat::<f64>::from_fn(points.nrows(), points.ncols(), |i, c| {
+            points[(i, c)] - self.mean[c]
+        });
         Ok(centered.as_ref() * self.components.as_ref())
     }
 }

@@ -28,7 +28,12 @@ fn linear_system_gives_back_its_eigenvalues() {
     let k = a.nrows();
     let states = States::from_f64(simulate_linear(&a, 10, 30, &mut r), 10, 30, k).unwrap();
     let model = fit_full(&states);
-    assert_eq!(model.method, FitMethod::Gram, "warnings: {:?}", model.warnings);
+    assert_eq!(
+        model.method,
+        FitMethod::Gram,
+        "warnings: {:?}",
+        model.warnings
+    );
     let spec = Spectrum::new(&model).unwrap();
     let want = full_spectrum(&truth);
     let d = eig_distance(&spec.eigenvalues, &want);
@@ -367,9 +372,8 @@ fn residuals_flag_spurious_eigenvalues() {
     let mut data = vec![0.0; s * n * k];
     for p in 0..s * n {
         for j in 0..k {
-            data[p * k + j] = lat[p * 2] * emb[(0, j)]
-                + lat[p * 2 + 1] * emb[(1, j)]
-                + 1e-3 * normal(&mut r);
+            data[p * k + j] =
+                lat[p * 2] * emb[(0, j)] + lat[p * 2 + 1] * emb[(1, j)] + 1e-3 * normal(&mut r);
         }
     }
     let states = States::from_f64(data, s, n, k).unwrap();
@@ -397,4 +401,38 @@ fn residuals_flag_spurious_eigenvalues() {
             assert!(*res > 0.2, "noise eigenpair {j} residual {res}");
         }
     }
+}
+
+#[test]
+fn ill_conditioned_gram_falls_back_to_qr_least_squares() {
+    let states = simulate_rnn(10, 6, 40, 17);
+    let strict = FitOptions {
+        condition_limit: 1.0,
+        ..FitOptions::default()
+    };
+    let fallback = koopman_operator(&states, &strict).unwrap();
+    assert_eq!(fallback.method, FitMethod::DirectLstsq);
+    assert!(
+        fallback
+            .warnings
+            .iter()
+            .any(|w| w.contains("QR least squares")),
+        "{:?}",
+        fallback.warnings
+    );
+    let gram = koopman_operator(&states, &FitOptions::default()).unwrap();
+    assert_eq!(gram.method, FitMethod::Gram);
+    let diff = (fallback.koopman_operator.as_ref() - gram.koopman_operator.as_ref()).norm_l2();
+    assert!(diff < 1e-8, "{diff}");
+    // Other estimators keep the Gram solution and warn.
+    let tls = koopman_operator(
+        &states,
+        &FitOptions {
+            estimator: Estimator::TotalLeastSquares,
+            ..strict
+        },
+    )
+    .unwrap();
+    assert_eq!(tls.method, FitMethod::Gram);
+    assert!(tls.warnings.iter().any(|w| w.contains("condition")));
 }

@@ -23,7 +23,9 @@ fn silhouette_matches_hand_computed_values() {
     }
     assert!((s.mean - want.iter().sum::<f64>() / 4.0).abs() < 1e-15);
     // 2-D, three clusters, one singleton (its value is 0).
-    let pts = Mat::<f64>::from_fn(4, 2, |i, j| [[0.0, 0.0], [3.0, 4.0], [0.0, 8.0], [10.0, 0.0]][i][j]);
+    let pts = Mat::<f64>::from_fn(4, 2, |i, j| {
+        [[0.0, 0.0], [3.0, 4.0], [0.0, 8.0], [10.0, 0.0]][i][j]
+    });
     let s = silhouette(pts.as_ref(), &[7, 7, 2, 9]).unwrap();
     // point 0: a = 5, b = min(d to {2}) = 8, d to {3} = 10 -> (8-5)/8
     assert!((s.values[0] - 3.0 / 8.0).abs() < 1e-15);
@@ -97,13 +99,18 @@ fn npy_round_trip() {
     let p2 = dir.path().join("one.npy");
     write_float_npy(&p2, &states.data()[..7 * 5], &[7, 5], NpyDtype::F64).unwrap();
     let one = read_states_npy(&p2).unwrap();
-    assert_eq!((one.num_sequences(), one.seq_len(), one.hidden()), (1, 7, 5));
+    assert_eq!(
+        (one.num_sequences(), one.seq_len(), one.hidden()),
+        (1, 7, 5)
+    );
     // lengths as [s] integers and as [s, n] mask.
     let pl = dir.path().join("len.npy");
     npyz::to_file_1d(&pl, vec![7i64, 3, 5]).unwrap();
     assert_eq!(read_lengths_npy(&pl, 3, 7).unwrap(), vec![7, 3, 5]);
     let pm = dir.path().join("mask.npy");
-    let mask: Vec<f64> = (0..21).map(|p| if p % 7 < [7, 3, 5][p / 7] { 1.0 } else { 0.0 }).collect();
+    let mask: Vec<f64> = (0..21)
+        .map(|p| if p % 7 < [7, 3, 5][p / 7] { 1.0 } else { 0.0 })
+        .collect();
     write_float_npy(&pm, &mask, &[3, 7], NpyDtype::F32).unwrap();
     assert_eq!(read_lengths_npy(&pm, 3, 7).unwrap(), vec![7, 3, 5]);
     // JSON.
@@ -112,8 +119,14 @@ fn npy_round_trip() {
     let v: Vec<f64> = serde_json::from_str(&std::fs::read_to_string(&pj).unwrap()).unwrap();
     assert_eq!(v, vec![1.0, 2.5]);
     // No temporary files left behind.
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(names.iter().all(|n| !n.to_string_lossy().contains(".tmp")), "{names:?}");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.to_string_lossy().contains(".tmp")),
+        "{names:?}"
+    );
 }
 
 #[test]
@@ -122,22 +135,37 @@ fn bad_npy_inputs_give_clear_errors() {
     let pi = dir.path().join("ints.npy");
     npyz::to_file_1d(&pi, vec![1i32, 2, 3]).unwrap();
     let e = read_states_npy(&pi).unwrap_err().to_string();
-    assert!(e.contains("ints.npy") && e.contains("not float32/float64"), "{e}");
+    assert!(
+        e.contains("ints.npy") && e.contains("not float32/float64"),
+        "{e}"
+    );
     let p1 = dir.path().join("flat.npy");
     write_float_npy(&p1, &[1.0, 2.0], &[2], NpyDtype::F32).unwrap();
     let e = read_states_npy(&p1).unwrap_err().to_string();
     assert!(e.contains("flat.npy") && e.contains("shape"), "{e}");
-    let e = read_states_npy(dir.path().join("missing.npy")).unwrap_err().to_string();
+    let e = read_states_npy(dir.path().join("missing.npy"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("missing.npy"), "{e}");
     let pg = dir.path().join("garbage.npy");
     std::fs::write(&pg, b"not numpy").unwrap();
-    assert!(read_states_npy(&pg).unwrap_err().to_string().contains("garbage.npy"));
+    assert!(
+        read_states_npy(&pg)
+            .unwrap_err()
+            .to_string()
+            .contains("garbage.npy")
+    );
     // lengths longer than the sequence / wrong shape / not a prefix.
     let pl = dir.path().join("len.npy");
     npyz::to_file_1d(&pl, vec![3i64, 9]).unwrap();
     let e = read_lengths_npy(&pl, 2, 5).unwrap_err().to_string();
     assert!(e.contains("len.npy") && e.contains("length 9"), "{e}");
-    assert!(read_lengths_npy(&pl, 3, 5).unwrap_err().to_string().contains("shape"));
+    assert!(
+        read_lengths_npy(&pl, 3, 5)
+            .unwrap_err()
+            .to_string()
+            .contains("shape")
+    );
     let pm = dir.path().join("mask.npy");
     write_float_npy(&pm, &[1.0, 0.0, 1.0, 1.0, 1.0, 0.0], &[2, 3], NpyDtype::F64).unwrap();
     let e = read_lengths_npy(&pm, 2, 3).unwrap_err().to_string();
@@ -158,7 +186,15 @@ fn bad_inputs_give_errors_not_panics() {
     data[(4 + 1) * 3 + 2] = f64::NAN;
     let e = States::from_f64(data.clone(), 2, 4, 3).unwrap_err();
     assert!(
-        matches!(e, KoopmanError::NonFinite { seq: 1, time: 1, unit: 2, .. }),
+        matches!(
+            e,
+            KoopmanError::NonFinite {
+                seq: 1,
+                time: 1,
+                unit: 2,
+                ..
+            }
+        ),
         "{e}"
     );
     // ... but NaN in padding is fine.
@@ -185,13 +221,19 @@ fn bad_inputs_give_errors_not_panics() {
             },
         )
         .unwrap_err();
-        assert!(matches!(e, KoopmanError::InvalidRank { .. }), "rank {r}: {e}");
+        assert!(
+            matches!(e, KoopmanError::InvalidRank { .. }),
+            "rank {r}: {e}"
+        );
     }
     // Rank above the numerical rank of rank-deficient states.
     let mut r = rng(14);
     let a = matrix_with_eigenvalues(&[c64::new(0.9, 0.2)], &mut r);
     let lat = simulate_linear(&a, 3, 20, &mut r);
-    let data: Vec<f64> = lat.chunks(2).flat_map(|x| [x[0], x[1], x[0] + x[1]]).collect();
+    let data: Vec<f64> = lat
+        .chunks(2)
+        .flat_map(|x| [x[0], x[1], x[0] + x[1]])
+        .collect();
     let lowrank = States::from_f64(data, 3, 20, 3).unwrap();
     let e = koopman_operator(
         &lowrank,
@@ -205,12 +247,33 @@ fn bad_inputs_give_errors_not_panics() {
     let m = koopman_operator(&lowrank, &FitOptions::default()).unwrap();
     assert_eq!(m.rank(), 2);
     // Bad parameters.
-    assert!(koopman_operator(&states, &FitOptions { rank: Rank::Energy(1.5), ..FitOptions::default() }).is_err());
-    assert!(koopman_operator(&states, &FitOptions { estimator: Estimator::Ridge { alpha: -1.0 }, ..FitOptions::default() }).is_err());
+    assert!(
+        koopman_operator(
+            &states,
+            &FitOptions {
+                rank: Rank::Energy(1.5),
+                ..FitOptions::default()
+            }
+        )
+        .is_err()
+    );
+    assert!(
+        koopman_operator(
+            &states,
+            &FitOptions {
+                estimator: Estimator::Ridge { alpha: -1.0 },
+                ..FitOptions::default()
+            }
+        )
+        .is_err()
+    );
     // Streaming: wrong batch size, NaN in a batch adds nothing.
     let mut acc = GramAccumulator::new(3);
     assert!(acc.push_f32(&[0.0; 5], 1, 2, None).is_err());
-    assert!(acc.push_f32(&[0.0, 1.0, f32::NAN, 1.0, 1.0, 1.0], 1, 2, None).is_err());
+    assert!(
+        acc.push_f32(&[0.0, 1.0, f32::NAN, 1.0, 1.0, 1.0], 1, 2, None)
+            .is_err()
+    );
     assert_eq!(acc.num_states(), 0);
     assert!(acc.push_f32(&[0.0; 6], 1, 2, Some(&[3])).is_err());
     assert!(acc.push(&states).is_err(), "hidden dimension mismatch");
