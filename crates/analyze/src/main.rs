@@ -1,6 +1,7 @@
 //! `analyze` binary: Koopman analyses of trained sequence models (KANN).
 //!
-//! Subcommands: `states` (spectrum, memory horizons, residuals and e_rel of any `.npy` states).
+//! Subcommands: `states` (spectrum, memory horizons, residuals and e_rel of any `.npy` states),
+//! `imdb` and `ecg` (the paper's figures and numbers from a `train` run; see the `analyze` library).
 
 mod states;
 
@@ -19,11 +20,19 @@ enum Command {
     /// Fit a Koopman operator to a states tensor (.npy, [s, n, k] or [n, k]) and print its
     /// spectrum, memory horizons, residuals and relative error.
     States(states::StatesArgs),
+    /// IMDB sentiment GRU (paper Sec. 4.1, Fig. 1, Fig. 4 left): spectrum, sentiment and
+    /// contextual eigenvectors, word highlights, agreement; report.md/json in the run folder.
+    Imdb(analyze::AnalyzeArgs),
+    /// ECG5000 LSTM autoencoder (paper Sec. 4.2, Figs. 2-3, Fig. 4 right, App. B); report.md/json
+    /// in the run folder.
+    Ecg(analyze::AnalyzeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::States(args) => states::run(&args),
+        Command::Imdb(args) => analyze::run_imdb(&args).map(drop),
+        Command::Ecg(args) => analyze::run_ecg(&args).map(drop),
     }
 }

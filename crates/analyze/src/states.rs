@@ -128,7 +128,10 @@ fn print_table(r: &StatesReport, top: usize) {
         r.relative_error.e_rel,
         r.relative_error.count,
         if r.relative_error.zero_norm_skipped > 0 {
-            format!(" ({} zero-norm targets skipped)", r.relative_error.zero_norm_skipped)
+            format!(
+                " ({} zero-norm targets skipped)",
+                r.relative_error.zero_norm_skipped
+            )
         } else {
             String::new()
         }
@@ -138,7 +141,14 @@ fn print_table(r: &StatesReport, top: usize) {
     }
     println!(
         "{:>4}  {:>11} {:>11}  {:>9}  {:>12}  {:>9}  {:>8}  {:>5}",
-        "j", "re", "im", "|lambda|", format!("tau({})", r.eps), "residual", "dominance", "dom#"
+        "j",
+        "re",
+        "im",
+        "|lambda|",
+        format!("tau({})", r.eps),
+        "residual",
+        "dominance",
+        "dom#"
     );
     for e in r.eigen.iter().take(top) {
         let tau = match (e.tau, e.stability) {

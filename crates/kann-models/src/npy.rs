@@ -74,6 +74,6 @@ pub fn tensor_to_vec<const D: usize>(tensor: &Tensor<D>) -> Result<Vec<f32>, Mod
     tensor
         .to_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .map_err(|e| ModelError::Shape(format!("cannot read tensor data as f32: {e:?}")))
 }

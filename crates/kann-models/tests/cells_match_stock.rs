@@ -1,7 +1,7 @@
 //! The fast recurrent cells match burn's stock `nn::Gru`, `nn::Lstm` and `nn::Rnn` loaded with the
 //! same weights, in outputs and in gradients (input and every weight), to 1e-5.
 
-use burn::module::Param;
+use burn::module::{Module, Param};
 use burn::nn::{GateController, GruConfig, LstmConfig, RnnConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use kann_models::cells::{CellKind, Recurrent, RecurrentConfig};
@@ -17,7 +17,7 @@ fn device() -> Device {
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().to_vec::<f32>().expect("f32 tensor")
+    t.into_data().try_to_vec::<f32>().expect("f32 tensor")
 }
 
 /// Asserts `|a − b| ≤ TOL · max(1, |b|)` elementwise.

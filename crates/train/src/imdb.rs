@@ -143,12 +143,13 @@ fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
 }
 
 /// `train imdb`.
-pub fn run(args: &TrainArgs) -> Result<()> {
+pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
     let resolved = resolve(Task::Imdb, args)?;
     let RunConfig::Imdb(cfg) = resolved.config.clone() else {
         unreachable!("resolve checked the task")
     };
-    train_imdb(&cfg, &resolved.config, &resolved.out, resolved.resume, &resolved.device)
+    train_imdb(&cfg, &resolved.config, &resolved.out, resolved.resume, &resolved.device)?;
+    Ok(resolved.out)
 }
 
 fn train_imdb(

@@ -49,6 +49,20 @@ fn default_config_path(task: Task) -> Result<PathBuf> {
     bail!("no config given and neither {} nor {} exists", local.display(), root.display())
 }
 
+/// A config path as given, else (when relative and absent) relative to the workspace root.
+fn locate_config(p: &Path) -> Result<PathBuf> {
+    if p.is_file() {
+        return Ok(p.to_path_buf());
+    }
+    if p.is_relative() {
+        let root = workspace_root().join(p);
+        if root.is_file() {
+            return Ok(root);
+        }
+    }
+    bail!("config file {} does not exist", p.display())
+}
+
 /// A resolved run: the config (flags applied), its folder, and whether it resumes.
 pub struct Resolved {
     /// Config with every flag applied.
@@ -91,7 +105,7 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         (RunConfig::load(&cfg_path)?, out)
     } else {
         let path = match &args.config {
-            Some(p) => p.clone(),
+            Some(p) => locate_config(p)?,
             None => default_config_path(task)?,
         };
         let config = RunConfig::load(&path)?;

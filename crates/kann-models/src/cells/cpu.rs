@@ -95,7 +95,9 @@ fn view(slice: &[f32], rows: usize, cols: usize, rs: usize) -> MatRef<'_, f32> {
 /// Mutable row-major view, see [`view`].
 fn view_mut(slice: &mut [f32], rows: usize, cols: usize, rs: usize) -> MatMut<'_, f32> {
     let n = span(rows, cols, rs);
-    MatMut::from_row_major_slice_with_stride_mut(&mut slice[..n], rows, cols, rs)
+    // (faer 0.24's `from_row_major_slice_with_stride_mut` swaps the strides: go through the
+    // column-major constructor of the transpose instead.)
+    MatMut::from_column_major_slice_with_stride_mut(&mut slice[..n], cols, rows, rs).transpose_mut()
 }
 
 /// Number of elements spanned by a strided row-major view.
@@ -369,7 +371,7 @@ fn backward_chunk(
             let g_rows = &gx[s * gh..];
             if is_gru {
                 matmul(
-                    dst.rb_mut(),
+                    dst.as_mut(),
                     Accum::Add,
                     view(g_rows, nb, 2 * h, t * gh),
                     w.subcols(0, 2 * h).transpose(),
@@ -406,7 +408,7 @@ fn backward_chunk(
             let mut dst = view_mut(&mut gw, h, gh, gh);
             if is_gru {
                 matmul(
-                    dst.rb_mut().subcols_mut(0, 2 * h),
+                    dst.as_mut().subcols_mut(0, 2 * h),
                     Accum::Add,
                     hprev,
                     view(&gx[(base + 1) * gh..], t - 1, 2 * h, gh),
@@ -463,5 +465,23 @@ mod tests {
         assert!(worst < 5e-7, "worst relative error {worst}");
         assert!((tanh(0.3) - 0.3f32.tanh()).abs() < 1e-6);
         assert!((sigmoid(-2.0) - 1.0 / (1.0 + 2.0f32.exp())).abs() < 1e-6);
+    }
+}
+
+#[cfg(test)]
+mod smoke {
+    use super::*;
+
+    #[test]
+    fn forward_backward_run() {
+        for kind in [CellKind::Gru, CellKind::Lstm, CellKind::Rnn] {
+            let d = Dims { kind, batch: 3, steps: 7, hidden: 6 };
+            let x: Vec<f32> = (0..3 * 7 * d.gh()).map(|i| (i as f32 * 0.37).sin()).collect();
+            let w: Vec<f32> = (0..6 * d.gh()).map(|i| (i as f32 * 0.11).cos() * 0.3).collect();
+            let b: Vec<f32> = (0..d.gh()).map(|i| i as f32 * 0.01).collect();
+            let (out, aux) = forward(d, &x, &w, &b);
+            let g = backward(d, &out, &out, &aux, &w);
+            assert!(g.xproj.iter().all(|v| v.is_finite()));
+        }
     }
 }

@@ -1,0 +1,397 @@
+//! Pieces shared by `analyze imdb` and `analyze ecg`: the run folder, the data folder, progress
+//! reporting, conversion of hooked states, and the files a figure leaves behind.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use kann_koopman::States;
+use kann_models::config::Task;
+use kann_models::npy::tensor_to_vec;
+use kann_models::run::{CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE};
+use kann_plot::FigurePaths;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// The workspace root (two levels above this crate's manifest).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// The run folder to analyse: `explicit` if given, else the newest run of `task` under
+/// `results/` (in the current folder, else in the workspace root), judged by the time its
+/// weights (`model.bpk`) were written.
+pub fn resolve_run_dir(explicit: Option<&Path>, task: Task) -> Result<PathBuf> {
+    if let Some(dir) = explicit {
+        if !dir.is_dir() {
+            bail!("--run {}: no such run folder", dir.display());
+        }
+        return Ok(dir.to_path_buf());
+    }
+    let mut roots = vec![PathBuf::from("results")];
+    let ws = workspace_root().join("results");
+    if ws != roots[0] {
+        roots.push(ws);
+    }
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    for root in &roots {
+        let Ok(entries) = std::fs::read_dir(root) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let (cfg, weights) = (dir.join(CONFIG_FILE), dir.join(WEIGHTS_FILE));
+            if !cfg.is_file() || !weights.is_file() {
+                continue;
+            }
+            let Ok(config) = kann_models::config::RunConfig::load(&cfg) else {
+                continue;
+            };
+            if config.task() != task {
+                continue;
+            }
+            let Ok(modified) = std::fs::metadata(&weights).and_then(|m| m.modified()) else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|(t, _)| modified > *t) {
+                best = Some((modified, dir));
+            }
+        }
+    }
+    match best {
+        Some((_, dir)) => Ok(dir),
+        None => bail!(
+            "no {task} run found under results/ (looked in {}): train one with \
+             `cargo run --release -p train -- {task}` or pass --run DIR",
+            roots
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    }
+}
+
+/// Data folder: `--data-dir`, else the run config's `data_dir`, else env `KANN_DATA_DIR`, else
+/// `<workspace>/../shared/data` when it exists, else `data/` (the same order as `train`).
+pub fn resolve_data_dir(flag: Option<&Path>, config: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag.or(config) {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os(kann_data::DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let shared = workspace_root().join("../shared/data");
+    if shared.is_dir() {
+        return shared;
+    }
+    PathBuf::from(kann_data::DEFAULT_DATA_DIR)
+}
+
+/// The inference device (pure-Rust CPU backend, no autodiff).
+pub fn device() -> Device {
+    Device::flex()
+}
+
+/// A progress bar over `len` items with rate and ETA (drawn only on a terminal).
+pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
+}
+
+/// Runs one step of the analysis under a spinner and prints how long it took.
+pub fn step<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
+    );
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let start = Instant::now();
+    let out = f();
+    bar.finish_and_clear();
+    match &out {
+        Ok(_) => println!("{what}: done in {:.1}s", start.elapsed().as_secs_f64()),
+        Err(_) => println!("{what}: failed after {:.1}s", start.elapsed().as_secs_f64()),
+    }
+    out.with_context(|| what.to_string())
+}
+
+/// `n` distinct indices out of `0..total`, chosen by a seeded shuffle (ChaCha8).
+pub fn sample_indices(total: usize, n: usize, seed: u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..total).collect();
+    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    idx.truncate(n);
+    idx
+}
+
+/// Hooked hidden states `[B, T, H]` with per-sequence lengths as [`States`] (f64).
+pub fn states_from_tensor(hidden: &Tensor<3>, lengths: &[usize]) -> Result<States> {
+    let [b, t, h] = hidden.dims();
+    let data = tensor_to_vec(hidden)?;
+    Ok(States::new_with_lengths(
+        data.iter().map(|&x| x as f64).collect(),
+        b,
+        t,
+        h,
+        lengths.to_vec(),
+    )?)
+}
+
+/// Rows of `data` (`m × k`, row-major f64) as an f32 tensor `[m, k]`.
+pub fn rows_tensor(data: &[f64], m: usize, k: usize, device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = data.iter().map(|&x| x as f32).collect();
+    Tensor::from_data(TensorData::new(v, [m, k]), device)
+}
+
+/// A figure written by the analysis, as recorded in `report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureFile {
+    /// Short name (the file stem), e.g. `spectrum`.
+    pub name: String,
+    /// What the figure shows and which paper figure it reproduces.
+    pub caption: String,
+    /// PNG file name, relative to the run folder.
+    pub png: String,
+    /// SVG file name, relative to the run folder.
+    pub svg: String,
+    /// Width of the PNG in pixels.
+    pub width: u32,
+    /// Height of the PNG in pixels.
+    pub height: u32,
+}
+
+/// Width and height from a PNG's IHDR chunk.
+pub fn png_size(path: &Path) -> Result<(u32, u32)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() < 24 || &bytes[..8] != b"\x89PNG\r\n\x1a\n" || &bytes[12..16] != b"IHDR" {
+        bail!("{} is not a PNG file", path.display());
+    }
+    let w = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+    let h = u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+    Ok((w, h))
+}
+
+/// Records a written figure (paths relative to `dir`, size read back from the PNG).
+pub fn figure_file(dir: &Path, paths: &FigurePaths, caption: &str) -> Result<FigureFile> {
+    let (width, height) = png_size(&paths.png)?;
+    let rel = |p: &Path| {
+        p.strip_prefix(dir)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let name = paths
+        .png
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(FigureFile {
+        name,
+        caption: caption.to_string(),
+        png: rel(&paths.png),
+        svg: rel(&paths.svg),
+        width,
+        height,
+    })
+}
+
+/// Accuracies the training run reported (from `summary.json`, else the last row of
+/// `metrics.csv`). `None` where the run did not measure it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accuracies {
+    /// Training accuracy.
+    pub train: Option<f64>,
+    /// Validation accuracy.
+    pub validation: Option<f64>,
+    /// Test accuracy.
+    pub test: Option<f64>,
+    /// Where the numbers come from (file and field).
+    pub source: String,
+}
+
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+/// One row of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    /// 1-based epoch.
+    pub epoch: f64,
+    /// Training loss.
+    pub train_loss: f64,
+    /// Training accuracy.
+    pub train_acc: f64,
+    /// Validation loss.
+    pub val_loss: f64,
+    /// Validation accuracy.
+    pub val_acc: f64,
+    /// Test loss (NaN if not measured).
+    pub test_loss: f64,
+    /// Test accuracy (NaN if not measured).
+    pub test_acc: f64,
+}
+
+/// Reads `metrics.csv` of a run (columns by header name).
+pub fn read_metrics(run: &Path) -> Result<Vec<MetricsRow>> {
+    let path = run.join(METRICS_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .with_context(|| format!("{} is empty", path.display()))?
+        .split(',')
+        .collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim() == name)
+            .with_context(|| format!("{}: no column `{name}` in the header", path.display()))
+    };
+    let cols = [
+        col("epoch")?,
+        col("train_loss")?,
+        col("train_acc")?,
+        col("val_loss")?,
+        col("val_acc")?,
+        col("test_loss")?,
+        col("test_acc")?,
+    ];
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').collect();
+        let get = |c: usize| -> Result<f64> {
+            let f = fields.get(c).with_context(|| {
+                format!("{} line {}: too few fields", path.display(), i + 2)
+            })?;
+            let f = f.trim();
+            if f.eq_ignore_ascii_case("nan") {
+                return Ok(f64::NAN);
+            }
+            f.parse::<f64>().with_context(|| {
+                format!("{} line {}: `{f}` is not a number", path.display(), i + 2)
+            })
+        };
+        rows.push(MetricsRow {
+            epoch: get(cols[0])?,
+            train_loss: get(cols[1])?,
+            train_acc: get(cols[2])?,
+            val_loss: get(cols[3])?,
+            val_acc: get(cols[4])?,
+            test_loss: get(cols[5])?,
+            test_acc: get(cols[6])?,
+        });
+    }
+    Ok(rows)
+}
+
+/// The run's accuracies: `summary.json` fields (`train_key`, `val_accuracy`, `test_accuracy`)
+/// when the file exists, else the last row of `metrics.csv`.
+pub fn read_accuracies(run: &Path, train_key: &str) -> Result<Accuracies> {
+    let summary = run.join(SUMMARY_FILE);
+    if summary.is_file() {
+        let text = std::fs::read_to_string(&summary)
+            .with_context(|| format!("reading {}", summary.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", summary.display()))?;
+        return Ok(Accuracies {
+            train: finite(v.get(train_key).and_then(|x| x.as_f64())),
+            validation: finite(v.get("val_accuracy").and_then(|x| x.as_f64())),
+            test: finite(v.get("test_accuracy").and_then(|x| x.as_f64())),
+            source: format!("{SUMMARY_FILE} ({train_key}, val_accuracy, test_accuracy)"),
+        });
+    }
+    if !run.join(METRICS_FILE).is_file() {
+        return Ok(Accuracies {
+            train: None,
+            validation: None,
+            test: None,
+            source: format!("neither {SUMMARY_FILE} nor {METRICS_FILE} in the run folder"),
+        });
+    }
+    let rows = read_metrics(run)?;
+    let last = rows
+        .last()
+        .with_context(|| format!("{} has no epoch row", run.join(METRICS_FILE).display()))?;
+    Ok(Accuracies {
+        train: finite(Some(last.train_acc)),
+        validation: finite(Some(last.val_acc)),
+        test: finite(Some(last.test_acc)),
+        source: format!("{METRICS_FILE} (last epoch)"),
+    })
+}
+
+/// Training curves (loss and accuracy per split) from `metrics.csv`, if it has rows.
+pub fn training_curves_figure(run: &Path, title: &str) -> Result<Option<FigureFile>> {
+    if !run.join(METRICS_FILE).is_file() {
+        return Ok(None);
+    }
+    let rows = read_metrics(run)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let epochs: Vec<f64> = rows.iter().map(|r| r.epoch).collect();
+    let pick = |f: fn(&MetricsRow) -> f64| -> Vec<f64> { rows.iter().map(f).collect() };
+    let cols = [
+        ("loss", "train", pick(|r| r.train_loss)),
+        ("loss", "valid", pick(|r| r.val_loss)),
+        ("loss", "test", pick(|r| r.test_loss)),
+        ("accuracy", "train", pick(|r| r.train_acc)),
+        ("accuracy", "valid", pick(|r| r.val_acc)),
+        ("accuracy", "test", pick(|r| r.test_acc)),
+    ];
+    let series: Vec<kann_plot::MetricSeries> = cols
+        .iter()
+        .filter(|(_, _, v)| v.iter().all(|x| x.is_finite()))
+        .map(|(metric, split, values)| kann_plot::MetricSeries {
+            metric: *metric,
+            split: *split,
+            epochs: Some(&epochs),
+            values,
+        })
+        .collect();
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let paths = kann_plot::training_curves(
+        run,
+        "training_curves",
+        &kann_plot::TrainingCurvesFigure {
+            title,
+            series: &series,
+        },
+    )?;
+    Ok(Some(figure_file(
+        run,
+        &paths,
+        "Training curves of the run (metrics.csv), for context",
+    )?))
+}
+
+/// Formats a fraction as a percentage with one decimal.
+pub fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+/// Formats an optional fraction as a percentage, `n/a` when absent.
+pub fn opt_pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "n/a".to_string(), pct)
+}

@@ -1,0 +1,297 @@
+//! End to end: train both smoke configs on the real data (in-process, `train` library), run
+//! `analyze ecg` and `analyze imdb` on them (in-process), and check every figure (a PNG of the
+//! expected size with non-uniform pixels, and its SVG), the HTML page, `report.json` (every
+//! field, deserialised into the report structs) and `report.md` (opens with the table). Then the
+//! bad inputs: a missing checkpoint, a checkpoint of the other task, a batch larger than the test
+//! set, a rank larger than the hidden size.
+//!
+//! Needs the shared data (`<workspace>/../shared/data` or env `KANN_SHARED_DATA`); fails without
+//! it when `CI=true`, skips otherwise.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use analyze::{AnalyzeArgs, EcgReport, FigureFile, ImdbReport};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn train_args(config: &str, out: &Path, data: &Path) -> train::TrainArgs {
+    train::TrainArgs {
+        config: Some(workspace().join("configs").join(config)),
+        out: Some(out.to_path_buf()),
+        data_dir: Some(data.to_path_buf()),
+        ..Default::default()
+    }
+}
+
+fn args(run: &Path, data: &Path) -> AnalyzeArgs {
+    AnalyzeArgs {
+        run: Some(run.to_path_buf()),
+        data_dir: Some(data.to_path_buf()),
+        ..Default::default()
+    }
+}
+
+/// Checks one figure: the PNG decodes, has the size recorded in the report (and `expected` when
+/// the figure has a fixed size), is not blank; the SVG exists and is an SVG document.
+fn check_figure(run: &Path, f: &FigureFile, expected: Option<(u32, u32)>) {
+    let png = run.join(&f.png);
+    let img = image::open(&png)
+        .unwrap_or_else(|e| panic!("{}: not a decodable PNG: {e}", png.display()))
+        .to_rgb8();
+    assert_eq!(
+        img.dimensions(),
+        (f.width, f.height),
+        "{}: size differs from report.json",
+        png.display()
+    );
+    if let Some(size) = expected {
+        assert_eq!(img.dimensions(), size, "{}: unexpected size", png.display());
+    }
+    assert!(
+        f.width >= 600 && f.height >= 200,
+        "{}: implausibly small ({}x{})",
+        png.display(),
+        f.width,
+        f.height
+    );
+    let mut colours = BTreeSet::new();
+    let mut non_white = 0usize;
+    for p in img.pixels() {
+        colours.insert(p.0);
+        if p.0 != [255, 255, 255] {
+            non_white += 1;
+        }
+    }
+    let total = (f.width * f.height) as usize;
+    assert!(colours.len() >= 8, "{}: only {} colours", png.display(), colours.len());
+    assert!(
+        non_white * 200 > total,
+        "{}: nearly blank ({non_white} of {total} pixels drawn)",
+        png.display()
+    );
+    let svg = run.join(&f.svg);
+    let text = std::fs::read_to_string(&svg)
+        .unwrap_or_else(|e| panic!("{}: cannot read: {e}", svg.display()));
+    assert!(
+        text.contains("<svg") && text.len() > 1000,
+        "{}: not an SVG figure",
+        svg.display()
+    );
+}
+
+fn json_keys(path: &Path) -> BTreeSet<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v.as_object()
+        .expect("report.json is an object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn keys(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn check_markdown(run: &Path) {
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        md.starts_with("| Paper figure | Quantity | Paper | Ours | Produced by |\n| --- |"),
+        "report.md does not open with the table:\n{}",
+        &md[..md.len().min(300)]
+    );
+}
+
+fn find<'a>(figures: &'a [FigureFile], name: &str) -> &'a FigureFile {
+    figures
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("figure {name} missing from report.json"))
+}
+
+fn check_ecg(run: &Path, data: &Path) {
+    let report = analyze::run_ecg(&args(run, data)).expect("analyze ecg");
+    let json: EcgReport =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap())
+            .expect("report.json deserialises into EcgReport");
+    assert_eq!(json, report);
+    assert_eq!(
+        json_keys(&run.join("report.json")),
+        keys(&[
+            "task",
+            "settings",
+            "accuracy",
+            "threshold_accuracy",
+            "num_eigenvalues",
+            "count_above_099",
+            "top_eigenvalues",
+            "dominant_pairs",
+            "pca_explained_variance",
+            "e_rel_batch",
+            "e_rel_normal_test",
+            "silhouette",
+            "agreement",
+            "figures",
+            "table",
+            "warnings",
+        ])
+    );
+    check_markdown(run);
+    for (name, size) in [
+        ("spectrum", Some((1700, 640))),
+        ("fig2_koopman_pairs", Some((1440, 950))),
+        ("appb_pca_modes", Some((1440, 950))),
+        ("fig3_medians", Some((960, 600))),
+        ("fig3_silhouette", Some((960, 600))),
+        ("fig4_loss_histogram", Some((960, 600))),
+        ("roc", Some((760, 720))),
+        ("training_curves", None),
+    ] {
+        check_figure(run, find(&report.figures, name), size);
+    }
+    // The smoke model: latent 16, 64 normal beats; the numbers must be real measurements.
+    assert_eq!(report.settings.hidden, 16);
+    assert_eq!(report.settings.batch, 64);
+    assert_eq!(report.agreement.beats, 145);
+    assert_eq!(report.threshold_accuracy.anomalous_beats, 2081);
+    assert_eq!(report.dominant_pairs.len(), 4);
+    assert!(report.e_rel_batch.e_rel.is_finite() && report.e_rel_batch.e_rel >= 0.0);
+    assert_eq!(report.e_rel_batch.targets, 64 * 139);
+    assert_eq!(report.e_rel_normal_test.targets, 145 * 139);
+    assert!((0.0..=1.0).contains(&report.agreement.agreement));
+    assert!((0.0..=1.0).contains(&report.threshold_accuracy.roc_auc));
+    assert_eq!(report.table.len(), 9);
+}
+
+fn check_imdb(run: &Path, data: &Path) {
+    let report = analyze::run_imdb(&args(run, data)).expect("analyze imdb");
+    let json: ImdbReport =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap())
+            .expect("report.json deserialises into ImdbReport");
+    assert_eq!(json, report);
+    assert_eq!(
+        json_keys(&run.join("report.json")),
+        keys(&[
+            "task",
+            "settings",
+            "max_len",
+            "accuracy",
+            "num_eigenvalues",
+            "count_above_099",
+            "top_eigenvalues",
+            "min_tau_above_099",
+            "e_rel_real_steps",
+            "e_rel_all_steps",
+            "sentiment",
+            "contextual",
+            "agreement",
+            "highlights",
+            "figures",
+            "html",
+            "table",
+            "warnings",
+        ])
+    );
+    check_markdown(run);
+    for (name, size) in [
+        ("spectrum", Some((1700, 640))),
+        ("agreement", Some((900, 600))),
+        ("word_highlight_positive", None),
+        ("word_highlight_negative", None),
+        ("word_highlight_context_1", None),
+        ("word_highlight_context_2", None),
+        ("training_curves", None),
+    ] {
+        let f = find(&report.figures, name);
+        if name.starts_with("word_highlight") {
+            assert_eq!(f.width, 1100, "{name}: word highlights are 1100 px wide");
+        }
+        check_figure(run, f, size);
+    }
+    assert_eq!(report.html, vec!["word_highlights.html".to_string()]);
+    let html = std::fs::read_to_string(run.join("word_highlights.html")).unwrap();
+    assert!(html.contains("<html") && html.matches("<span").count() > 100);
+    // Smoke config: 200 test reviews, max_len 200, hidden 32.
+    assert_eq!(report.settings.hidden, 32);
+    assert_eq!(report.max_len, 200);
+    assert_eq!(report.agreement.test_reviews, 200);
+    assert_eq!(
+        report.agreement.reviews_used + report.agreement.dropped_too_long
+            + report.agreement.dropped_too_short,
+        200
+    );
+    let n = &report.agreement.network;
+    assert_eq!((n.tp + n.tn + n.fp + n.fn_) as usize, report.agreement.reviews_used);
+    assert!(report.e_rel_real_steps.targets < report.e_rel_all_steps.targets);
+    assert_eq!(report.e_rel_all_steps.targets, 64 * 199);
+    let ctx = report.contextual.choice.as_ref().expect("a contextual eigenvector");
+    assert!(ctx.occurrences > 0);
+    assert_eq!(report.table.len(), 9);
+}
+
+fn check_bad_inputs(ecg_run: &Path, imdb_run: &Path, data: &Path, scratch: &Path) {
+    let err = |r: anyhow::Result<()>| format!("{:#}", r.expect_err("bad input must fail"));
+    // A batch larger than the test set.
+    let e = err(analyze::run_ecg(&AnalyzeArgs {
+        batch: 146,
+        ..args(ecg_run, data)
+    })
+    .map(drop));
+    assert!(e.contains("--batch 146") && e.contains("145"), "{e}");
+    let e = err(analyze::run_imdb(&AnalyzeArgs {
+        batch: 201,
+        ..args(imdb_run, data)
+    })
+    .map(drop));
+    assert!(e.contains("--batch 201") && e.contains("test set"), "{e}");
+    // A rank larger than the hidden size.
+    let e = err(analyze::run_ecg(&AnalyzeArgs {
+        rank: Some(17),
+        ..args(ecg_run, data)
+    })
+    .map(drop));
+    assert!(e.contains("--rank 17") && e.contains("hidden size 16"), "{e}");
+    // A missing checkpoint.
+    let broken = scratch.join("no-weights");
+    std::fs::create_dir_all(&broken).unwrap();
+    for f in ["config.toml", "model.json"] {
+        std::fs::copy(ecg_run.join(f), broken.join(f)).unwrap();
+    }
+    let e = err(analyze::run_ecg(&args(&broken, data)).map(drop));
+    assert!(e.contains("model.bpk"), "{e}");
+    // An incompatible checkpoint: the ECG run given to `analyze imdb`.
+    let e = err(analyze::run_imdb(&args(ecg_run, data)).map(drop));
+    assert!(e.contains("not an IMDB run") || e.contains("task"), "{e}");
+    // Weights of another model shape.
+    let mixed = scratch.join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    std::fs::copy(ecg_run.join("config.toml"), mixed.join("config.toml")).unwrap();
+    let spec = std::fs::read_to_string(ecg_run.join("model.json"))
+        .unwrap()
+        .replace("\"d_latent\": 16", "\"d_latent\": 24");
+    std::fs::write(mixed.join("model.json"), spec).unwrap();
+    std::fs::copy(ecg_run.join("model.bpk"), mixed.join("model.bpk")).unwrap();
+    let e = err(analyze::run_ecg(&args(&mixed, data)).map(drop));
+    assert!(e.contains("model.bpk"), "{e}");
+    // A run folder that does not exist.
+    let e = err(analyze::run_ecg(&args(&scratch.join("nope"), data)).map(drop));
+    assert!(e.contains("nope"), "{e}");
+}
+
+#[test]
+fn smoke_runs_analyze_end_to_end() {
+    let Some(data) = kann_data::testdata::shared_data_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let ecg_run = tmp.path().join("ecg-smoke");
+    let imdb_run = tmp.path().join("imdb-smoke");
+    train::run_ecg(&train_args("ecg-smoke.toml", &ecg_run, &data)).expect("train ecg smoke");
+    check_ecg(&ecg_run, &data);
+    train::run_imdb(&train_args("imdb-smoke.toml", &imdb_run, &data)).expect("train imdb smoke");
+    check_imdb(&imdb_run, &data);
+    check_bad_inputs(&ecg_run, &imdb_run, &data, tmp.path());
+}
