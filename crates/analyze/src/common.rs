@@ -279,9 +279,9 @@ pub fn read_metrics(run: &Path) -> Result<Vec<MetricsRow>> {
         }
         let fields: Vec<&str> = line.split(',').collect();
         let get = |c: usize| -> Result<f64> {
-            let f = fields.get(c).with_context(|| {
-                format!("{} line {}: too few fields", path.display(), i + 2)
-            })?;
+            let f = fields
+                .get(c)
+                .with_context(|| format!("{} line {}: too few fields", path.display(), i + 2))?;
             let f = f.trim();
             if f.eq_ignore_ascii_case("nan") {
                 return Ok(f64::NAN);
@@ -362,8 +362,8 @@ pub fn training_curves_figure(run: &Path, title: &str) -> Result<Option<FigureFi
         .iter()
         .filter(|(_, _, v)| v.iter().all(|x| x.is_finite()))
         .map(|(metric, split, values)| kann_plot::MetricSeries {
-            metric: *metric,
-            split: *split,
+            metric,
+            split,
             epochs: Some(&epochs),
             values,
         })

@@ -107,7 +107,7 @@ pub fn choose(
     let nc = cands.len();
     let (mut jump, mut steps) = (vec![0.0; nc], vec![0.0; nc]);
     let (mut n_jump, mut n_steps) = (0usize, 0usize);
-    for i in 0..states.num_sequences() {
+    for (i, pos) in positions.iter().enumerate().take(states.num_sequences()) {
         let seq = states.sequence(i);
         let len = seq.nrows();
         if len < 2 {
@@ -119,12 +119,12 @@ pub fn choose(
             for t in 1..len {
                 steps[c] += (m(g, t) - m(g, t - 1)).abs();
             }
-            for &(t, _) in positions[i].iter().filter(|(t, _)| *t < len) {
+            for &(t, _) in pos.iter().filter(|(t, _)| *t < len) {
                 jump[c] += m(g, t) - m(g, t - 1);
             }
         }
         n_steps += len - 1;
-        n_jump += positions[i].iter().filter(|(t, _)| *t < len).count();
+        n_jump += pos.iter().filter(|(t, _)| *t < len).count();
     }
     if n_jump == 0 || nc == 0 || n_steps == 0 {
         return Ok(None);
@@ -173,7 +173,10 @@ mod tests {
 
     #[test]
     fn finds_whole_word_phrases_only() {
-        assert_eq!(phrase_positions(&p("it is not bad at all")), vec![(3, "not bad")]);
+        assert_eq!(
+            phrase_positions(&p("it is not bad at all")),
+            vec![(3, "not bad")]
+        );
         assert_eq!(phrase_positions(&p("not good ##.")), vec![(1, "not good")]);
         assert_eq!(phrase_positions(&p("not good.")), vec![(1, "not good")]);
         // "bad" "##ly" is "badly", "can" "##not" is not the word "not"

@@ -46,7 +46,10 @@ const PANELS: usize = 4;
 const EMBED: usize = 5;
 
 fn beats_tensor(beats: &[&Beat], device: &Device) -> Tensor<2> {
-    let data: Vec<f32> = beats.iter().flat_map(|b| b.values.iter().copied()).collect();
+    let data: Vec<f32> = beats
+        .iter()
+        .flat_map(|b| b.values.iter().copied())
+        .collect();
     Tensor::from_data(TensorData::new(data, [beats.len(), SERIES_LEN]), device)
 }
 
@@ -80,14 +83,23 @@ fn l1(recon: &[f64], beats: &[f64]) -> Vec<f64> {
 }
 
 /// The network's summed L1 loss of every beat, in chunks with a progress bar.
-fn network_scores(model: &EcgAutoencoder, beats: &[Beat], device: &Device, label: &str) -> Result<Vec<f64>> {
+fn network_scores(
+    model: &EcgAutoencoder,
+    beats: &[Beat],
+    device: &Device,
+    label: &str,
+) -> Result<Vec<f64>> {
     let bar = progress_bar(beats.len().div_ceil(256) as u64, label);
     let mut out = Vec::with_capacity(beats.len());
     for chunk in beats.chunks(256) {
         let refs: Vec<&Beat> = chunk.iter().collect();
         let x = beats_tensor(&refs, device);
         let recon = model.forward(x.clone())?;
-        out.extend(tensor_to_vec(&l1_per_beat(recon, x))?.into_iter().map(f64::from));
+        out.extend(
+            tensor_to_vec(&l1_per_beat(recon, x))?
+                .into_iter()
+                .map(f64::from),
+        );
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -140,7 +152,11 @@ fn feature(curve: &[f64]) -> (usize, &'static str) {
 
 /// The `PANELS` most dominant conjugate pairs by the dominance ranking (real eigenvectors fill in
 /// when there are fewer pairs), 0-based, with their scores.
-fn dominant_pairs(fit: &Fit, ranking: &[(usize, f64)], warnings: &mut Vec<String>) -> Vec<(Vec<usize>, f64)> {
+fn dominant_pairs(
+    fit: &Fit,
+    ranking: &[(usize, f64)],
+    warnings: &mut Vec<String>,
+) -> Vec<(Vec<usize>, f64)> {
     let mut out: Vec<(Vec<usize>, f64)> = Vec::new();
     for &(j, score) in ranking {
         if out.len() == PANELS {
@@ -245,9 +261,10 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
     let k = model.d_latent();
     let thr = cfg.train.threshold;
     let data_dir = resolve_data_dir(args.data_dir.as_deref(), cfg.data.data_dir.as_deref());
-    let splits = step(&format!("loading ECG5000 from {}", data_dir.display()), || {
-        Ok(EcgSplits::load(&data_dir, cfg.data.split_seed)?)
-    })?;
+    let splits = step(
+        &format!("loading ECG5000 from {}", data_dir.display()),
+        || Ok(EcgSplits::load(&data_dir, cfg.data.split_seed)?),
+    )?;
     let (normal_all, anomalous_all) = (&splits.test_normal, &splits.test_anomalous);
     if args.batch > normal_all.len() {
         bail!(
@@ -279,8 +296,15 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
     let states = step(&format!("encoder states of {b} normal test beats"), || {
         encode(&model, &normal, &device)
     })?;
-    let fit = step("fitting the Koopman operator (Eqs. 4-5)", || kann::fit(&states, args.rank))?;
-    warnings.extend(fit.model.warnings.iter().map(|w| format!("analysis fit: {w}")));
+    let fit = step("fitting the Koopman operator (Eqs. 4-5)", || {
+        kann::fit(&states, args.rank)
+    })?;
+    warnings.extend(
+        fit.model
+            .warnings
+            .iter()
+            .map(|w| format!("analysis fit: {w}")),
+    );
     let rank = fit.model.rank();
     let eig = eigen_summaries(&fit.spectrum)?;
     let count_above = eig.iter().filter(|e| e.modulus > DOMINANT_MODULUS).count();
@@ -355,8 +379,15 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
         let decoded = decode(&model, &to_rows(z.as_ref()), b, &device)?;
         let name = format!(
             "PCA modes {} ({:.1}% of variance)",
-            cols.iter().map(|c| (c + 1).to_string()).collect::<Vec<_>>().join(","),
-            100.0 * cols.iter().map(|&c| pca.explained_variance_ratio[c]).sum::<f64>()
+            cols.iter()
+                .map(|c| (c + 1).to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            100.0
+                * cols
+                    .iter()
+                    .map(|&c| pca.explained_variance_ratio[c])
+                    .sum::<f64>()
         );
         pca_panels.push(panel_data(name, &decoded, b)?);
     }
@@ -375,9 +406,10 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
     )?);
 
     // 3. Fig. 3 left: medians of normal / anomalous beats and reconstructions.
-    let states_a = step(&format!("encoder states of {b} anomalous test beats"), || {
-        encode(&model, &anomalous, &device)
-    })?;
+    let states_a = step(
+        &format!("encoder states of {b} anomalous test beats"),
+        || encode(&model, &anomalous, &device),
+    )?;
     let beats_a = beat_values(&anomalous);
     let h_last_a = kann::states_at(&states_a, |_| n - 1);
     let recon_a = decode(&model, &to_rows(h_last_a.as_ref()), b, &device)?;
@@ -401,7 +433,7 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
             ..MedianSeries::new("anomalous reconstructed", &mu_ar.0, Some(&mu_ar.1))
         },
     ];
-    let t3 = format!("Medians (MAD) of {b} normal and {b} anomalous test beats and their reconstructions");
+    let t3 = format!("Beats and reconstructions: {b} normal, {b} anomalous");
     let p = kann_plot::median_comparison(
         &run,
         "fig3_medians",
@@ -426,17 +458,27 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
 
     // 4. Fig. 4 right: all normal test beats, network vs KANN latent.
     let all_normal: Vec<&Beat> = normal_all.iter().collect();
-    let states_t = step(&format!("encoder states of all {} normal test beats", all_normal.len()), || {
-        encode(&model, &all_normal, &device)
-    })?;
+    let states_t = step(
+        &format!(
+            "encoder states of all {} normal test beats",
+            all_normal.len()
+        ),
+        || encode(&model, &all_normal, &device),
+    )?;
     let e_rel_test = kann::e_rel(&states_t, &fit)?;
     let m_all = all_normal.len();
     let last_t = kann::states_at(&states_t, |_| n - 1);
     let prev_t = kann::states_at(&states_t, |_| n - 2);
     let kann_latent = prev_t.as_ref() * fit.model.prediction_map().as_ref();
     let beats_t = beat_values(&all_normal);
-    let loss_net = l1(&decode(&model, &to_rows(last_t.as_ref()), m_all, &device)?, &beats_t);
-    let loss_kann = l1(&decode(&model, &to_rows(kann_latent.as_ref()), m_all, &device)?, &beats_t);
+    let loss_net = l1(
+        &decode(&model, &to_rows(last_t.as_ref()), m_all, &device)?,
+        &beats_t,
+    );
+    let loss_kann = l1(
+        &decode(&model, &to_rows(kann_latent.as_ref()), m_all, &device)?,
+        &beats_t,
+    );
     let net_normal = loss_net.iter().filter(|&&l| l < thr).count();
     let kann_normal = loss_kann.iter().filter(|&&l| l < thr).count();
     let same = loss_net
@@ -487,8 +529,18 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
     )?);
 
     // 5. The network at the threshold on all test beats; ROC.
-    let sn = network_scores(&model, normal_all, &device, "network loss, normal test beats")?;
-    let sa = network_scores(&model, anomalous_all, &device, "network loss, anomalous test beats")?;
+    let sn = network_scores(
+        &model,
+        normal_all,
+        &device,
+        "network loss, normal test beats",
+    )?;
+    let sa = network_scores(
+        &model,
+        anomalous_all,
+        &device,
+        "network loss, anomalous test beats",
+    )?;
     let (fpr, tpr, auc) = roc(&sn, &sa);
     let n_ok = sn.iter().filter(|&&l| l < thr).count();
     let a_ok = sa.iter().filter(|&&l| l >= thr).count();
@@ -566,7 +618,13 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
     };
     report.table = ecg_table(&report, &run);
     let body = ecg_body(&report);
-    write_reports(&run, "KANN analysis of the ECG autoencoder", &report.table, &body, &report)?;
+    write_reports(
+        &run,
+        "KANN analysis of the ECG autoencoder",
+        &report.table,
+        &body,
+        &report,
+    )?;
     println!(
         "analyze ecg: {} figures, report.md and report.json in {}",
         report.figures.len(),
@@ -599,11 +657,23 @@ fn silhouettes(
     let rows = MatRef::from_row_major_slice(both.data(), s * n, k);
     let tilde = coefficients(rows, &fit.model);
     let labels: Vec<usize> = (0..s).map(|i| usize::from(i >= s1)).collect();
-    let sigma = cumulative_time_average(&silhouette_over_time(&to_rows(tilde.as_ref()), s, n, r, &labels)?);
+    let sigma = cumulative_time_average(&silhouette_over_time(
+        &to_rows(tilde.as_ref()),
+        s,
+        n,
+        r,
+        &labels,
+    )?);
     let d = EMBED.min(r);
     let pca = Pca::fit(tilde.as_ref(), d)?;
     let z = pca.transform(tilde.as_ref())?;
-    let sigma_pca = cumulative_time_average(&silhouette_over_time(&to_rows(z.as_ref()), s, n, d, &labels)?);
+    let sigma_pca = cumulative_time_average(&silhouette_over_time(
+        &to_rows(z.as_ref()),
+        s,
+        n,
+        d,
+        &labels,
+    )?);
     let ranking = dominance(&both, &fit.model, &fit.spectrum)?;
     let set: Vec<usize> = ranking.iter().take(d).map(|&(j, _)| j).collect();
     let e = projection_embedding(rows, &fit, &set);
@@ -660,7 +730,13 @@ fn ecg_table(r: &EcgReport, run: &std::path::Path) -> Vec<PaperRow> {
     let pairs: Vec<String> = r
         .dominant_pairs
         .iter()
-        .map(|p| format!("{{{}}} {}", set_name(&p.set.iter().map(|j| j - 1).collect::<Vec<_>>()), p.feature))
+        .map(|p| {
+            format!(
+                "{{{}}} {}",
+                set_name(&p.set.iter().map(|j| j - 1).collect::<Vec<_>>()),
+                p.feature
+            )
+        })
         .collect();
     let top: Vec<String> = r
         .top_eigenvalues
@@ -784,7 +860,11 @@ fn ecg_body(r: &EcgReport) -> String {
         st.batch,
         st.hidden,
         st.rank,
-        if st.rank_is_default { " (reference default min(#pairs, k) - 1)" } else { "" },
+        if st.rank_is_default {
+            " (reference default min(#pairs, k) - 1)"
+        } else {
+            ""
+        },
         st.command
     );
     s.push_str("## Spectrum\n\n| j | λ | modulus | τ(0.01) |\n| --- | --- | --- | --- |\n");

@@ -22,9 +22,7 @@ use kann_models::SentimentModel;
 use kann_models::config::{RunConfig, Task};
 use kann_models::npy::tensor_to_vec;
 use kann_models::run::load_sentiment_run;
-use kann_plot::{
-    AgreementBarsFigure, ColorMap, ConfusionCounts, HighlightedText, SpectrumFigure,
-};
+use kann_plot::{AgreementBarsFigure, ColorMap, ConfusionCounts, HighlightedText, SpectrumFigure};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -83,11 +81,22 @@ fn forward_states(
     }
     bar.finish_and_clear();
     let lengths = items.iter().map(|it| it.ids.len()).collect();
-    Ok(States::new_with_lengths(data, items.len(), width, k, lengths)?)
+    Ok(States::new_with_lengths(
+        data,
+        items.len(),
+        width,
+        k,
+        lengths,
+    )?)
 }
 
 /// Logits `G(h)` of `m` states given row-major.
-fn readout_logits(model: &SentimentModel, rows: &[f64], m: usize, device: &Device) -> Result<Vec<f32>> {
+fn readout_logits(
+    model: &SentimentModel,
+    rows: &[f64],
+    m: usize,
+    device: &Device,
+) -> Result<Vec<f32>> {
     let k = model.d_hidden();
     let logits = model.readout(rows_tensor(rows, m, k, device));
     Ok(tensor_to_vec(&logits)?)
@@ -111,7 +120,10 @@ fn shade(states: &States, i: usize, fit: &Fit, set: &[usize]) -> Vec<f64> {
 fn pick_short(cands: impl Iterator<Item = usize>, len: impl Fn(usize) -> usize) -> Option<usize> {
     let mut v: Vec<usize> = cands.collect();
     v.sort_by_key(|&i| (len(i), i));
-    v.iter().copied().find(|&i| len(i) >= 40).or(v.first().copied())
+    v.iter()
+        .copied()
+        .find(|&i| len(i) >= 40)
+        .or(v.first().copied())
 }
 
 struct Shaded {
@@ -151,7 +163,8 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
     let mut warnings = Vec::new();
 
     let splits = step(&format!("loading IMDB from {}", data_dir.display()), || {
-        Ok(ImdbDataset::load(&data_dir)?.split_validation(cfg.data.val_fraction, cfg.data.split_seed)?)
+        Ok(ImdbDataset::load(&data_dir)?
+            .split_validation(cfg.data.val_fraction, cfg.data.split_seed)?)
     })?;
     let all_test = splits.test;
     let test = run_test_split(all_test.clone(), cfg.data.test_limit, cfg.data.split_seed);
@@ -183,14 +196,35 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
     let chosen = sample_indices(kept.len(), args.batch, args.seed);
     let batch: Vec<&Item> = chosen.iter().map(|&i| &kept[i]).collect();
     let states = step(
-        &format!("hooking the GRU states of {} test reviews padded to {max_len}", batch.len()),
-        || forward_states(&model, &batch, max_len, args.stream_batch, &device, "  batch"),
+        &format!(
+            "hooking the GRU states of {} test reviews padded to {max_len}",
+            batch.len()
+        ),
+        || {
+            forward_states(
+                &model,
+                &batch,
+                max_len,
+                args.stream_batch,
+                &device,
+                "  batch",
+            )
+        },
     )?;
-    let fit = step("fitting the Koopman operator (Eqs. 4-5)", || kann::fit(&states, args.rank))?;
-    warnings.extend(fit.model.warnings.iter().map(|w| format!("analysis fit: {w}")));
+    let fit = step("fitting the Koopman operator (Eqs. 4-5)", || {
+        kann::fit(&states, args.rank)
+    })?;
+    warnings.extend(
+        fit.model
+            .warnings
+            .iter()
+            .map(|w| format!("analysis fit: {w}")),
+    );
     let rank = fit.model.rank();
     let e_rel_real = kann::e_rel(&states, &fit)?;
-    let padded = states.clone().with_lengths(vec![max_len; states.num_sequences()])?;
+    let padded = states
+        .clone()
+        .with_lengths(vec![max_len; states.num_sequences()])?;
     let e_rel_all = kann::e_rel(&padded, &fit)?;
     drop(padded);
 
@@ -269,7 +303,15 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
 
     // 4b. The contextual batch: all test reviews with "not bad" / "not good".
     let contextual = step("contextual batch (\"not bad\" / \"not good\")", || {
-        contextual_analysis(args, &model, &tokenizer, &all_test, max_len, &device, &mut shaded)
+        contextual_analysis(
+            args,
+            &model,
+            &tokenizer,
+            &all_test,
+            max_len,
+            &device,
+            &mut shaded,
+        )
     })?;
     warnings.extend(contextual.1);
     let contextual = contextual.0;
@@ -311,7 +353,16 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
     }
 
     // 5. Fig. 4 (left): agreement over the whole test split.
-    let agreement = agreement(args, &model, &fit, &kept, &device, test.len(), too_long, too_short)?;
+    let agreement = agreement(
+        args,
+        &model,
+        &fit,
+        &kept,
+        &device,
+        test.len(),
+        too_long,
+        too_short,
+    )?;
     let sources = [
         ConfusionCounts {
             name: "network G(h_T)",
@@ -328,7 +379,10 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
             fn_: agreement.kann.fn_,
         },
     ];
-    let bars_title = format!("IMDB test set ({} reviews): network vs KANN", agreement.reviews_used);
+    let bars_title = format!(
+        "IMDB test set ({} reviews): network vs KANN",
+        agreement.reviews_used
+    );
     let p = kann_plot::agreement_bars(
         &run,
         "agreement",
@@ -362,8 +416,18 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
         cell: cfg.model.cell.to_string(),
     };
     let table = imdb_table(
-        &run, &command, &accuracy, &eig, count_above, min_tau, &sentiment, &contextual,
-        &agreement, &e_rel_real, &e_rel_all, &figures,
+        &run,
+        &command,
+        &accuracy,
+        &eig,
+        count_above,
+        min_tau,
+        &sentiment,
+        &contextual,
+        &agreement,
+        &e_rel_real,
+        &e_rel_all,
+        &figures,
     );
     let report = ImdbReport {
         task: "imdb".into(),
@@ -386,7 +450,13 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
         warnings,
     };
     let body = imdb_body(&report);
-    write_reports(&run, "KANN analysis of the IMDB model", &report.table, &body, &report)?;
+    write_reports(
+        &run,
+        "KANN analysis of the IMDB model",
+        &report.table,
+        &body,
+        &report,
+    )?;
     println!(
         "analyze imdb: {} figures, report.md and report.json in {}",
         report.figures.len(),
@@ -443,9 +513,21 @@ fn contextual_analysis(
     let refs: Vec<&Item> = items.iter().map(|(it, _)| it).collect();
     let positions: Vec<Vec<(usize, &'static str)>> = items.iter().map(|(_, p)| p.clone()).collect();
     let width = refs.iter().map(|it| it.ids.len()).max().unwrap_or(2);
-    let states = forward_states(model, &refs, width, args.stream_batch, device, "  contextual")?;
+    let states = forward_states(
+        model,
+        &refs,
+        width,
+        args.stream_batch,
+        device,
+        "  contextual",
+    )?;
     let fit = kann::fit(&states, args.rank).context("fitting the contextual batch")?;
-    warnings.extend(fit.model.warnings.iter().map(|w| format!("contextual fit: {w}")));
+    warnings.extend(
+        fit.model
+            .warnings
+            .iter()
+            .map(|w| format!("contextual fit: {w}")),
+    );
     let lengths = states.lengths().to_vec();
     let h_last = kann::states_at(&states, |i| lengths[i] - 1);
     let readout = |rows: &[f64], m: usize| readout_logits(model, rows, m, device);
@@ -503,7 +585,8 @@ fn contextual_analysis(
             });
         }
     } else {
-        warnings.push("no phrase occurrence in the contextual batch: no contextual eigenvector".into());
+        warnings
+            .push("no phrase occurrence in the contextual batch: no contextual eigenvector".into());
     }
     Ok((
         ContextualReport {
@@ -518,7 +601,6 @@ fn contextual_analysis(
         warnings,
     ))
 }
-
 
 /// Fig. 4 (left): streams the kept test reviews (sorted by length, `stream_batch` at a time),
 /// reads `G(h_T)` and `G(h_{T−1} B C Bᵀ)` (Eq. 6) and counts TP/TN/FP/FN of both.
@@ -791,7 +873,11 @@ fn imdb_body(r: &ImdbReport) -> String {
     ));
     s.push_str("## Readout test (sentiment eigenvectors)\n\nThe last state of every review is projected on the set (Re(H~ V_S U_S) B^T) and read out with G.\n\n| set | eigenvalues | negative | positive | mean logit |\n| --- | --- | --- | --- | --- |\n");
     for c in &r.sentiment.candidates {
-        let ev: Vec<String> = c.eigenvalues.iter().map(|&(a, b)| fmt_lambda(a, b)).collect();
+        let ev: Vec<String> = c
+            .eigenvalues
+            .iter()
+            .map(|&(a, b)| fmt_lambda(a, b))
+            .collect();
         s.push_str(&format!(
             "| {{{}}} | {} | {} | {} | {:.3} |\n",
             c.name,

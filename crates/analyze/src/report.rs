@@ -369,7 +369,11 @@ pub fn fmt_lambda(re: f64, im: f64) -> String {
     if im.abs() < 1e-12 {
         format!("{re:.4}")
     } else {
-        format!("{re:.4}{}{:.4}i", if im < 0.0 { "-" } else { "+" }, im.abs())
+        format!(
+            "{re:.4}{}{:.4}i",
+            if im < 0.0 { "-" } else { "+" },
+            im.abs()
+        )
     }
 }
 

@@ -49,11 +49,19 @@ pub struct SentimentVectors {
 impl SentimentVectors {
     /// 0-based indices of the positive set.
     pub fn positive_set(&self) -> Vec<usize> {
-        self.candidates[self.positive].set.iter().map(|j| j - 1).collect()
+        self.candidates[self.positive]
+            .set
+            .iter()
+            .map(|j| j - 1)
+            .collect()
     }
     /// 0-based indices of the negative set.
     pub fn negative_set(&self) -> Vec<usize> {
-        self.candidates[self.negative].set.iter().map(|j| j - 1).collect()
+        self.candidates[self.negative]
+            .set
+            .iter()
+            .map(|j| j - 1)
+            .collect()
     }
 }
 
@@ -77,13 +85,12 @@ pub fn candidate_sets(fit: &Fit) -> Vec<Vec<usize>> {
     out
 }
 
+/// Maps `m` rows of states (row-major) to `m` readout logits.
+pub type Readout<'a> = dyn Fn(&[f64], usize) -> Result<Vec<f32>> + 'a;
+
 /// Runs the readout test on the last states `h_last` (`s × k`); `readout` maps `m` rows of
 /// states (row-major) to `m` logits.
-pub fn find(
-    fit: &Fit,
-    h_last: MatRef<'_, f64>,
-    readout: &dyn Fn(&[f64], usize) -> Result<Vec<f32>>,
-) -> Result<SentimentVectors> {
+pub fn find(fit: &Fit, h_last: MatRef<'_, f64>, readout: &Readout) -> Result<SentimentVectors> {
     let s = h_last.nrows();
     let mut candidates = Vec::new();
     for set in candidate_sets(fit) {

@@ -120,5 +120,8 @@ impl EcgAutoencoder {
 /// Per-beat L1 loss summed over the steps: `sum_t |x_t - x^_t|`, `[B, T] -> [B]`
 /// (a beat is normal iff this is below the threshold, 26 in the paper).
 pub fn l1_per_beat(reconstruction: Tensor<2>, beats: Tensor<2>) -> Tensor<1> {
-    (reconstruction - beats).abs().sum_dim(1).squeeze_dim::<1>(1)
+    (reconstruction - beats)
+        .abs()
+        .sum_dim(1)
+        .squeeze_dim::<1>(1)
 }

@@ -359,7 +359,10 @@ mod tests {
         let text = "task = \"imdb\"\n[train]\nepochs = 2\nlearning_rate = 0.1\n";
         let err = RunConfig::from_toml_str(text, Path::new("x.toml")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("learning_rate") && msg.contains("x.toml"), "{msg}");
+        assert!(
+            msg.contains("learning_rate") && msg.contains("x.toml"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -376,6 +379,9 @@ mod tests {
         c.model.cell = CellKind::Gru;
         let c = RunConfig::Ecg(c);
         let text = c.to_toml_string().unwrap();
-        assert_eq!(RunConfig::from_toml_str(&text, Path::new("r.toml")).unwrap(), c);
+        assert_eq!(
+            RunConfig::from_toml_str(&text, Path::new("r.toml")).unwrap(),
+            c
+        );
     }
 }

@@ -35,12 +35,7 @@ impl HookedStates {
             npy::write_tensor(&dir.join("cell.npy"), cell)?;
         }
         let [b, t] = self.mask.dims();
-        let mask: Vec<u8> = self
-            .mask
-            .to_data()
-            .iter::<bool>()
-            .map(u8::from)
-            .collect();
+        let mask: Vec<u8> = self.mask.to_data().iter::<bool>().map(u8::from).collect();
         npy::write_u8(&dir.join("mask.npy"), &[b, t], &mask)?;
         let lengths: Vec<u64> = self.lengths.iter().map(|&l| l as u64).collect();
         npy::write_u64(&dir.join("lengths.npy"), &[lengths.len()], &lengths)?;

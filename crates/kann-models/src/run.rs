@@ -56,6 +56,8 @@ pub enum ModelSpec {
 }
 
 /// A model rebuilt from a run folder.
+// One value per loaded run, never stored in bulk: boxing would only complicate matching.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum RunModel {
     /// The IMDB classifier.
@@ -87,7 +89,11 @@ fn run_err(dir: &Path, message: impl Into<String>) -> ModelError {
 }
 
 /// Write the resolved config and model shape into `dir` (atomically).
-pub fn write_run_header(dir: &Path, config: &RunConfig, spec: &ModelSpec) -> Result<(), ModelError> {
+pub fn write_run_header(
+    dir: &Path,
+    config: &RunConfig,
+    spec: &ModelSpec,
+) -> Result<(), ModelError> {
     write_atomic(&dir.join(CONFIG_FILE), config.to_toml_string()?.as_bytes())?;
     let json = serde_json::to_string_pretty(spec)
         .map_err(|e| ModelError::Record(format!("cannot serialize model spec: {e}")))?;
@@ -107,7 +113,10 @@ pub fn read_model_spec(dir: &Path) -> Result<ModelSpec, ModelError> {
 /// Apply the burnpack weights at `path` to `module` (errors name the file and mismatch).
 pub fn load_weights<M: Module>(module: M, path: &Path) -> Result<M, ModelError> {
     if !path.is_file() {
-        return Err(ModelError::Record(format!("{}: no such weights file", path.display())));
+        return Err(ModelError::Record(format!(
+            "{}: no such weights file",
+            path.display()
+        )));
     }
     module
         .try_load_file(path)
@@ -166,7 +175,10 @@ pub fn load_sentiment_run(
 }
 
 /// Load an ECG run: the autoencoder.
-pub fn load_ecg_run(dir: &Path, device: &Device) -> Result<(EcgAutoencoder, RunConfig), ModelError> {
+pub fn load_ecg_run(
+    dir: &Path,
+    device: &Device,
+) -> Result<(EcgAutoencoder, RunConfig), ModelError> {
     let run = load_run(dir, device)?;
     match run.model {
         RunModel::Ecg(m) => Ok((m, run.config)),

@@ -84,7 +84,11 @@ impl SentimentModel {
     }
 
     /// Logits `[B]` read at each review's last real token, so padding never changes the prediction.
-    pub fn forward(&self, tokens: Tensor<2, Int>, lengths: &[usize]) -> Result<Tensor<1>, ModelError> {
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        lengths: &[usize],
+    ) -> Result<Tensor<1>, ModelError> {
         let states = self.forward_states(tokens, lengths, false)?;
         let last = states.last_hidden();
         Ok(self.readout(last).squeeze_dim::<1>(1))
@@ -100,14 +104,22 @@ pub fn bce_with_logits(logits: Tensor<1>, labels: Tensor<1>) -> Tensor<1> {
     (pos + neg).neg().mean()
 }
 
-pub(crate) fn check_lengths(lengths: &[usize], batch: usize, time: usize) -> Result<(), ModelError> {
+pub(crate) fn check_lengths(
+    lengths: &[usize],
+    batch: usize,
+    time: usize,
+) -> Result<(), ModelError> {
     if lengths.len() != batch {
         return Err(ModelError::Shape(format!(
             "{} lengths given for a batch of {batch} sequences",
             lengths.len()
         )));
     }
-    if let Some((i, &l)) = lengths.iter().enumerate().find(|(_, l)| **l == 0 || **l > time) {
+    if let Some((i, &l)) = lengths
+        .iter()
+        .enumerate()
+        .find(|(_, l)| **l == 0 || **l > time)
+    {
         return Err(ModelError::Shape(format!(
             "sequence {i} has length {l}, outside 1..={time} (the padded width)"
         )));

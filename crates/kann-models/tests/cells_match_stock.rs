@@ -30,7 +30,10 @@ fn assert_close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
         assert!(err.is_finite(), "{what}: non-finite value");
         worst = worst.max(err);
     }
-    assert!(worst <= TOL, "{what}: max scaled difference {worst:e} > {TOL:e}");
+    assert!(
+        worst <= TOL,
+        "{what}: max scaled difference {worst:e} > {TOL:e}"
+    );
 }
 
 /// A fresh leaf copy of `t`.
@@ -65,18 +68,52 @@ fn stock_grads(gates: &[&GateController], grads: &burn::tensor::Gradients) -> St
             .expect("stock bias grad")
     };
     StockGrads {
-        w_x: Tensor::cat(gates.iter().map(|g| g2(&g.input_transform.weight)).collect(), 1),
-        b_x: Tensor::cat(gates.iter().map(|g| g1(&g.input_transform.bias)).collect(), 0),
-        w_h: Tensor::cat(gates.iter().map(|g| g2(&g.hidden_transform.weight)).collect(), 1),
-        b_h: Tensor::cat(gates.iter().map(|g| g1(&g.hidden_transform.bias)).collect(), 0),
+        w_x: Tensor::cat(
+            gates
+                .iter()
+                .map(|g| g2(&g.input_transform.weight))
+                .collect(),
+            1,
+        ),
+        b_x: Tensor::cat(
+            gates.iter().map(|g| g1(&g.input_transform.bias)).collect(),
+            0,
+        ),
+        w_h: Tensor::cat(
+            gates
+                .iter()
+                .map(|g| g2(&g.hidden_transform.weight))
+                .collect(),
+            1,
+        ),
+        b_h: Tensor::cat(
+            gates.iter().map(|g| g1(&g.hidden_transform.bias)).collect(),
+            0,
+        ),
     }
 }
 
 fn check_grads(cell: &Recurrent, grads: &burn::tensor::Gradients, stock: StockGrads) {
-    assert_close("grad w_x", cell.w_x.val().grad(grads).expect("grad w_x"), stock.w_x);
-    assert_close("grad b_x", cell.b_x.val().grad(grads).expect("grad b_x"), stock.b_x);
-    assert_close("grad w_h", cell.w_h.val().grad(grads).expect("grad w_h"), stock.w_h);
-    assert_close("grad b_h", cell.b_h.val().grad(grads).expect("grad b_h"), stock.b_h);
+    assert_close(
+        "grad w_x",
+        cell.w_x.val().grad(grads).expect("grad w_x"),
+        stock.w_x,
+    );
+    assert_close(
+        "grad b_x",
+        cell.b_x.val().grad(grads).expect("grad b_x"),
+        stock.b_x,
+    );
+    assert_close(
+        "grad w_h",
+        cell.w_h.val().grad(grads).expect("grad w_h"),
+        stock.w_h,
+    );
+    assert_close(
+        "grad b_h",
+        cell.b_h.val().grad(grads).expect("grad b_h"),
+        stock.b_h,
+    );
 }
 
 fn inputs() -> (Tensor<3>, Tensor<3>) {
@@ -126,9 +163,14 @@ fn lstm_matches_stock() {
     // Loss on all hidden states and on the final cell state.
     let x1 = x.clone().require_grad();
     let ours = cell.forward(x1.clone(), true);
-    let c_last = ours.cell.clone().expect("cell states").narrow(1, T - 1, 1).reshape([B, H]);
-    let g1 = ((ours.hidden.clone() * w.clone()).sum() + (c_last.clone() * wc.clone()).sum())
-        .backward();
+    let c_last = ours
+        .cell
+        .clone()
+        .expect("cell states")
+        .narrow(1, T - 1, 1)
+        .reshape([B, H]);
+    let g1 =
+        ((ours.hidden.clone() * w.clone()).sum() + (c_last.clone() * wc.clone()).sum()).backward();
 
     let x2 = x.require_grad();
     let (theirs, state) = stock.forward(x2.clone(), None);
@@ -138,7 +180,12 @@ fn lstm_matches_stock() {
     assert_close("last cell", c_last, state.cell);
     assert_close("grad x", x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
     let forget = stock.forget_gate.as_ref().expect("forget gate");
-    let gates = [&stock.input_gate, forget, &stock.cell_gate, &stock.output_gate];
+    let gates = [
+        &stock.input_gate,
+        forget,
+        &stock.cell_gate,
+        &stock.output_gate,
+    ];
     check_grads(&cell, &g1, stock_grads(&gates, &g2));
 }
 
@@ -187,7 +234,11 @@ fn cell_states_match_unrolled_reference() {
         };
         let (fast, gx_fast, gw_fast) = run(true);
         let (slow, gx_slow, gw_slow) = run(false);
-        assert_eq!(fast.cell.is_some(), kind == CellKind::Lstm, "{kind}: cell presence");
+        assert_eq!(
+            fast.cell.is_some(),
+            kind == CellKind::Lstm,
+            "{kind}: cell presence"
+        );
         assert_close("hidden", fast.hidden, slow.hidden);
         if let (Some(a), Some(b)) = (fast.cell, slow.cell) {
             assert_close("cell", a, b);
@@ -228,7 +279,11 @@ fn inference_without_autodiff_matches() {
     let cell_plain = cell.clone().to_device(&plain);
     let x_plain = Tensor::<3>::from_data(x.into_data(), &plain);
     let without = cell_plain.forward(x_plain, false).hidden;
-    assert_close("hidden", Tensor::from_data(without.into_data(), &d), with_ad);
+    assert_close(
+        "hidden",
+        Tensor::from_data(without.into_data(), &d),
+        with_ad,
+    );
 }
 
 #[test]
@@ -236,14 +291,20 @@ fn bad_input_width_is_a_clear_error() {
     let d = device();
     let cell = RecurrentConfig::new(CellKind::Gru, X, H).init(&d);
     let x = Tensor::<3>::zeros([B, T, X + 1], &d);
-    let err = cell.try_forward(x, false).expect_err("wrong width must fail");
+    let err = cell
+        .try_forward(x, false)
+        .expect_err("wrong width must fail");
     let msg = err.to_string();
     assert!(msg.contains("[B, T, 5]") && msg.contains("6"), "{msg}");
 }
 
 #[test]
 fn cell_kind_parses_and_prints() {
-    for (s, k) in [("gru", CellKind::Gru), ("LSTM", CellKind::Lstm), ("rnn", CellKind::Rnn)] {
+    for (s, k) in [
+        ("gru", CellKind::Gru),
+        ("LSTM", CellKind::Lstm),
+        ("rnn", CellKind::Rnn),
+    ] {
         let parsed: CellKind = s.parse().unwrap();
         assert_eq!(parsed, k);
         assert_eq!(parsed.to_string(), s.to_ascii_lowercase());

@@ -17,7 +17,10 @@ fn device() -> Device {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn tokens(rows: &[Vec<i64>], width: usize, pad: i64, dev: &Device) -> Tensor<2, Int> {
@@ -43,13 +46,21 @@ fn padding_never_changes_the_prediction() {
         let lengths = [3, 6, 1];
         let a = model.forward(tokens(&rows, 6, 0, &dev), &lengths).unwrap();
         // Much more padding, and a non-zero pad id: the prediction must not move.
-        let b = model.forward(tokens(&rows, 30, 17, &dev), &lengths).unwrap();
+        let b = model
+            .forward(tokens(&rows, 30, 17, &dev), &lengths)
+            .unwrap();
         let (a, b) = (tensor_to_vec(&a).unwrap(), tensor_to_vec(&b).unwrap());
         assert!(max_abs_diff(&a, &b) < 1e-6, "{cell}: {a:?} vs {b:?}");
         // And it equals the readout of the hooked state at the last real token.
-        let states = model.forward_states(tokens(&rows, 30, 17, &dev), &lengths, false).unwrap();
+        let states = model
+            .forward_states(tokens(&rows, 30, 17, &dev), &lengths, false)
+            .unwrap();
         assert_eq!(states.hidden.dims(), [3, 30, 12]);
-        let h1 = states.hidden.clone().slice([1..2, 5..6, 0..12]).reshape([1, 12]);
+        let h1 = states
+            .hidden
+            .clone()
+            .slice([1..2, 5..6, 0..12])
+            .reshape([1, 12]);
         let via_readout = tensor_to_vec(&model.readout(h1)).unwrap();
         assert!((via_readout[0] - a[1]).abs() < 1e-6);
     }
@@ -58,12 +69,18 @@ fn padding_never_changes_the_prediction() {
 #[test]
 fn bad_lengths_are_errors_not_panics() {
     let dev = device();
-    let model = SentimentConfig::new(20).with_d_embed(4).with_d_hidden(4).init(&dev);
+    let model = SentimentConfig::new(20)
+        .with_d_embed(4)
+        .with_d_hidden(4)
+        .init(&dev);
     let t = tokens(&[vec![1, 2]], 2, 0, &dev);
     assert!(model.forward(t.clone(), &[3]).is_err());
     assert!(model.forward(t.clone(), &[0]).is_err());
     assert!(model.forward(t, &[1, 1]).is_err());
-    let ae = EcgAutoencoderConfig::new().with_d_latent(4).with_d_decoder(4).init(&dev);
+    let ae = EcgAutoencoderConfig::new()
+        .with_d_latent(4)
+        .with_d_decoder(4)
+        .init(&dev);
     assert!(ae.forward(Tensor::zeros([2, 100], &dev)).is_err());
     assert!(ae.decode(Tensor::zeros([2, 5], &dev)).is_err());
 }
@@ -72,7 +89,10 @@ fn bad_lengths_are_errors_not_panics() {
 fn lstm_hooks_return_cell_states_and_decoder_takes_any_latent() {
     let dev = device();
     dev.seed(2);
-    let ae = EcgAutoencoderConfig::new().with_d_latent(6).with_d_decoder(10).init(&dev);
+    let ae = EcgAutoencoderConfig::new()
+        .with_d_latent(6)
+        .with_d_decoder(10)
+        .init(&dev);
     let beats = Tensor::<2>::random([3, 140], burn::tensor::Distribution::Default, &dev);
     let states = ae.encode_states(beats.clone(), true).unwrap();
     assert_eq!(states.hidden.dims(), [3, 140, 6]);
@@ -80,10 +100,16 @@ fn lstm_hooks_return_cell_states_and_decoder_takes_any_latent() {
     // decode(last hidden state) is exactly the forward pass.
     let via_hook = ae.decode(states.last_hidden()).unwrap();
     let direct = ae.forward(beats).unwrap();
-    let d = max_abs_diff(&tensor_to_vec(&via_hook).unwrap(), &tensor_to_vec(&direct).unwrap());
+    let d = max_abs_diff(
+        &tensor_to_vec(&via_hook).unwrap(),
+        &tensor_to_vec(&direct).unwrap(),
+    );
     assert!(d < 1e-6, "{d}");
     // An arbitrary latent (e.g. a projected state) decodes to a beat.
-    assert_eq!(ae.decode(Tensor::ones([5, 6], &dev)).unwrap().dims(), [5, 140]);
+    assert_eq!(
+        ae.decode(Tensor::ones([5, 6], &dev)).unwrap().dims(),
+        [5, 140]
+    );
 }
 
 #[test]
@@ -96,12 +122,19 @@ fn run_folder_round_trip_rebuilds_the_same_model() {
     cfg.model.d_hidden = 8;
     let mcfg = cfg.model_config(30);
     let model = mcfg.init(&dev);
-    write_run_header(dir.path(), &RunConfig::Imdb(cfg.clone()), &ModelSpec::Sentiment(mcfg)).unwrap();
+    write_run_header(
+        dir.path(),
+        &RunConfig::Imdb(cfg.clone()),
+        &ModelSpec::Sentiment(mcfg),
+    )
+    .unwrap();
     kann_models::atomic::save_module(model.clone(), &dir.path().join(WEIGHTS_FILE)).unwrap();
     std::fs::write(dir.path().join(VOCAB_FILE), "<unk>\n").unwrap();
     let run = load_run(dir.path(), &dev).unwrap();
     assert_eq!(run.config, RunConfig::Imdb(cfg));
-    let RunModel::Sentiment(loaded) = run.model else { panic!("wrong model kind") };
+    let RunModel::Sentiment(loaded) = run.model else {
+        panic!("wrong model kind")
+    };
     let t = tokens(&[vec![1, 2, 3], vec![4, 5]], 3, 0, &dev);
     let a = tensor_to_vec(&model.forward(t.clone(), &[3, 2]).unwrap()).unwrap();
     let b = tensor_to_vec(&loaded.forward(t, &[3, 2]).unwrap()).unwrap();
@@ -124,7 +157,8 @@ fn shared_data() -> Option<PathBuf> {
 #[test]
 fn tiny_sentiment_model_overfits_a_real_batch() {
     let Some(data) = shared_data() else { return };
-    let tok = kann_data::tokenizer::Tokenizer::from_vocab_file(data.join("imdb_wordpiece.vocab")).unwrap();
+    let tok = kann_data::tokenizer::Tokenizer::from_vocab_file(data.join("imdb_wordpiece.vocab"))
+        .unwrap();
     let imdb = kann_data::imdb::ImdbDataset::load(&data).unwrap();
     // 8 negative (sorted first) and 8 positive reviews.
     let n = imdb.train.len();
@@ -143,7 +177,10 @@ fn tiny_sentiment_model_overfits_a_real_batch() {
     assert_eq!(labels.iter().sum::<f32>(), 8.0);
     let dev = Device::flex().autodiff();
     dev.seed(4);
-    let mut model = SentimentConfig::new(tok.vocab_size()).with_d_embed(16).with_d_hidden(32).init(&dev);
+    let mut model = SentimentConfig::new(tok.vocab_size())
+        .with_d_embed(16)
+        .with_d_hidden(32)
+        .init(&dev);
     let x = Tensor::<2, Int>::from_data(TensorData::new(ids, [16, width]), &dev);
     let y = Tensor::<1>::from_data(TensorData::new(labels, [16]), &dev);
     let mut optim = AdamConfig::new().init();
@@ -166,7 +203,10 @@ fn tiny_sentiment_model_overfits_a_real_batch() {
 fn tiny_autoencoder_overfits_real_beats() {
     let Some(data) = shared_data() else { return };
     let splits = kann_data::ecg::EcgSplits::load(&data, 42).unwrap();
-    let beats: Vec<f32> = splits.train[..8].iter().flat_map(|b| b.values.clone()).collect();
+    let beats: Vec<f32> = splits.train[..8]
+        .iter()
+        .flat_map(|b| b.values.clone())
+        .collect();
     let dev = Device::flex().autodiff();
     dev.seed(5);
     let cfg = EcgRunConfig::default();
@@ -187,5 +227,8 @@ fn tiny_autoencoder_overfits_real_beats() {
         model = optim.step(5e-3, model, grads);
     }
     let first = first.unwrap();
-    assert!(last < first / 2.0, "summed L1 fell only from {first} to {last}");
+    assert!(
+        last < first / 2.0,
+        "summed L1 fell only from {first} to {last}"
+    );
 }

@@ -42,7 +42,11 @@ impl Logger {
             Some(bar) if !bar.is_hidden() => bar.println(msg),
             _ => println!("{msg}"),
         }
-        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&self.path) {
+        if let Ok(mut f) = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+        {
             let _ = writeln!(f, "{msg}");
         }
     }
@@ -52,14 +56,35 @@ impl Logger {
 pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     bar.set_prefix(prefix.to_string());
     bar
+}
+
+/// When the progress bar is hidden (output not a terminal, e.g. a `nohup` run), log a line
+/// with rate and ETA about every 5% of the epoch instead.
+pub fn log_progress(
+    log: &Logger,
+    bar: &ProgressBar,
+    done: usize,
+    total: usize,
+    timer: &Timer,
+    msg: &str,
+) {
+    let step = (total / 20).max(1);
+    if bar.is_hidden() && (done.is_multiple_of(step) || done == total) && done > 0 {
+        let secs = timer.secs();
+        let rate = done as f64 / secs.max(1e-9);
+        let eta = (total - done) as f64 / rate.max(1e-9);
+        log.line(format!(
+            "  {} {done}/{total} batches, {rate:.2} batches/s, ETA {} | {msg}",
+            bar.prefix(),
+            fmt_secs(eta)
+        ));
+    }
 }
 
 /// One row of `metrics.csv`.
@@ -158,7 +183,12 @@ impl Checkpoint {
     /// Save model, optimizer and state. The state file is written last, so a crash mid-save
     /// leaves the previous state pointing at... the new weights at worst one epoch ahead; each
     /// file on its own is always whole (temp + rename).
-    pub fn save<M: Module>(&self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> Result<()> {
+    pub fn save<M: Module>(
+        &self,
+        model: &M,
+        optim: &ModuleOptimizer,
+        state: &TrainState,
+    ) -> Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         save_module(model.clone(), &self.dir.join("model.bpk"))?;
@@ -187,9 +217,9 @@ impl Checkpoint {
             .with_context(|| format!("parsing {}", state_path.display()))?;
         let model = kann_models::run::load_weights(model, &self.dir.join("model.bpk"))?;
         let optim_path = self.dir.join("optim.bpk");
-        let optim = optim
-            .load(&optim_path)
-            .map_err(|e| anyhow::anyhow!("loading optimizer state {}: {e}", optim_path.display()))?;
+        let optim = optim.load(&optim_path).map_err(|e| {
+            anyhow::anyhow!("loading optimizer state {}: {e}", optim_path.display())
+        })?;
         Ok((model, optim, state))
     }
 }

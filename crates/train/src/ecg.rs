@@ -20,7 +20,10 @@ use crate::setup::{resolve, resolve_data_dir};
 
 /// Beats `[B, 140]` as a tensor.
 fn beats_tensor(beats: &[&Beat], device: &Device) -> Tensor<2> {
-    let data: Vec<f32> = beats.iter().flat_map(|b| b.values.iter().copied()).collect();
+    let data: Vec<f32> = beats
+        .iter()
+        .flat_map(|b| b.values.iter().copied())
+        .collect();
     Tensor::from_data(TensorData::new(data, [beats.len(), SERIES_LEN]), device)
 }
 
@@ -64,7 +67,10 @@ pub struct ThresholdAccuracy {
 /// Accuracy at `threshold`.
 pub fn threshold_accuracy(normal: &[f32], anomalous: &[f32], threshold: f64) -> ThresholdAccuracy {
     let n_ok = normal.iter().filter(|&&x| (x as f64) < threshold).count();
-    let a_ok = anomalous.iter().filter(|&&x| (x as f64) >= threshold).count();
+    let a_ok = anomalous
+        .iter()
+        .filter(|&&x| (x as f64) >= threshold)
+        .count();
     let total = normal.len() + anomalous.len();
     ThresholdAccuracy {
         normal: n_ok as f64 / normal.len().max(1) as f64,
@@ -111,7 +117,13 @@ pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
     let RunConfig::Ecg(cfg) = resolved.config.clone() else {
         unreachable!("resolve checked the task")
     };
-    train_ecg(&cfg, &resolved.config, &resolved.out, resolved.resume, &resolved.device)?;
+    train_ecg(
+        &cfg,
+        &resolved.config,
+        &resolved.out,
+        resolved.resume,
+        &resolved.device,
+    )?;
     Ok(resolved.out)
 }
 
@@ -152,7 +164,10 @@ fn train_ecg(
     let checkpoint = Checkpoint::new(out);
     let (mut model, mut optim, mut state) = if resume {
         let (m, o, s) = checkpoint.load(model, optim)?;
-        log.line(format!("resuming after epoch {} (lr {:.3e})", s.epochs_done, s.lr));
+        log.line(format!(
+            "resuming after epoch {} (lr {:.3e})",
+            s.epochs_done, s.lr
+        ));
         (m, o, s)
     } else {
         let state = TrainState {
@@ -173,9 +188,14 @@ fn train_ecg(
     for epoch in state.epochs_done + 1..=cfg.train.epochs {
         let t_train = Timer::start();
         let mut order: Vec<usize> = (0..splits.train.len()).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.train.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9)));
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+            cfg.train.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9),
+        ));
         let n_batches = order.len().div_ceil(bs);
-        let bar = progress_bar(n_batches as u64, &format!("ecg epoch {epoch}/{}", cfg.train.epochs));
+        let bar = progress_bar(
+            n_batches as u64,
+            &format!("ecg epoch {epoch}/{}", cfg.train.epochs),
+        );
         log.attach(Some(bar.clone()));
         let (mut loss_sum, mut n_seen, mut n_ok) = (0.0f64, 0usize, 0usize);
         for (bi, idx) in order.chunks(bs).enumerate() {
@@ -194,6 +214,14 @@ fn train_ecg(
             loss_sum += batch_loss * per_host.len() as f64;
             n_seen += per_host.len();
             n_ok += per_host.iter().filter(|&&s| (s as f64) < thr).count();
+            log_progress(
+                &log,
+                &bar,
+                bi + 1,
+                n_batches,
+                &t_train,
+                &format!("loss {:.2}", loss_sum / n_seen as f64),
+            );
             bar.inc(1);
             bar.set_message(format!("loss {:.2}", loss_sum / n_seen as f64));
         }

@@ -26,12 +26,18 @@ use crate::setup::{resolve, resolve_data_dir};
 /// Token ids `[B, T]` of a batch.
 pub fn tokens_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
     let ids: Vec<i64> = batch.ids.iter().map(|&i| i as i64).collect();
-    Tensor::from_data(TensorData::new(ids, [batch.batch_size, batch.max_len]), device)
+    Tensor::from_data(
+        TensorData::new(ids, [batch.batch_size, batch.max_len]),
+        device,
+    )
 }
 
 /// Labels `[B]` of a batch.
 pub fn labels_tensor(batch: &Batch, device: &Device) -> Tensor<1> {
-    Tensor::from_data(TensorData::new(batch.labels.clone(), [batch.batch_size]), device)
+    Tensor::from_data(
+        TensorData::new(batch.labels.clone(), [batch.batch_size]),
+        device,
+    )
 }
 
 /// A split tokenized and ready for batching.
@@ -148,7 +154,13 @@ pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
     let RunConfig::Imdb(cfg) = resolved.config.clone() else {
         unreachable!("resolve checked the task")
     };
-    train_imdb(&cfg, &resolved.config, &resolved.out, resolved.resume, &resolved.device)?;
+    train_imdb(
+        &cfg,
+        &resolved.config,
+        &resolved.out,
+        resolved.resume,
+        &resolved.device,
+    )?;
     Ok(resolved.out)
 }
 
@@ -165,7 +177,8 @@ fn train_imdb(
     let vocab = vocab_path(cfg, &data_dir);
     let tokenizer = Tokenizer::from_vocab_file(&vocab)
         .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
-    let vocab_bytes = std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
+    let vocab_bytes =
+        std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
     write_atomic(&out.join(VOCAB_FILE), &vocab_bytes)?;
 
     let t_load = Timer::start();
@@ -176,7 +189,11 @@ fn train_imdb(
     let train_r = subset(splits.train, cfg.data.train_limit, seed);
     let val_r = subset(splits.validation, cfg.data.val_limit, seed.wrapping_add(1));
     let test_r = subset(splits.test, cfg.data.test_limit, seed.wrapping_add(2));
-    let (bs, ml, bb) = (cfg.train.batch_size, cfg.data.max_len, cfg.train.bucket_batches);
+    let (bs, ml, bb) = (
+        cfg.train.batch_size,
+        cfg.data.max_len,
+        cfg.train.bucket_batches,
+    );
     let train = prepare(&train_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
     let val = prepare(&val_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
     let test = prepare(&test_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
@@ -206,7 +223,10 @@ fn train_imdb(
     let checkpoint = Checkpoint::new(out);
     let (mut model, mut optim, mut state) = if resume {
         let (m, o, s) = checkpoint.load(model, optim)?;
-        log.line(format!("resuming after epoch {} (lr {:.3e})", s.epochs_done, s.lr));
+        log.line(format!(
+            "resuming after epoch {} (lr {:.3e})",
+            s.epochs_done, s.lr
+        ));
         (m, o, s)
     } else {
         let state = TrainState {
@@ -226,7 +246,10 @@ fn train_imdb(
     for epoch in state.epochs_done + 1..=cfg.train.epochs {
         let t_train = Timer::start();
         let order = train.batcher.epoch_order(epoch as u64);
-        let bar = progress_bar(order.len() as u64, &format!("imdb epoch {epoch}/{}", cfg.train.epochs));
+        let bar = progress_bar(
+            order.len() as u64,
+            &format!("imdb epoch {epoch}/{}", cfg.train.epochs),
+        );
         log.attach(Some(bar.clone()));
         let (mut loss_sum, mut n_seen, mut n_ok) = (0.0f64, 0usize, 0usize);
         for (bi, idx) in order.iter().enumerate() {
@@ -247,6 +270,18 @@ fn train_imdb(
                 .count();
             loss_sum += loss_val * batch.batch_size as f64;
             n_seen += batch.batch_size;
+            log_progress(
+                &log,
+                &bar,
+                bi + 1,
+                order.len(),
+                &t_train,
+                &format!(
+                    "loss {:.4} acc {:.1}%",
+                    loss_sum / n_seen as f64,
+                    100.0 * n_ok as f64 / n_seen as f64
+                ),
+            );
             bar.inc(1);
             bar.set_message(format!(
                 "loss {:.4} acc {:.1}%",

@@ -46,7 +46,11 @@ fn default_config_path(task: Task) -> Result<PathBuf> {
     if root.is_file() {
         return Ok(root);
     }
-    bail!("no config given and neither {} nor {} exists", local.display(), root.display())
+    bail!(
+        "no config given and neither {} nor {} exists",
+        local.display(),
+        root.display()
+    )
 }
 
 /// A config path as given, else (when relative and absent) relative to the workspace root.
@@ -83,7 +87,10 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         };
         let cfg_path = out.join(CONFIG_FILE);
         if !cfg_path.is_file() {
-            bail!("--resume: {} does not exist; nothing to resume", cfg_path.display());
+            bail!(
+                "--resume: {} does not exist; nothing to resume",
+                cfg_path.display()
+            );
         }
         if !Checkpoint::new(&out).exists() {
             bail!(
@@ -99,7 +106,9 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
             ("--seed", args.seed.is_some()),
         ] {
             if given {
-                bail!("--resume continues the run with its own config.toml; {flag} cannot change it (only --epochs, --data-dir, --device may be given)");
+                bail!(
+                    "--resume continues the run with its own config.toml; {flag} cannot change it (only --epochs, --data-dir, --device may be given)"
+                );
             }
         }
         (RunConfig::load(&cfg_path)?, out)

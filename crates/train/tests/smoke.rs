@@ -42,24 +42,47 @@ fn metrics_rows(dir: &Path) -> Vec<Vec<f64>> {
 
 #[test]
 fn ecg_smoke_trains_resumes_and_loads() {
-    let Some(data) = kann_data::testdata::shared_data_dir() else { return };
+    let Some(data) = kann_data::testdata::shared_data_dir() else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("ecg");
-    let text = run_ok(train().args(["ecg", "--config", "configs/ecg-smoke.toml", "--data-dir"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&run));
+    let text = run_ok(
+        train()
+            .args(["ecg", "--config", "configs/ecg-smoke.toml", "--data-dir"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&run),
+    );
     assert!(text.contains("ecg done"), "{text}");
     let rows = metrics_rows(&run);
     assert_eq!(rows.len(), 1);
     assert!(rows[0][2].is_finite() && rows[0][4].is_finite());
-    for f in ["config.toml", "model.json", "model.bpk", "summary.json", "roc.csv", "ecg_scores.csv", "train.log"] {
+    for f in [
+        "config.toml",
+        "model.json",
+        "model.bpk",
+        "summary.json",
+        "roc.csv",
+        "ecg_scores.csv",
+        "train.log",
+    ] {
         assert!(run.join(f).is_file(), "missing {f}");
     }
     // Starting again over the same folder is refused; --resume with more epochs continues.
-    let err = run_err(train().args(["ecg", "--config", "configs/ecg-smoke.toml", "--out"]).arg(&run));
+    let err = run_err(
+        train()
+            .args(["ecg", "--config", "configs/ecg-smoke.toml", "--out"])
+            .arg(&run),
+    );
     assert!(err.contains("--resume"), "{err}");
-    run_ok(train().args(["ecg", "--resume", "--epochs", "2", "--data-dir"]).arg(&data).arg("--out").arg(&run));
+    run_ok(
+        train()
+            .args(["ecg", "--resume", "--epochs", "2", "--data-dir"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&run),
+    );
     let rows = metrics_rows(&run);
     assert_eq!(rows.len(), 2, "resume should add epoch 2 only");
     assert_eq!(rows[1][0], 2.0);
@@ -71,13 +94,18 @@ fn ecg_smoke_trains_resumes_and_loads() {
 
 #[test]
 fn imdb_smoke_trains_and_loads() {
-    let Some(data) = kann_data::testdata::shared_data_dir() else { return };
+    let Some(data) = kann_data::testdata::shared_data_dir() else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("imdb");
-    let text = run_ok(train().args(["imdb", "--config", "configs/imdb-smoke.toml", "--data-dir"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&run));
+    let text = run_ok(
+        train()
+            .args(["imdb", "--config", "configs/imdb-smoke.toml", "--data-dir"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&run),
+    );
     assert!(text.contains("imdb done"), "{text}");
     let rows = metrics_rows(&run);
     assert_eq!(rows.len(), 1);
@@ -86,7 +114,10 @@ fn imdb_smoke_trains_and_loads() {
     let dev = burn::prelude::Device::flex();
     let loaded = kann_models::run::load_run(&run, &dev).unwrap();
     assert!(loaded.vocab.is_some());
-    assert!(matches!(loaded.model, kann_models::run::RunModel::Sentiment(_)));
+    assert!(matches!(
+        loaded.model,
+        kann_models::run::RunModel::Sentiment(_)
+    ));
 }
 
 #[test]
@@ -98,18 +129,66 @@ fn bad_input_gives_clear_errors() {
     // Unknown config key.
     let cfg = out.path().join("bad.toml");
     std::fs::write(&cfg, "task = \"ecg\"\n[train]\nepochz = 3\n").unwrap();
-    let err = run_err(train().args(["ecg", "--config"]).arg(&cfg).arg("--out").arg(out.path().join("r1")));
+    let err = run_err(
+        train()
+            .args(["ecg", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(out.path().join("r1")),
+    );
     assert!(err.contains("epochz") && err.contains("bad.toml"), "{err}");
     // Config of the other task.
-    let err = run_err(train().args(["imdb", "--config", "configs/ecg.toml", "--out"]).arg(out.path().join("r2")));
+    let err = run_err(
+        train()
+            .args(["imdb", "--config", "configs/ecg.toml", "--out"])
+            .arg(out.path().join("r2")),
+    );
     assert!(err.contains("task"), "{err}");
     // Missing data.
-    let err = run_err(train().args(["ecg", "--config", "configs/ecg-smoke.toml", "--data-dir"])
-        .arg(out.path().join("nowhere"))
-        .arg("--out")
-        .arg(out.path().join("r3")));
+    let err = run_err(
+        train()
+            .args(["ecg", "--config", "configs/ecg-smoke.toml", "--data-dir"])
+            .arg(out.path().join("nowhere"))
+            .arg("--out")
+            .arg(out.path().join("r3")),
+    );
     assert!(err.contains("nowhere"), "{err}");
     // Resume without a run.
-    let err = run_err(train().args(["ecg", "--resume", "--out"]).arg(out.path().join("r4")));
+    let err = run_err(
+        train()
+            .args(["ecg", "--resume", "--out"])
+            .arg(out.path().join("r4")),
+    );
     assert!(err.contains("resume"), "{err}");
+}
+
+#[test]
+fn same_seed_repeats_the_run() {
+    let Some(data) = kann_data::testdata::shared_data_dir() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let losses = |name: &str| {
+        let run = out.path().join(name);
+        run_ok(
+            train()
+                .args([
+                    "ecg",
+                    "--config",
+                    "configs/ecg-smoke.toml",
+                    "--seed",
+                    "7",
+                    "--data-dir",
+                ])
+                .arg(&data)
+                .arg("--out")
+                .arg(&run),
+        );
+        // train_loss, val_loss, test_loss of every epoch
+        metrics_rows(&run)
+            .iter()
+            .map(|r| [r[2], r[4], r[6]])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(losses("a"), losses("b"));
 }

@@ -102,7 +102,30 @@ fn view_mut(slice: &mut [f32], rows: usize, cols: usize, rs: usize) -> MatMut<'_
 
 /// Number of elements spanned by a strided row-major view.
 fn span(rows: usize, cols: usize, rs: usize) -> usize {
-    if rows == 0 || cols == 0 { 0 } else { (rows - 1) * rs + cols }
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + cols
+    }
+}
+
+/// Sets flush-to-zero and denormals-are-zero on the calling worker thread.
+///
+/// Backpropagated gradients decay geometrically over long sequences; once they underflow into
+/// the subnormal range every multiply-add is ~100× slower (measured: the T=400 backward went from
+/// 0.4 s to 6 s). Values below `1.2e-38` are far beneath `f32` precision of any result here.
+fn flush_denormals() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut csr: u32 = 0;
+        // SAFETY: reads and writes this thread's MXCSR register through a valid local; setting
+        // FTZ (bit 15) and DAZ (bit 6) only changes how subnormal floats are rounded.
+        unsafe {
+            core::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack));
+            csr |= 0x8040;
+            core::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, readonly));
+        }
+    }
 }
 
 /// Number of worker threads (at most the batch size).
@@ -132,14 +155,20 @@ pub(crate) fn forward(d: Dims, xproj: &[f32], w_h: &[f32], b_h: &[f32]) -> (Vec<
     let rows = chunk_rows(d.batch);
     std::thread::scope(|scope| {
         let mut aux_chunks = aux.chunks_mut((rows * t * aw).max(1));
-        for (x_c, out_c) in xproj.chunks(rows * t * gh).zip(out.chunks_mut(rows * t * ow)) {
+        for (x_c, out_c) in xproj
+            .chunks(rows * t * gh)
+            .zip(out.chunks_mut(rows * t * ow))
+        {
             let nb = x_c.len() / (t * gh);
             let aux_c: &mut [f32] = if aw == 0 {
                 &mut []
             } else {
                 aux_chunks.next().expect("aux chunk")
             };
-            scope.spawn(move || forward_chunk(d, nb, x_c, w_h, b_h, out_c, aux_c));
+            scope.spawn(move || {
+                flush_denormals();
+                forward_chunk(d, nb, x_c, w_h, b_h, out_c, aux_c)
+            });
         }
     });
     (out, aux)
@@ -257,7 +286,11 @@ pub(crate) fn backward(d: Dims, grad_out: &[f32], out: &[f32], aux: &[f32], w_h:
     let mut gw = vec![0.0f32; h * gh];
     let mut gb = vec![0.0f32; gh];
     if d.batch == 0 || t == 0 || h == 0 {
-        return Grads { xproj: gx, w_h: gw, b_h: gb };
+        return Grads {
+            xproj: gx,
+            w_h: gw,
+            b_h: gb,
+        };
     }
     let rows = chunk_rows(d.batch);
     let partials: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|scope| {
@@ -274,7 +307,10 @@ pub(crate) fn backward(d: Dims, grad_out: &[f32], out: &[f32], aux: &[f32], w_h:
             } else {
                 aux_chunks.next().expect("aux chunk")
             };
-            handles.push(scope.spawn(move || backward_chunk(d, nb, go_c, out_c, aux_c, w_h, gx_c)));
+            handles.push(scope.spawn(move || {
+                flush_denormals();
+                backward_chunk(d, nb, go_c, out_c, aux_c, w_h, gx_c)
+            }));
         }
         handles
             .into_iter()
@@ -285,7 +321,11 @@ pub(crate) fn backward(d: Dims, grad_out: &[f32], out: &[f32], aux: &[f32], w_h:
         gw.iter_mut().zip(&pw).for_each(|(a, b)| *a += b);
         gb.iter_mut().zip(&pb).for_each(|(a, b)| *a += b);
     }
-    Grads { xproj: gx, w_h: gw, b_h: gb }
+    Grads {
+        xproj: gx,
+        w_h: gw,
+        b_h: gb,
+    }
 }
 
 /// BPTT for `nb` consecutive batch rows; writes `gx` and returns partial `(grad_w_h, grad_b_h)`.
@@ -301,10 +341,17 @@ fn backward_chunk(
     let (t, h, gh, ow, aw) = (d.steps, d.hidden, d.gh(), d.out_width(), d.aux_width());
     let is_gru = d.kind == CellKind::Gru;
     // GRU: gradient of the hidden projection's n block is r ⊙ grad(a_n); other blocks equal gx.
-    let mut gn = if is_gru { vec![0.0f32; nb * t * h] } else { Vec::new() };
+    let mut gn = if is_gru {
+        vec![0.0f32; nb * t * h]
+    } else {
+        Vec::new()
+    };
     let mut dh_next = vec![0.0f32; nb * h];
     let mut dc_next = vec![0.0f32; nb * h];
+    let mut ghp = vec![0.0f32; nb * gh];
     let w = view(w_h, h, gh, gh);
+    let trace = std::env::var_os("KANN_CELLS_TRACE").is_some();
+    let t0 = std::time::Instant::now();
     for s in (0..t).rev() {
         for bi in 0..nb {
             let row = bi * t + s;
@@ -366,37 +413,28 @@ fn backward_chunk(
             }
         }
         if s > 0 {
-            // dh_{t-1} += grad_hproj_t · W_hᵀ for all rows of the chunk at once.
-            let mut dst = view_mut(&mut dh_next, nb, h, h);
-            let g_rows = &gx[s * gh..];
-            if is_gru {
-                matmul(
-                    dst.as_mut(),
-                    Accum::Add,
-                    view(g_rows, nb, 2 * h, t * gh),
-                    w.subcols(0, 2 * h).transpose(),
-                    1.0,
-                    Par::Seq,
-                );
-                matmul(
-                    dst,
-                    Accum::Add,
-                    view(&gn[s * h..], nb, h, t * h),
-                    w.subcols(2 * h, h).transpose(),
-                    1.0,
-                    Par::Seq,
-                );
-            } else {
-                matmul(
-                    dst,
-                    Accum::Add,
-                    view(g_rows, nb, gh, t * gh),
-                    w.transpose(),
-                    1.0,
-                    Par::Seq,
-                );
+            // dh_{t-1} += grad_hproj_t · W_hᵀ for all rows of the chunk at once (the rows are
+            // first gathered into a contiguous buffer: strided GEMM operands are slow).
+            for bi in 0..nb {
+                let row = bi * t + s;
+                let dst = &mut ghp[bi * gh..][..gh];
+                dst.copy_from_slice(&gx[row * gh..][..gh]);
+                if is_gru {
+                    dst[2 * h..].copy_from_slice(&gn[row * h..][..h]);
+                }
             }
+            matmul(
+                view_mut(&mut dh_next, nb, h, h),
+                Accum::Add,
+                view(&ghp, nb, gh, gh),
+                w.transpose(),
+                1.0,
+                Par::Seq,
+            );
         }
+    }
+    if trace {
+        eprintln!("TRACE bptt loop {:?}", t0.elapsed());
     }
     // grad W_h = Σ_t h_{t-1}ᵀ · grad_hproj_t, one GEMM per batch row over steps 1..T.
     let mut gw = vec![0.0f32; h * gh];
@@ -439,12 +477,18 @@ fn backward_chunk(
             let g = &gx[row * gh..][..gh];
             if is_gru {
                 let gnr = &gn[row * h..][..h];
-                gb[..2 * h].iter_mut().zip(&g[..2 * h]).for_each(|(a, b)| *a += b);
+                gb[..2 * h]
+                    .iter_mut()
+                    .zip(&g[..2 * h])
+                    .for_each(|(a, b)| *a += b);
                 gb[2 * h..].iter_mut().zip(gnr).for_each(|(a, b)| *a += b);
             } else {
                 gb.iter_mut().zip(g).for_each(|(a, b)| *a += b);
             }
         }
+    }
+    if trace {
+        eprintln!("TRACE bptt total {:?}", t0.elapsed());
     }
     (gw, gb)
 }
@@ -465,23 +509,5 @@ mod tests {
         assert!(worst < 5e-7, "worst relative error {worst}");
         assert!((tanh(0.3) - 0.3f32.tanh()).abs() < 1e-6);
         assert!((sigmoid(-2.0) - 1.0 / (1.0 + 2.0f32.exp())).abs() < 1e-6);
-    }
-}
-
-#[cfg(test)]
-mod smoke {
-    use super::*;
-
-    #[test]
-    fn forward_backward_run() {
-        for kind in [CellKind::Gru, CellKind::Lstm, CellKind::Rnn] {
-            let d = Dims { kind, batch: 3, steps: 7, hidden: 6 };
-            let x: Vec<f32> = (0..3 * 7 * d.gh()).map(|i| (i as f32 * 0.37).sin()).collect();
-            let w: Vec<f32> = (0..6 * d.gh()).map(|i| (i as f32 * 0.11).cos() * 0.3).collect();
-            let b: Vec<f32> = (0..d.gh()).map(|i| i as f32 * 0.01).collect();
-            let (out, aux) = forward(d, &x, &w, &b);
-            let g = backward(d, &out, &out, &aux, &w);
-            assert!(g.xproj.iter().all(|v| v.is_finite()));
-        }
     }
 }

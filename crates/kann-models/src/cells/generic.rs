@@ -84,11 +84,17 @@ pub(crate) fn forward<B: Backend>(
                 let f = B::sigmoid(narrow::<B>(a.clone(), 1, h, h));
                 let g = B::float_tanh(narrow::<B>(a.clone(), 1, 2 * h, h));
                 let og = B::sigmoid(narrow::<B>(a, 1, 3 * h, h));
-                let c = B::float_add(B::float_mul(f.clone(), cprev), B::float_mul(i.clone(), g.clone()));
+                let c = B::float_add(
+                    B::float_mul(f.clone(), cprev),
+                    B::float_mul(i.clone(), g.clone()),
+                );
                 let hnew = B::float_mul(og.clone(), B::float_tanh(c.clone()));
                 cprev = c.clone();
                 hprev = hnew.clone();
-                (B::float_cat(vec![hnew, c], 1), Some(B::float_cat(vec![i, f, g, og], 1)))
+                (
+                    B::float_cat(vec![hnew, c], 1),
+                    Some(B::float_cat(vec![i, f, g, og], 1)),
+                )
             }
             CellKind::Rnn => {
                 let hnew = B::float_tanh(B::float_add(x, p));
@@ -136,7 +142,11 @@ pub(crate) fn backward<B: Backend>(
     for s in (0..t).rev() {
         let go = row(&grad_out, s, ow);
         let o = row(&out, s, ow);
-        let prev = if s > 0 { Some(row(&out, s - 1, ow)) } else { None };
+        let prev = if s > 0 {
+            Some(row(&out, s - 1, ow))
+        } else {
+            None
+        };
         let dh = B::float_add(narrow::<B>(go.clone(), 1, 0, h), dh_next);
         let (gx, ghp, dh_direct) = match kind {
             CellKind::Gru => {
@@ -149,10 +159,8 @@ pub(crate) fn backward<B: Backend>(
                 let dz_sig = B::float_mul(z.clone(), one_minus::<B>(z.clone()));
                 let dr_sig = B::float_mul(r.clone(), one_minus::<B>(r.clone()));
                 let dn_tanh = one_minus::<B>(B::float_mul(n.clone(), n.clone()));
-                let dan = B::float_mul(
-                    B::float_mul(dh.clone(), one_minus::<B>(z.clone())),
-                    dn_tanh,
-                );
+                let dan =
+                    B::float_mul(B::float_mul(dh.clone(), one_minus::<B>(z.clone())), dn_tanh);
                 let daz = B::float_mul(B::float_mul(dh.clone(), B::float_sub(hp, n)), dz_sig);
                 let dar = B::float_mul(B::float_mul(dan.clone(), hn), dr_sig);
                 let gnr = B::float_mul(dan.clone(), r);

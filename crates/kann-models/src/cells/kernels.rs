@@ -8,11 +8,11 @@
 use super::CellKind;
 use super::cpu::{self, Dims};
 use super::generic;
+use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::Autodiff;
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, Dispatch, TensorMetadata, backend_extension};
@@ -66,11 +66,7 @@ fn host(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
         Some(s) if s.len() == t.shape().num_elements() => std::borrow::Cow::Borrowed(s),
         _ => {
             let c = t.to_contiguous();
-            std::borrow::Cow::Owned(
-                c.as_slice::<f32>()
-                    .expect("contiguous f32 tensor")
-                    .to_vec(),
-            )
+            std::borrow::Cow::Owned(c.as_slice::<f32>().expect("contiguous f32 tensor").to_vec())
         }
     }
 }
@@ -101,7 +97,9 @@ impl RecurrentBackend for Flex {
             steps,
             hidden,
         };
+        let t0 = std::time::Instant::now();
         let (out, aux) = cpu::forward(d, &host(&xproj), &host(&w_h), &host(&b_h));
+        if std::env::var_os("KANN_CELLS_TRACE").is_some() { eprintln!("TRACE fwd {:?}", t0.elapsed()); }
         let aux = if d.aux_width() == 0 {
             flex_tensor(vec![0.0], [1, 1, 1])
         } else {
@@ -133,7 +131,9 @@ impl RecurrentBackend for Flex {
         } else {
             host(&aux)
         };
+        let t0 = std::time::Instant::now();
         let g = cpu::backward(d, &host(&grad_out), &host(&out), &aux_host, &host(&w_h));
+        if std::env::var_os("KANN_CELLS_TRACE").is_some() { eprintln!("TRACE bwd {:?}", t0.elapsed()); }
         (
             flex_tensor(g.xproj, [batch, steps, gh]),
             flex_tensor(g.w_h, [hidden, gh]),
@@ -216,5 +216,49 @@ pub(crate) fn scan(
         (out.narrow(2, 0, h), cell)
     } else {
         (out, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as f32 + seed) * 0.7317).sin() * 0.8)
+            .collect()
+    }
+
+    fn assert_same(what: &str, a: &FlexTensor, b: &FlexTensor) {
+        assert_eq!(a.shape(), b.shape(), "{what}: shapes");
+        let worst = host(a)
+            .iter()
+            .zip(host(b).iter())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 1e-5, "{what}: max difference {worst:e}");
+    }
+
+    /// The backend-generic path (used on GPUs) and the fused CPU kernels agree.
+    #[test]
+    fn generic_path_matches_fused_kernels() {
+        let (b, t, h) = (3, 6, 5);
+        for kind in [CellKind::Gru, CellKind::Lstm, CellKind::Rnn] {
+            let gh = kind.gates() * h;
+            let ow = cpu::out_width(kind, h);
+            let x = flex_tensor(values(b * t * gh, 1.0), [b, t, gh]);
+            let w = flex_tensor(values(h * gh, 2.0), [h, gh]);
+            let bias = flex_tensor(values(gh, 3.0), [gh]);
+            let (o1, a1) = Flex::recurrent_forward(kind, x.clone(), w.clone(), bias.clone());
+            let (o2, a2) = generic::forward::<Flex>(kind, x, w.clone(), bias);
+            assert_same("out", &o1, &o2);
+            assert_same("aux", &a1, &a2);
+            let go = flex_tensor(values(b * t * ow, 4.0), [b, t, ow]);
+            let g1 = Flex::recurrent_backward(kind, go.clone(), o1.clone(), a1.clone(), w.clone());
+            let g2 = generic::backward::<Flex>(kind, go, o1, a1, w);
+            assert_same("grad xproj", &g1.0, &g2.0);
+            assert_same("grad w_h", &g1.1, &g2.1);
+            assert_same("grad b_h", &g1.2, &g2.2);
+        }
     }
 }

@@ -11,7 +11,7 @@
 //! `w_x: [X, G·H]`, `b_x: [G·H]`, `w_h: [H, G·H]`, `b_h: [G·H]` with `G` gates.
 //! A forward pass
 //! 1. projects all inputs of all steps with one GEMM, `xproj = x·w_x + b_x` (`[B·T, X]·[X, G·H]`);
-//! 2. runs the time loop as a single custom operation ([`kernels`]): per step one `[B,H]·[H,G·H]`
+//! 2. runs the time loop as a single custom operation ([`RecurrentBackend::recurrent_scan`]): per step one `[B,H]·[H,G·H]`
 //!    GEMM plus one fused pass over the gates, writing `h_t` straight into the `[B,T,H]` output
 //!    buffer (no per-step tensors, no slicing in the autodiff graph);
 //! 3. its hand-written backward (BPTT) walks the steps in reverse on raw buffers, producing

@@ -4,8 +4,8 @@
 //! receives a full-size gradient). Used by tests and benchmarks as the baseline.
 
 use super::CellKind;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::Tensor;
+use burn::tensor::activation::sigmoid;
 
 /// Runs the recurrence over `xproj: [B, T, G·H]` with hidden weights `w_h: [H, G·H]` and hidden
 /// bias `b_h: [G·H]` from a zero state. Returns hidden states `[B, T, H]` and, when `want_cell`
