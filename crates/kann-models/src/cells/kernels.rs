@@ -99,7 +99,9 @@ impl RecurrentBackend for Flex {
         };
         let t0 = std::time::Instant::now();
         let (out, aux) = cpu::forward(d, &host(&xproj), &host(&w_h), &host(&b_h));
-        if std::env::var_os("KANN_CELLS_TRACE").is_some() { eprintln!("TRACE fwd {:?}", t0.elapsed()); }
+        if std::env::var_os("KANN_CELLS_TRACE").is_some() {
+            eprintln!("TRACE fwd {:?}", t0.elapsed());
+        }
         let aux = if d.aux_width() == 0 {
             flex_tensor(vec![0.0], [1, 1, 1])
         } else {
@@ -133,7 +135,9 @@ impl RecurrentBackend for Flex {
         };
         let t0 = std::time::Instant::now();
         let g = cpu::backward(d, &host(&grad_out), &host(&out), &aux_host, &host(&w_h));
-        if std::env::var_os("KANN_CELLS_TRACE").is_some() { eprintln!("TRACE bwd {:?}", t0.elapsed()); }
+        if std::env::var_os("KANN_CELLS_TRACE").is_some() {
+            eprintln!("TRACE bwd {:?}", t0.elapsed());
+        }
         (
             flex_tensor(g.xproj, [batch, steps, gh]),
             flex_tensor(g.w_h, [hidden, gh]),
