@@ -51,6 +51,7 @@ struct Args {
 
 /// The recurrent layer under test.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // built once per benchmark; boxing would not change timings
 enum Layer {
     Stock(Gru),
     Fast(Recurrent),
