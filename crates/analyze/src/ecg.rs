@@ -742,7 +742,13 @@ fn ecg_table(r: &EcgReport, run: &std::path::Path) -> Vec<PaperRow> {
         .top_eigenvalues
         .iter()
         .take(4)
-        .map(|e| format!("{} (τ {})", fmt_lambda(e.re, e.im), fmt_tau(e.tau)))
+        .map(|e| {
+            format!(
+                "{} (τ {})",
+                fmt_lambda(e.re, e.im),
+                fmt_tau(e.tau, e.modulus)
+            )
+        })
         .collect();
     let sil = &r.silhouette;
     vec![
@@ -874,7 +880,7 @@ fn ecg_body(r: &EcgReport) -> String {
             e.index,
             fmt_lambda(e.re, e.im),
             e.modulus,
-            fmt_tau(e.tau)
+            fmt_tau(e.tau, e.modulus)
         ));
     }
     s.push_str("\n## Dominant pairs (Fig. 2)\n\n| pair | λ | dominance | τ(0.01) | feature |\n| --- | --- | --- | --- | --- |\n");
@@ -884,7 +890,7 @@ fn ecg_body(r: &EcgReport) -> String {
             set_name(&p.set.iter().map(|j| j - 1).collect::<Vec<_>>()),
             fmt_lambda(p.eigenvalue.0, p.eigenvalue.1),
             p.dominance,
-            fmt_tau(p.tau),
+            fmt_tau(p.tau, p.eigenvalue.0.hypot(p.eigenvalue.1)),
             p.feature
         ));
     }

@@ -703,7 +703,7 @@ fn imdb_table(
     let taus: Vec<String> = eig
         .iter()
         .take(count_above.clamp(4, 6))
-        .map(|e| fmt_tau(e.tau))
+        .map(|e| fmt_tau(e.tau, e.modulus))
         .collect();
     let readout = sentiment
         .candidates
@@ -773,7 +773,7 @@ fn imdb_table(
             format!(
                 "{} (min over |λ| > 0.99: {})",
                 taus.join(", "),
-                fmt_tau(min_tau)
+                fmt_tau(min_tau, 1.0)
             ),
             cmd.clone(),
         ),
@@ -864,7 +864,7 @@ fn imdb_body(r: &ImdbReport) -> String {
             e.index,
             fmt_lambda(e.re, e.im),
             e.modulus,
-            fmt_tau(e.tau)
+            fmt_tau(e.tau, e.modulus)
         ));
     }
     s.push_str(&format!(

@@ -377,7 +377,12 @@ pub fn fmt_lambda(re: f64, im: f64) -> String {
     }
 }
 
-/// Formats a memory horizon.
-pub fn fmt_tau(t: Option<f64>) -> String {
-    t.map_or_else(|| "inf".to_string(), |t| format!("{t:.0}"))
+/// Formats a memory horizon `τ` (Eq. 9) of an eigenvalue of modulus `modulus`: a number, `inf`
+/// for `|λ| = 1` (infinite memory), or `inf (unstable)` for `|λ| > 1`, whose powers grow.
+pub fn fmt_tau(t: Option<f64>, modulus: f64) -> String {
+    match t {
+        Some(t) => format!("{t:.0}"),
+        None if modulus > 1.0 + 1e-6 => "inf (unstable: modulus > 1)".to_string(),
+        None => "inf".to_string(),
+    }
 }
