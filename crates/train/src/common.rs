@@ -222,6 +222,36 @@ impl Checkpoint {
         })?;
         Ok((model, optim, state))
     }
+
+    /// With `resume`, load the checkpoint (and log where training resumes); otherwise start
+    /// from `model`/`optim` with a fresh state at learning rate `lr`.
+    pub fn resume_or_start<M: Module>(
+        &self,
+        resume: bool,
+        model: M,
+        optim: ModuleOptimizer,
+        lr: f64,
+        log: &Logger,
+    ) -> Result<(M, ModuleOptimizer, TrainState)> {
+        if resume {
+            let (m, o, s) = self.load(model, optim)?;
+            log.line(format!(
+                "resuming after epoch {} (lr {:.3e})",
+                s.epochs_done, s.lr
+            ));
+            return Ok((m, o, s));
+        }
+        let state = TrainState {
+            epochs_done: 0,
+            lr,
+            best_val_loss: f64::INFINITY,
+            best_epoch: 0,
+            bad_epochs: 0,
+            elapsed_seconds: 0.0,
+            metrics: Vec::new(),
+        };
+        Ok((model, optim, state))
+    }
 }
 
 /// Save the weights `analyze` uses (`model.bpk`), atomically.

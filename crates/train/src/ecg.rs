@@ -162,25 +162,8 @@ fn train_ecg(
     let optim = adam(cfg.train.weight_decay);
     write_run_header(out, full_config, &ModelSpec::Ecg(mcfg.clone()))?;
     let checkpoint = Checkpoint::new(out);
-    let (mut model, mut optim, mut state) = if resume {
-        let (m, o, s) = checkpoint.load(model, optim)?;
-        log.line(format!(
-            "resuming after epoch {} (lr {:.3e})",
-            s.epochs_done, s.lr
-        ));
-        (m, o, s)
-    } else {
-        let state = TrainState {
-            epochs_done: 0,
-            lr: cfg.train.lr,
-            best_val_loss: f64::INFINITY,
-            best_epoch: 0,
-            bad_epochs: 0,
-            elapsed_seconds: 0.0,
-            metrics: Vec::new(),
-        };
-        (model, optim, state)
-    };
+    let (mut model, mut optim, mut state) =
+        checkpoint.resume_or_start(resume, model, optim, cfg.train.lr, &log)?;
     let eval_device = device.clone().inner();
     let thr = cfg.train.threshold;
     let bs = cfg.train.batch_size;
