@@ -53,14 +53,19 @@ def main():
     p.add_argument("--vocab", type=int, default=32000)
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--label", default="pytorch",
+                   help="implementation name printed in the RESULT lines")
     p.add_argument("--keep-denormals", action="store_true",
                    help="do not flush subnormal floats (the Rust cells flush them in their kernels)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(not args.keep_denormals)
-    print(f"# torch {torch.__version__} threads={torch.get_num_threads()}")
+    thp = os.environ.get("THP_MEM_ALLOC_ENABLE", "0")
+    print(f"# torch {torch.__version__} threads={torch.get_num_threads()} "
+          f"THP_MEM_ALLOC_ENABLE={thp}")
     for steps in (int(s) for s in args.steps.split(",")):
-        print(f"RESULT impl=pytorch steps={steps} secs={time_steps(args, steps):.4f}", flush=True)
+        secs = time_steps(args, steps)
+        print(f"RESULT impl={args.label} steps={steps} secs={secs:.4f}", flush=True)
 
 
 if __name__ == "__main__":

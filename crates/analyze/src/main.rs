@@ -7,6 +7,10 @@ mod states;
 
 use clap::{Parser, Subcommand};
 
+/// Large training buffers are backed by transparent huge pages (see `kann_models::hugepages`).
+#[global_allocator]
+static ALLOC: kann_models::hugepages::HugePageAlloc = kann_models::hugepages::HugePageAlloc;
+
 /// Koopman analysis of sequence models (KANN).
 #[derive(Debug, Parser)]
 #[command(name = "analyze", version, about)]

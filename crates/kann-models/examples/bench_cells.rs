@@ -17,6 +17,10 @@ use clap::Parser;
 use kann_models::cells::{CellKind, Recurrent, RecurrentConfig};
 use std::time::Instant;
 
+/// Large training buffers are backed by transparent huge pages (see `kann_models::hugepages`).
+#[global_allocator]
+static ALLOC: kann_models::hugepages::HugePageAlloc = kann_models::hugepages::HugePageAlloc;
+
 #[derive(Parser, Debug)]
 #[command(about = "Benchmark burn's stock GRU against the fast recurrent cells")]
 struct Args {
@@ -44,6 +48,9 @@ struct Args {
     /// Skip the stock GRU entirely.
     #[arg(long)]
     no_stock: bool,
+    /// Also print the forward / backward / optimizer split of every timed step.
+    #[arg(long)]
+    phases: bool,
     /// Backend: `flex` (CPU), `wgpu` or `cuda` (need the cargo feature of that name).
     #[arg(long, default_value = "flex")]
     device: String,
@@ -123,11 +130,23 @@ fn time_steps(args: &Args, stock: bool, steps: usize, device: &Device) -> Result
         let start = Instant::now();
         let logits = model.forward(tokens.clone());
         let loss = loss_fn.forward(logits, labels.clone());
+        device.sync().context("device sync")?;
+        let forward = start.elapsed().as_secs_f64();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        device.sync().context("device sync")?;
+        let backward = start.elapsed().as_secs_f64() - forward;
         model = optim.step(1e-3, model, grads);
         device.sync().context("device sync")?;
+        let total = start.elapsed().as_secs_f64();
         if i > 0 {
-            times.push(start.elapsed().as_secs_f64());
+            times.push(total);
+            if args.phases {
+                println!(
+                    "PHASES impl={} steps={steps} forward={forward:.4} backward={backward:.4} optim={:.4}",
+                    if stock { "stock" } else { "fast" },
+                    total - forward - backward
+                );
+            }
         }
     }
     times.sort_by(f64::total_cmp);

@@ -9,6 +9,7 @@ pub mod cells;
 pub mod config;
 pub mod error;
 pub mod hooks;
+pub mod hugepages;
 pub mod npy;
 pub mod run;
 pub mod sentiment;

@@ -12,6 +12,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use train::TrainArgs;
 
+/// Large training buffers are backed by transparent huge pages (see `kann_models::hugepages`).
+#[global_allocator]
+static ALLOC: kann_models::hugepages::HugePageAlloc = kann_models::hugepages::HugePageAlloc;
+
 /// Train the paper's sentiment (IMDB) and anomaly-detection (ECG5000) models.
 #[derive(Parser, Debug)]
 #[command(version, about)]

@@ -16,6 +16,43 @@ use super::CellKind;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
+/// Calls `$body_fn(args…)` (an `#[inline(always)]` function) through a copy compiled with
+/// AVX-512 or AVX2+FMA when the CPU has them, so that the gate loops are vectorised 16 or 8
+/// lanes wide; falls back to the baseline build elsewhere.
+macro_rules! simd_dispatch {
+    ($body_fn:ident($($arg:expr),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+            fn avx512<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+            {
+                // SAFETY: the CPU supports every feature `avx512` enables (checked above).
+                unsafe { avx512(|| $body_fn($($arg),*)) }
+            } else if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                unsafe { avx2(|| $body_fn($($arg),*)) }
+            } else {
+                $body_fn($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $body_fn($($arg),*)
+        }
+    }};
+}
+
 /// Problem sizes of one call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Dims {
@@ -174,8 +211,23 @@ pub(crate) fn forward(d: Dims, xproj: &[f32], w_h: &[f32], b_h: &[f32]) -> (Vec<
     (out, aux)
 }
 
-/// Forward recurrence for `nb` consecutive batch rows.
+/// Forward recurrence for `nb` consecutive batch rows, compiled for the widest vector
+/// instruction set this CPU has (the gate loops are auto-vectorised; see [`simd_dispatch`]).
 fn forward_chunk(
+    d: Dims,
+    nb: usize,
+    xproj: &[f32],
+    w_h: &[f32],
+    b_h: &[f32],
+    out: &mut [f32],
+    aux: &mut [f32],
+) {
+    simd_dispatch!(forward_chunk_impl(d, nb, xproj, w_h, b_h, out, aux))
+}
+
+/// Body of [`forward_chunk`].
+#[inline(always)]
+fn forward_chunk_impl(
     d: Dims,
     nb: usize,
     xproj: &[f32],
@@ -207,62 +259,189 @@ fn forward_chunk(
             let hv = &mut hprev[bi * h..][..h];
             let o = &mut out[row * ow..][..ow];
             match d.kind {
-                CellKind::Gru => {
-                    let a = &mut aux[row * aw..][..aw];
-                    let (az, rest) = a.split_at_mut(h);
-                    let (ar, rest) = rest.split_at_mut(h);
-                    let (an, ahn) = rest.split_at_mut(h);
-                    let (xz, xr, xn) = (&x[..h], &x[h..2 * h], &x[2 * h..3 * h]);
-                    let (pz, pr, pn) = (&p[..h], &p[h..2 * h], &p[2 * h..3 * h]);
-                    let (bz, br, bn) = (&b_h[..h], &b_h[h..2 * h], &b_h[2 * h..3 * h]);
-                    for j in 0..h {
-                        let z = sigmoid(xz[j] + pz[j] + bz[j]);
-                        let r = sigmoid(xr[j] + pr[j] + br[j]);
-                        let hn = pn[j] + bn[j];
-                        let n = tanh(xn[j] + r * hn);
-                        let hnew = n + z * (hv[j] - n);
-                        hv[j] = hnew;
-                        o[j] = hnew;
-                        az[j] = z;
-                        ar[j] = r;
-                        an[j] = n;
-                        ahn[j] = hn;
-                    }
-                }
-                CellKind::Lstm => {
-                    let a = &mut aux[row * aw..][..aw];
-                    let (ai, rest) = a.split_at_mut(h);
-                    let (af, rest) = rest.split_at_mut(h);
-                    let (ag, ao) = rest.split_at_mut(h);
-                    let cv = &mut cprev[bi * h..][..h];
-                    let (oh, oc) = o.split_at_mut(h);
-                    for j in 0..h {
-                        let i = sigmoid(x[j] + p[j] + b_h[j]);
-                        let f = sigmoid(x[h + j] + p[h + j] + b_h[h + j]);
-                        let g = tanh(x[2 * h + j] + p[2 * h + j] + b_h[2 * h + j]);
-                        let og = sigmoid(x[3 * h + j] + p[3 * h + j] + b_h[3 * h + j]);
-                        let c = f * cv[j] + i * g;
-                        let hnew = og * tanh(c);
-                        cv[j] = c;
-                        hv[j] = hnew;
-                        oh[j] = hnew;
-                        oc[j] = c;
-                        ai[j] = i;
-                        af[j] = f;
-                        ag[j] = g;
-                        ao[j] = og;
-                    }
-                }
-                CellKind::Rnn => {
-                    for j in 0..h {
-                        let hnew = tanh(x[j] + p[j] + b_h[j]);
-                        hv[j] = hnew;
-                        o[j] = hnew;
-                    }
-                }
+                CellKind::Gru => gru_forward_row(h, x, p, b_h, hv, o, &mut aux[row * aw..][..aw]),
+                CellKind::Lstm => lstm_forward_row(
+                    h,
+                    x,
+                    p,
+                    b_h,
+                    hv,
+                    &mut cprev[bi * h..][..h],
+                    o,
+                    &mut aux[row * aw..][..aw],
+                ),
+                CellKind::Rnn => rnn_forward_row(h, x, p, b_h, hv, o),
             }
         }
     }
+}
+
+/// GRU gates of one row and step. Every slice is cut to exactly `h` lanes first so that the
+/// loop has no bounds checks and vectorises.
+#[inline(always)]
+fn gru_forward_row(
+    h: usize,
+    x: &[f32],
+    p: &[f32],
+    b: &[f32],
+    hv: &mut [f32],
+    o: &mut [f32],
+    a: &mut [f32],
+) {
+    let (xz, xr, xn) = (&x[..h], &x[h..2 * h], &x[2 * h..3 * h]);
+    let (pz, pr, pn) = (&p[..h], &p[h..2 * h], &p[2 * h..3 * h]);
+    let (bz, br, bn) = (&b[..h], &b[h..2 * h], &b[2 * h..3 * h]);
+    let (hv, o) = (&mut hv[..h], &mut o[..h]);
+    let (az, rest) = a.split_at_mut(h);
+    let (ar, rest) = rest.split_at_mut(h);
+    let (an, rest) = rest.split_at_mut(h);
+    let ahn = &mut rest[..h];
+    for j in 0..h {
+        let z = sigmoid(xz[j] + pz[j] + bz[j]);
+        let r = sigmoid(xr[j] + pr[j] + br[j]);
+        let hn = pn[j] + bn[j];
+        let n = tanh(xn[j] + r * hn);
+        let hnew = n + z * (hv[j] - n);
+        hv[j] = hnew;
+        o[j] = hnew;
+        az[j] = z;
+        ar[j] = r;
+        an[j] = n;
+        ahn[j] = hn;
+    }
+}
+
+/// LSTM gates of one row and step (see [`gru_forward_row`] for the slicing).
+#[allow(clippy::too_many_arguments)] // one slice per buffer keeps the loop bounds-check free
+#[inline(always)]
+fn lstm_forward_row(
+    h: usize,
+    x: &[f32],
+    p: &[f32],
+    b: &[f32],
+    hv: &mut [f32],
+    cv: &mut [f32],
+    o: &mut [f32],
+    a: &mut [f32],
+) {
+    let (xi, xf, xg, xo) = (&x[..h], &x[h..2 * h], &x[2 * h..3 * h], &x[3 * h..4 * h]);
+    let (pi, pf, pg, po) = (&p[..h], &p[h..2 * h], &p[2 * h..3 * h], &p[3 * h..4 * h]);
+    let (bi, bf, bg, bo) = (&b[..h], &b[h..2 * h], &b[2 * h..3 * h], &b[3 * h..4 * h]);
+    let (hv, cv) = (&mut hv[..h], &mut cv[..h]);
+    let (oh, rest) = o.split_at_mut(h);
+    let oc = &mut rest[..h];
+    let (ai, rest) = a.split_at_mut(h);
+    let (af, rest) = rest.split_at_mut(h);
+    let (ag, rest) = rest.split_at_mut(h);
+    let ao = &mut rest[..h];
+    for j in 0..h {
+        let i = sigmoid(xi[j] + pi[j] + bi[j]);
+        let f = sigmoid(xf[j] + pf[j] + bf[j]);
+        let g = tanh(xg[j] + pg[j] + bg[j]);
+        let og = sigmoid(xo[j] + po[j] + bo[j]);
+        let c = f * cv[j] + i * g;
+        let hnew = og * tanh(c);
+        cv[j] = c;
+        hv[j] = hnew;
+        oh[j] = hnew;
+        oc[j] = c;
+        ai[j] = i;
+        af[j] = f;
+        ag[j] = g;
+        ao[j] = og;
+    }
+}
+
+/// Vanilla RNN step of one row.
+#[inline(always)]
+fn rnn_forward_row(h: usize, x: &[f32], p: &[f32], b: &[f32], hv: &mut [f32], o: &mut [f32]) {
+    let (x, p, b, hv, o) = (&x[..h], &p[..h], &b[..h], &mut hv[..h], &mut o[..h]);
+    for j in 0..h {
+        let hnew = tanh(x[j] + p[j] + b[j]);
+        hv[j] = hnew;
+        o[j] = hnew;
+    }
+}
+
+/// Input projection `y = x·w + b` of all rows at once (`x: [n, xd]`, `w: [xd, yd]`,
+/// `b: [yd]`, row-major): one multi-threaded GEMM.
+pub(crate) fn projection(
+    n: usize,
+    xd: usize,
+    yd: usize,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+) -> Vec<f32> {
+    assert_eq!(x.len(), n * xd, "projection x length");
+    assert_eq!(w.len(), xd * yd, "projection w length");
+    assert_eq!(b.len(), yd, "projection b length");
+    let mut y = Vec::with_capacity(n * yd);
+    for _ in 0..n {
+        y.extend_from_slice(b);
+    }
+    if n > 0 && yd > 0 && xd > 0 {
+        matmul(
+            view_mut(&mut y, n, yd, yd),
+            Accum::Add,
+            view(x, n, xd, xd),
+            view(w, xd, yd, yd),
+            1.0,
+            Par::rayon(0),
+        );
+    }
+    y
+}
+
+/// Gradients of [`projection`] from `grad_y: [n, yd]`: `(grad_x` when `want_x`, `grad_w,
+/// grad_b)`, each one GEMM (`grad_b` as `1ᵀ·grad_y`).
+pub(crate) fn projection_backward(
+    n: usize,
+    xd: usize,
+    yd: usize,
+    grad_y: &[f32],
+    x: &[f32],
+    w: &[f32],
+    want_x: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    assert_eq!(grad_y.len(), n * yd, "projection grad_y length");
+    assert_eq!(x.len(), n * xd, "projection x length");
+    assert_eq!(w.len(), xd * yd, "projection w length");
+    let mut gx = want_x.then(|| vec![0.0f32; n * xd]);
+    let mut gw = vec![0.0f32; xd * yd];
+    let mut gb = vec![0.0f32; yd];
+    if n == 0 || xd == 0 || yd == 0 {
+        return (gx, gw, gb);
+    }
+    let gy = view(grad_y, n, yd, yd);
+    if let Some(gx) = gx.as_mut() {
+        matmul(
+            view_mut(gx, n, xd, xd),
+            Accum::Replace,
+            gy,
+            view(w, xd, yd, yd).transpose(),
+            1.0,
+            Par::rayon(0),
+        );
+    }
+    matmul(
+        view_mut(&mut gw, xd, yd, yd),
+        Accum::Replace,
+        view(x, n, xd, xd).transpose(),
+        gy,
+        1.0,
+        Par::rayon(0),
+    );
+    let ones = vec![1.0f32; n];
+    matmul(
+        view_mut(&mut gb, 1, yd, yd),
+        Accum::Replace,
+        view(&ones, 1, n, n),
+        gy,
+        1.0,
+        Par::rayon(0),
+    );
+    (gx, gw, gb)
 }
 
 /// Gradients returned by [`backward`].
@@ -329,7 +508,22 @@ pub(crate) fn backward(d: Dims, grad_out: &[f32], out: &[f32], aux: &[f32], w_h:
 }
 
 /// BPTT for `nb` consecutive batch rows; writes `gx` and returns partial `(grad_w_h, grad_b_h)`.
+/// Compiled for the widest vector instruction set this CPU has (see [`simd_dispatch`]).
 fn backward_chunk(
+    d: Dims,
+    nb: usize,
+    grad_out: &[f32],
+    out: &[f32],
+    aux: &[f32],
+    w_h: &[f32],
+    gx: &mut [f32],
+) -> (Vec<f32>, Vec<f32>) {
+    simd_dispatch!(backward_chunk_impl(d, nb, grad_out, out, aux, w_h, gx))
+}
+
+/// Body of [`backward_chunk`].
+#[inline(always)]
+fn backward_chunk_impl(
     d: Dims,
     nb: usize,
     grad_out: &[f32],
@@ -349,67 +543,42 @@ fn backward_chunk(
     let mut dh_next = vec![0.0f32; nb * h];
     let mut dc_next = vec![0.0f32; nb * h];
     let mut ghp = vec![0.0f32; nb * gh];
+    // The state before step 0 is zero.
+    let zero_state = vec![0.0f32; ow];
     let w = view(w_h, h, gh, gh);
-    let trace = std::env::var_os("KANN_CELLS_TRACE").is_some();
-    let t0 = std::time::Instant::now();
     for s in (0..t).rev() {
         for bi in 0..nb {
             let row = bi * t + s;
             let go = &grad_out[row * ow..][..ow];
             let o = &out[row * ow..][..ow];
-            let prev = (s > 0).then(|| &out[(row - 1) * ow..][..ow]);
+            let prev = if s > 0 {
+                &out[(row - 1) * ow..][..ow]
+            } else {
+                &zero_state[..]
+            };
             let g = &mut gx[row * gh..][..gh];
             let dn = &mut dh_next[bi * h..][..h];
             match d.kind {
-                CellKind::Gru => {
-                    let a = &aux[row * aw..][..aw];
-                    let (az, ar, an, ahn) = (&a[..h], &a[h..2 * h], &a[2 * h..3 * h], &a[3 * h..]);
-                    let gnr = &mut gn[row * h..][..h];
-                    let (gz, rest) = g.split_at_mut(h);
-                    let (gr, gnn) = rest.split_at_mut(h);
-                    for j in 0..h {
-                        let hp = prev.map_or(0.0, |p| p[j]);
-                        let dh = go[j] + dn[j];
-                        let (z, r, n, hn) = (az[j], ar[j], an[j], ahn[j]);
-                        let dan = dh * (1.0 - z) * (1.0 - n * n);
-                        let daz = dh * (hp - n) * z * (1.0 - z);
-                        let dar = dan * hn * r * (1.0 - r);
-                        gz[j] = daz;
-                        gr[j] = dar;
-                        gnn[j] = dan;
-                        gnr[j] = dan * r;
-                        dn[j] = dh * z;
-                    }
-                }
-                CellKind::Lstm => {
-                    let a = &aux[row * aw..][..aw];
-                    let (ai, af, ag, ao) = (&a[..h], &a[h..2 * h], &a[2 * h..3 * h], &a[3 * h..]);
-                    let dcn = &mut dc_next[bi * h..][..h];
-                    let (gi, rest) = g.split_at_mut(h);
-                    let (gf, rest) = rest.split_at_mut(h);
-                    let (gg, go_) = rest.split_at_mut(h);
-                    for j in 0..h {
-                        let cp = prev.map_or(0.0, |p| p[h + j]);
-                        let c = o[h + j];
-                        let tc = tanh(c);
-                        let dh = go[j] + dn[j];
-                        let (i, f, gv, og) = (ai[j], af[j], ag[j], ao[j]);
-                        let dc = go[h + j] + dcn[j] + dh * og * (1.0 - tc * tc);
-                        go_[j] = dh * tc * og * (1.0 - og);
-                        gi[j] = dc * gv * i * (1.0 - i);
-                        gg[j] = dc * i * (1.0 - gv * gv);
-                        gf[j] = dc * cp * f * (1.0 - f);
-                        dcn[j] = dc * f;
-                        dn[j] = 0.0;
-                    }
-                }
-                CellKind::Rnn => {
-                    for j in 0..h {
-                        let dh = go[j] + dn[j];
-                        g[j] = dh * (1.0 - o[j] * o[j]);
-                        dn[j] = 0.0;
-                    }
-                }
+                CellKind::Gru => gru_backward_row(
+                    h,
+                    go,
+                    prev,
+                    &aux[row * aw..][..aw],
+                    dn,
+                    g,
+                    &mut gn[row * h..][..h],
+                ),
+                CellKind::Lstm => lstm_backward_row(
+                    h,
+                    go,
+                    o,
+                    prev,
+                    &aux[row * aw..][..aw],
+                    dn,
+                    &mut dc_next[bi * h..][..h],
+                    g,
+                ),
+                CellKind::Rnn => rnn_backward_row(h, go, o, dn, g),
             }
         }
         if s > 0 {
@@ -432,9 +601,6 @@ fn backward_chunk(
                 Par::Seq,
             );
         }
-    }
-    if trace {
-        eprintln!("TRACE bptt loop {:?}", t0.elapsed());
     }
     // grad W_h = Σ_t h_{t-1}ᵀ · grad_hproj_t, one GEMM per batch row over steps 1..T.
     let mut gw = vec![0.0f32; h * gh];
@@ -476,21 +642,96 @@ fn backward_chunk(
             let row = base + s;
             let g = &gx[row * gh..][..gh];
             if is_gru {
-                let gnr = &gn[row * h..][..h];
-                gb[..2 * h]
-                    .iter_mut()
-                    .zip(&g[..2 * h])
-                    .for_each(|(a, b)| *a += b);
-                gb[2 * h..].iter_mut().zip(gnr).for_each(|(a, b)| *a += b);
+                add_assign(&mut gb[..2 * h], &g[..2 * h]);
+                add_assign(&mut gb[2 * h..], &gn[row * h..][..h]);
             } else {
-                gb.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+                add_assign(&mut gb, g);
             }
         }
     }
-    if trace {
-        eprintln!("TRACE bptt total {:?}", t0.elapsed());
-    }
     (gw, gb)
+}
+
+/// `acc += x`, elementwise.
+#[inline(always)]
+fn add_assign(acc: &mut [f32], x: &[f32]) {
+    acc.iter_mut().zip(x).for_each(|(a, b)| *a += b);
+}
+
+/// GRU backward of one row and step: from `dh = grad_out + dh_next` (with `dh_next` in `dn`,
+/// overwritten by the gradient passed to the previous step's state) writes the gate
+/// pre-activation gradients into `g` (`z, r, n` blocks) and `r ⊙ grad(a_n)` into `gnr`.
+#[inline(always)]
+fn gru_backward_row(
+    h: usize,
+    go: &[f32],
+    prev: &[f32],
+    a: &[f32],
+    dn: &mut [f32],
+    g: &mut [f32],
+    gnr: &mut [f32],
+) {
+    let (go, prev, dn, gnr) = (&go[..h], &prev[..h], &mut dn[..h], &mut gnr[..h]);
+    let (az, ar, an, ahn) = (&a[..h], &a[h..2 * h], &a[2 * h..3 * h], &a[3 * h..4 * h]);
+    let (gz, rest) = g.split_at_mut(h);
+    let (gr, rest) = rest.split_at_mut(h);
+    let gnn = &mut rest[..h];
+    for j in 0..h {
+        let dh = go[j] + dn[j];
+        let (z, r, n, hn) = (az[j], ar[j], an[j], ahn[j]);
+        let dan = dh * (1.0 - z) * (1.0 - n * n);
+        gz[j] = dh * (prev[j] - n) * z * (1.0 - z);
+        gr[j] = dan * hn * r * (1.0 - r);
+        gnn[j] = dan;
+        gnr[j] = dan * r;
+        dn[j] = dh * z;
+    }
+}
+
+/// LSTM backward of one row and step (`o` and `prev` hold `h` then `c`).
+#[allow(clippy::too_many_arguments)] // one slice per buffer keeps the loop bounds-check free
+#[inline(always)]
+fn lstm_backward_row(
+    h: usize,
+    go: &[f32],
+    o: &[f32],
+    prev: &[f32],
+    a: &[f32],
+    dn: &mut [f32],
+    dcn: &mut [f32],
+    g: &mut [f32],
+) {
+    let (goh, goc) = (&go[..h], &go[h..2 * h]);
+    let (c_now, c_prev) = (&o[h..2 * h], &prev[h..2 * h]);
+    let (dn, dcn) = (&mut dn[..h], &mut dcn[..h]);
+    let (ai, af, ag, ao) = (&a[..h], &a[h..2 * h], &a[2 * h..3 * h], &a[3 * h..4 * h]);
+    let (gi, rest) = g.split_at_mut(h);
+    let (gf, rest) = rest.split_at_mut(h);
+    let (gg, rest) = rest.split_at_mut(h);
+    let g_o = &mut rest[..h];
+    for j in 0..h {
+        let tc = tanh(c_now[j]);
+        let dh = goh[j] + dn[j];
+        let (i, f, gv, og) = (ai[j], af[j], ag[j], ao[j]);
+        let dc = goc[j] + dcn[j] + dh * og * (1.0 - tc * tc);
+        g_o[j] = dh * tc * og * (1.0 - og);
+        gi[j] = dc * gv * i * (1.0 - i);
+        gg[j] = dc * i * (1.0 - gv * gv);
+        gf[j] = dc * c_prev[j] * f * (1.0 - f);
+        dcn[j] = dc * f;
+        dn[j] = 0.0;
+    }
+}
+
+/// Vanilla RNN backward of one row and step.
+#[inline(always)]
+fn rnn_backward_row(h: usize, go: &[f32], o: &[f32], dn: &mut [f32], g: &mut [f32]) {
+    let (go, o, dn, g) = (&go[..h], &o[..h], &mut dn[..h], &mut g[..h]);
+    for j in 0..h {
+        let dh = go[j] + dn[j];
+        g[j] = dh * (1.0 - o[j] * o[j]);
+        dn[j] = 0.0;
+    }
 }
 
 #[cfg(test)]

@@ -231,3 +231,29 @@ pub(crate) fn backward<B: Backend>(
     let gb = reshape::<B, 1>(B::float_sum_dim(ghp, 0), [gh]);
     (gx, gw, gb)
 }
+
+/// Input projection `y = x·w + b` (`x: [N, X]`, `w: [X, Y]`, `b: [Y]`) with primitive ops.
+pub(crate) fn projection<B: Backend>(
+    x: FloatTensor<B>,
+    w: FloatTensor<B>,
+    b: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let [n, _] = x.shape().dims::<2>();
+    let [y] = b.shape().dims::<1>();
+    let bias = B::float_expand(reshape::<B, 2>(b, [1, y]), Shape::new([n, y]));
+    B::float_add(B::float_matmul(x, w), bias)
+}
+
+/// Gradients of [`projection`]: `(grad_x if want_x, grad_w, grad_b)`.
+pub(crate) fn projection_backward<B: Backend>(
+    grad_y: FloatTensor<B>,
+    x: FloatTensor<B>,
+    w: FloatTensor<B>,
+    want_x: bool,
+) -> (Option<FloatTensor<B>>, FloatTensor<B>, FloatTensor<B>) {
+    let [_, y] = grad_y.shape().dims::<2>();
+    let gx = want_x.then(|| B::float_matmul(grad_y.clone(), B::float_transpose(w)));
+    let gw = B::float_matmul(B::float_transpose(x), grad_y.clone());
+    let gb = reshape::<B, 1>(B::float_sum_dim(grad_y, 0), [y]);
+    (gx, gw, gb)
+}

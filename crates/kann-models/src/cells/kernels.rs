@@ -55,6 +55,31 @@ pub trait RecurrentBackend: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         generic::backward::<Self>(kind, grad_out, out, aux, w_h)
     }
+
+    /// Input projection of all steps at once, `y = x·w + b` with `x: [N, X]`, `w: [X, Y]`,
+    /// `b: [Y]` (one GEMM; on `Flex` a multi-threaded AVX-512/AVX2 GEMM from faer).
+    fn projection(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        generic::projection::<Self>(x, w, b)
+    }
+
+    /// Gradients of [`RecurrentBackend::projection`] from `grad_y: [N, Y]`:
+    /// `(grad_x` (only when `want_x`)`, grad_w, grad_b)`.
+    fn projection_backward(
+        grad_y: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        want_x: bool,
+    ) -> (
+        Option<FloatTensor<Self>>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        generic::projection_backward::<Self>(grad_y, x, w, want_x)
+    }
 }
 
 #[cfg(feature = "wgpu")]
@@ -97,11 +122,7 @@ impl RecurrentBackend for Flex {
             steps,
             hidden,
         };
-        let t0 = std::time::Instant::now();
         let (out, aux) = cpu::forward(d, &host(&xproj), &host(&w_h), &host(&b_h));
-        if std::env::var_os("KANN_CELLS_TRACE").is_some() {
-            eprintln!("TRACE fwd {:?}", t0.elapsed());
-        }
         let aux = if d.aux_width() == 0 {
             flex_tensor(vec![0.0], [1, 1, 1])
         } else {
@@ -133,15 +154,41 @@ impl RecurrentBackend for Flex {
         } else {
             host(&aux)
         };
-        let t0 = std::time::Instant::now();
         let g = cpu::backward(d, &host(&grad_out), &host(&out), &aux_host, &host(&w_h));
-        if std::env::var_os("KANN_CELLS_TRACE").is_some() {
-            eprintln!("TRACE bwd {:?}", t0.elapsed());
-        }
         (
             flex_tensor(g.xproj, [batch, steps, gh]),
             flex_tensor(g.w_h, [hidden, gh]),
             flex_tensor(g.b_h, [gh]),
+        )
+    }
+
+    fn projection(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        if !is_f32(&[&x, &w, &b]) {
+            return generic::projection::<Self>(x, w, b);
+        }
+        let [n, xd] = x.shape().dims::<2>();
+        let [_, yd] = w.shape().dims::<2>();
+        let y = cpu::projection(n, xd, yd, &host(&x), &host(&w), &host(&b));
+        flex_tensor(y, [n, yd])
+    }
+
+    fn projection_backward(
+        grad_y: FlexTensor,
+        x: FlexTensor,
+        w: FlexTensor,
+        want_x: bool,
+    ) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+        if !is_f32(&[&grad_y, &x, &w]) {
+            return generic::projection_backward::<Self>(grad_y, x, w, want_x);
+        }
+        let [n, xd] = x.shape().dims::<2>();
+        let [_, yd] = w.shape().dims::<2>();
+        let (gx, gw, gb) =
+            cpu::projection_backward(n, xd, yd, &host(&grad_y), &host(&x), &host(&w), want_x);
+        (
+            gx.map(|gx| flex_tensor(gx, [n, xd])),
+            flex_tensor(gw, [xd, yd]),
+            flex_tensor(gb, [yd]),
         )
     }
 }
@@ -197,6 +244,65 @@ impl<B: RecurrentBackend, C: CheckpointStrategy> RecurrentBackend for Autodiff<B
             OpsKind::UnTracked(prep) => prep.finish(B::recurrent_scan(kind, x, w, b)),
         }
     }
+
+    fn projection(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        /// Backward step of the projection (parents: `x`, `w`, `b`).
+        #[derive(Debug)]
+        struct ProjectionBackward;
+
+        impl<B: RecurrentBackend> Backward<B, 3> for ProjectionBackward {
+            type State = (FloatTensor<B>, FloatTensor<B>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_w, node_b] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, w) = ops.state;
+                let (gx, gw, gb) = B::projection_backward(grad, x, w, node_x.is_some());
+                if let (Some(node), Some(gx)) = (node_x, gx) {
+                    grads.register::<B>(node.id, gx);
+                }
+                if let Some(node) = node_w {
+                    grads.register::<B>(node.id, gw);
+                }
+                if let Some(node) = node_b {
+                    grads.register::<B>(node.id, gb);
+                }
+            }
+        }
+
+        let (x, guard_x) = x.into_parts();
+        let (w, guard_w) = w.into_parts();
+        let (b, guard_b) = b.into_parts();
+        match ProjectionBackward
+            .prepare::<C>([guard_x, guard_w, guard_b])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::projection(x.clone(), w.clone(), b);
+                prep.finish((x, w), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::projection(x, w, b)),
+        }
+    }
+}
+
+/// `x·w + b` for `x: [N, X]`, `w: [X, Y]`, `b: [Y]` through the backend extension.
+pub(crate) fn project(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    Tensor::<2>::from_dispatch(<Dispatch as RecurrentBackend>::projection(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        b.into_dispatch(),
+    ))
 }
 
 /// Runs the recurrence over `xproj: [B, T, G·H]` through the backend extension. Returns hidden

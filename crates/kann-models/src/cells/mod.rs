@@ -207,10 +207,7 @@ impl Recurrent {
             });
         }
         let gh = self.kind.gates() * self.d_hidden;
-        let xproj = x
-            .reshape([b * t, xd])
-            .matmul(self.w_x.val())
-            .add(self.b_x.val().unsqueeze())
+        let xproj = kernels::project(x.reshape([b * t, xd]), self.w_x.val(), self.b_x.val())
             .reshape([b, t, gh]);
         Ok(self.scan(xproj, want_cell))
     }
@@ -229,7 +226,7 @@ impl Recurrent {
             self.d_input()
         );
         let gh = self.kind.gates() * self.d_hidden;
-        let xproj = x.matmul(self.w_x.val()).add(self.b_x.val().unsqueeze());
+        let xproj = kernels::project(x, self.w_x.val(), self.b_x.val());
         // Broadcast along time without slicing: expand is a view whose gradient is a sum.
         let xproj = xproj.unsqueeze_dim::<3>(1).expand([b, steps, gh]);
         self.scan(xproj, want_cell)
