@@ -16,6 +16,10 @@ use super::CellKind;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
+/// Widest instruction set [`simd_dispatch`] may pick: 0 the baseline build, 1 AVX2+FMA,
+/// 2 AVX-512 (default: no cap). Tests lower it to check that every path gives the same results.
+static MAX_SIMD_LEVEL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(u8::MAX);
+
 /// Calls `$body_fn(args…)` (an `#[inline(always)]` function) through a copy compiled with
 /// AVX-512 or AVX2+FMA when the CPU has them, so that the gate loops are vectorised 16 or 8
 /// lanes wide; falls back to the baseline build elsewhere.
@@ -31,15 +35,18 @@ macro_rules! simd_dispatch {
             fn avx2<R>(f: impl FnOnce() -> R) -> R {
                 f()
             }
-            if std::arch::is_x86_feature_detected!("avx512f")
+            let cap = MAX_SIMD_LEVEL.load(std::sync::atomic::Ordering::Relaxed);
+            let has_avx2 = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma");
+            if cap >= 2
+                && has_avx2
+                && std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512vl")
                 && std::arch::is_x86_feature_detected!("avx512dq")
             {
                 // SAFETY: the CPU supports every feature `avx512` enables (checked above).
                 unsafe { avx512(|| $body_fn($($arg),*)) }
-            } else if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            } else if cap >= 1 && has_avx2 {
                 // SAFETY: the CPU supports AVX2 and FMA (checked above).
                 unsafe { avx2(|| $body_fn($($arg),*)) }
             } else {
@@ -737,6 +744,55 @@ fn rnn_backward_row(h: usize, go: &[f32], o: &[f32], dn: &mut [f32], g: &mut [f3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The AVX-512, AVX2 and baseline builds of the kernels agree (odd sizes exercise the
+    /// loop remainders). Paths the CPU lacks fall back, so the test is meaningful where they
+    /// exist and harmless elsewhere.
+    #[test]
+    fn every_simd_path_gives_the_same_results() {
+        let vals = |n: usize, seed: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i as f32 + seed) * 0.618).sin() * 0.9)
+                .collect()
+        };
+        for kind in [CellKind::Gru, CellKind::Lstm, CellKind::Rnn] {
+            let d = Dims {
+                kind,
+                batch: 5,
+                steps: 7,
+                hidden: 21,
+            };
+            let gh = d.gh();
+            let xproj = vals(d.batch * d.steps * gh, 1.0);
+            let w = vals(d.hidden * gh, 2.0);
+            let b = vals(gh, 3.0);
+            let go = vals(d.batch * d.steps * d.out_width(), 4.0);
+            let run = |level: u8| {
+                MAX_SIMD_LEVEL.store(level, std::sync::atomic::Ordering::Relaxed);
+                let (out, aux) = forward(d, &xproj, &w, &b);
+                let g = backward(d, &go, &out, &aux, &w);
+                [out, aux, g.xproj, g.w_h, g.b_h]
+            };
+            let reference = run(0);
+            for level in [1, 2] {
+                for (name, (a, r)) in ["out", "aux", "grad xproj", "grad w_h", "grad b_h"]
+                    .iter()
+                    .zip(run(level).iter().zip(&reference))
+                {
+                    let worst = a
+                        .iter()
+                        .zip(r)
+                        .map(|(x, y)| (x - y).abs())
+                        .fold(0.0, f32::max);
+                    assert!(
+                        worst <= 1e-6,
+                        "{kind}: {name} at level {level} differs by {worst:e}"
+                    );
+                }
+            }
+            MAX_SIMD_LEVEL.store(u8::MAX, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 
     #[test]
     fn exp_matches_std() {

@@ -371,4 +371,30 @@ mod tests {
             assert_same("grad b_h", &g1.2, &g2.2);
         }
     }
+
+    /// The faer projection kernel and its backward agree with burn's matmul + bias composition.
+    #[test]
+    fn projection_matches_generic_path() {
+        let (n, xd, yd) = (37, 9, 12);
+        let x = flex_tensor(values(n * xd, 5.0), [n, xd]);
+        let w = flex_tensor(values(xd * yd, 6.0), [xd, yd]);
+        let b = flex_tensor(values(yd, 7.0), [yd]);
+        let y1 = Flex::projection(x.clone(), w.clone(), b.clone());
+        let y2 = generic::projection::<Flex>(x.clone(), w.clone(), b);
+        assert_same("y", &y1, &y2);
+        let gy = flex_tensor(values(n * yd, 8.0), [n, yd]);
+        let (gx1, gw1, gb1) = Flex::projection_backward(gy.clone(), x.clone(), w.clone(), true);
+        let (gx2, gw2, gb2) =
+            generic::projection_backward::<Flex>(gy.clone(), x.clone(), w.clone(), true);
+        assert_same(
+            "grad x",
+            &gx1.expect("grad x requested"),
+            &gx2.expect("grad x requested"),
+        );
+        assert_same("grad w", &gw1, &gw2);
+        assert_same("grad b", &gb1, &gb2);
+        let (gx3, gw3, _) = Flex::projection_backward(gy, x, w, false);
+        assert!(gx3.is_none(), "grad x computed although not requested");
+        assert_same("grad w without grad x", &gw3, &gw2);
+    }
 }

@@ -10,19 +10,22 @@
 //! [`Recurrent`] keeps all weights of a layer fused:
 //! `w_x: [X, G·H]`, `b_x: [G·H]`, `w_h: [H, G·H]`, `b_h: [G·H]` with `G` gates.
 //! A forward pass
-//! 1. projects all inputs of all steps with one GEMM, `xproj = x·w_x + b_x` (`[B·T, X]·[X, G·H]`);
+//! 1. projects all inputs of all steps with one GEMM, `xproj = x·w_x + b_x` (`[B·T, X]·[X, G·H]`),
+//!    itself a custom op ([`RecurrentBackend::projection`]) with a hand-written backward
+//!    (on `Flex`: faer's multi-threaded AVX-512/AVX2 GEMM);
 //! 2. runs the time loop as a single custom operation ([`RecurrentBackend::recurrent_scan`]): per step one `[B,H]·[H,G·H]`
 //!    GEMM plus one fused pass over the gates, writing `h_t` straight into the `[B,T,H]` output
 //!    buffer (no per-step tensors, no slicing in the autodiff graph);
 //! 3. its hand-written backward (BPTT) walks the steps in reverse on raw buffers, producing
 //!    `grad_xproj: [B,T,G·H]`, and then the hidden-weight gradient with ONE GEMM over all steps,
-//!    `grad_w_h = H_prevᵀ · grad_hproj` (`[H, B·T]·[B·T, G·H]`). `grad_w_x` follows from the
-//!    projection GEMM by ordinary autodiff.
+//!    `grad_w_h = H_prevᵀ · grad_hproj` (`[H, B·T]·[B·T, G·H]`). `grad_w_x`, `grad_b_x` and the
+//!    input gradient follow from the projection op's backward (two GEMMs and a column sum).
 //!
 //! Every step therefore touches `O(B·H·G·H)` work and no `O(T)`-sized tensor, so forward and
 //! backward are linear in `T`.
 //!
-//! The fused kernels run on the CPU `Flex` backend. Other backends (e.g. `wgpu`) use the same
+//! The fused kernels run on the CPU `Flex` backend; their gate loops are compiled for AVX-512 or
+//! AVX2+FMA and chosen at run time. Other backends (e.g. `wgpu`) use the same
 //! custom backward but evaluate each step with the backend's primitive tensor operations.
 //!
 //! Gate equations are those of burn's stock cells (and PyTorch's):
