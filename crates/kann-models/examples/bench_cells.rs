@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p kann-models --example bench_cells -- --steps 100,400,1000
 //! ```
-//! Prints one `RESULT impl=<stock|fast> steps=<T> secs=<median>` line per measurement;
+//! Prints one `RESULT impl=<stock|fast> steps=<T> secs=<median> device=<name>` line per measurement;
 //! `scripts/bench_cells.sh` runs it next to the PyTorch reference and prints the ratios.
 
 use anyhow::{Context, Result, bail};
@@ -51,7 +51,8 @@ struct Args {
     /// Also print the forward / backward / optimizer split of every timed step.
     #[arg(long)]
     phases: bool,
-    /// Backend: `flex` (CPU), `wgpu` or `cuda` (need the cargo feature of that name).
+    /// Backend: `flex` (CPU), `ndarray` (CPU, deprecated) or `wgpu` (need the cargo feature of
+    /// that name).
     #[arg(long, default_value = "flex")]
     device: String,
 }
@@ -102,10 +103,13 @@ impl Model {
 fn device(name: &str) -> Result<Device> {
     let base = match name {
         "flex" => Device::flex(),
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)] // the deprecated backend is what is being compared
+        "ndarray" => Device::ndarray(),
         #[cfg(feature = "wgpu")]
         "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
         other => bail!(
-            "unknown or not compiled-in device `{other}`: use flex, or build with --features wgpu"
+            "unknown or not compiled-in device `{other}`: use flex, or build with --features ndarray or wgpu"
         ),
     };
     Ok(base.autodiff())
@@ -173,11 +177,17 @@ fn main() -> Result<()> {
     );
     for &steps in &args.steps {
         let fast = time_steps(&args, false, steps, &device)?;
-        println!("RESULT impl=fast steps={steps} secs={fast:.4}");
+        println!(
+            "RESULT impl=fast steps={steps} secs={fast:.4} device={}",
+            args.device
+        );
         let run_stock = !args.no_stock && args.stock_max_steps.is_none_or(|m| steps <= m);
         if run_stock {
             let stock = time_steps(&args, true, steps, &device)?;
-            println!("RESULT impl=stock steps={steps} secs={stock:.4}");
+            println!(
+                "RESULT impl=stock steps={steps} secs={stock:.4} device={}",
+                args.device
+            );
         }
     }
     Ok(())

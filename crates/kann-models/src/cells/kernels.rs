@@ -5,6 +5,9 @@
 //! `recurrent_backward` (BPTT). `Flex` (CPU) runs fused kernels on host buffers (`cpu.rs`);
 //! other backends use the primitive-op composition in `generic.rs`.
 
+// The `NdArray` selector of the extension (benchmark-only feature) names a deprecated backend.
+#![cfg_attr(feature = "ndarray", allow(deprecated))]
+
 use super::CellKind;
 use super::cpu::{self, Dims};
 use super::generic;
@@ -23,7 +26,7 @@ use burn::tensor::{Tensor, TensorData};
 /// Shapes: `xproj: [B, T, G·H]` (input projections incl. the input bias), `w_h: [H, G·H]`,
 /// `b_h: [G·H]`; `out: [B, T, O]` with `O = 2H` for the LSTM (`h_t` then `c_t`) and `H`
 /// otherwise; `aux: [B, T, 4H]` saved gate activations (placeholder for the RNN).
-#[backend_extension(Flex, Autodiff, Cube: cfg(feature = "wgpu"))]
+#[backend_extension(Flex, Autodiff, NdArray: cfg(feature = "ndarray"), Cube: cfg(feature = "wgpu"))]
 pub trait RecurrentBackend: Backend {
     /// Runs the recurrence from a zero state and returns `out`.
     fn recurrent_scan(
@@ -84,6 +87,10 @@ pub trait RecurrentBackend: Backend {
 
 #[cfg(feature = "wgpu")]
 impl RecurrentBackend for burn::backend::Cube {}
+
+#[cfg(feature = "ndarray")]
+#[allow(deprecated)] // benchmark-only backend (see the `ndarray` feature)
+impl RecurrentBackend for burn::backend::NdArray {}
 
 /// Contiguous `f32` contents of a Flex tensor (copies only when it is a strided view).
 fn host(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
