@@ -12,6 +12,7 @@ use super::CellKind;
 use super::cpu::{self, Dims};
 use super::generic;
 use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -200,6 +201,19 @@ impl RecurrentBackend for Flex {
     }
 }
 
+/// Registers each gradient whose parent node is tracked (an untracked parent's is dropped).
+fn register_grads<B: Backend>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; 3],
+    values: [Option<FloatTensor<B>>; 3],
+) {
+    for (node, value) in parents.into_iter().zip(values) {
+        if let (Some(node), Some(value)) = (node, value) {
+            grads.register::<B>(node, value);
+        }
+    }
+}
+
 impl<B: RecurrentBackend, C: CheckpointStrategy> RecurrentBackend for Autodiff<B, C> {
     fn recurrent_scan(
         kind: CellKind,
@@ -220,19 +234,11 @@ impl<B: RecurrentBackend, C: CheckpointStrategy> RecurrentBackend for Autodiff<B
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let [node_x, node_w, node_b] = ops.parents;
+                let parents = ops.parents.map(|node| node.map(|node| node.id));
                 let grad = grads.consume::<B>(&ops.node);
                 let (kind, out, aux, w_h) = ops.state;
                 let (gx, gw, gb) = B::recurrent_backward(kind, grad, out, aux, w_h);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, gx);
-                }
-                if let Some(node) = node_w {
-                    grads.register::<B>(node.id, gw);
-                }
-                if let Some(node) = node_b {
-                    grads.register::<B>(node.id, gb);
-                }
+                register_grads::<B>(grads, parents, [Some(gx), Some(gw), Some(gb)]);
             }
         }
 
@@ -270,19 +276,11 @@ impl<B: RecurrentBackend, C: CheckpointStrategy> RecurrentBackend for Autodiff<B
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let [node_x, node_w, node_b] = ops.parents;
+                let parents = ops.parents.map(|node| node.map(|node| node.id));
                 let grad = grads.consume::<B>(&ops.node);
                 let (x, w) = ops.state;
-                let (gx, gw, gb) = B::projection_backward(grad, x, w, node_x.is_some());
-                if let (Some(node), Some(gx)) = (node_x, gx) {
-                    grads.register::<B>(node.id, gx);
-                }
-                if let Some(node) = node_w {
-                    grads.register::<B>(node.id, gw);
-                }
-                if let Some(node) = node_b {
-                    grads.register::<B>(node.id, gb);
-                }
+                let (gx, gw, gb) = B::projection_backward(grad, x, w, parents[0].is_some());
+                register_grads::<B>(grads, parents, [gx, Some(gw), Some(gb)]);
             }
         }
 
