@@ -106,37 +106,6 @@ fn network_scores(
     Ok(out)
 }
 
-/// ROC of "anomalous iff loss ≥ t" (anomalous = positive): `(fpr, tpr)` points and the AUC.
-pub fn roc(normal: &[f64], anomalous: &[f64]) -> (Vec<f64>, Vec<f64>, f64) {
-    let mut all: Vec<(f64, bool)> = normal
-        .iter()
-        .map(|&s| (s, false))
-        .chain(anomalous.iter().map(|&s| (s, true)))
-        .collect();
-    all.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let (np, nn) = (anomalous.len().max(1) as f64, normal.len().max(1) as f64);
-    let (mut fpr, mut tpr) = (vec![0.0], vec![0.0]);
-    let (mut tp, mut fp) = (0usize, 0usize);
-    let mut i = 0;
-    while i < all.len() {
-        let t = all[i].0;
-        while i < all.len() && all[i].0 == t {
-            if all[i].1 {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-            i += 1;
-        }
-        fpr.push(fp as f64 / nn);
-        tpr.push(tp as f64 / np);
-    }
-    let auc = (1..fpr.len())
-        .map(|i| (fpr[i] - fpr[i - 1]) * (tpr[i] + tpr[i - 1]) / 2.0)
-        .sum();
-    (fpr, tpr, auc)
-}
-
 /// The most prominent feature of a median curve: the step (1-based) farthest from its median
 /// level, and whether it is a minimum or a maximum.
 fn feature(curve: &[f64]) -> (usize, &'static str) {
@@ -541,7 +510,9 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
         &device,
         "network loss, anomalous test beats",
     )?;
-    let (fpr, tpr, auc) = roc(&sn, &sa);
+    let (points, auc) = kann_models::roc_curve(&sn, &sa);
+    let fpr: Vec<f64> = points.iter().map(|p| p.false_positive_rate).collect();
+    let tpr: Vec<f64> = points.iter().map(|p| p.true_positive_rate).collect();
     let n_ok = sn.iter().filter(|&&l| l < thr).count();
     let a_ok = sa.iter().filter(|&&l| l >= thr).count();
     let threshold_accuracy = EcgThresholdAccuracy {

@@ -125,3 +125,89 @@ pub fn l1_per_beat(reconstruction: Tensor<2>, beats: Tensor<2>) -> Tensor<1> {
         .sum_dim(1)
         .squeeze_dim::<1>(1)
 }
+
+/// One point of the ROC curve of the rule "anomalous iff loss ≥ threshold" (anomalous beats are
+/// the positives).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RocPoint {
+    /// The loss threshold (`+∞` for the first point, where nothing is called anomalous).
+    pub threshold: f64,
+    /// Share of normal beats called anomalous.
+    pub false_positive_rate: f64,
+    /// Share of anomalous beats called anomalous.
+    pub true_positive_rate: f64,
+}
+
+/// ROC over every distinct threshold of the per-beat losses, from `(0, 0)` at `+∞` to `(1, 1)`,
+/// and the area under it (trapezoid rule; tied losses form one step).
+pub fn roc_curve(normal: &[f64], anomalous: &[f64]) -> (Vec<RocPoint>, f64) {
+    let mut all: Vec<(f64, bool)> = normal
+        .iter()
+        .map(|&s| (s, false))
+        .chain(anomalous.iter().map(|&s| (s, true)))
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (np, nn) = (anomalous.len().max(1) as f64, normal.len().max(1) as f64);
+    let mut points = vec![RocPoint {
+        threshold: f64::INFINITY,
+        false_positive_rate: 0.0,
+        true_positive_rate: 0.0,
+    }];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut i = 0;
+    while i < all.len() {
+        let threshold = all[i].0;
+        while i < all.len() && all[i].0 == threshold {
+            if all[i].1 {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        points.push(RocPoint {
+            threshold,
+            false_positive_rate: fp as f64 / nn,
+            true_positive_rate: tp as f64 / np,
+        });
+    }
+    let auc = points
+        .windows(2)
+        .map(|w| {
+            (w[1].false_positive_rate - w[0].false_positive_rate)
+                * (w[1].true_positive_rate + w[0].true_positive_rate)
+                / 2.0
+        })
+        .sum();
+    (points, auc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roc_of_separable_scores_has_area_one() {
+        let (pts, auc) = roc_curve(&[1.0, 2.0, 3.0], &[10.0, 20.0]);
+        assert!((auc - 1.0).abs() < 1e-12, "{auc}");
+        let last = pts.last().expect("points");
+        assert_eq!(
+            (last.false_positive_rate, last.true_positive_rate),
+            (1.0, 1.0)
+        );
+        assert_eq!(pts.len(), 6, "one point per distinct loss plus the start");
+    }
+
+    #[test]
+    fn roc_of_reversed_scores_has_area_zero() {
+        let (_, auc) = roc_curve(&[10.0, 20.0], &[1.0, 2.0]);
+        assert!(auc.abs() < 1e-12, "{auc}");
+    }
+
+    #[test]
+    fn tied_losses_form_one_step() {
+        let (pts, auc) = roc_curve(&[5.0, 1.0], &[5.0, 9.0]);
+        assert_eq!(pts.len(), 4);
+        assert!((auc - 0.875).abs() < 1e-12, "{auc}");
+    }
+}

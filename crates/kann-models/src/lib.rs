@@ -14,7 +14,7 @@ pub mod npy;
 pub mod run;
 pub mod sentiment;
 
-pub use autoencoder::{EcgAutoencoder, EcgAutoencoderConfig, l1_per_beat};
+pub use autoencoder::{EcgAutoencoder, EcgAutoencoderConfig, RocPoint, l1_per_beat, roc_curve};
 pub use error::ModelError;
 pub use hooks::HookedStates;
 pub use sentiment::{SentimentConfig, SentimentModel, bce_with_logits};

@@ -8,7 +8,7 @@ use kann_data::ecg::{Beat, EcgSplits, SERIES_LEN};
 use kann_models::atomic::write_atomic;
 use kann_models::config::{EcgRunConfig, RunConfig, Task};
 use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, write_run_header};
-use kann_models::{EcgAutoencoder, l1_per_beat, npy::tensor_to_vec};
+use kann_models::{EcgAutoencoder, l1_per_beat, npy::tensor_to_vec, roc_curve};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -77,38 +77,6 @@ pub fn threshold_accuracy(normal: &[f32], anomalous: &[f32], threshold: f64) -> 
         anomalous: a_ok as f64 / anomalous.len().max(1) as f64,
         overall: (n_ok + a_ok) as f64 / total.max(1) as f64,
     }
-}
-
-/// ROC of "anomalous iff loss >= t" over all thresholds (anomalous = positive):
-/// points `(threshold, false-positive rate, true-positive rate)` and the area under the curve.
-pub fn roc(normal: &[f32], anomalous: &[f32]) -> (Vec<(f64, f64, f64)>, f64) {
-    let mut all: Vec<(f32, bool)> = normal
-        .iter()
-        .map(|&s| (s, false))
-        .chain(anomalous.iter().map(|&s| (s, true)))
-        .collect();
-    all.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let (np, nn) = (anomalous.len().max(1) as f64, normal.len().max(1) as f64);
-    let mut points = vec![(f64::INFINITY, 0.0, 0.0)];
-    let (mut tp, mut fp) = (0usize, 0usize);
-    let mut i = 0;
-    while i < all.len() {
-        let t = all[i].0;
-        while i < all.len() && all[i].0 == t {
-            if all[i].1 {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-            i += 1;
-        }
-        points.push((t as f64, fp as f64 / nn, tp as f64 / np));
-    }
-    let auc = points
-        .windows(2)
-        .map(|w| (w[1].1 - w[0].1) * (w[1].2 + w[0].2) / 2.0)
-        .sum();
-    (points, auc)
 }
 
 /// `train ecg`.
@@ -286,10 +254,14 @@ fn train_ecg(
         }
     }
     write_atomic(&out.join("ecg_scores.csv"), csv.as_bytes())?;
-    let (points, auc) = roc(&test_n, &test_a);
+    let to_f64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
+    let (points, auc) = roc_curve(&to_f64(&test_n), &to_f64(&test_a));
     let mut roc_csv = String::from("threshold,false_positive_rate,true_positive_rate\n");
-    for (t, fpr, tpr) in &points {
-        roc_csv.push_str(&format!("{t},{fpr},{tpr}\n"));
+    for p in &points {
+        roc_csv.push_str(&format!(
+            "{},{},{}\n",
+            p.threshold, p.false_positive_rate, p.true_positive_rate
+        ));
     }
     write_atomic(&out.join("roc.csv"), roc_csv.as_bytes())?;
     let acc = threshold_accuracy(&test_n, &test_a, thr);
@@ -332,19 +304,6 @@ fn train_ecg(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn roc_of_separable_scores_has_area_one() {
-        let (pts, auc) = roc(&[1.0, 2.0, 3.0], &[10.0, 20.0]);
-        assert!((auc - 1.0).abs() < 1e-12, "{auc}");
-        assert_eq!(pts.last().map(|p| (p.1, p.2)), Some((1.0, 1.0)));
-    }
-
-    #[test]
-    fn roc_of_reversed_scores_has_area_zero() {
-        let (_, auc) = roc(&[10.0, 20.0], &[1.0, 2.0]);
-        assert!(auc.abs() < 1e-12, "{auc}");
-    }
 
     #[test]
     fn threshold_rule_counts_both_classes() {
