@@ -16,12 +16,10 @@
 //! ```
 
 pub mod common;
-pub mod contextual;
 pub mod ecg;
 pub mod imdb;
 pub mod kann;
 pub mod report;
-pub mod sentiment_vectors;
 
 use std::path::PathBuf;
 
@@ -29,8 +27,10 @@ use clap::Args;
 
 pub use common::{Accuracies, FigureFile};
 pub use ecg::run_ecg;
+pub use imdb::ImdbReport;
+pub use imdb::fit_modes::FitSteps;
 pub use imdb::run_imdb;
-pub use report::{EcgReport, ImdbReport, PaperRow};
+pub use report::{EcgReport, PaperRow};
 
 /// Arguments of `analyze imdb` and `analyze ecg`.
 #[derive(Debug, Clone, Args)]
@@ -56,6 +56,19 @@ pub struct AnalyzeArgs {
     /// IMDB: reviews per batch when streaming the test set for the agreement (Fig. 4 left).
     #[arg(long, default_value_t = 64)]
     pub stream_batch: usize,
+    /// IMDB: fit the operator on the reviews' real steps, or on every step of the batch padded
+    /// to max_len (the authors' pipeline). Both spectra are reported; this picks the one the
+    /// rest of the analysis uses.
+    #[arg(long, value_enum, default_value_t = FitSteps::Real)]
+    pub fit_steps: FitSteps,
+    /// IMDB word statistics: a word's polarity is used when it occurs at least this many times
+    /// in the training reviews.
+    #[arg(long, default_value_t = 50)]
+    pub min_word_count: usize,
+    /// IMDB word statistics: a word is scored when it occurs at least this many times in the
+    /// test reviews.
+    #[arg(long, default_value_t = 10)]
+    pub min_word_test_count: usize,
 }
 
 impl Default for AnalyzeArgs {
@@ -68,6 +81,9 @@ impl Default for AnalyzeArgs {
             seed: 0,
             context_cap: 256,
             stream_batch: 64,
+            fit_steps: FitSteps::Real,
+            min_word_count: 50,
+            min_word_test_count: 10,
         }
     }
 }
@@ -87,6 +103,15 @@ impl AnalyzeArgs {
         if task == "imdb" && self.context_cap != 256 {
             c.push_str(&format!(" --context-cap {}", self.context_cap));
         }
+        if task == "imdb" && self.fit_steps != FitSteps::Real {
+            c.push_str(&format!(" --fit-steps {}", self.fit_steps));
+        }
+        if task == "imdb" && (self.min_word_count, self.min_word_test_count) != (50, 10) {
+            c.push_str(&format!(
+                " --min-word-count {} --min-word-test-count {}",
+                self.min_word_count, self.min_word_test_count
+            ));
+        }
         c
     }
 
@@ -96,6 +121,9 @@ impl AnalyzeArgs {
         }
         if self.stream_batch == 0 {
             anyhow::bail!("--stream-batch must be at least 1");
+        }
+        if self.min_word_count == 0 || self.min_word_test_count == 0 {
+            anyhow::bail!("--min-word-count and --min-word-test-count must be at least 1");
         }
         if self.context_cap < 2 {
             anyhow::bail!("--context-cap must be at least 2, got {}", self.context_cap);

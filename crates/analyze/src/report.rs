@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 
 use crate::common::{Accuracies, FigureFile};
-use crate::contextual::ContextualChoice;
 use crate::kann::{EigenSummary, ErelSummary};
-use crate::sentiment_vectors::SentimentVectors;
 
 /// One row of the table that opens `report.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,106 +96,6 @@ impl Confusion {
         let total = self.tp + self.tn + self.fp + self.fn_;
         (self.tp + self.tn) as f64 / total.max(1) as f64
     }
-}
-
-/// Fig. 4 (left): the class of `G(h_T)` vs `G(h_T^KANN)` over the test set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImdbAgreement {
-    /// How `h_T^KANN` was obtained.
-    pub method: String,
-    /// Test reviews of the run's test split.
-    pub test_reviews: usize,
-    /// Reviews used (at most `max_len` pieces, at least 2 pieces).
-    pub reviews_used: usize,
-    /// Reviews dropped for being longer than `max_len` pieces (the run's policy).
-    pub dropped_too_long: usize,
-    /// Reviews dropped for having fewer than 2 pieces (no `h_{T-1}`).
-    pub dropped_too_short: usize,
-    /// The network `G(h_T)` against the labels.
-    pub network: Confusion,
-    /// KANN `G(h_{T-1} B C Bᵀ)` against the labels.
-    pub kann: Confusion,
-    /// Share of reviews where both give the same class.
-    pub agreement: f64,
-}
-
-/// A review shaded in Fig. 1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Highlight {
-    /// Figure stem.
-    pub figure: String,
-    /// The eigenvectors whose magnitudes shade it (1-based).
-    pub set: Vec<usize>,
-    /// `positive`, `negative` or `context`.
-    pub role: String,
-    /// Label of the review (1 = positive).
-    pub label: u8,
-    /// IMDB id and rating of the review (`id_rating`, as in the file name).
-    pub review: String,
-    /// Number of word pieces.
-    pub pieces: usize,
-    /// The network's logit at the last piece.
-    pub logit: f64,
-}
-
-/// The contextual batch and its eigenvector.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContextualReport {
-    /// Test reviews (of at most `max_len` pieces) containing one of the phrases.
-    pub matching_reviews: usize,
-    /// Reviews in the contextual batch (capped).
-    pub batch: usize,
-    /// The cap.
-    pub cap: usize,
-    /// Rank of the contextual fit.
-    pub rank: usize,
-    /// `|λ| > 0.99` count of the contextual fit.
-    pub count_above_099: usize,
-    /// Sentiment sets found on the contextual fit (excluded from the choice).
-    pub sentiment: Option<SentimentVectors>,
-    /// The chosen eigenvector; `None` if no phrase occurrence was found.
-    pub choice: Option<ContextualChoice>,
-}
-
-/// Everything `analyze imdb` measured (`report.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImdbReport {
-    /// `imdb`.
-    pub task: String,
-    /// How the analysis was run.
-    pub settings: Settings,
-    /// The run's `max_len`: the analysis batch is padded to it.
-    pub max_len: usize,
-    /// Accuracies the run reported.
-    pub accuracy: Accuracies,
-    /// Number of eigenvalues (`r`).
-    pub num_eigenvalues: usize,
-    /// Count of `|λ| > 0.99`.
-    pub count_above_099: usize,
-    /// The leading eigenvalues (at most 10) with `τ(0.01)`.
-    pub top_eigenvalues: Vec<EigenSummary>,
-    /// Smallest `τ(0.01)` among the eigenvalues with `|λ| > 0.99` (`None`: all infinite or none).
-    pub min_tau_above_099: Option<f64>,
-    /// `e_rel` (Eq. 12) on the analysis batch over real (unpadded) steps.
-    pub e_rel_real_steps: ErelSummary,
-    /// `e_rel` on the analysis batch over all steps, padding included (same fit).
-    pub e_rel_all_steps: ErelSummary,
-    /// The readout test of the dominant eigenvectors.
-    pub sentiment: SentimentVectors,
-    /// The contextual batch and its eigenvector.
-    pub contextual: ContextualReport,
-    /// Fig. 4 (left).
-    pub agreement: ImdbAgreement,
-    /// The reviews shaded in Fig. 1.
-    pub highlights: Vec<Highlight>,
-    /// Figures written (PNG + SVG).
-    pub figures: Vec<FigureFile>,
-    /// HTML pages written (relative to the run folder).
-    pub html: Vec<String>,
-    /// The table of `report.md`.
-    pub table: Vec<PaperRow>,
-    /// Warnings of the fits and the analysis.
-    pub warnings: Vec<String>,
 }
 
 /// A dominant conjugate pair of the ECG fit (Fig. 2).

@@ -219,16 +219,14 @@ fn check_imdb(run: &Path, data: &Path) {
             "settings",
             "max_len",
             "accuracy",
-            "num_eigenvalues",
-            "count_above_099",
-            "top_eigenvalues",
-            "min_tau_above_099",
-            "e_rel_real_steps",
-            "e_rel_all_steps",
+            "fit_steps",
+            "spectra",
             "sentiment",
+            "word_stats",
             "contextual",
             "agreement",
             "highlights",
+            "states_files",
             "figures",
             "html",
             "table",
@@ -241,12 +239,15 @@ fn check_imdb(run: &Path, data: &Path) {
         ("agreement", Some((900, 600))),
         ("word_highlight_positive", None),
         ("word_highlight_negative", None),
+        ("word_change_positive", None),
+        ("word_change_negative", None),
         ("word_highlight_context_1", None),
-        ("word_highlight_context_2", None),
+        ("word_change_context_1", None),
+        ("word_scatter_readout", None),
         ("training_curves", None),
     ] {
         let f = find(&report.figures, name);
-        if name.starts_with("word_highlight") {
+        if name.starts_with("word_highlight") || name.starts_with("word_change") {
             assert_eq!(f.width, 1100, "{name}: word highlights are 1100 px wide");
         }
         check_figure(run, f, size);
@@ -254,6 +255,10 @@ fn check_imdb(run: &Path, data: &Path) {
     assert_eq!(report.html, vec!["word_highlights.html".to_string()]);
     let html = std::fs::read_to_string(run.join("word_highlights.html")).unwrap();
     assert!(html.contains("<html") && html.matches("<span").count() > 100);
+    assert!(
+        html.contains("<select id=\"view\">"),
+        "the page lets a reader switch views"
+    );
     // The smoke config's test split, max_len and hidden size.
     let cfg = imdb_config(run);
     let test_reviews = cfg.data.test_limit.unwrap_or(25_000);
@@ -271,14 +276,66 @@ fn check_imdb(run: &Path, data: &Path) {
         (n.tp + n.tn + n.fp + n.fn_) as usize,
         report.agreement.reviews_used
     );
-    assert!(report.e_rel_real_steps.targets < report.e_rel_all_steps.targets);
-    assert_eq!(report.e_rel_all_steps.targets, 64 * (report.max_len - 1));
+    // Both fits, the used one (real steps, the default) first; e_rel labelled by its steps.
+    assert_eq!(report.spectra.len(), 2);
+    let (real, all) = (&report.spectra[0], &report.spectra[1]);
+    assert_eq!(report.fit_steps, analyze::FitSteps::Real);
+    assert!(real.used_by_analysis && !all.used_by_analysis);
+    assert!(real.pairs < all.pairs);
+    assert_eq!(all.pairs, 64 * (report.max_len - 1));
+    assert!(real.e_rel_real_steps.targets < real.e_rel_all_steps.targets);
+    assert_eq!(real.e_rel_all_steps.targets, 64 * (report.max_len - 1));
+    // The readout test on both batches, with G(0) and random sets.
+    let s = &report.sentiment;
+    let held = s.held_out_batch.as_ref().expect("a held-out batch");
+    assert_eq!((s.analysis_batch.reviews, held.reviews), (64, 64));
+    assert!(held.random_positive_size.draws > 0);
+    if let (Some(n), p) = (s.choice.negative, s.choice.positive) {
+        let (ps, ns) = (&s.choice.candidates[p].set, &s.choice.candidates[n].set);
+        assert!(!ps.iter().any(|j| ns.contains(j)), "sets overlap");
+    }
+    // Word statistics: the readout direction tracks polarity on the real test set.
+    let ws = &report.word_stats;
+    assert!(ws.words_scored > 20, "{} words scored", ws.words_scored);
+    assert!(
+        ws.readout_direction.spearman > 0.0,
+        "{:?}",
+        ws.readout_direction
+    );
+    assert!(!ws.groups.is_empty());
+    // Agreement with both baselines.
+    let a = &report.agreement;
+    assert_eq!(a.baselines.len(), 2);
+    for b in &a.baselines {
+        let c = &b.confusion;
+        assert_eq!((c.tp + c.tn + c.fp + c.fn_) as usize, a.reviews_used);
+    }
     let ctx = report
         .contextual
         .choice
         .as_ref()
         .expect("a contextual eigenvector");
     assert!(ctx.occurrences > 0);
+    assert!(ctx.null.random_positions.null_sd >= 0.0 && ctx.null.draws > 0);
+    // States out: analyze states reproduces the used spectrum from them.
+    assert_eq!(report.states_files.len(), 3);
+    let states = kann_koopman::io::read_states_npy(run.join("states.npy")).unwrap();
+    let lengths = kann_koopman::io::read_lengths_npy(
+        run.join("lengths.npy"),
+        states.num_sequences(),
+        states.seq_len(),
+    )
+    .unwrap();
+    let states = states.with_lengths(lengths).unwrap();
+    let fit = analyze::kann::fit(&states, None).unwrap();
+    let count = fit
+        .spectrum
+        .eigenvalues
+        .iter()
+        .filter(|l| l.norm() > 0.99)
+        .count();
+    assert_eq!(count, real.count_above_099);
+    assert!((fit.spectrum.eigenvalues[0].norm() - real.top_eigenvalues[0].modulus).abs() < 1e-9);
     assert_eq!(report.table.len(), 9);
 }
 

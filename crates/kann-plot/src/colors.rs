@@ -78,6 +78,10 @@ pub enum ColorMap {
     Reds,
     /// White to dark green.
     Greens,
+    /// Diverging: dark red (most negative) through white (the middle of the range) to dark blue
+    /// (most positive), after ColorBrewer's RdBu. For signed scores such as the per-word change
+    /// of a projection magnitude, drawn on a range symmetric about 0.
+    RedBlue,
 }
 
 impl ColorMap {
@@ -104,6 +108,13 @@ impl ColorMap {
                 Rgb(35, 139, 69),
                 Rgb(0, 68, 27),
             ],
+            ColorMap::RedBlue => [
+                Rgb(178, 24, 43),
+                Rgb(239, 138, 98),
+                Rgb(247, 247, 247),
+                Rgb(103, 169, 207),
+                Rgb(33, 102, 172),
+            ],
         }
     }
 
@@ -129,6 +140,7 @@ impl ColorMap {
             ColorMap::Blues => "blues",
             ColorMap::Reds => "reds",
             ColorMap::Greens => "greens",
+            ColorMap::RedBlue => "red-white-blue",
         }
     }
 }
@@ -136,6 +148,15 @@ impl ColorMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diverging_map_is_white_in_the_middle_and_dark_at_both_ends() {
+        let m = ColorMap::RedBlue;
+        assert_eq!(m.color(0.5), Rgb(247, 247, 247));
+        assert!(m.color(0.0).luminance() < 0.4 && m.color(1.0).luminance() < 0.45);
+        assert!(m.color(0.0).0 > m.color(0.0).2, "negative end is red");
+        assert!(m.color(1.0).2 > m.color(1.0).0, "positive end is blue");
+    }
 
     #[test]
     fn colormap_ends_and_monotone_darkening() {

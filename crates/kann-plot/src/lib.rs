@@ -23,6 +23,7 @@ mod common;
 mod ecg;
 mod fonts;
 mod quality;
+mod scatter;
 mod spectrum;
 mod words;
 
@@ -38,5 +39,8 @@ pub use quality::{
     MetricSeries, RocCurve, RocFigure, TrainingCurvesFigure, agreement_bars, loss_histogram,
     roc_curve, training_curves,
 };
+pub use scatter::{WordScatterFigure, word_scatter};
 pub use spectrum::{SpectrumFigure, memory_horizon, spectrum};
-pub use words::{HighlightedText, word_highlight, word_highlight_html};
+pub use words::{
+    HighlightedText, ReviewViews, word_highlight, word_highlight_html, word_highlight_html_views,
+};

@@ -25,10 +25,15 @@ pub struct HighlightedText<'a> {
     pub title: &'a str,
     /// The tokens in reading order (WordPiece strings; a `##` prefix marks a continuation piece).
     pub tokens: &'a [String],
-    /// One score per token in `[0, max]`, e.g. `sum_j s(j, h_t)` (Eq. 10). Must be finite and `>= 0`.
+    /// One score per token, e.g. `sum_j s(j, h_t)` (Eq. 10) or its change from the previous
+    /// token. Must be finite, and `>= 0` unless `min_score` is given.
     pub scores: &'a [f64],
-    /// The score mapped to the darkest colour; `None` uses the largest score.
+    /// The score mapped to the darkest colour (the right end of the colour bar); `None` uses the
+    /// largest score. Scores above it are clamped.
     pub max_score: Option<f64>,
+    /// The score mapped to the left end of the colour bar; `None` means 0 (and scores must then be
+    /// `>= 0`). With a diverging map, give a symmetric range (`-m`, `m`) so that 0 is white.
+    pub min_score: Option<f64>,
     /// The colour map (Fig. 1: blues for `U_12`, reds for `U_34`, greens for `u_8`).
     pub colormap: ColorMap,
     /// Join `##` continuation pieces to the previous piece without the `##` and without a space
@@ -46,6 +51,7 @@ impl<'a> HighlightedText<'a> {
             tokens,
             scores,
             max_score: None,
+            min_score: None,
             colormap: ColorMap::Blues,
             join_pieces: true,
             score_label: "projection magnitude s (Eq. 10)",
@@ -74,38 +80,60 @@ impl<'a> HighlightedText<'a> {
             .scores
             .iter()
             .enumerate()
-            .find(|(_, s)| !s.is_finite() || **s < 0.0)
+            .find(|(_, s)| !s.is_finite() || (self.min_score.is_none() && **s < 0.0))
         {
+            let need = if self.min_score.is_none() {
+                "finite and >= 0 (give min_score for signed scores)"
+            } else {
+                "finite"
+            };
             return Err(invalid(
                 figure,
                 format!(
-                    "{:?}: scores[{i}] = {s} (token {:?}) must be finite and >= 0",
+                    "{:?}: scores[{i}] = {s} (token {:?}) must be {need}",
                     self.title, self.tokens[i]
                 ),
             ));
         }
-        if let Some(m) = self.max_score
-            && !(m.is_finite() && m > 0.0)
+        if let Some(m) = self.min_score
+            && !m.is_finite()
         {
             return Err(invalid(
                 figure,
-                format!("{:?}: max_score = {m} must be finite and > 0", self.title),
+                format!("{:?}: min_score = {m} must be finite", self.title),
+            ));
+        }
+        if let Some(m) = self.max_score
+            && !(m.is_finite() && m > self.min())
+        {
+            return Err(invalid(
+                figure,
+                format!(
+                    "{:?}: max_score = {m} must be finite and > min_score ({})",
+                    self.title,
+                    self.min()
+                ),
             ));
         }
         Ok(())
     }
 
+    /// The score of the left end of the colour bar.
+    fn min(&self) -> f64 {
+        self.min_score.unwrap_or(0.0)
+    }
+
     /// The score of the darkest colour.
     fn max(&self) -> f64 {
         self.max_score
-            .unwrap_or_else(|| self.scores.iter().copied().fold(0.0, f64::max))
+            .unwrap_or_else(|| self.scores.iter().copied().fold(self.min(), f64::max))
     }
 
     /// Normalised shade of token `i` in `[0, 1]`.
     fn shade(&self, i: usize) -> f64 {
-        let m = self.max();
-        if m > 0.0 {
-            (self.scores[i] / m).clamp(0.0, 1.0)
+        let (lo, hi) = (self.min(), self.max());
+        if hi > lo {
+            ((self.scores[i] - lo) / (hi - lo)).clamp(0.0, 1.0)
         } else {
             0.0
         }
@@ -248,8 +276,8 @@ impl Figure for HighlightedText<'_> {
             [(bar_x, top), (bar_x + bar_w, top + bar_h)],
             RGBColor(120, 120, 120),
         ))?;
-        let max = self.max();
-        for (frac, value) in [(0.0, 0.0), (0.5, max / 2.0), (1.0, max)] {
+        let (lo, hi) = (self.min(), self.max());
+        for (frac, value) in [(0.0, lo), (0.5, (lo + hi) / 2.0), (1.0, hi)] {
             let x = bar_x + (frac * f64::from(bar_w)) as i32;
             root.draw(&PathElement::new(
                 vec![(x, top + bar_h), (x, top + bar_h + 5)],
@@ -359,7 +387,8 @@ div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border
             .collect();
         let _ = write!(
             html,
-            "\n</p>\n<div class=\"legend\"><span>0</span><span class=\"bar\" style=\"background: linear-gradient(to right, {});\"></span><span>{}</span><span>{} ({})</span></div>\n</section>\n",
+            "\n</p>\n<div class=\"legend\"><span>{}</span><span class=\"bar\" style=\"background: linear-gradient(to right, {});\"></span><span>{}</span><span>{} ({})</span></div>\n</section>\n",
+            format_score(t.min()),
             stops.join(", "),
             format_score(t.max()),
             escape_html(t.score_label),
@@ -367,6 +396,152 @@ div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border
         );
     }
     html.push_str("</body>\n</html>\n");
+    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(format!("{stem}.html"));
+    write_atomic(&path, html.as_bytes())?;
+    Ok(path)
+}
+
+/// One review with several shadings of its tokens (e.g. the level and the per-word change of
+/// the projection on several sets of eigenvectors), for [`word_highlight_html_views`].
+#[derive(Clone, Debug)]
+pub struct ReviewViews<'a> {
+    /// Heading of the review, e.g. `"Negative review 1234_2 (logit -2.1)"`.
+    pub heading: String,
+    /// `(view name, shading)`; the view names are what the page's selector offers, e.g.
+    /// `"change on {u1,u2}"`. The tokens of all views must be the same.
+    pub views: Vec<(String, HighlightedText<'a>)>,
+}
+
+/// The shaded tokens and legend of one view, as HTML.
+fn view_html(t: &HighlightedText) -> String {
+    let mut html = String::from("<p class=\"review\">");
+    for (k, word) in t.words().iter().enumerate() {
+        if k > 0 {
+            html.push(' ');
+        }
+        for (token, piece) in word {
+            let bg = t.colormap.color(t.shade(*token));
+            let fg = if bg.luminance() < 0.5 { "#fff" } else { "#000" };
+            let _ = write!(
+                html,
+                "<span class=\"tok\" style=\"background-color: {}; color: {fg}\" title=\"{}\">{}</span>",
+                bg.css(),
+                format_score(t.scores[*token]),
+                escape_html(piece)
+            );
+        }
+    }
+    let stops: Vec<String> = (0..=8)
+        .map(|k| t.colormap.color(f64::from(k) / 8.0).css())
+        .collect();
+    let _ = write!(
+        html,
+        "</p>\n<div class=\"legend\"><span>{}</span><span class=\"bar\" style=\"background: linear-gradient(to right, {});\"></span><span>{}</span><span>{} ({})</span></div>\n",
+        format_score(t.min()),
+        stops.join(", "),
+        format_score(t.max()),
+        escape_html(t.score_label),
+        t.colormap.name()
+    );
+    html
+}
+
+/// Writes a standalone HTML page with one section per review and a selector at the top that
+/// switches every review to the chosen view (set of eigenvectors and mode); a review without
+/// that view says so. Without JavaScript each review shows its first view. Written atomically
+/// to `dir/<stem>.html`; returns that path.
+pub fn word_highlight_html_views(
+    dir: &Path,
+    stem: &str,
+    page_title: &str,
+    reviews: &[ReviewViews],
+) -> Result<PathBuf, PlotError> {
+    validate_stem(NAME_HTML, stem)?;
+    if reviews.is_empty() {
+        return Err(invalid(NAME_HTML, "no reviews given"));
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for r in reviews {
+        if r.views.is_empty() {
+            return Err(invalid(NAME_HTML, format!("{:?}: no views", r.heading)));
+        }
+        for (name, t) in &r.views {
+            t.validate(NAME_HTML)?;
+            if t.tokens != r.views[0].1.tokens {
+                return Err(invalid(
+                    NAME_HTML,
+                    format!("{:?}: view {name:?} has other tokens", r.heading),
+                ));
+            }
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+    }
+    ensure_fonts()?;
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n\
+<style>\n\
+body {{ font-family: \"DejaVu Sans\", Verdana, sans-serif; max-width: 62em; margin: 2em auto; padding: 0 1em; color: #111; }}\n\
+h1 {{ font-size: 1.5em; }}\n\
+h2 {{ font-size: 1.1em; margin-top: 2em; }}\n\
+p.review {{ line-height: 2.0; font-size: 1.05em; }}\n\
+span.tok {{ padding: 0.15em 0.05em; border-radius: 2px; }}\n\
+div.legend {{ display: flex; align-items: center; gap: 0.6em; font-size: 0.85em; color: #333; }}\n\
+div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border: 1px solid #888; }}\n\
+div.controls {{ position: sticky; top: 0; background: #fff; padding: 0.5em 0; border-bottom: 1px solid #ccc; }}\n\
+</style>\n</head>\n<body>\n<h1>{}</h1>\n<div class=\"controls\"><label>View: <select id=\"view\">",
+        escape_html(page_title),
+        escape_html(page_title)
+    );
+    for (i, name) in names.iter().enumerate() {
+        let _ = write!(html, "<option value=\"{i}\">{}</option>", escape_html(name));
+    }
+    html.push_str("</select></label></div>\n");
+    for r in reviews {
+        let _ = writeln!(html, "<section>\n<h2>{}</h2>", escape_html(&r.heading));
+        for (k, (name, t)) in r.views.iter().enumerate() {
+            let i = names.iter().position(|n| n == name).unwrap_or(0);
+            let hidden = if k == 0 {
+                ""
+            } else {
+                " style=\"display: none\""
+            };
+            let _ = write!(
+                html,
+                "<div class=\"view\" data-view=\"{i}\"{hidden}>\n<p><em>{}</em></p>\n{}</div>\n",
+                escape_html(t.title),
+                view_html(t)
+            );
+        }
+        html.push_str(
+            "<p class=\"missing\" style=\"display: none\"><em>(this view is not available for this review)</em></p>\n</section>\n",
+        );
+    }
+    html.push_str(
+        "<script>\n\
+const sel = document.getElementById('view');\n\
+function show() {\n\
+  for (const sec of document.querySelectorAll('section')) {\n\
+    let found = false;\n\
+    for (const v of sec.querySelectorAll('div.view')) {\n\
+      const on = v.dataset.view === sel.value;\n\
+      v.style.display = on ? '' : 'none';\n\
+      found = found || on;\n\
+    }\n\
+    sec.querySelector('p.missing').style.display = found ? 'none' : '';\n\
+  }\n\
+}\n\
+sel.addEventListener('change', show);\n\
+show();\n\
+</script>\n</body>\n</html>\n",
+    );
     std::fs::create_dir_all(dir).map_err(|source| PlotError::Io {
         path: dir.to_path_buf(),
         source,
@@ -440,6 +615,48 @@ mod tests {
             assert_eq!(high, expect(1.0), "{map:?}");
             assert_ne!(zero, high);
         }
+    }
+
+    #[test]
+    fn signed_scores_on_a_diverging_range() {
+        let t = toks("down flat up");
+        let s = [-2.0, 0.0, 1.0];
+        let h = HighlightedText {
+            min_score: Some(-2.0),
+            max_score: Some(2.0),
+            colormap: ColorMap::RedBlue,
+            ..HighlightedText::new("x", &t, &s)
+        };
+        h.validate(NAME).unwrap();
+        assert_eq!(h.shade(0), 0.0);
+        assert_eq!(h.shade(1), 0.5);
+        assert_eq!(h.shade(2), 0.75);
+        // Without min_score, negative scores are refused.
+        let plain = HighlightedText::new("x", &t, &s);
+        assert!(plain.validate(NAME).is_err());
+    }
+
+    #[test]
+    fn views_page_has_a_selector_and_every_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = toks("not bad at all");
+        let (a, b) = ([0.0, 1.0, 0.5, 0.2], [0.0, -1.0, 0.5, 0.0]);
+        let level = HighlightedText::new("level", &t, &a);
+        let change = HighlightedText {
+            min_score: Some(-1.0),
+            max_score: Some(1.0),
+            colormap: ColorMap::RedBlue,
+            ..HighlightedText::new("change", &t, &b)
+        };
+        let reviews = [ReviewViews {
+            heading: "r1".into(),
+            views: vec![("level {u1}".into(), level), ("change {u1}".into(), change)],
+        }];
+        let p = word_highlight_html_views(dir.path(), "v", "t", &reviews).unwrap();
+        let html = std::fs::read_to_string(p).unwrap();
+        assert!(html.contains("<select id=\"view\">"));
+        assert!(html.contains("change {u1}") && html.contains("level {u1}"));
+        assert_eq!(html.matches("class=\"view\"").count(), 2);
     }
 
     #[test]

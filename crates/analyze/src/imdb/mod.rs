@@ -1,0 +1,435 @@
+//! `analyze imdb`: the Koopman analysis of the IMDB sentiment GRU (paper Sec. 4.1, Fig. 1,
+//! Fig. 4 left, App. A), with the baselines that could explain each result away.
+//!
+//! Stages, each a module with its own result type:
+//! 1. [`data`]: the run, its test split and training reviews; hooked states.
+//! 2. [`fit_modes`]: the operator fitted on the analysis batch's real steps and on all its padded
+//!    steps (the authors' pipeline); both spectra reported, `--fit-steps` picks the one used.
+//! 3. [`sentiment`]: the readout test; sets chosen on the analysis batch, reported on it and on a
+//!    disjoint held-out batch with `G(0)`, the network's accuracy and random eigen-sets.
+//! 4. [`test_pass`] + [`word_stats`] ([`words`]): one pass over the whole test split — agreement
+//!    of KANN's one-step prediction with the network beside the trivial and rank-r baselines, and
+//!    the per-word changes of every tracked group against a training-label word polarity.
+//! 5. [`contextual`]: the "not bad"/"not good" batch and its best group, with two null tests.
+//! 6. [`figures`] ([`shading`]) and [`report`].
+
+pub mod contextual;
+pub mod data;
+pub mod figures;
+pub mod fit_modes;
+pub mod readout;
+pub mod report;
+pub mod sentiment;
+pub mod shading;
+pub mod test_pass;
+pub mod word_stats;
+pub mod words;
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use kann_koopman::States;
+use kann_plot::ColorMap;
+
+use crate::AnalyzeArgs;
+use crate::common::{read_accuracies, sample_indices, step, training_curves_figure};
+use crate::kann::{self, Fit, eigen_points, magnitudes, set_name};
+use crate::report::{Settings, write_reports};
+use data::{ImdbData, ImdbRun, Item};
+use figures::ShadedReview;
+pub use report::ImdbReport;
+use report::SentimentReport;
+use test_pass::TestSetPass;
+use words::{PolarityLexicon, WordSpan, along, word_spans};
+
+/// Random eigen-sets drawn for each readout-test baseline.
+const RANDOM_SETS: usize = 200;
+
+/// Runs `analyze imdb` and writes the figures, `report.md` and `report.json` into the run folder.
+pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
+    args.check()?;
+    let imdb = ImdbRun::load(args.run.as_deref())?;
+    let dir = imdb.dir.clone();
+    println!("analyze imdb: run folder {}", dir.display());
+    let data = ImdbData::load(&imdb, args.data_dir.as_deref())?;
+    let max_len = imdb.config.data.max_len;
+    let mut warnings = Vec::new();
+    let (batch, held) = draw_batches(&data.kept, args.batch, args.seed, max_len)?;
+    if held.len() < 2 {
+        warnings.push(
+            "no reviews left for a held-out batch: readout test on the analysis batch only".into(),
+        );
+    }
+
+    let states = step(
+        &format!(
+            "hooking the states of {} test reviews padded to {max_len}",
+            batch.len()
+        ),
+        || imdb.states(&batch, max_len, args.stream_batch, "  batch"),
+    )?;
+    let fits = step(
+        "fitting the Koopman operator on real and on all steps (Eqs. 4-5)",
+        || fit_modes::fit_both(&states, args.fit_steps, args.rank),
+    )?;
+    let fit = &fits.used;
+    warnings.extend(
+        fit.model
+            .warnings
+            .iter()
+            .map(|w| format!("analysis fit: {w}")),
+    );
+    let states_files = write_states(&dir, &states, &batch)?;
+
+    let sentiment = step("readout test on the analysis and held-out batches", || {
+        sentiment_stage(&imdb, fit, &states, &batch, &held, args)
+    })?;
+
+    let lexicon = step("word polarity from the training labels", || {
+        Ok(polarity(&imdb, &data.train, args.min_word_count))
+    })?;
+    let tracked = sentiment::candidate_sets(fit);
+    let mut pass = TestSetPass::new(fit, &imdb.readout, &tracked, &lexicon);
+    step(
+        &format!("streaming the {} test reviews", data.kept.len()),
+        || test_pass::stream(&imdb, &data.kept, &mut pass, args.stream_batch),
+    )?;
+    let (mut agreement, means) = pass.finish(format!(
+        "h_T^KANN = h_(T-1) B C B^T (Eq. 6) with C of the {} fit on the {}-review analysis batch; class = sign of the readout logit G(h); test split streamed {} reviews at a time",
+        args.fit_steps, args.batch, args.stream_batch
+    ));
+    agreement.test_reviews = data.test_reviews;
+    agreement.dropped_too_long = data.too_long;
+    agreement.dropped_too_short = data.too_short;
+    let word_stats = word_stats::word_stats(
+        &means,
+        &lexicon,
+        data.train.len(),
+        args.min_word_test_count,
+        fit,
+        &tracked,
+        &imdb.readout,
+        args.seed,
+    );
+
+    let (contextual, ctx_reviews) = step(
+        "contextual batch (\"not bad\" / \"not good\") and null tests",
+        || {
+            contextual::run(
+                &imdb,
+                &data.all_test,
+                max_len,
+                args.context_cap,
+                args.rank,
+                args.stream_batch,
+                args.seed,
+                &mut warnings,
+            )
+        },
+    )?;
+
+    // Figures.
+    let mut figs = Vec::new();
+    let title = format!(
+        "Koopman spectrum of the {} states (IMDB, {} reviews, {} fit, rank {})",
+        imdb.config.model.cell.to_string().to_uppercase(),
+        batch.len(),
+        args.fit_steps,
+        fit.model.rank()
+    );
+    figs.push(figures::spectrum(
+        &dir,
+        &title,
+        &eigen_points(&fit.spectrum),
+    )?);
+    let mut reviews = fig1_reviews(
+        &imdb,
+        fit,
+        &states,
+        &batch,
+        &sentiment,
+        &word_stats,
+        &mut warnings,
+    );
+    reviews.extend(ctx_reviews);
+    let (f, highlights, page) = figures::shaded_reviews(&dir, &reviews)?;
+    figs.extend(f);
+    for (stem, channel) in figures::scatter_channels(&word_stats) {
+        let values = channel_values(&word_stats, channel, &means, fit, &imdb.readout.w);
+        figs.extend(figures::word_scatter(
+            &dir,
+            stem,
+            channel,
+            &values,
+            &means,
+            &lexicon,
+            args.min_word_test_count,
+        )?);
+    }
+    figs.push(figures::agreement(&dir, &agreement)?);
+    figs.extend(training_curves_figure(&dir, "IMDB training (metrics.csv)")?);
+
+    // Report.
+    let command = args.command("imdb", &dir);
+    let mut report = ImdbReport {
+        task: "imdb".into(),
+        settings: Settings {
+            run_dir: dir.display().to_string(),
+            data_dir: data.data_dir.display().to_string(),
+            command: command.clone(),
+            seed: args.seed,
+            batch: batch.len(),
+            rank: fit.model.rank(),
+            rank_is_default: args.rank.is_none(),
+            hidden: imdb.model.d_hidden(),
+            cell: imdb.config.model.cell.to_string(),
+        },
+        max_len,
+        accuracy: read_accuracies(&dir, "train_accuracy_running")?,
+        fit_steps: args.fit_steps,
+        spectra: fits.summaries,
+        sentiment,
+        word_stats,
+        contextual,
+        agreement,
+        highlights,
+        states_files,
+        figures: figs,
+        html: page.into_iter().collect(),
+        table: Vec::new(),
+        warnings,
+    };
+    let train_cmd = format!("`train imdb` → {} (config.toml there)", dir.display());
+    report.table = report::table(&report, &train_cmd, &command);
+    write_reports(
+        &dir,
+        "KANN analysis of the IMDB model",
+        &report.table,
+        &report::body(&report),
+        &report,
+    )?;
+    println!(
+        "analyze imdb: {} figures, report.md and report.json in {}",
+        report.figures.len(),
+        dir.display()
+    );
+    Ok(report)
+}
+
+/// The analysis batch (`n` random reviews of the test split, seeded) and a disjoint held-out
+/// batch of the same size (fewer if the split is small).
+fn draw_batches(
+    kept: &[Item],
+    n: usize,
+    seed: u64,
+    max_len: usize,
+) -> Result<(Vec<&Item>, Vec<&Item>)> {
+    if n > kept.len() {
+        bail!(
+            "--batch {n} is larger than the test set: {} test reviews of 2..={max_len} pieces in the run's test split",
+            kept.len()
+        );
+    }
+    let idx = sample_indices(kept.len(), (2 * n).min(kept.len()), seed);
+    let batch = idx[..n].iter().map(|&i| &kept[i]).collect();
+    let held = idx[n..].iter().map(|&i| &kept[i]).collect();
+    Ok((batch, held))
+}
+
+/// Writes the analysis batch's states (`[B, max_len, H]` f32), lengths and labels as `.npy`.
+fn write_states(dir: &Path, states: &States, batch: &[&Item]) -> Result<Vec<String>> {
+    use kann_models::npy::{write_f32, write_u8, write_u64};
+    let data: Vec<f32> = states.data().iter().map(|&x| x as f32).collect();
+    let shape = [states.num_sequences(), states.seq_len(), states.hidden()];
+    write_f32(&dir.join("states.npy"), &shape, &data)?;
+    let lengths: Vec<u64> = states.lengths().iter().map(|&l| l as u64).collect();
+    write_u64(&dir.join("lengths.npy"), &[lengths.len()], &lengths)?;
+    let labels: Vec<u8> = batch.iter().map(|it| it.review.label).collect();
+    write_u8(&dir.join("labels.npy"), &[labels.len()], &labels)?;
+    Ok(vec![
+        "states.npy".into(),
+        "lengths.npy".into(),
+        "labels.npy".into(),
+    ])
+}
+
+/// The readout test: sets chosen on the analysis batch, evaluated on it and on the held-out one.
+fn sentiment_stage(
+    imdb: &ImdbRun,
+    fit: &Fit,
+    states: &States,
+    batch: &[&Item],
+    held: &[&Item],
+    args: &AnalyzeArgs,
+) -> Result<SentimentReport> {
+    let last = |s: &States| {
+        let l = s.lengths().to_vec();
+        kann::states_at(s, |i| l[i] - 1)
+    };
+    let labels = |items: &[&Item]| items.iter().map(|it| it.review.label).collect::<Vec<u8>>();
+    let h_a = last(states);
+    let net_a = imdb.readout.logits(h_a.as_ref());
+    let choice = sentiment::choose(fit, h_a.as_ref(), &imdb.readout, &net_a)?;
+    let eval = |name: &str, h: &kann_koopman::faer::Mat<f64>, l: &[u8]| {
+        sentiment::evaluate(
+            name,
+            fit,
+            &choice,
+            h.as_ref(),
+            l,
+            &imdb.readout,
+            RANDOM_SETS,
+            args.seed,
+        )
+    };
+    let analysis_batch = eval("analysis", &h_a, &labels(batch))?;
+    let held_out_batch = if held.len() >= 2 {
+        let width = held.iter().map(|it| it.ids.len()).max().unwrap_or(2);
+        let hs = imdb.states(held, width, args.stream_batch, "  held-out")?;
+        Some(eval("held-out", &last(&hs), &labels(held))?)
+    } else {
+        None
+    };
+    Ok(SentimentReport {
+        choice,
+        analysis_batch,
+        held_out_batch,
+    })
+}
+
+/// Word polarity from the run's training reviews.
+fn polarity(
+    imdb: &ImdbRun,
+    train: &[kann_data::imdb::Review],
+    min_count: usize,
+) -> PolarityLexicon {
+    let texts: Vec<&str> = train.iter().map(|r| r.text.as_str()).collect();
+    let ids = imdb.tokenizer.encode_ids_batch(&texts);
+    let spans: Vec<Vec<WordSpan>> = ids
+        .iter()
+        .map(|ids| word_spans(&imdb.pieces(ids)))
+        .collect();
+    PolarityLexicon::from_labelled(
+        spans
+            .iter()
+            .zip(train)
+            .map(|(s, r)| (s.as_slice(), r.label == 1)),
+        min_count,
+    )
+}
+
+/// `m_S(h_t)` over the real steps of sequence `i`.
+fn levels(states: &States, i: usize, fit: &Fit, set: &[usize]) -> Vec<f64> {
+    let mags = magnitudes(states.sequence(i), fit);
+    (0..mags.nrows())
+        .map(|t| set.iter().map(|&j| mags[(t, j)]).sum())
+        .collect()
+}
+
+/// Fig. 1 blue and red: a correctly classified positive and negative review of the analysis
+/// batch (the shortest of at least 40 pieces), each with the sentiment sets and the groups that
+/// best track word polarity.
+fn fig1_reviews(
+    imdb: &ImdbRun,
+    fit: &Fit,
+    states: &States,
+    batch: &[&Item],
+    sentiment: &SentimentReport,
+    ws: &word_stats::WordStatsReport,
+    warnings: &mut Vec<String>,
+) -> Vec<ShadedReview> {
+    let lengths = states.lengths().to_vec();
+    let h_last = kann::states_at(states, |i| lengths[i] - 1);
+    let net = imdb.readout.logits(h_last.as_ref());
+    let pos_set = sentiment.choice.positive_set();
+    let neg_set = sentiment.choice.negative_set();
+    let mut extra: Vec<Vec<usize>> = vec![sentiment.choice.tracking_set()];
+    for i in [ws.best_group_magnitude, ws.best_group_readout]
+        .into_iter()
+        .flatten()
+    {
+        extra.push(ws.groups[i].indices());
+    }
+    let mut seen = vec![pos_set.clone(), neg_set.clone()];
+    extra.retain(|s| {
+        let new = !seen.contains(s);
+        seen.push(s.clone());
+        new
+    });
+    let mut out = Vec::new();
+    for (role, label, first, second) in [
+        (
+            "positive",
+            1u8,
+            (&pos_set, ColorMap::Blues),
+            (&neg_set, ColorMap::Reds),
+        ),
+        (
+            "negative",
+            0u8,
+            (&neg_set, ColorMap::Reds),
+            (&pos_set, ColorMap::Blues),
+        ),
+    ] {
+        let mut cands: Vec<usize> = (0..batch.len())
+            .filter(|&i| batch[i].review.label == label && (net[i] > 0.0) == (label == 1))
+            .collect();
+        cands.sort_by_key(|&i| (batch[i].ids.len() < 40, batch[i].ids.len(), i));
+        let Some(&i) = cands.first() else {
+            warnings.push(format!(
+                "no correctly classified {role} review in the analysis batch to shade"
+            ));
+            continue;
+        };
+        let mut sets = Vec::new();
+        for (s, m) in [first, second]
+            .into_iter()
+            .chain(extra.iter().map(|s| (s, ColorMap::Greens)))
+        {
+            if !s.is_empty() {
+                sets.push((
+                    set_name(s),
+                    s.iter().map(|j| j + 1).collect(),
+                    levels(states, i, fit, s),
+                    m,
+                ));
+            }
+        }
+        let it = batch[i];
+        out.push(ShadedReview {
+            role: role.into(),
+            stem: role.into(),
+            review: format!("{}_{}", it.review.id, it.review.rating),
+            label: it.review.label,
+            logit: net[i],
+            tokens: imdb.pieces(&it.ids),
+            sets,
+        });
+    }
+    out
+}
+
+/// The per-word values of a channel of the word statistics (for its scatter).
+fn channel_values(
+    ws: &word_stats::WordStatsReport,
+    channel: &words::ChannelStats,
+    means: &words::WordMeans,
+    fit: &Fit,
+    w: &[f64],
+) -> Vec<f64> {
+    if std::ptr::eq(channel, &ws.readout_direction) {
+        return along(means.delta_mean.as_ref(), w);
+    }
+    for (g, grp) in ws.groups.iter().enumerate() {
+        if std::ptr::eq(channel, &grp.magnitude) {
+            return (0..means.count.len())
+                .map(|i| means.group_mean[(i, g)])
+                .collect();
+        }
+        if std::ptr::eq(channel, &grp.readout_contribution) {
+            let d = word_stats::readout_contribution_direction(fit, &grp.indices(), w);
+            return along(means.delta_mean.as_ref(), &d);
+        }
+    }
+    vec![0.0; means.count.len()]
+}

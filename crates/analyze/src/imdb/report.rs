@@ -1,0 +1,571 @@
+//! `report.json` and `report.md` of `analyze imdb`: the paper's numbers beside ours, with the
+//! baselines next to every claim.
+
+use serde::{Deserialize, Serialize};
+
+use super::contextual::ContextualChoice;
+use super::fit_modes::{FitSteps, SpectrumSummary};
+use super::sentiment::{BatchReadout, RandomSets, SentimentChoice, SetReadout};
+use super::test_pass::ImdbAgreement;
+use super::word_stats::WordStatsReport;
+use super::words::ChannelStats;
+use crate::common::{Accuracies, FigureFile, opt_pct, pct};
+use crate::report::{PaperRow, Settings, figures_markdown, fmt_erel, fmt_lambda, fmt_tau};
+
+/// A review shaded in Fig. 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Highlight {
+    /// Figure stems (level and change) of the review's first view.
+    pub figures: Vec<String>,
+    /// The eigenvectors of the figures (1-based).
+    pub set: Vec<usize>,
+    /// `positive`, `negative` or `context`.
+    pub role: String,
+    /// Label of the review (1 = positive).
+    pub label: u8,
+    /// IMDB id and rating of the review (`id_rating`, as in the file name).
+    pub review: String,
+    /// Number of word pieces.
+    pub pieces: usize,
+    /// The network's logit at the last piece.
+    pub logit: f64,
+    /// The views offered on the HTML page for this review.
+    pub views: Vec<String>,
+}
+
+/// The contextual batch and its eigenvector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextualReport {
+    /// Test reviews (of at most `max_len` pieces) containing one of the phrases.
+    pub matching_reviews: usize,
+    /// Reviews in the contextual batch (capped).
+    pub batch: usize,
+    /// The cap.
+    pub cap: usize,
+    /// Rank of the contextual fit.
+    pub rank: usize,
+    /// `|λ| > 0.99` count of the contextual fit.
+    pub count_above_099: usize,
+    /// The sentiment sets of the contextual fit (1-based), excluded from the choice.
+    pub excluded: Vec<usize>,
+    /// The best group and its null tests; `None` if no phrase occurrence was found.
+    pub choice: Option<ContextualChoice>,
+}
+
+/// The readout test: the sets chosen on the analysis batch, tested on it and on a held-out batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentimentReport {
+    /// The choice, with every candidate's test on the analysis batch.
+    pub choice: SentimentChoice,
+    /// The chosen sets on the analysis batch, with baselines.
+    pub analysis_batch: BatchReadout,
+    /// The chosen sets on a disjoint batch of test reviews, with baselines (`None` if the test
+    /// split has no reviews left).
+    pub held_out_batch: Option<BatchReadout>,
+}
+
+/// Everything `analyze imdb` measured (`report.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImdbReport {
+    /// `imdb`.
+    pub task: String,
+    /// How the analysis was run.
+    pub settings: Settings,
+    /// The run's `max_len`: the analysis batch is padded to it.
+    pub max_len: usize,
+    /// Accuracies the run reported.
+    pub accuracy: Accuracies,
+    /// The fit the analysis uses (`--fit-steps`).
+    pub fit_steps: FitSteps,
+    /// Both fits' spectra, the used one first.
+    pub spectra: Vec<SpectrumSummary>,
+    /// The readout test.
+    pub sentiment: SentimentReport,
+    /// App. A over the test set.
+    pub word_stats: WordStatsReport,
+    /// The contextual batch and its eigenvector.
+    pub contextual: ContextualReport,
+    /// Fig. 4 (left) with its baselines.
+    pub agreement: ImdbAgreement,
+    /// The reviews shaded in Fig. 1.
+    pub highlights: Vec<Highlight>,
+    /// The analysis batch's states, lengths and labels as `.npy` (relative to the run folder).
+    pub states_files: Vec<String>,
+    /// Figures written (PNG + SVG).
+    pub figures: Vec<FigureFile>,
+    /// HTML pages written (relative to the run folder).
+    pub html: Vec<String>,
+    /// The table of `report.md`.
+    pub table: Vec<PaperRow>,
+    /// Warnings of the fits and the analysis.
+    pub warnings: Vec<String>,
+}
+
+fn spectrum_cell(s: &SpectrumSummary) -> String {
+    let top: Vec<String> = s
+        .top_eigenvalues
+        .iter()
+        .take(s.count_above_099.clamp(4, 6))
+        .map(|e| fmt_lambda(e.re, e.im))
+        .collect();
+    format!(
+        "{} fit ({} pairs): {} above 0.99 ({} unstable); top {}",
+        s.fit_steps,
+        s.pairs,
+        s.count_above_099,
+        s.count_unstable,
+        top.join(", ")
+    )
+}
+
+fn set_cell(t: &SetReadout, positive: bool) -> String {
+    format!(
+        "{{{}}}: {} {}, agrees with the network on {}, logit corr {:.2}",
+        t.name,
+        pct(if positive {
+            t.share_positive
+        } else {
+            t.share_negative
+        }),
+        if positive { "positive" } else { "negative" },
+        pct(t.agreement_with_network),
+        t.logit_correlation
+    )
+}
+
+fn random_cell(r: &RandomSets, positive: bool) -> String {
+    let s = if positive {
+        &r.share_positive
+    } else {
+        &r.share_negative
+    };
+    format!(
+        "random {}-sets: {} ± {} (share ≥ chosen: {})",
+        r.size,
+        pct(s.mean),
+        pct(s.sd),
+        pct(s.share_at_least)
+    )
+}
+
+fn batch_cell(b: &BatchReadout) -> String {
+    let mut s = format!(
+        "{} batch ({} reviews, network acc {}, G(0) = {:.2}): {}; {}",
+        b.batch,
+        b.reviews,
+        pct(b.network_accuracy),
+        b.zero_state_logit,
+        set_cell(&b.positive, true),
+        random_cell(&b.random_positive_size, true)
+    );
+    if let (Some(n), Some(r)) = (&b.negative, &b.random_negative_size) {
+        s.push_str(&format!(
+            "; {}; {}",
+            set_cell(n, false),
+            random_cell(r, false)
+        ));
+    }
+    let t = &b.tracking;
+    let r = &b.random_tracking_size.agreement_with_network;
+    s.push_str(&format!(
+        "; tracking set {{{}}}: agrees with the network on {} (random {}-sets {} ± {}), logit corr {:.2}",
+        t.name,
+        pct(t.agreement_with_network),
+        b.random_tracking_size.size,
+        pct(r.mean),
+        pct(r.sd),
+        t.logit_correlation
+    ));
+    s
+}
+
+fn channel_cell(c: &ChannelStats) -> String {
+    let top = |v: &[(String, f64)]| {
+        v.iter()
+            .take(5)
+            .map(|(w, _)| w.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{{{}}} ρ = {:.2} (up: {}; down: {})",
+        c.name,
+        c.spearman,
+        top(&c.top_increase),
+        top(&c.top_decrease)
+    )
+}
+
+/// The table that opens `report.md`.
+pub fn table(r: &ImdbReport, train_cmd: &str, cmd: &str) -> Vec<PaperRow> {
+    let fig = |prefix: &str| {
+        r.figures
+            .iter()
+            .filter(|f| f.name.starts_with(prefix))
+            .map(|f| format!("`{}`", f.png))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let used = &r.spectra[0];
+    let taus: Vec<String> = used
+        .top_eigenvalues
+        .iter()
+        .take(used.count_above_099.clamp(4, 6))
+        .map(|e| fmt_tau(e.tau, e.modulus))
+        .collect();
+    let ws = &r.word_stats;
+    let best_group =
+        |i: Option<usize>, f: fn(&super::word_stats::GroupWordStats) -> &ChannelStats| {
+            i.map(|i| channel_cell(f(&ws.groups[i])))
+                .unwrap_or_else(|| "–".into())
+        };
+    let ctx = match &r.contextual.choice {
+        Some(c) => format!(
+            "best {{{}}} (λ = {}, ratio {:.2}); null z: random positions {:.1}, control words {}; {}",
+            c.chosen_name,
+            fmt_lambda(c.chosen_eigenvalue.0, c.chosen_eigenvalue.1),
+            c.top_candidates[0].ratio,
+            c.null.random_positions.z,
+            c.null
+                .control_words
+                .as_ref()
+                .map(|t| format!("{:.1}", t.z))
+                .unwrap_or_else(|| "–".into()),
+            if c.null.is_contextual {
+                "contextual"
+            } else {
+                "not distinguishable from chance"
+            }
+        ),
+        None => format!("none ({} matching reviews)", r.contextual.matching_reviews),
+    };
+    let a = &r.agreement;
+    let base = a
+        .baselines
+        .iter()
+        .map(|b| format!("{} {}", b.name, pct(b.agreement_with_network)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut rows = vec![
+        PaperRow::new(
+            "Sec. 4.1 (training)",
+            "accuracy train / val / test",
+            "92% / 87% / 87%",
+            format!(
+                "{} / {} / {}",
+                opt_pct(r.accuracy.train),
+                opt_pct(r.accuracy.validation),
+                opt_pct(r.accuracy.test)
+            ),
+            train_cmd.to_string(),
+        ),
+        PaperRow::new(
+            "Sec. 4.1 (spectrum)",
+            "count of |λ| > 0.99 and top eigenvalues, both fits",
+            "4; 0.9999, 0.9965, 0.9942±0.0035i (authors' code: padded batch)",
+            r.spectra
+                .iter()
+                .map(spectrum_cell)
+                .collect::<Vec<_>>()
+                .join(" | "),
+            format!("`{cmd}` → {}", fig("spectrum")),
+        ),
+        PaperRow::new(
+            "Sec. 4.1 (Eq. 9)",
+            "τ(0.01) of the top eigenvalues",
+            "> 800 for all four",
+            format!("{} fit: {}", used.fit_steps, taus.join(", ")),
+            format!("`{cmd}`"),
+        ),
+    ];
+    let s = &r.sentiment;
+    rows.push(PaperRow::new(
+        "Sec. 4.1 (readout test)",
+        "projected readout on the sentiment sets (chosen on the analysis batch)",
+        "ỹ12 < .5 and ỹ34 > .5 on all 64",
+        std::iter::once(&s.analysis_batch)
+            .chain(s.held_out_batch.as_ref())
+            .map(batch_cell)
+            .collect::<Vec<_>>()
+            .join(" | "),
+        format!("`{cmd}`"),
+    ));
+    rows.push(PaperRow::new(
+        "App. A (test set)",
+        "Spearman ρ of mean per-word change vs training-label polarity",
+        "u1..u4 track negative / positive words (qualitative)",
+        format!(
+            "best magnitude {}; best readout contribution {}; readout w ρ = {:.2}; random |ρ| {:.2} ± {:.2}; cross-validated linear ρ = {:.2} ({} words)",
+            best_group(ws.best_group_magnitude, |g| &g.magnitude),
+            best_group(ws.best_group_readout, |g| &g.readout_contribution),
+            ws.readout_direction.spearman,
+            ws.random_directions.mean_abs_spearman,
+            ws.random_directions.sd_abs_spearman,
+            ws.cv_linear_direction.spearman,
+            ws.words_scored
+        ),
+        format!("`{cmd}` → {}", fig("word_scatter")),
+    ));
+    rows.push(PaperRow::new(
+        "Fig. 1 (blue, red)",
+        "reviews shaded by the sentiment sets (level and per-word change)",
+        "{u1,u2} blues, {u3,u4} reds",
+        r.highlights
+            .iter()
+            .filter(|h| h.role != "context")
+            .map(|h| format!("{} review {}: {}", h.role, h.review, h.views.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; "),
+        format!(
+            "`{cmd}` → {}, {}, `word_highlights.html`",
+            fig("word_highlight_"),
+            fig("word_change_")
+        ),
+    ));
+    rows.push(PaperRow::new(
+        "Fig. 1 (green)",
+        "contextual eigenvector (\"not bad\"/\"not good\" batch)",
+        "u8 (256 reviews)",
+        ctx,
+        format!("`{cmd}` → {}", fig("word_change_context")),
+    ));
+    rows.push(PaperRow::new(
+        "Fig. 4 (left)",
+        "agreement of G(h_T) and G(h_T^KANN), whole test set",
+        "> 99%",
+        format!(
+            "{} of {} reviews; baselines: {base}",
+            pct(a.agreement),
+            a.reviews_used
+        ),
+        format!("`{cmd}` → {}", fig("agreement")),
+    ));
+    rows.push(PaperRow::new(
+        "Sec. 4.3 (Eq. 12)",
+        "e_rel on the analysis batch",
+        "0.095 (steps not stated)",
+        r.spectra
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} fit: {} on real steps, {} on all steps",
+                    s.fit_steps,
+                    fmt_erel(&s.e_rel_real_steps),
+                    fmt_erel(&s.e_rel_all_steps)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | "),
+        format!("`{cmd}`"),
+    ));
+    rows
+}
+
+fn top_words(v: &[(String, f64)]) -> String {
+    v.iter()
+        .map(|(w, x)| format!("{w} ({x:+.3})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The body of `report.md` after the table.
+pub fn body(r: &ImdbReport) -> String {
+    let mut s = String::new();
+    let st = &r.settings;
+    s.push_str(&format!(
+        "Run `{}` ({} cell, hidden {}), data `{}`. Analysis batch: {} random test reviews (seed {}), \
+         padded to max_len {}; the analysis uses the **{}** fit (`--fit-steps {}`), rank {}.\n\n\
+         Reproduce: `{}`\n\n",
+        st.run_dir, st.cell, st.hidden, st.data_dir, st.batch, st.seed, r.max_len, r.fit_steps,
+        r.fit_steps, st.rank, st.command
+    ));
+    s.push_str("## Spectra of both fits\n\n");
+    s.push_str(super::fit_modes::DOC_FIT_STEPS);
+    s.push_str("\n\n| fit | used | pairs | \\|λ\\| > 0.99 | unstable | top eigenvalues (τ) | e_rel real steps | e_rel all steps |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for sp in &r.spectra {
+        let top: Vec<String> = sp
+            .top_eigenvalues
+            .iter()
+            .take(6)
+            .map(|e| format!("{} ({})", fmt_lambda(e.re, e.im), fmt_tau(e.tau, e.modulus)))
+            .collect();
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            sp.fit_steps,
+            if sp.used_by_analysis { "yes" } else { "no" },
+            sp.pairs,
+            sp.count_above_099,
+            sp.count_unstable,
+            top.join(", "),
+            fmt_erel(&sp.e_rel_real_steps),
+            fmt_erel(&sp.e_rel_all_steps)
+        ));
+    }
+    let sv = &r.sentiment;
+    s.push_str(&format!(
+        "\n## Readout test\n\nEach review's last state is projected on a set (Re(H~ V_S U_S) B^T) and read out with G. Sets {}.\n\n\
+         Candidates on the analysis batch:\n\n| set | eigenvalues | negative | positive | mean logit | agrees with network | logit corr |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+        sv.choice.rule
+    ));
+    for c in &sv.choice.candidates {
+        let ev: Vec<String> = c
+            .eigenvalues
+            .iter()
+            .map(|&(a, b)| fmt_lambda(a, b))
+            .collect();
+        s.push_str(&format!(
+            "| {{{}}} | {} | {} | {} | {:.3} | {} | {:.2} |\n",
+            c.name,
+            ev.join(", "),
+            pct(c.share_negative),
+            pct(c.share_positive),
+            c.mean_logit,
+            pct(c.agreement_with_network),
+            c.logit_correlation
+        ));
+    }
+    s.push_str("\nThe chosen sets on both batches, with the baselines (G(0) = the logit of the zero state, i.e. what a set whose projection is small reads out; random sets = unions of random eigen-groups of the same size):\n\n");
+    for b in std::iter::once(&sv.analysis_batch).chain(sv.held_out_batch.as_ref()) {
+        s.push_str(&format!("- {}\n", batch_cell(b)));
+    }
+    let ws = &r.word_stats;
+    s.push_str(&format!(
+        "\n## Word statistics over the test set (App. A)\n\nPolarity: {} ({} training reviews; words seen ≥ {} times: {}). Scored: {} words seen ≥ {} times in the test reviews ({} occurrences). \
+         Spearman ρ between a channel's mean change at a word and the word's polarity; random directions: |ρ| {:.3} ± {:.3} (max {:.3}, {} draws); cross-validated ridge direction (held-out words, {} folds): ρ = {:.3}; readout weights: ρ = {:.3}.\n\n\
+         | group | eigenvalues | ρ magnitude (Eq. 10) | ρ readout contribution |\n| --- | --- | --- | --- |\n",
+        ws.polarity,
+        ws.training_reviews,
+        ws.min_train_count,
+        ws.lexicon_words,
+        ws.words_scored,
+        ws.min_test_count,
+        ws.occurrences,
+        ws.random_directions.mean_abs_spearman,
+        ws.random_directions.sd_abs_spearman,
+        ws.random_directions.max_abs_spearman,
+        ws.random_directions.draws,
+        ws.cv_linear_direction.folds,
+        ws.cv_linear_direction.spearman,
+        ws.readout_direction.spearman
+    ));
+    for g in &ws.groups {
+        let ev: Vec<String> = g
+            .eigenvalues
+            .iter()
+            .map(|&(a, b)| fmt_lambda(a, b))
+            .collect();
+        s.push_str(&format!(
+            "| {{{}}} | {} | {:.3} | {:.3} |\n",
+            g.magnitude.name,
+            ev.join(", "),
+            g.magnitude.spearman,
+            g.readout_contribution.spearman
+        ));
+    }
+    let mut listed: Vec<(&str, &ChannelStats)> = vec![("readout weights", &ws.readout_direction)];
+    if let Some(i) = ws.best_group_magnitude {
+        listed.push(("best group, magnitude", &ws.groups[i].magnitude));
+    }
+    if let Some(i) = ws.best_group_readout {
+        listed.push((
+            "best group, readout contribution",
+            &ws.groups[i].readout_contribution,
+        ));
+    }
+    for (what, c) in listed {
+        s.push_str(&format!(
+            "\n**{what}** {{{}}} (ρ = {:.3}):\n- largest increase: {}\n- largest decrease: {}\n",
+            c.name,
+            c.spearman,
+            top_words(&c.top_increase),
+            top_words(&c.top_decrease)
+        ));
+    }
+    s.push_str("\n## Contextual eigenvector\n\n");
+    let c = &r.contextual;
+    s.push_str(&format!(
+        "{} test reviews of at most {} pieces contain \"not bad\" or \"not good\"; batch of {} (cap {}), rank {}, {} eigenvalues with |λ| > 0.99.\n\n",
+        c.matching_reviews, r.max_len, c.batch, c.cap, c.rank, c.count_above_099
+    ));
+    if let Some(ch) = &c.choice {
+        s.push_str(&format!("Criterion: {}.\n\n| group | modulus | mean jump | mean abs step | ratio |\n| --- | --- | --- | --- | --- |\n", ch.criterion));
+        for t in &ch.top_candidates {
+            s.push_str(&format!(
+                "| {{{}}} | {:.4} | {:.4} | {:.4} | {:.2} |\n",
+                t.name, t.modulus, t.mean_jump, t.mean_abs_step, t.ratio
+            ));
+        }
+        let n = &ch.null;
+        s.push_str(&format!(
+            "\nNull tests ({} draws, the maximum over groups each time): random positions of the same reviews: observed {:.3}, null {:.3} ± {:.3}, z = {:.2}, p = {:.3}. ",
+            n.draws,
+            n.random_positions.observed,
+            n.random_positions.null_mean,
+            n.random_positions.null_sd,
+            n.random_positions.z,
+            n.random_positions.p
+        ));
+        match &n.control_words {
+            Some(t) => s.push_str(&format!(
+                "Control words (\"bad\"/\"good\" without \"not\", {} occurrences): contrast {:.3}, null {:.3} ± {:.3}, z = {:.2}, p = {:.3}. ",
+                n.control_occurrences, t.observed, t.null_mean, t.null_sd, t.z, t.p
+            )),
+            None => s.push_str("No control-word occurrences. "),
+        }
+        s.push_str(&format!(
+            "Verdict (both z ≥ {}): **{}**.\n\n",
+            super::contextual::Z_CONTEXTUAL,
+            if n.is_contextual {
+                "a contextual eigenvector"
+            } else {
+                "no group responds to negation more than chance"
+            }
+        ));
+    }
+    let a = &r.agreement;
+    s.push_str(&format!(
+        "## Agreement (Fig. 4 left)\n\n{}.\n\nTest split: {} reviews; used {} ({} longer than {} pieces dropped by the run's policy, {} shorter than 2 pieces).\n\n| predictor | state read out | TP | TN | FP | FN | accuracy | agreement with the network |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n| network | h_T | {} | {} | {} | {} | {} | – |\n| KANN | h_(T-1) B C B^T | {} | {} | {} | {} | {} | {} |\n",
+        a.method, a.test_reviews, a.reviews_used, a.dropped_too_long, r.max_len, a.dropped_too_short,
+        a.network.tp, a.network.tn, a.network.fp, a.network.fn_, pct(a.network.accuracy()),
+        a.kann.tp, a.kann.tn, a.kann.fp, a.kann.fn_, pct(a.kann.accuracy()), pct(a.agreement)
+    ));
+    for b in &a.baselines {
+        let c = &b.confusion;
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            b.name,
+            b.state,
+            c.tp,
+            c.tn,
+            c.fp,
+            c.fn_,
+            pct(c.accuracy()),
+            pct(b.agreement_with_network)
+        ));
+    }
+    s.push_str(&format!(
+        "\n## Accuracy of the run\n\nFrom {}: train {}, validation {}, test {}.\n\n",
+        r.accuracy.source,
+        opt_pct(r.accuracy.train),
+        opt_pct(r.accuracy.validation),
+        opt_pct(r.accuracy.test)
+    ));
+    if !r.states_files.is_empty() {
+        s.push_str(&format!(
+            "## States\n\nThe analysis batch's hooked states, lengths and labels: {} (reproduce the spectrum with `analyze states states.npy --lengths lengths.npy`).\n\n",
+            r.states_files
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    s.push_str(&figures_markdown(&r.figures, &r.html));
+    if !r.warnings.is_empty() {
+        s.push_str("## Warnings\n\n");
+        for w in &r.warnings {
+            s.push_str(&format!("- {w}\n"));
+        }
+    }
+    s
+}
