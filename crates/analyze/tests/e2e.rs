@@ -241,13 +241,15 @@ fn check_imdb(run: &Path, data: &Path) {
         ("word_highlight_negative", None),
         ("word_change_positive", None),
         ("word_change_negative", None),
+        ("word_tracking_positive", None),
+        ("word_tracking_negative", None),
         ("word_highlight_context_1", None),
         ("word_change_context_1", None),
         ("word_scatter_readout", None),
         ("training_curves", None),
     ] {
         let f = find(&report.figures, name);
-        if name.starts_with("word_highlight") || name.starts_with("word_change") {
+        if name.starts_with("word_") && !name.starts_with("word_scatter") {
             assert_eq!(f.width, 1100, "{name}: word highlights are 1100 px wide");
         }
         check_figure(run, f, size);

@@ -18,7 +18,9 @@
 //!   "not", in the same reviews); the contrast `(mean d_g at "not X" − mean d_g at plain X) /
 //!   mean |d_g|`, against the same contrast with the two labels permuted.
 //!
-//! A group is called contextual only when both z-scores reach [`Z_CONTEXTUAL`].
+//! A group is called contextual only when both nulls reject: z ≥ [`Z_CONTEXTUAL`] and the
+//! permutation p-value ≤ [`P_CONTEXTUAL`] (the null of a maximum is skewed, so the z-score alone
+//! overstates the evidence).
 
 use anyhow::{Context, Result};
 use kann_data::imdb::Review;
@@ -34,9 +36,10 @@ use super::report::ContextualReport;
 use super::words::mean_sd;
 use crate::kann::{Fit, groups, magnitudes, set_name};
 
-/// z-score both null tests must reach for a group to be called contextual (one-sided, about
-/// p < 0.0013 under a normal null).
+/// z-score both null tests must reach for a group to be called contextual.
 pub const Z_CONTEXTUAL: f64 = 3.0;
+/// Permutation p-value both null tests must reach.
+pub const P_CONTEXTUAL: f64 = 0.01;
 
 /// The phrases of the contextual batch (matched on word pieces, case-folded).
 pub const PHRASES: [&str; 2] = ["not bad", "not good"];
@@ -134,7 +137,7 @@ pub struct ContextualNull {
     pub control_occurrences: usize,
     /// The contrast against the control words (`None` without control occurrences).
     pub control_words: Option<NullTest>,
-    /// Both z-scores reach [`Z_CONTEXTUAL`].
+    /// Both nulls reject: z ≥ [`Z_CONTEXTUAL`] and p ≤ [`P_CONTEXTUAL`].
     pub is_contextual: bool,
 }
 
@@ -313,8 +316,8 @@ pub fn choose(
             .collect();
         NullTest::new(observed, &null)
     });
-    let is_contextual = random_positions.z >= Z_CONTEXTUAL
-        && control_words.as_ref().is_some_and(|t| t.z >= Z_CONTEXTUAL);
+    let rejects = |t: &NullTest| t.z >= Z_CONTEXTUAL && t.p <= P_CONTEXTUAL;
+    let is_contextual = rejects(&random_positions) && control_words.as_ref().is_some_and(rejects);
     scored.sort_by(|a, b| b.ratio.total_cmp(&a.ratio));
     scored.truncate(8);
     let best = scored[0].clone();
@@ -337,7 +340,7 @@ pub fn choose(
 }
 
 /// Permutation draws of each null test.
-pub const NULL_DRAWS: usize = 200;
+pub const NULL_DRAWS: usize = 500;
 
 /// The contextual stage: the batch of test reviews (at most `max_len` pieces) with "not bad" /
 /// "not good", its own fit, the sentiment sets of that fit (excluded), the best group with its
@@ -464,6 +467,7 @@ pub fn run(
                     levels,
                     kann_plot::ColorMap::Greens,
                 )],
+                tracking: None,
             });
         }
     } else {

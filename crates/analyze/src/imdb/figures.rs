@@ -34,7 +34,12 @@ pub struct ShadedReview {
     pub tokens: Vec<String>,
     /// `(set name, 1-based set, levels per piece, level colour map)`; the first is drawn as PNG.
     pub sets: Vec<(String, Vec<usize>, Vec<f64>, ColorMap)>,
+    /// The tracking set's contribution to the readout input at each piece, `w · P_S(h_t)`
+    /// (its per-word change is drawn as `word_tracking_<stem>`), with the set's name.
+    pub tracking: Option<(String, Vec<f64>)>,
 }
+
+const TRACKING_LABEL: &str = "change of w . P_S(h_t) (range: review's 95th pct)";
 
 fn text<'a>(
     title: &'a str,
@@ -108,6 +113,22 @@ pub fn shaded_reviews(
             figures.push(figure_file(dir, &p, &caption)?);
             stems.push(stem);
         }
+        if r.tracking.is_some()
+            && let Some((_, title, s)) = views.last()
+        {
+            let stem = format!("word_tracking_{}", r.stem);
+            let p =
+                kann_plot::word_highlight(dir, &stem, &text(title, TRACKING_LABEL, &r.tokens, s))?;
+            figures.push(figure_file(
+                dir,
+                &p,
+                &format!(
+                    "Fig. 1 (ours): {}: per word, how much the tracking set's share of the readout input moved (blue: towards positive, red: towards negative)",
+                    title.to_lowercase()
+                ),
+            )?);
+            stems.push(stem);
+        }
         highlights.push(Highlight {
             figures: stems,
             set: r.sets.first().map(|s| s.1.clone()).unwrap_or_default(),
@@ -135,6 +156,7 @@ pub fn shaded_reviews(
                 .map(|(name, title, s)| {
                     let label = match s.mode {
                         ShadeMode::Level => LEVEL_LABEL,
+                        ShadeMode::Change if name.starts_with("readout") => TRACKING_LABEL,
                         ShadeMode::Change => CHANGE_LABEL,
                     };
                     (name.clone(), text(title, label, &r.tokens, s))

@@ -396,7 +396,14 @@ fn fig1_reviews(
             }
         }
         let it = batch[i];
+        let tracking = sentiment.choice.tracking_set();
+        let d = word_stats::readout_contribution_direction(fit, &tracking, &imdb.readout.w);
+        let seq = states.sequence(i);
+        let contribution: Vec<f64> = (0..seq.nrows())
+            .map(|t| (0..d.len()).map(|j| seq[(t, j)] * d[j]).sum())
+            .collect();
         out.push(ShadedReview {
+            tracking: Some((set_name(&tracking), contribution)),
             role: role.into(),
             stem: role.into(),
             review: format!("{}_{}", it.review.id, it.review.rating),

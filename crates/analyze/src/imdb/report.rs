@@ -221,7 +221,7 @@ pub fn table(r: &ImdbReport, train_cmd: &str, cmd: &str) -> Vec<PaperRow> {
         };
     let ctx = match &r.contextual.choice {
         Some(c) => format!(
-            "best {{{}}} (λ = {}, ratio {:.2}); null z: random positions {:.1}, control words {}; {}",
+            "best {{{}}} (λ = {}, ratio {:.2}); nulls: random positions z {:.1}, control words {}; {}",
             c.chosen_name,
             fmt_lambda(c.chosen_eigenvalue.0, c.chosen_eigenvalue.1),
             c.top_candidates[0].ratio,
@@ -229,7 +229,7 @@ pub fn table(r: &ImdbReport, train_cmd: &str, cmd: &str) -> Vec<PaperRow> {
             c.null
                 .control_words
                 .as_ref()
-                .map(|t| format!("{:.1}", t.z))
+                .map(|t| format!("z {:.1} (p {:.3})", t.z, t.p))
                 .unwrap_or_else(|| "–".into()),
             if c.null.is_contextual {
                 "contextual"
@@ -317,9 +317,10 @@ pub fn table(r: &ImdbReport, train_cmd: &str, cmd: &str) -> Vec<PaperRow> {
             .collect::<Vec<_>>()
             .join("; "),
         format!(
-            "`{cmd}` → {}, {}, `word_highlights.html`",
+            "`{cmd}` → {}, {}, {}, `word_highlights.html`",
             fig("word_highlight_"),
-            fig("word_change_")
+            fig("word_change_"),
+            fig("word_tracking_")
         ),
     ));
     rows.push(PaperRow::new(
@@ -513,8 +514,9 @@ pub fn body(r: &ImdbReport) -> String {
             None => s.push_str("No control-word occurrences. "),
         }
         s.push_str(&format!(
-            "Verdict (both z ≥ {}): **{}**.\n\n",
+            "Verdict (both nulls: z ≥ {} and p ≤ {}): **{}**.\n\n",
             super::contextual::Z_CONTEXTUAL,
+            super::contextual::P_CONTEXTUAL,
             if n.is_contextual {
                 "a contextual eigenvector"
             } else {
