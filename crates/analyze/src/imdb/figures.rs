@@ -85,6 +85,17 @@ pub fn shaded_reviews(
                 ));
             }
         }
+        if let Some((name, contribution)) = &r.tracking {
+            let title = format!(
+                "A {} review ({}): change of {{{name}}}'s contribution to the logit",
+                r.role, r.review
+            );
+            views.push((
+                format!("readout contribution change on {{{name}}}"),
+                title,
+                shade(contribution, ShadeMode::Change, ColorMap::RedBlue),
+            ));
+        }
         shadings.push(views);
     }
     for (r, views) in reviews.iter().zip(&shadings) {
