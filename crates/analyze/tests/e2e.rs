@@ -261,6 +261,16 @@ fn check_imdb(run: &Path, data: &Path) {
         html.contains("<select id=\"view\">"),
         "the page lets a reader switch views"
     );
+    let tracked = report
+        .highlights
+        .iter()
+        .filter(|h| {
+            h.views
+                .iter()
+                .any(|v| v.starts_with("readout contribution change"))
+        })
+        .count();
+    assert_eq!(tracked, 2, "both Fig. 1 reviews have the tracking-set view");
     // The smoke config's test split, max_len and hidden size.
     let cfg = imdb_config(run);
     let test_reviews = cfg.data.test_limit.unwrap_or(25_000);
