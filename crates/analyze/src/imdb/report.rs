@@ -431,7 +431,7 @@ pub fn body(r: &ImdbReport) -> String {
     }
     let ws = &r.word_stats;
     s.push_str(&format!(
-        "\n## Word statistics over the test set (App. A)\n\nPolarity: {} ({} training reviews; words seen ≥ {} times: {}). Scored: {} words seen ≥ {} times in the test reviews ({} occurrences). \
+        "\n## Word statistics over the test set (App. A)\n\nPolarity: {} ({} training reviews; words seen ≥ {} times: {}). Scored: {} words seen ≥ {} times in the test reviews ({} occurrences); top-word lists from words seen ≥ {} times. \
          Spearman ρ between a channel's mean change at a word and the word's polarity; random directions: |ρ| {:.3} ± {:.3} (max {:.3}, {} draws); cross-validated ridge direction (held-out words, {} folds): ρ = {:.3}; readout weights: ρ = {:.3}.\n\n\
          | group | eigenvalues | ρ magnitude (Eq. 10) | ρ readout contribution |\n| --- | --- | --- | --- |\n",
         ws.polarity,
@@ -441,6 +441,7 @@ pub fn body(r: &ImdbReport) -> String {
         ws.words_scored,
         ws.min_test_count,
         ws.occurrences,
+        ws.top_min_count,
         ws.random_directions.mean_abs_spearman,
         ws.random_directions.sd_abs_spearman,
         ws.random_directions.max_abs_spearman,

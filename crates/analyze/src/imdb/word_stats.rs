@@ -17,10 +17,13 @@ use serde::{Deserialize, Serialize};
 
 use super::readout::LinearReadout;
 use super::words::{
-    ChannelStats, CvDirection, PolarityLexicon, RandomDirections, WordMeans, along, channel_stats,
-    cross_validated_direction, random_directions, scored_words,
+    ChannelStats, CvDirection, PolarityLexicon, RandomDirections, WordMeans, along,
+    channel_stats_with_top, cross_validated_direction, random_directions, scored_words,
 };
 use crate::kann::{Fit, set_name};
+
+/// Test occurrences a word needs to enter the top-word lists.
+pub const TOP_MIN_COUNT: usize = 100;
 
 /// The word statistics of one eigen-group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +61,9 @@ pub struct WordStatsReport {
     pub lexicon_words: usize,
     /// Words scored.
     pub words_scored: usize,
+    /// The top-word lists take words seen at least this many times in the test reviews (the
+    /// mean change of a rarer word is mostly noise).
+    pub top_min_count: usize,
     /// Test occurrences of lexicon words counted.
     pub occurrences: usize,
     /// Per tracked eigen-group.
@@ -113,6 +119,13 @@ pub fn word_stats(
     seed: u64,
 ) -> WordStatsReport {
     let scored = scored_words(means, min_test_count);
+    // Top words from the frequent words, unless too few are frequent (small data).
+    let mut top_min_count = TOP_MIN_COUNT.max(min_test_count);
+    let mut pool = scored_words(means, top_min_count);
+    if pool.len() < 4 * super::words::TOP_WORDS {
+        top_min_count = min_test_count;
+        pool = scored.clone();
+    }
     let col = |g: usize| -> Vec<f64> {
         (0..means.count.len())
             .map(|w| means.group_mean[(w, g)])
@@ -133,18 +146,20 @@ pub fn word_stats(
                         (l.re, l.im)
                     })
                     .collect(),
-                magnitude: channel_stats(
+                magnitude: channel_stats_with_top(
                     &name,
                     "change of the projection magnitude (Eq. 10)",
                     &col(g),
                     &scored,
+                    &pool,
                     lexicon,
                 ),
-                readout_contribution: channel_stats(
+                readout_contribution: channel_stats_with_top(
                     &name,
                     "change of the set's contribution to the readout input, w . P_S(h)",
                     &along(means.delta_mean.as_ref(), &d),
                     &scored,
+                    &pool,
                     lexicon,
                 ),
             }
@@ -162,14 +177,16 @@ pub fn word_stats(
         min_test_count,
         lexicon_words: lexicon.len(),
         words_scored: scored.len(),
+        top_min_count,
         occurrences: means.occurrences,
         best_group_magnitude: best(&mags),
         best_group_readout: best(&rcs),
-        readout_direction: channel_stats(
+        readout_direction: channel_stats_with_top(
             "readout",
             "change of w . h (the readout weights)",
             &along(means.delta_mean.as_ref(), &readout.w),
             &scored,
+            &pool,
             lexicon,
         ),
         random_directions: random_directions(means, &scored, lexicon, 100, seed),

@@ -313,13 +313,26 @@ pub fn channel_stats(
     scored: &[usize],
     lexicon: &PolarityLexicon,
 ) -> ChannelStats {
+    channel_stats_with_top(name, kind, value, scored, scored, lexicon)
+}
+
+/// As [`channel_stats`], with the top words taken from `top_pool` only (e.g. the words seen
+/// often enough that their mean change is not dominated by noise).
+pub fn channel_stats_with_top(
+    name: &str,
+    kind: &str,
+    value: &[f64],
+    scored: &[usize],
+    top_pool: &[usize],
+    lexicon: &PolarityLexicon,
+) -> ChannelStats {
     let x: Vec<f64> = scored.iter().map(|&w| value[w]).collect();
     let p: Vec<f64> = scored.iter().map(|&w| lexicon.polarity[w]).collect();
-    let mut order: Vec<usize> = (0..scored.len()).collect();
-    order.sort_by(|&a, &b| x[b].total_cmp(&x[a]));
+    let mut order: Vec<usize> = top_pool.to_vec();
+    order.sort_by(|&a, &b| value[b].total_cmp(&value[a]));
     let pick = |it: &mut dyn Iterator<Item = &usize>| -> Vec<(String, f64)> {
         it.take(TOP_WORDS)
-            .map(|&i| (lexicon.words[scored[i]].clone(), x[i]))
+            .map(|&w| (lexicon.words[w].clone(), value[w]))
             .collect()
     };
     ChannelStats {
