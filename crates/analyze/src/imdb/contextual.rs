@@ -41,6 +41,9 @@ pub const Z_CONTEXTUAL: f64 = 3.0;
 /// Permutation p-value both null tests must reach.
 pub const P_CONTEXTUAL: f64 = 0.01;
 
+/// Phrase positions of one review: `(t*, phrase)`.
+pub type Positions = Vec<(usize, &'static str)>;
+
 /// The phrases of the contextual batch (matched on word pieces, case-folded).
 pub const PHRASES: [&str; 2] = ["not bad", "not good"];
 
@@ -356,7 +359,7 @@ pub fn run(
     seed: u64,
     warnings: &mut Vec<String>,
 ) -> Result<(ContextualReport, Vec<ShadedReview>)> {
-    let mut items: Vec<(Item, Vec<(usize, &'static str)>, Vec<usize>)> = Vec::new();
+    let mut items: Vec<(Item, Positions, Vec<usize>)> = Vec::new();
     for r in all_test {
         let lower = r.text.to_lowercase();
         if !PHRASES.iter().any(|p| lower.contains(p)) {
@@ -506,9 +509,7 @@ mod tests {
 
     /// Two axes: axis 0 jumps by +5 at every "not bad"/"not good" and by +1 at plain "bad"/"good"
     /// (a planted contextual mode, λ = 0.9); axis 1 is a slow drift driven by every word.
-    fn contextual_system(
-        planted: bool,
-    ) -> (States, Vec<Vec<(usize, &'static str)>>, Vec<Vec<usize>>) {
+    fn contextual_system(planted: bool) -> (States, Vec<Positions>, Vec<Vec<usize>>) {
         let words = ["the", "film", "is", "not", "bad", "good", "plot", "and"];
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let (s, n) = (40, 40);

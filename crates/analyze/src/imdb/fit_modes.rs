@@ -123,6 +123,12 @@ pub fn fit_both(states: &States, mode: FitSteps, rank: Option<usize>) -> Result<
     })
 }
 
+/// What the two fit modes are, for the report.
+pub const DOC_FIT_STEPS: &str = "`real`: basis and operator fitted on the reviews' own steps; \
+    `all`: on every step of the batch padded to max_len, as the authors' code does (with reviews \
+    of about 250 pieces, most of those pairs are the network reading padding). `e_rel` (Eq. 12) is \
+    given on both sets of steps for each fit.";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,9 +167,3 @@ mod tests {
         assert_eq!(fits.used.model.num_pairs, s * 59);
     }
 }
-
-/// What the two fit modes are, for the report.
-pub const DOC_FIT_STEPS: &str = "`real`: basis and operator fitted on the reviews' own steps; \
-    `all`: on every step of the batch padded to max_len, as the authors' code does (with reviews \
-    of about 250 pieces, most of those pairs are the network reading padding). `e_rel` (Eq. 12) is \
-    given on both sets of steps for each fit.";
