@@ -180,13 +180,7 @@ fn plain_type(path: &Path, dtype: &DType) -> Result<(TypeChar, u64)> {
 pub fn read_float_npy(path: impl AsRef<Path>) -> Result<(Vec<f64>, Vec<usize>)> {
     let path = path.as_ref();
     let info = inspect_npy(path)?;
-    let is_float = matches!(info.descr.trim_start_matches(['<', '>', '|', '=']), "f4" | "f8");
-    if !is_float {
-        return Err(KoopmanError::file(
-            path,
-            format!("dtype {} is not float32/float64", info.descr),
-        ));
-    }
+    check_float(path, &info)?;
     if info.len == 0 {
         return Ok((Vec::new(), info.shape));
     }
@@ -209,6 +203,20 @@ pub fn read_float_npy(path: impl AsRef<Path>) -> Result<(Vec<f64>, Vec<usize>)> 
         }
     };
     Ok((data, info.shape))
+}
+
+fn check_float(path: &Path, info: &NpyHeaderInfo) -> Result<()> {
+    if matches!(
+        info.descr.trim_start_matches(['<', '>', '|', '=']),
+        "f4" | "f8"
+    ) {
+        Ok(())
+    } else {
+        Err(KoopmanError::file(
+            path,
+            format!("dtype {} is not float32/float64", info.descr),
+        ))
+    }
 }
 
 /// Axis order of a 3-D states array.
@@ -271,6 +279,7 @@ pub fn read_states_array(
 ) -> Result<StatesArray> {
     let path = path.as_ref();
     let info = inspect_npy(path)?;
+    check_float(path, &info)?;
     let err = |m: String| KoopmanError::file(path, m);
     let (a, b, k) = match (info.shape.as_slice(), seq_len) {
         (_, Some(0)) => return Err(err("--seq-len must be at least 1".into())),
