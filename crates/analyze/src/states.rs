@@ -1,9 +1,20 @@
 //! `analyze states`: the Koopman analysis of any model's states stored as `.npy`.
+//!
+//! Stages: read the array with its layout ([`read_input`]), check it for the layout mistakes
+//! that give a wrong `e_rel` silently ([`check_input`]), fit and evaluate
+//! ([`kann_koopman::analyze_states`]), print or write the report.
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use kann_koopman::io::{read_lengths_npy, read_states_npy, write_json_atomic};
-use kann_koopman::{AnalysisOptions, Estimator, FitOptions, Rank, StatesReport, analyze_states};
+use kann_koopman::checks::{
+    AxisSmoothness, Stacked, ZeroRows, axis_smoothness, stacked_sequences, zero_rows,
+};
+use kann_koopman::io::{Layout, read_lengths_npy, read_states_array, write_json_atomic};
+use kann_koopman::{
+    AnalysisOptions, DOMINANT_MODULUS, Estimator, FitOptions, FitSteps, KoopmanError, Memory,
+    Rank, States, StatesReport, analyze_states,
+};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Estimator choice on the command line.
@@ -19,20 +30,52 @@ pub enum EstimatorArg {
     Ridge,
 }
 
+/// Axis order of a 3-D array on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    /// [B, T, H]: batch, time, hidden (PyTorch batch_first=True; our hooks).
+    Bth,
+    /// [T, B, H]: time, batch, hidden (PyTorch's default batch_first=False).
+    Tbh,
+}
+
+/// Steps the fit uses, on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FitStepsArg {
+    /// Only the real steps given by --lengths.
+    Real,
+    /// Every step of the padded batch (the paper's reference pipeline); e_rel is still scored
+    /// on the real steps.
+    All,
+}
+
 /// Arguments of `analyze states`.
 #[derive(Debug, Args)]
 pub struct StatesArgs {
-    /// States as .npy (float32/float64, C order, [s, n, k] or [n, k]).
+    /// States as .npy (float32/float64, C order): [B, T, H], [T, B, H] with --layout tbh, or
+    /// [T, H] (one sequence; --seq-len T splits a stacked [B*T, H]).
     pub file: PathBuf,
+    /// Axis order of a 3-D array: bth = [batch, time, hidden], tbh = [time, batch, hidden].
+    #[arg(long, value_enum, default_value_t = LayoutArg::Bth)]
+    pub layout: LayoutArg,
+    /// For a 2-D array of sequences stacked along the rows: the length T of each sequence.
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Real lengths [B] (integers) or prefix mask [B, T] as .npy; steps past a length are
+    /// padding: never scored, and fitted only with --fit-steps all. They may be NaN.
+    #[arg(long)]
+    pub lengths: Option<PathBuf>,
+    /// Steps the basis and operator are fitted on: the real steps, or all steps of the padded
+    /// batch (padding included, as the paper's reference pipeline does). e_rel is reported on
+    /// the real steps, and also on all steps.
+    #[arg(long, value_enum, default_value_t = FitStepsArg::Real)]
+    pub fit_steps: FitStepsArg,
     /// Rank of the basis (default: the reference's min(#pairs, k) - 1).
     #[arg(long, conflicts_with = "energy")]
     pub rank: Option<usize>,
     /// Choose the rank by the fraction of energy (squared singular values) kept, in (0, 1].
     #[arg(long)]
     pub energy: Option<f64>,
-    /// Valid lengths [s] (integers) or prefix mask [s, n] as .npy; padded steps are ignored.
-    #[arg(long)]
-    pub lengths: Option<PathBuf>,
     /// Estimator of the operator C.
     #[arg(long, value_enum, default_value_t = EstimatorArg::Lstsq)]
     pub estimator: EstimatorArg,
@@ -45,9 +88,11 @@ pub struct StatesArgs {
     /// Tolerance on | |lambda| - 1 | for infinite memory.
     #[arg(long, default_value_t = 1e-6)]
     pub unit_tol: f64,
-    /// Residual above which an eigenpair is flagged spurious.
-    #[arg(long, default_value_t = 0.1)]
-    pub residual_tol: f64,
+    /// Flag an eigenpair as unresolved when |lambda| / residual is below this (1: lambda
+    /// explains less than half of its mode's next-step signal, and its residual error bar
+    /// reaches 0).
+    #[arg(long, default_value_t = 1.0)]
+    pub min_snr: f64,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -59,17 +104,155 @@ pub struct StatesArgs {
     pub top: usize,
 }
 
-/// Runs `analyze states`.
-pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
-    let mut states = read_states_npy(&args.file)
+/// What was read and how it was interpreted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// The states file.
+    pub file: PathBuf,
+    /// Its shape as written.
+    pub file_shape: Vec<usize>,
+    /// Its dtype (`<f4`, `<f8`).
+    pub dtype: String,
+    /// The axis order it was read with.
+    pub layout: Layout,
+    /// `--seq-len`, if given.
+    pub seq_len: Option<usize>,
+    /// `[B, T, H]` after the layout was applied.
+    pub read_as: [usize; 3],
+    /// The lengths file, if given.
+    pub lengths_file: Option<PathBuf>,
+    /// True if lengths were given and applied.
+    pub lengths_applied: bool,
+    /// Real steps (`Σ lengths`) and padded steps (`B·T − Σ lengths`).
+    pub real_steps: usize,
+    /// Padded steps.
+    pub padded_steps: usize,
+}
+
+/// The layout checks run before the fit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InputChecks {
+    /// Exactly-zero rows among the real steps.
+    pub zero_rows: ZeroRows,
+    /// Neighbour distances along time and batch.
+    pub axis_smoothness: AxisSmoothness,
+    /// Periodic jumps in a single sequence (stacked sequences), if found.
+    pub stacked: Option<Stacked>,
+}
+
+/// The JSON report of `analyze states`: input, checks and the analysis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatesRun {
+    /// What was read.
+    pub input: InputInfo,
+    /// Layout checks.
+    pub checks: InputChecks,
+    /// Fit, spectrum and errors.
+    #[serde(flatten)]
+    pub report: StatesReport,
+}
+
+/// Warn about exactly-zero rows when at least this fraction of the real rows is zero.
+pub const ZERO_ROW_WARN_FRACTION: f64 = 0.01;
+
+/// Stage 1: reads the states and lengths as the arguments say.
+pub fn read_input(args: &StatesArgs) -> anyhow::Result<(States, InputInfo)> {
+    let layout = match args.layout {
+        LayoutArg::Bth => Layout::Bth,
+        LayoutArg::Tbh => Layout::Tbh,
+    };
+    let array = read_states_array(&args.file, layout, args.seq_len)
         .with_context(|| format!("reading states {}", args.file.display()))?;
-    if let Some(path) = &args.lengths {
-        let lengths = read_lengths_npy(path, states.num_sequences(), states.seq_len())
-            .with_context(|| format!("reading lengths {}", path.display()))?;
-        states = states
-            .with_lengths(lengths)
-            .with_context(|| format!("applying lengths {}", path.display()))?;
+    let (s, n, k) = (array.s, array.n, array.k);
+    let (file_shape, dtype) = (array.file_shape.clone(), array.dtype.clone());
+    let states = match &args.lengths {
+        Some(path) => {
+            let lengths = read_lengths_npy(path, s, n)
+                .with_context(|| format!("reading lengths {}", path.display()))?;
+            array
+                .into_states_with_lengths(lengths)
+                .with_context(|| format!("states {}", args.file.display()))?
+        }
+        None => array.into_states().map_err(|e| {
+            let hint = if matches!(e, KoopmanError::NonFinite { .. }) {
+                " (if that step is padding, pass --lengths so that padded steps are not read as data)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("{}: {e}{hint}", args.file.display())
+        })?,
+    };
+    let real = states.num_valid();
+    let info = InputInfo {
+        file: args.file.clone(),
+        file_shape,
+        dtype,
+        layout,
+        seq_len: args.seq_len,
+        read_as: [s, n, k],
+        lengths_file: args.lengths.clone(),
+        lengths_applied: args.lengths.is_some(),
+        real_steps: real,
+        padded_steps: s * n - real,
+    };
+    Ok((states, info))
+}
+
+/// Stage 2: the layout checks and the warnings they give.
+pub fn check_input(states: &States, info: &InputInfo) -> (InputChecks, Vec<String>) {
+    let checks = InputChecks {
+        zero_rows: zero_rows(states),
+        axis_smoothness: axis_smoothness(states),
+        stacked: stacked_sequences(states),
+    };
+    let mut warnings = Vec::new();
+    let z = &checks.zero_rows;
+    if z.zero > 0 && z.fraction() >= ZERO_ROW_WARN_FRACTION {
+        let what = format!(
+            "{} of {} rows ({:.1}%) are exactly zero, {} of them in runs that end {} sequences",
+            z.zero,
+            z.rows,
+            100.0 * z.fraction(),
+            z.trailing,
+            z.sequences_with_trailing
+        );
+        warnings.push(if info.lengths_applied {
+            format!("{what}, within the real steps: check that the lengths cover the padding")
+        } else {
+            format!(
+                "{what}: this looks like zero padding, fitted as data (and skipped by e_rel as zero-norm targets); pass --lengths LENGTHS.npy ([B] lengths or a [B, T] mask) to fit and score the real steps only"
+            )
+        });
     }
+    let a = &checks.axis_smoothness;
+    if a.looks_transposed() {
+        let fix = match info.layout {
+            Layout::Bth => {
+                "if the array is time-major [T, B, H] (PyTorch's default batch_first=False), pass --layout tbh"
+            }
+            Layout::Tbh => "if the array is batch-major [B, T, H], drop --layout tbh",
+        };
+        warnings.push(format!(
+            "neighbouring states along the axis read as batch are closer (mean |h_a - h_b|^2 = {:.3e}) than along the axis read as time ({:.3e}); recurrent states change little per step, so the axes may be swapped: {fix}",
+            a.batch, a.time
+        ));
+    }
+    if let Some(st) = &checks.stacked {
+        warnings.push(format!(
+            "this one sequence of {} steps looks like {} sequences of {} steps stacked: |h_t+1 - h_t|^2 jumps at every multiple of {} (lower quartile {:.3e} against a median step of {:.3e}), and a fit over one sequence pairs the end of each with the start of the next; pass --seq-len {} (or reshape to [B, T, H])",
+            st.seq_len * st.sequences,
+            st.sequences,
+            st.seq_len,
+            st.seq_len,
+            st.boundary_jump,
+            st.typical_step,
+            st.seq_len
+        ));
+    }
+    (checks, warnings)
+}
+
+fn options(args: &StatesArgs) -> anyhow::Result<AnalysisOptions> {
     let rank = match (args.rank, args.energy) {
         (Some(r), _) => Rank::Fixed(r),
         (None, Some(f)) => Rank::Energy(f),
@@ -86,7 +269,10 @@ pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
     if !(args.eps > 0.0 && args.eps < 1.0) {
         bail!("--eps must be in (0, 1), got {}", args.eps);
     }
-    let options = AnalysisOptions {
+    if !(args.min_snr >= 0.0 && args.min_snr.is_finite()) {
+        bail!("--min-snr must be finite and >= 0, got {}", args.min_snr);
+    }
+    Ok(AnalysisOptions {
         fit: FitOptions {
             rank,
             estimator,
@@ -94,28 +280,100 @@ pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
         },
         eps: args.eps,
         unit_tol: args.unit_tol,
-        residual_tol: args.residual_tol,
+        min_snr: args.min_snr,
+        fit_steps: match args.fit_steps {
+            FitStepsArg::Real => FitSteps::Real,
+            FitStepsArg::All => FitSteps::All,
+        },
+    })
+}
+
+/// Runs `analyze states`.
+pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
+    let options = options(args)?;
+    let (states, input) = read_input(args)?;
+    let (checks, warnings) = check_input(&states, &input);
+    let mut report = analyze_states(&states, &options).map_err(|e| {
+        let hint = if options.fit_steps == FitSteps::All
+            && matches!(e, KoopmanError::NonFinite { .. })
+        {
+            " (--fit-steps all fits the padded steps too, so they must be finite; use --fit-steps real)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("analysing {}: {e}{hint}", args.file.display())
+    })?;
+    report.warnings.extend(warnings);
+    if options.fit_steps == FitSteps::All && !input.lengths_applied {
+        report.warnings.push(
+            "--fit-steps all without --lengths: every step is real, so it changes nothing".into(),
+        );
+    }
+    let run = StatesRun {
+        input,
+        checks,
+        report,
     };
-    let report = analyze_states(&states, &options)
-        .with_context(|| format!("analysing {}", args.file.display()))?;
     if let Some(out) = &args.out {
-        write_json_atomic(out, &report)?;
+        write_json_atomic(out, &run)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
-        print_table(&report, args.top);
+        print_table(&run, args.top);
     }
     Ok(())
 }
 
-fn print_table(r: &StatesReport, top: usize) {
+fn erel_line(label: &str, e: &kann_koopman::RelativeError) -> String {
+    format!(
+        "e_rel (Eq. 12) on {label} = {:.6} over {} targets{}",
+        e.e_rel,
+        e.count,
+        if e.zero_norm_skipped > 0 {
+            format!(" ({} zero-norm targets skipped)", e.zero_norm_skipped)
+        } else {
+            String::new()
+        }
+    )
+}
+
+fn print_table(run: &StatesRun, top: usize) {
+    let (i, r) = (&run.input, &run.report);
+    let axes = match i.layout {
+        Layout::Bth => "bth: batch, time, hidden",
+        Layout::Tbh => "tbh: time, batch, hidden",
+    };
     println!(
-        "states [s={}, n={}, k={}]: {} valid states, {} pairs",
-        r.shape[0], r.shape[1], r.shape[2], r.num_states, r.num_pairs
+        "input: {} ({} array {:?}) read as [B={}, T={}, H={}] (--layout {axes}{})",
+        i.file.display(),
+        i.dtype,
+        i.file_shape,
+        i.read_as[0],
+        i.read_as[1],
+        i.read_as[2],
+        i.seq_len
+            .map(|t| format!(", --seq-len {t}"))
+            .unwrap_or_default()
     );
+    match &i.lengths_file {
+        Some(l) => println!(
+            "lengths: {} applied: {} real steps, {} padded",
+            l.display(),
+            i.real_steps,
+            i.padded_steps
+        ),
+        None => println!(
+            "lengths: none given: all {} steps are fitted and scored as real",
+            i.real_steps
+        ),
+    }
     println!(
-        "fit: {} via {:?}, rank {} ({:.4}% of energy), condition {:.3e}, cond(V) {:.3e}",
+        "fit: on {} steps (--fit-steps {}): {} states, {} pairs; {} via {:?}, rank {} ({:.4}% of energy), condition {:.3e}, cond(V) {:.3e}",
+        r.fit_steps,
+        r.fit_steps,
+        r.num_states,
+        r.num_pairs,
         r.estimator,
         r.method,
         r.rank,
@@ -123,47 +381,59 @@ fn print_table(r: &StatesReport, top: usize) {
         r.condition,
         r.v_condition
     );
+    let label = if i.lengths_applied {
+        r.e_rel_steps.clone()
+    } else {
+        "all steps (no --lengths given: any padding counts as data)".to_string()
+    };
+    println!("{}", erel_line(&label, &r.relative_error));
+    if let Some(all) = &r.relative_error_all_steps {
+        println!(
+            "{}",
+            erel_line("all steps incl. padding (1 <= t < T)", all)
+        );
+    } else if r.padded {
+        println!("e_rel on all steps incl. padding: not computed (padded steps are not finite)");
+    }
     println!(
-        "e_rel (Eq. 12, valid steps only) = {:.6} over {} targets{}",
-        r.relative_error.e_rel,
-        r.relative_error.count,
-        if r.relative_error.zero_norm_skipped > 0 {
-            format!(
-                " ({} zero-norm targets skipped)",
-                r.relative_error.zero_norm_skipped
-            )
-        } else {
-            String::new()
-        }
+        "spectrum: {} eigenvalues; {} with |lambda| > {DOMINANT_MODULUS} ({} of infinite memory, {} unstable); {} unresolved (|lambda| / residual < {})",
+        r.eigen.len(),
+        r.num_dominant,
+        r.num_infinite,
+        r.num_unstable,
+        r.num_spurious,
+        r.min_snr
     );
     for w in &r.warnings {
         println!("warning: {w}");
     }
     println!(
-        "{:>4}  {:>11} {:>11}  {:>9}  {:>12}  {:>9}  {:>8}  {:>5}",
+        "{:>4}  {:>11} {:>11}  {:>9}  {:>12}  {:>9}  {:>9}  {:>9}  {:>5}",
         "j",
         "re",
         "im",
         "|lambda|",
         format!("tau({})", r.eps),
         "residual",
+        "snr",
         "dominance",
         "dom#"
     );
     for e in r.eigen.iter().take(top) {
-        let tau = match (e.tau, e.stability) {
+        let tau = match (e.tau, e.memory) {
             (Some(t), _) => format!("{t:.1}"),
-            (None, kann_koopman::Stability::Unstable) => "unstable".into(),
+            (None, Memory::Unstable) => "unstable".into(),
             (None, _) => "inf".into(),
         };
         println!(
-            "{:>4}  {:>11.6} {:>11.6}  {:>9.6}  {:>12}  {:>9.2e}{} {:>9.3}  {:>5}",
+            "{:>4}  {:>11.6} {:>11.6}  {:>9.6}  {:>12}  {:>9.2e}  {:>9.2e}{} {:>9.3}  {:>5}",
             e.index,
             e.re,
             e.im,
             e.modulus,
             tau,
             e.residual,
+            e.snr,
             if e.spurious { "*" } else { " " },
             e.dominance,
             e.dominance_rank
@@ -173,6 +443,9 @@ fn print_table(r: &StatesReport, top: usize) {
         println!("... {} more (use --top or --json)", r.eigen.len() - top);
     }
     if r.eigen.iter().any(|e| e.spurious) {
-        println!("* residual above tolerance: likely spurious eigenvalue");
+        println!(
+            "* unresolved: |lambda| / residual < {} (below 1, lambda explains less of its mode's next step than it leaves unexplained, and its residual error bar reaches 0)",
+            r.min_snr
+        );
     }
 }

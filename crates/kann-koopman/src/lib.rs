@@ -13,6 +13,7 @@
 //! - `.npy` / JSON input and output ([`io`]).
 
 pub mod analysis;
+pub mod checks;
 pub mod error;
 pub mod fit;
 pub mod gram;
@@ -37,9 +38,11 @@ pub use predict::{
     RelativeError, RelativeErrorAccumulator, multi_step_error, predict_one_step, predict_steps,
     relative_error,
 };
-pub use report::{AnalysisOptions, EigenReport, StatesReport, analyze_states};
+pub use report::{
+    AnalysisOptions, DOMINANT_MODULUS, EigenReport, Memory, StatesReport, analyze_states, snr,
+};
 pub use spectrum::{MemoryHorizon, Spectrum, Stability, memory_horizon};
-pub use states::States;
+pub use states::{FitSteps, States};
 pub use stats::{
     Pca, Silhouette, cumulative_time_average, median, median_mad_over_time, silhouette,
     silhouette_over_time,

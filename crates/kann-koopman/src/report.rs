@@ -6,8 +6,11 @@ use crate::error::Result;
 use crate::fit::{FitMethod, FitOptions, koopman_operator};
 use crate::predict::{RelativeError, relative_error};
 use crate::spectrum::{Spectrum, Stability};
-use crate::states::States;
+use crate::states::{FitSteps, States};
 use serde::{Deserialize, Serialize};
+
+/// Moduli above this count as dominant (the paper's `|λ| > 0.99`).
+pub const DOMINANT_MODULUS: f64 = 0.99;
 
 /// Options of [`analyze_states`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -18,8 +21,12 @@ pub struct AnalysisOptions {
     pub eps: f64,
     /// Tolerance on `| |λ| − 1 |` below which memory is infinite.
     pub unit_tol: f64,
-    /// Residual above which an eigenpair is flagged spurious.
-    pub residual_tol: f64,
+    /// Eigenpairs whose signal-to-residual ratio `|λ| / residual` is below this are flagged
+    /// unresolved ([`EigenReport::spurious`]); 1 by default.
+    pub min_snr: f64,
+    /// Which steps of a padded batch the basis and operator are fitted on; `e_rel` is scored on
+    /// the real steps either way (and also on all steps when the batch is padded).
+    pub fit_steps: FitSteps,
 }
 
 impl Default for AnalysisOptions {
@@ -28,8 +35,50 @@ impl Default for AnalysisOptions {
             fit: FitOptions::default(),
             eps: 0.01,
             unit_tol: 1e-6,
-            residual_tol: 0.1,
+            min_snr: 1.0,
+            fit_steps: FitSteps::Real,
         }
+    }
+}
+
+/// Memory of a mode: what `τ(ε)` (Eq. 9) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Memory {
+    /// `|λ| < 1`: `τ` is a number of steps.
+    Finite,
+    /// `|λ| = 1` (within the tolerance): the mode never decays.
+    Infinite,
+    /// `|λ| > 1`: the mode grows; `τ` is undefined.
+    Unstable,
+}
+
+impl From<Stability> for Memory {
+    fn from(s: Stability) -> Self {
+        match s {
+            Stability::Decaying => Memory::Finite,
+            Stability::Marginal => Memory::Infinite,
+            Stability::Unstable => Memory::Unstable,
+        }
+    }
+}
+
+/// The signal-to-residual ratio `|λ| / residual` of an eigenpair (0 for a NaN residual; the
+/// residual is floored at the smallest positive double, so the ratio is always finite).
+///
+/// For the least-squares fit the residual of `C` is orthogonal to `X~`, so the one-step signal
+/// of mode `v` splits as `‖Y~v‖² = |λ|²‖X~v‖² + ‖(Y~ − λX~)v‖²`: explained by `λ` plus unexplained.
+/// The ratio is the square root of explained over unexplained, and `ratio < 1` means `λ`
+/// explains less than half of what the mode does next. It is also the residual-DMD error bar:
+/// `λ` lies within `residual` of the operator's spectrum, so `ratio < 1` means the error bar
+/// reaches `λ = 0` and the eigenvalue is not resolved from noise. A direction of pure noise gets
+/// `|λ| ≈ 1/√#pairs` and `residual ≈ 1`, so its ratio is far below 1 whatever the data's scale;
+/// a true mode of a low-noise system has a ratio of `|λ| / (noise / signal)`, far above 1.
+pub fn snr(lambda_modulus: f64, residual: f64) -> f64 {
+    if residual.is_nan() {
+        0.0
+    } else {
+        lambda_modulus / residual.max(f64::MIN_POSITIVE)
     }
 }
 
@@ -44,13 +93,19 @@ pub struct EigenReport {
     pub im: f64,
     /// `|λ|`.
     pub modulus: f64,
-    /// Memory horizon `τ(ε)` (Eq. 9); `null` = infinite.
+    /// Memory horizon `τ(ε)` (Eq. 9), a number exactly when `memory` is `finite` (`null` for
+    /// both infinite and unstable modes: read `memory`).
     pub tau: Option<f64>,
+    /// What `tau` is: finite, infinite (`|λ| = 1`) or unstable (`|λ| > 1`).
+    pub memory: Memory,
     /// Stability class.
     pub stability: Stability,
-    /// Residual `‖(Y~ − λX~)v‖ / ‖X~v‖`.
+    /// Residual `‖(Y~ − λX~)v‖ / ‖X~v‖` on the fitted pairs (residual DMD).
     pub residual: f64,
-    /// Residual above `residual_tol`.
+    /// `|λ| / residual` ([`snr`]).
+    pub snr: f64,
+    /// Unresolved: `snr < min_snr` (by default, `λ` explains less than half of the mode's
+    /// next-step signal; see [`snr`]).
     pub spurious: bool,
     /// Dominance score (batch mean of `Σ_t |H~ V|`) and its rank (0 = most dominant).
     pub dominance: f64,
@@ -63,9 +118,15 @@ pub struct EigenReport {
 pub struct StatesReport {
     /// `[s, n, k]`.
     pub shape: [usize; 3],
-    /// Valid states used.
+    /// Steps the fit used: `real` (`t < length`) or `all` (padding included).
+    pub fit_steps: FitSteps,
+    /// True if some sequence is shorter than the array (lengths were applied).
+    pub padded: bool,
+    /// Real (valid) states: `Σ lengths`.
+    pub num_real_states: usize,
+    /// States the fit used (`num_real_states`, or `s · n` when fitted on all steps).
     pub num_states: usize,
-    /// Admissible pairs used.
+    /// Pairs `(h_t, h_{t+1})` the fit used.
     pub num_pairs: usize,
     /// Rank `r` of the basis.
     pub rank: usize,
@@ -81,8 +142,24 @@ pub struct StatesReport {
     pub v_condition: f64,
     /// `ε` of the memory horizons.
     pub eps: f64,
-    /// One-step relative error (Eq. 12) over the valid steps.
+    /// One-step relative error (Eq. 12) on the real steps: targets `h_{i,t}`, `1 ≤ t < length`
+    /// (every step when no lengths were given); see `e_rel_steps`.
     pub relative_error: RelativeError,
+    /// Which steps `relative_error` covers, in words.
+    pub e_rel_steps: String,
+    /// `e_rel` on every step of the padded batch (targets `1 ≤ t < n`, padding included), when
+    /// the batch is padded and its padded steps are finite.
+    pub relative_error_all_steps: Option<RelativeError>,
+    /// Eigenvalues with `|λ| > 0.99` ([`DOMINANT_MODULUS`]).
+    pub num_dominant: usize,
+    /// Eigenvalues with infinite memory (`|λ| = 1` within the tolerance).
+    pub num_infinite: usize,
+    /// Eigenvalues with `|λ| > 1` (unstable).
+    pub num_unstable: usize,
+    /// The `min_snr` the flag used.
+    pub min_snr: f64,
+    /// Eigenpairs flagged unresolved (`snr < min_snr`).
+    pub num_spurious: usize,
     /// Eigenpairs, sorted by modulus.
     pub eigen: Vec<EigenReport>,
     /// Warnings of the fit.
@@ -90,11 +167,37 @@ pub struct StatesReport {
 }
 
 /// Fits, eigen-decomposes and evaluates `states` (Sec. 3, Eq. 9, Eq. 12) in one call.
+///
+/// The fit uses the steps `options.fit_steps` names ([`States::for_fit`]); `e_rel`, dominance
+/// and the counts are scored on the real steps of `states`. When the batch is padded, `e_rel` on
+/// all steps is reported as well (if the padded steps are finite): fitting on all steps and
+/// scoring on the real ones is the paper's reference pipeline.
 pub fn analyze_states(states: &States, options: &AnalysisOptions) -> Result<StatesReport> {
-    let model = koopman_operator(states, &options.fit)?;
+    if !(options.min_snr >= 0.0 && options.min_snr.is_finite()) {
+        return Err(crate::error::KoopmanError::InvalidParameter(format!(
+            "min_snr {} must be finite and >= 0",
+            options.min_snr
+        )));
+    }
+    let padded = states.is_padded();
+    let all_steps = match (padded, options.fit_steps) {
+        (false, _) => None,
+        (true, FitSteps::All) => Some(states.with_all_steps()?),
+        (true, FitSteps::Real) => states.with_all_steps().ok(),
+    };
+    let fit_on = match (options.fit_steps, &all_steps) {
+        (FitSteps::All, Some(all)) => all,
+        _ => states,
+    };
+    let model = koopman_operator(fit_on, &options.fit)?;
     let spectrum = Spectrum::new(&model)?;
     let horizons = spectrum.memory_horizons(options.eps, options.unit_tol)?;
     let err = relative_error(states, &model)?;
+    let err_all = all_steps
+        .as_ref()
+        .map(|all| relative_error(all, &model))
+        .transpose()?;
+    drop(all_steps);
     let dom = dominance(states, &model, &spectrum)?;
     let mut dom_score = vec![0.0; spectrum.len()];
     let mut dom_rank = vec![0; spectrum.len()];
@@ -107,26 +210,35 @@ pub fn analyze_states(states: &States, options: &AnalysisOptions) -> Result<Stat
         .iter()
         .map(|x| x * x)
         .sum();
-    let eigen = spectrum
+    let eigen: Vec<EigenReport> = spectrum
         .eigenvalues
         .iter()
         .enumerate()
-        .map(|(j, l)| EigenReport {
-            index: j,
-            re: l.re,
-            im: l.im,
-            modulus: l.norm(),
-            tau: horizons[j].tau,
-            stability: horizons[j].stability,
-            residual: spectrum.residuals[j],
-            spurious: spectrum.residuals[j].is_nan()
-                || spectrum.residuals[j] > options.residual_tol,
-            dominance: dom_score[j],
-            dominance_rank: dom_rank[j],
+        .map(|(j, l)| {
+            let residual = spectrum.residuals[j];
+            let snr = snr(l.norm(), residual);
+            EigenReport {
+                index: j,
+                re: l.re,
+                im: l.im,
+                modulus: l.norm(),
+                tau: horizons[j].tau,
+                memory: horizons[j].stability.into(),
+                stability: horizons[j].stability,
+                residual,
+                snr,
+                spurious: snr < options.min_snr,
+                dominance: dom_score[j],
+                dominance_rank: dom_rank[j],
+            }
         })
         .collect();
+    let count = |f: &dyn Fn(&EigenReport) -> bool| eigen.iter().filter(|e| f(e)).count();
     Ok(StatesReport {
         shape: [states.num_sequences(), states.seq_len(), states.hidden()],
+        fit_steps: options.fit_steps,
+        padded,
+        num_real_states: states.num_valid(),
         num_states: model.num_states,
         num_pairs: model.num_pairs,
         rank: model.rank(),
@@ -137,6 +249,17 @@ pub fn analyze_states(states: &States, options: &AnalysisOptions) -> Result<Stat
         v_condition: spectrum.v_condition,
         eps: options.eps,
         relative_error: err,
+        e_rel_steps: if padded {
+            "real steps (1 <= t < length)".into()
+        } else {
+            "all steps (no sequence is padded)".into()
+        },
+        relative_error_all_steps: err_all,
+        num_dominant: count(&|e| e.modulus > DOMINANT_MODULUS),
+        num_infinite: count(&|e| e.memory == Memory::Infinite),
+        num_unstable: count(&|e| e.memory == Memory::Unstable),
+        min_snr: options.min_snr,
+        num_spurious: count(&|e| e.spurious),
         eigen,
         warnings: model.warnings.clone(),
     })

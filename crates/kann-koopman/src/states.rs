@@ -3,6 +3,27 @@
 use crate::error::{KoopmanError, Result};
 use faer::MatRef;
 
+/// Which steps of a padded batch the basis `B` and operator `C` are fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FitSteps {
+    /// Only the real steps `t < lengths[i]` (padding never enters the fit).
+    #[default]
+    Real,
+    /// Every step of the padded batch, padding included (the paper's reference pipeline fits
+    /// the zero-padded batch as it is).
+    All,
+}
+
+impl std::fmt::Display for FitSteps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FitSteps::Real => "real",
+            FitSteps::All => "all",
+        })
+    }
+}
+
 /// A tensor of hidden states `H ∈ R^{s×n×k}` (paper Sec. 3.2), stored in `f64`, C order, with the
 /// number of valid (non-padded) steps of every sequence. Padded steps (`t >= lengths[i]`) never
 /// enter the basis, a pair or an error; their values are ignored (they may even be non-finite).
@@ -18,6 +39,8 @@ pub struct States {
 impl States {
     /// Builds states from `f64` data in C order `[s, n, k]`; every step is valid.
     pub fn from_f64(data: Vec<f64>, s: usize, n: usize, k: usize) -> Result<Self> {
+        // Check the shape before sizing anything from it.
+        check_shape(data.len(), s, n, k)?;
         Self::new_with_lengths(data, s, n, k, vec![n; s])
     }
 
@@ -34,21 +57,7 @@ impl States {
         k: usize,
         lengths: Vec<usize>,
     ) -> Result<Self> {
-        if s == 0 || n == 0 || k == 0 {
-            return Err(KoopmanError::Shape(format!(
-                "states shape [{s}, {n}, {k}] has an empty dimension"
-            )));
-        }
-        let expected = s
-            .checked_mul(n)
-            .and_then(|x| x.checked_mul(k))
-            .ok_or_else(|| KoopmanError::Shape(format!("shape [{s}, {n}, {k}] overflows")))?;
-        if data.len() != expected {
-            return Err(KoopmanError::Shape(format!(
-                "states data has {} values, shape [{s}, {n}, {k}] needs {expected}",
-                data.len()
-            )));
-        }
+        check_shape(data.len(), s, n, k)?;
         check_lengths(&lengths, s, n)?;
         let states = States {
             data,
@@ -67,6 +76,28 @@ impl States {
         self.lengths = lengths;
         self.check_finite()?;
         Ok(self)
+    }
+
+    /// True if some sequence is shorter than `n` (the batch is padded).
+    pub fn is_padded(&self) -> bool {
+        self.lengths.iter().any(|&l| l < self.n)
+    }
+
+    /// The same data with every step valid, padding included: what a pipeline that fits the
+    /// whole padded batch (the paper's reference implementation) sees. An error naming the step
+    /// if a padded step is NaN/Inf.
+    pub fn with_all_steps(&self) -> Result<States> {
+        self.clone().with_lengths(vec![self.n; self.s])
+    }
+
+    /// The states a fit on `steps` uses: these states ([`FitSteps::Real`]) or
+    /// [`Self::with_all_steps`] ([`FitSteps::All`]). Score the fit on `self` (real steps) and, if
+    /// wanted, on the all-steps view: "fit on all, score on real".
+    pub fn for_fit(&self, steps: FitSteps) -> Result<std::borrow::Cow<'_, States>> {
+        Ok(match steps {
+            FitSteps::All if self.is_padded() => std::borrow::Cow::Owned(self.with_all_steps()?),
+            _ => std::borrow::Cow::Borrowed(self),
+        })
     }
 
     /// Builds lengths from a prefix mask `[s, n]` (row-major; `true` = valid step). The valid
@@ -148,6 +179,24 @@ impl States {
         }
         Ok(())
     }
+}
+
+fn check_shape(len: usize, s: usize, n: usize, k: usize) -> Result<()> {
+    if s == 0 || n == 0 || k == 0 {
+        return Err(KoopmanError::Shape(format!(
+            "states shape [{s}, {n}, {k}] has an empty dimension"
+        )));
+    }
+    let expected = s
+        .checked_mul(n)
+        .and_then(|x| x.checked_mul(k))
+        .ok_or_else(|| KoopmanError::Shape(format!("shape [{s}, {n}, {k}] overflows")))?;
+    if len != expected {
+        return Err(KoopmanError::Shape(format!(
+            "states data has {len} values, shape [{s}, {n}, {k}] needs {expected}"
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_lengths(lengths: &[usize], s: usize, n: usize) -> Result<()> {
