@@ -230,6 +230,15 @@ fn padded_batches_warn_without_lengths_and_fit_all_scores_real_steps() {
         "{text}"
     );
     let real = run_json(&[&f, "--lengths", &l]);
+    // The [B, T] u8 mask that `StateHooks::write_npy` writes gives the same analysis.
+    let mask: Vec<u8> = (0..6 * 40)
+        .map(|p| u8::from(p % 40 < lengths[p / 40]))
+        .collect();
+    let mask_file = dir.path().join("mask.npy");
+    kann_models::npy::write_u8(&mask_file, &[6, 40], &mask).unwrap();
+    let masked = run_json(&[&f, "--lengths", s(&mask_file)]);
+    assert_eq!(eigenvalues(&masked), eigenvalues(&real));
+    assert_eq!(masked["relative_error"], real["relative_error"]);
     assert_eq!(real["input"]["lengths_applied"], true);
     assert_eq!(real["input"]["padded_steps"], padded);
     assert_eq!(real["fit_steps"], "real");
