@@ -11,8 +11,8 @@ use kann_koopman::checks::{
 };
 use kann_koopman::io::{Layout, read_lengths_npy, read_states_array, write_json_atomic};
 use kann_koopman::{
-    AnalysisOptions, DOMINANT_MODULUS, Estimator, FitOptions, FitSteps, KoopmanError, Memory,
-    Rank, States, StatesReport, analyze_states,
+    AnalysisOptions, DOMINANT_MODULUS, Estimator, FitOptions, FitSteps, KoopmanError, Memory, Rank,
+    States, StatesReport, analyze_states,
 };
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -388,10 +388,7 @@ fn print_table(run: &StatesRun, top: usize) {
     };
     println!("{}", erel_line(&label, &r.relative_error));
     if let Some(all) = &r.relative_error_all_steps {
-        println!(
-            "{}",
-            erel_line("all steps incl. padding (1 <= t < T)", all)
-        );
+        println!("{}", erel_line("all steps incl. padding (1 <= t < T)", all));
     } else if r.padded {
         println!("e_rel on all steps incl. padding: not computed (padded steps are not finite)");
     }

@@ -76,7 +76,10 @@ fn states_json_reports_the_known_spectrum() {
         text.contains("spectrum: 3 eigenvalues; 2 with |lambda| > 0.99 (2 of infinite memory, 0 unstable); 0 unresolved"),
         "{text}"
     );
-    assert!(text.contains("read as [B=4, T=30, H=3] (--layout bth"), "{text}");
+    assert!(
+        text.contains("read as [B=4, T=30, H=3] (--layout bth"),
+        "{text}"
+    );
     assert!(!text.contains("warning"), "{text}");
 }
 
@@ -183,16 +186,16 @@ fn padded_batch(dir: &Path, nan_in_padding: bool) -> (String, String, Vec<usize>
     if nan_in_padding {
         data[(3 * t + 20) * h + 2] = f64::NAN;
     }
-    let states = dir.join(if nan_in_padding { "nan.npy" } else { "states.npy" });
+    let states = dir.join(if nan_in_padding {
+        "nan.npy"
+    } else {
+        "states.npy"
+    });
     write_float_npy(&states, &data, &[b, t, h], NpyDtype::F32).unwrap();
     let len_file = dir.join("lengths.npy");
     let l64: Vec<u64> = lengths.iter().map(|&l| l as u64).collect();
     kann_models::npy::write_u64(&len_file, &[l64.len()], &l64).unwrap();
-    (
-        s(&states).to_string(),
-        s(&len_file).to_string(),
-        lengths,
-    )
+    (s(&states).to_string(), s(&len_file).to_string(), lengths)
 }
 
 #[test]
@@ -218,13 +221,24 @@ fn padded_batches_warn_without_lengths_and_fit_all_scores_real_steps() {
     let text = run_ok(&[&f, "--lengths", &l]);
     assert!(!text.contains("warning"), "{text}");
     assert!(
-        text.contains(&format!(
-            "e_rel (Eq. 12) on real steps (1 <= t < length) = "
-        )) && text.contains(&format!("over {real_targets} targets")),
+        text.contains("e_rel (Eq. 12) on real steps (1 <= t < length) = ")
+            && text.contains(&format!("over {real_targets} targets")),
         "{text}"
     );
-    assert!(text.contains("e_rel (Eq. 12) on all steps incl. padding"), "{text}");
+    assert!(
+        text.contains("e_rel (Eq. 12) on all steps incl. padding"),
+        "{text}"
+    );
     let real = run_json(&[&f, "--lengths", &l]);
+    // The [B, T] u8 mask that `StateHooks::write_npy` writes gives the same analysis.
+    let mask: Vec<u8> = (0..6 * 40)
+        .map(|p| u8::from(p % 40 < lengths[p / 40]))
+        .collect();
+    let mask_file = dir.path().join("mask.npy");
+    kann_models::npy::write_u8(&mask_file, &[6, 40], &mask).unwrap();
+    let masked = run_json(&[&f, "--lengths", s(&mask_file)]);
+    assert_eq!(eigenvalues(&masked), eigenvalues(&real));
+    assert_eq!(masked["relative_error"], real["relative_error"]);
     assert_eq!(real["input"]["lengths_applied"], true);
     assert_eq!(real["input"]["padded_steps"], padded);
     assert_eq!(real["fit_steps"], "real");
@@ -307,7 +321,8 @@ fn time_major_and_stacked_arrays_are_read_as_declared_or_flagged() {
     // Stacked [B*T, H]: flagged with the period, and --seq-len reads it right.
     let text = run_ok(&[s(&flat)]);
     assert!(
-        text.contains("looks like 8 sequences of 50 steps stacked") && text.contains("--seq-len 50"),
+        text.contains("looks like 8 sequences of 50 steps stacked")
+            && text.contains("--seq-len 50"),
         "{text}"
     );
     let split = run_json(&[s(&flat), "--seq-len", "50"]);
@@ -319,9 +334,8 @@ fn time_major_and_stacked_arrays_are_read_as_declared_or_flagged() {
 fn crafted_headers_fail_with_an_error_not_an_abort() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, shape: &str| {
-        let mut header =
-            format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
+        let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+        while !(10 + header.len() + 1).is_multiple_of(64) {
             header.push(' ');
         }
         header.push('\n');
@@ -335,7 +349,10 @@ fn crafted_headers_fail_with_an_error_not_an_abort() {
     let p = write("empty.npy", "(1000000000000, 0, 8)");
     assert_eq!(std::fs::metadata(&p).unwrap().len(), 128);
     let err = run_err(&[s(&p)]);
-    assert!(err.contains("empty.npy") && err.contains("empty dimension"), "{err}");
+    assert!(
+        err.contains("empty.npy") && err.contains("empty dimension"),
+        "{err}"
+    );
     let p = write("huge.npy", "(9223372036854775808, 2, 1)");
     let err = run_err(&[s(&p)]);
     assert!(err.contains("huge.npy") && err.contains("2^64"), "{err}");

@@ -161,14 +161,14 @@ pub fn stacked_sequences(states: &States) -> Option<Stacked> {
         })
         .collect();
     for t_len in 2..=m / 4 {
-        if m % t_len != 0 {
+        if !m.is_multiple_of(t_len) {
             continue;
         }
         let mut bounds = Vec::new();
         let mut others = Vec::new();
         for (t, v) in d.iter().enumerate() {
             if let Some(v) = v {
-                if (t + 1) % t_len == 0 {
+                if (t + 1).is_multiple_of(t_len) {
                     bounds.push(*v);
                 } else {
                     others.push(*v);

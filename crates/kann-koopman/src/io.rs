@@ -59,7 +59,10 @@ pub fn inspect_npy(path: impl AsRef<Path>) -> Result<NpyHeaderInfo> {
             let mut two = [0u8; 2];
             file.read_exact(&mut two)
                 .map_err(|_| err("not a valid .npy file (truncated header)".into()))?;
-            (12u64, u32::from_le_bytes([pre[8], pre[9], two[0], two[1]]) as u64)
+            (
+                12u64,
+                u32::from_le_bytes([pre[8], pre[9], two[0], two[1]]) as u64,
+            )
         }
         v => return Err(err(format!("unsupported .npy format version {v}"))),
     };
@@ -72,14 +75,14 @@ pub fn inspect_npy(path: impl AsRef<Path>) -> Result<NpyHeaderInfo> {
     file.read_exact(&mut text)
         .map_err(|e| KoopmanError::file(path, e))?;
     let text = String::from_utf8_lossy(&text).into_owned();
-    let descr = header_value(&text, "descr")
-        .ok_or_else(|| err(format!("not a valid .npy header (no 'descr'): {}", text.trim())))?;
+    let descr = header_value(&text, "descr").ok_or_else(|| {
+        err(format!(
+            "not a valid .npy header (no 'descr'): {}",
+            text.trim()
+        ))
+    })?;
     let descr = match descr.chars().next() {
-        Some(q @ ('\'' | '"')) => descr[1..]
-            .split(q)
-            .next()
-            .unwrap_or_default()
-            .to_string(),
+        Some(q @ ('\'' | '"')) => descr[1..].split(q).next().unwrap_or_default().to_string(),
         _ => {
             return Err(err(format!(
                 "unsupported dtype {} (structured arrays are not supported)",
@@ -96,8 +99,12 @@ pub fn inspect_npy(path: impl AsRef<Path>) -> Result<NpyHeaderInfo> {
     let fortran_order = header_value(&text, "fortran_order")
         .map(|v| v.starts_with("True"))
         .ok_or_else(|| err("not a valid .npy header (no 'fortran_order')".into()))?;
-    let shape_text = header_value(&text, "shape")
-        .ok_or_else(|| err(format!("not a valid .npy header (no 'shape'): {}", text.trim())))?;
+    let shape_text = header_value(&text, "shape").ok_or_else(|| {
+        err(format!(
+            "not a valid .npy header (no 'shape'): {}",
+            text.trim()
+        ))
+    })?;
     let inner = shape_text
         .strip_prefix('(')
         .and_then(|t| t.split(')').next())
@@ -122,9 +129,11 @@ pub fn inspect_npy(path: impl AsRef<Path>) -> Result<NpyHeaderInfo> {
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| err(format!("shape ({inner}) has more than 2^64 elements")))?
     };
-    let bytes = len
-        .checked_mul(item_size)
-        .ok_or_else(|| err(format!("shape ({inner}) of dtype '{descr}' overflows 2^64 bytes")))?;
+    let bytes = len.checked_mul(item_size).ok_or_else(|| {
+        err(format!(
+            "shape ({inner}) of dtype '{descr}' overflows 2^64 bytes"
+        ))
+    })?;
     let have = file_len - prefix - header_len;
     if (bytes as u64) > have {
         return Err(err(format!(

@@ -14,7 +14,7 @@ use std::io::Write;
 /// A version-1 `.npy` file with the given header dict and raw data bytes.
 fn crafted_npy(path: &std::path::Path, dict: &str, data: &[u8]) {
     let mut header = dict.to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -106,7 +106,9 @@ fn crafted_headers_give_errors_before_any_allocation() {
         "{'descr': '<i8', 'fortran_order': False, 'shape': (9223372036854775808,), }",
         &[0; 8],
     );
-    let e = read_lengths_npy(p("len.npy"), 4, 30).unwrap_err().to_string();
+    let e = read_lengths_npy(p("len.npy"), 4, 30)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("len.npy"), "{e}");
 }
 
@@ -166,7 +168,10 @@ fn padded_steps_may_be_nan_and_fit_steps_all_scores_the_real_steps() {
     let every = all.relative_error_all_steps.unwrap();
     assert_eq!(every, relative_error(&whole, &model).unwrap());
     // The zero padding is skipped as zero-norm targets on all steps, not on real steps.
-    assert_eq!(every.zero_norm_skipped, s * n - lengths.iter().sum::<usize>());
+    assert_eq!(
+        every.zero_norm_skipped,
+        s * n - lengths.iter().sum::<usize>()
+    );
     assert_eq!(all.relative_error.zero_norm_skipped, 0);
     assert!(all.e_rel_steps.contains("real steps"));
     // Fit on real steps is a different fit (the padding no longer enters it).
@@ -291,7 +296,10 @@ fn zero_rows_are_counted_with_their_trailing_runs() {
     data[2 * n * k + 6] = 0.0;
     data[2 * n * k + 7] = 0.0; // row (2, 3) zero, not trailing
     let z = zero_rows(&States::from_f64(data.clone(), s, n, k).unwrap());
-    assert_eq!((z.rows, z.zero, z.trailing, z.sequences_with_trailing), (30, 5, 4, 1));
+    assert_eq!(
+        (z.rows, z.zero, z.trailing, z.sequences_with_trailing),
+        (30, 5, 4, 1)
+    );
     let z = zero_rows(&States::new_with_lengths(data, s, n, k, vec![10, 6, 10]).unwrap());
     assert_eq!((z.rows, z.zero, z.trailing), (26, 1, 0));
 }
@@ -344,10 +352,17 @@ fn residual_flag_marks_the_noise_modes_and_only_them() {
     let true_modes: Vec<&EigenReport> = rep
         .eigen
         .iter()
-        .filter(|e| truth.iter().any(|t| (c64::new(e.re, e.im) - t).norm() < 0.05))
+        .filter(|e| {
+            truth
+                .iter()
+                .any(|t| (c64::new(e.re, e.im) - t).norm() < 0.05)
+        })
         .collect();
     assert_eq!(true_modes.len(), 4);
-    assert!(true_modes.iter().any(|e| e.residual > 0.1), "{true_modes:?}");
+    assert!(
+        true_modes.iter().any(|e| e.residual > 0.1),
+        "{true_modes:?}"
+    );
     assert!(true_modes.iter().all(|e| !e.spurious && e.snr > 3.0));
     assert_eq!(rep.num_spurious, 11);
     // Permutation null: with the time order shuffled within each sequence there are no
