@@ -433,7 +433,7 @@ pub fn body(r: &ImdbReport) -> String {
     s.push_str(&format!(
         "\n## Word statistics over the test set (App. A)\n\nPolarity: {} ({} training reviews; words seen ≥ {} times: {}). Scored: {} words seen ≥ {} times in the test reviews ({} occurrences); top-word lists from words seen ≥ {} times. \
          Spearman ρ between a channel's mean change at a word and the word's polarity; random directions: |ρ| {:.3} ± {:.3} (max {:.3}, {} draws); cross-validated ridge direction (held-out words, {} folds): ρ = {:.3}; readout weights: ρ = {:.3}.\n\n\
-         | group | eigenvalues | ρ magnitude (Eq. 10) | ρ readout contribution |\n| --- | --- | --- | --- |\n",
+         | group | eigenvalues | ρ magnitude (Eq. 10) | ρ magnitude vs \\|polarity\\| | ρ readout contribution |\n| --- | --- | --- | --- | --- |\n",
         ws.polarity,
         ws.training_reviews,
         ws.min_train_count,
@@ -457,10 +457,11 @@ pub fn body(r: &ImdbReport) -> String {
             .map(|&(a, b)| fmt_lambda(a, b))
             .collect();
         s.push_str(&format!(
-            "| {{{}}} | {} | {:.3} | {:.3} |\n",
+            "| {{{}}} | {} | {:.3} | {:.3} | {:.3} |\n",
             g.magnitude.name,
             ev.join(", "),
             g.magnitude.spearman,
+            g.magnitude_vs_strength,
             g.readout_contribution.spearman
         ));
     }

@@ -36,6 +36,9 @@ pub struct GroupWordStats {
     pub magnitude: ChannelStats,
     /// Change of the group's contribution to the readout's input.
     pub readout_contribution: ChannelStats,
+    /// Spearman of the magnitude's mean change with the polarity's *strength* `|ρ(w)|`: a
+    /// modulus cannot tell "great" from "awful", but can grow at both.
+    pub magnitude_vs_strength: f64,
 }
 
 impl GroupWordStats {
@@ -146,6 +149,12 @@ pub fn word_stats(
                         (l.re, l.im)
                     })
                     .collect(),
+                magnitude_vs_strength: {
+                    let m = col(g);
+                    let x: Vec<f64> = scored.iter().map(|&w| m[w]).collect();
+                    let p: Vec<f64> = scored.iter().map(|&w| lexicon.polarity[w].abs()).collect();
+                    super::words::spearman(&x, &p)
+                },
                 magnitude: channel_stats_with_top(
                     &name,
                     "change of the projection magnitude (Eq. 10)",

@@ -45,6 +45,8 @@ pub struct WordSpan {
 /// Lower case, leading and trailing non-alphanumeric characters stripped (inner ones such as
 /// the apostrophe of "don't" kept); `None` if nothing is left.
 pub fn normalise_word(raw: &str) -> Option<String> {
+    // IMDB's line breaks ("<br />") stick to the word before them: "bad.<br" is "bad".
+    let raw = raw.split("<br").next().unwrap_or(raw);
     let w = raw.trim_matches(|c: char| !c.is_alphanumeric());
     (!w.is_empty()).then(|| w.to_lowercase())
 }
@@ -549,6 +551,7 @@ mod tests {
         assert_eq!((w[4].start, w[4].end), (7, 8));
         assert_eq!(normalise_word("Awful."), Some("awful".into()));
         assert_eq!(normalise_word("..."), None);
+        assert_eq!(normalise_word("bad.<br"), Some("bad".into()));
     }
 
     #[test]
