@@ -30,7 +30,8 @@ use clap::Args;
 pub use common::{Accuracies, FigureFile};
 pub use ecg::run_ecg;
 pub use imdb::run_imdb;
-pub use report::{EcgReport, ImdbReport, PaperRow};
+pub use ecg::EcgReport;
+pub use report::{ImdbReport, PaperRow};
 
 /// Arguments of `analyze imdb` and `analyze ecg`.
 #[derive(Debug, Clone, Args)]
@@ -56,6 +57,13 @@ pub struct AnalyzeArgs {
     /// IMDB: reviews per batch when streaming the test set for the agreement (Fig. 4 left).
     #[arg(long, default_value_t = 64)]
     pub stream_batch: usize,
+    /// ECG: how dominance ranks are grouped into the sets of Fig. 2 (conjugate pairs, or the
+    /// authors' consecutive ranks).
+    #[arg(long, value_enum, default_value_t = ecg::PairingRule::Conjugate)]
+    pub pairing: ecg::PairingRule,
+    /// ECG: skip the Fig. 2 robustness sweep over batch sizes 20/64/145 x 3 draws.
+    #[arg(long)]
+    pub skip_robustness: bool,
 }
 
 impl Default for AnalyzeArgs {
@@ -68,6 +76,8 @@ impl Default for AnalyzeArgs {
             seed: 0,
             context_cap: 256,
             stream_batch: 64,
+            pairing: ecg::PairingRule::Conjugate,
+            skip_robustness: false,
         }
     }
 }
@@ -83,6 +93,12 @@ impl AnalyzeArgs {
         );
         if let Some(r) = self.rank {
             c.push_str(&format!(" --rank {r}"));
+        }
+        if task == "ecg" && self.pairing != ecg::PairingRule::Conjugate {
+            c.push_str(&format!(" --pairing {}", self.pairing));
+        }
+        if task == "ecg" && self.skip_robustness {
+            c.push_str(" --skip-robustness");
         }
         if task == "imdb" && self.context_cap != 256 {
             c.push_str(&format!(" --context-cap {}", self.context_cap));
