@@ -190,8 +190,8 @@ pub(crate) mod tests {
     pub(crate) fn planted(s: usize, n: usize, seed: u64) -> (States, LinearDecoder) {
         let k = 8;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let theta = [0.02, 0.04, 0.03, 0.05];
-        let rho = [0.999, 0.995, 0.99, 0.985];
+        let theta: [f64; 4] = [0.02, 0.03, 0.025, 0.015];
+        let rho: [f64; 4] = [0.999, 0.995, 0.99, 0.985];
         // Q: a rotation of R^8 built from Givens rotations, so B is not axis-aligned.
         let mut q = Mat::<f64>::identity(k, k);
         for (a, b, ang) in [(0, 5, 0.7), (1, 6, -0.4), (2, 7, 0.9), (3, 4, 0.3), (0, 3, 0.5)] {
@@ -224,8 +224,8 @@ pub(crate) mod tests {
         let states = States::from_f64(data, s, n, k).unwrap();
         // Decoder: z -> y = z Q -> beat = Σ_b (y_2b + y_2b+1) bump_b.
         let nb = 140;
-        let centres = [3.0, 55.0, 103.0, 133.0];
-        let heights = [-2.0, 0.8, 1.5, 0.7];
+        let centres: [f64; 4] = [3.0, 55.0, 103.0, 133.0];
+        let heights: [f64; 4] = [-2.0, 0.8, 1.5, 0.7];
         let mut w = vec![0.0; k * nb];
         for c in 0..k {
             for b in 0..4 {
