@@ -28,9 +28,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub use common::{Accuracies, FigureFile};
+pub use ecg::EcgReport;
 pub use ecg::run_ecg;
 pub use imdb::run_imdb;
-pub use ecg::EcgReport;
 pub use report::{ImdbReport, PaperRow};
 
 /// Arguments of `analyze imdb` and `analyze ecg`.

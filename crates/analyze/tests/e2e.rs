@@ -237,18 +237,26 @@ fn check_ecg(run: &Path, data: &Path) {
         .filter(|r| r.batch == 145 && r.pairing == analyze::ecg::PairingRule::Conjugate)
         .collect();
     assert_eq!(full.len(), 3);
-    assert!(full.iter().all(|r| r.sets == full[0].sets
-        && r.sign_invariant_captured == full[0].sign_invariant_captured));
-    assert!(report.robustness.iter().all(|r| r.sets.len() == 4
-        && r.modulus_captured <= 4
-        && r.sign_invariant_captured <= 4));
+    assert!(
+        full.iter().all(|r| r.sets == full[0].sets
+            && r.sign_invariant_captured == full[0].sign_invariant_captured)
+    );
+    assert!(
+        report.robustness.iter().all(|r| r.sets.len() == 4
+            && r.modulus_captured <= 4
+            && r.sign_invariant_captured <= 4)
+    );
     // The same seed and batch as the main run gives the same sets.
     let same = report
         .robustness
         .iter()
         .find(|r| r.batch == 64 && r.seed == 0 && r.pairing == analyze::ecg::PairingRule::Conjugate)
         .expect("the 64-beat, seed-0 cell");
-    let main_sets: Vec<Vec<usize>> = report.dominant_pairs.iter().map(|p| p.set.clone()).collect();
+    let main_sets: Vec<Vec<usize>> = report
+        .dominant_pairs
+        .iter()
+        .map(|p| p.set.clone())
+        .collect();
     assert_eq!(same.sets, main_sets);
     assert_eq!(same.modulus_captured, f2.modulus_captured);
     // Baselines of Figs. 3-4.

@@ -482,7 +482,10 @@ fn basis_sign_flips_change_eq11_with_modulus_but_not_the_projection() {
         let r2 = reconstruct_modulus(h.as_ref(), &m2, &s2, set).unwrap();
         (r1.as_ref() - r2.as_ref()).norm_l2() > 1e-3 * r1.norm_l2()
     });
-    assert!(moved, "the modulus reconstruction did not depend on the signs");
+    assert!(
+        moved,
+        "the modulus reconstruction did not depend on the signs"
+    );
     // A mixed "pair" (a real eigenvector with one member of a conjugate pair) is complex.
     let mixed = pair_product_imaginary_share(&spec, &[3, 4]).unwrap();
     assert!(mixed > 0.1, "mixed set imaginary share {mixed}");

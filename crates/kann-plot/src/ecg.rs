@@ -238,10 +238,7 @@ impl Figure for MedianPanelsFigure<'_> {
             draw_median(&mut chart, &xs, &self.reconstruction, rec, true)?;
             for curve in panel.spread {
                 let line: Vec<(f64, f64)> = xs.iter().copied().zip(curve.iter().copied()).collect();
-                chart.draw_series(LineSeries::new(
-                    line,
-                    color.rgb().mix(0.45).stroke_width(1),
-                ))?;
+                chart.draw_series(LineSeries::new(line, color.rgb().mix(0.45).stroke_width(1)))?;
             }
             draw_median(&mut chart, &xs, &panel.series, color, false)?;
             for m in panel.markers {
@@ -743,12 +740,19 @@ pub(crate) fn line_chart_with_bands<DB: DrawingBackend>(
     mesh(&mut chart, x_label, y_label, integer_x)?;
     for b in bands {
         let c = b.color.rgb();
-        let mut poly: Vec<(f64, f64)> = b.lower.iter().zip(&b.upper).map(|(p, &u)| (p.0, u)).collect();
+        let mut poly: Vec<(f64, f64)> = b
+            .lower
+            .iter()
+            .zip(&b.upper)
+            .map(|(p, &u)| (p.0, u))
+            .collect();
         poly.extend(b.lower.iter().rev().copied());
         chart
             .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.25).filled())))?
             .label(b.name.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 24, y + 6)], c.mix(0.25).filled()));
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 24, y + 6)], c.mix(0.25).filled())
+            });
     }
     for l in lines {
         let c = l.color.rgb();
@@ -767,7 +771,13 @@ pub(crate) fn line_chart_with_bands<DB: DrawingBackend>(
     let mut pts: Vec<Vec<(f64, f64)>> = lines.iter().map(|l| l.points.clone()).collect();
     for b in bands {
         pts.push(b.lower.clone());
-        pts.push(b.lower.iter().zip(&b.upper).map(|(p, &u)| (p.0, u)).collect());
+        pts.push(
+            b.lower
+                .iter()
+                .zip(&b.upper)
+                .map(|(p, &u)| (p.0, u))
+                .collect(),
+        );
     }
     legend(&mut chart, best_corner(&pts, &x_range, &y_range))?;
     Ok(())

@@ -265,10 +265,10 @@ mod tests {
     #[test]
     fn four_planted_features_are_all_found() {
         let curves = vec![
-            bump(4.0, -3.0),   // minimum near t = 3
-            bump(55.0, 1.0),   // inside the segment
-            bump(101.0, 2.0),  // maximum near t = 103
-            bump(136.0, 0.8),  // lower peak near t = 133
+            bump(4.0, -3.0),  // minimum near t = 3
+            bump(55.0, 1.0),  // inside the segment
+            bump(101.0, 2.0), // maximum near t = 103
+            bump(136.0, 0.8), // lower peak near t = 133
         ];
         let m = match_features(&curves, 5.0);
         assert_eq!(m.captured, 4, "{m:?}");
@@ -290,10 +290,10 @@ mod tests {
     fn the_same_feature_twice_counts_once_and_misplaced_or_flat_curves_count_not() {
         let curves = vec![
             bump(5.0, -3.0),
-            bump(6.0, -2.0),   // the same minimum again
-            bump(90.0, 2.0),   // a maximum outside every window (98..108 is the nearest)
-            bump(55.0, 0.2),   // in the segment, but below 10% of the beat range
-            bump(20.0, -1.0),  // a minimum between the windows
+            bump(6.0, -2.0),  // the same minimum again
+            bump(90.0, 2.0),  // a maximum outside every window (98..108 is the nearest)
+            bump(55.0, 0.2),  // in the segment, but below 10% of the beat range
+            bump(20.0, -1.0), // a minimum between the windows
         ];
         let m = match_features(&curves, 5.0);
         assert_eq!(m.captured, 1, "{m:?}");

@@ -75,7 +75,16 @@ pub fn fig2_from_fit(
     warnings.extend(w);
     let h_last = last_states(states);
     let idx: Vec<Vec<usize>> = sets.iter().map(|s| s.set.clone()).collect();
-    let medians = |how| set_medians(decoder, h_last.as_ref(), &fit.model, &fit.spectrum, &idx, how);
+    let medians = |how| {
+        set_medians(
+            decoder,
+            h_last.as_ref(),
+            &fit.model,
+            &fit.spectrum,
+            &idx,
+            how,
+        )
+    };
     let modulus = medians(Reconstruction::Modulus)?;
     let sign_invariant = medians(Reconstruction::SignInvariant)?;
     let curves = |c: &[MedianCurve]| c.iter().map(|m| m.median.clone()).collect::<Vec<_>>();

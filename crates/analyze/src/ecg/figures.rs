@@ -91,11 +91,7 @@ pub fn panels(
 }
 
 /// Fig. 3 (left): medians of normal and anomalous beats and their reconstructions.
-pub fn fig3_medians(
-    run: &Path,
-    b: usize,
-    curves: [&MedianCurve; 4],
-) -> Result<FigureFile> {
+pub fn fig3_medians(run: &Path, b: usize, curves: [&MedianCurve; 4]) -> Result<FigureFile> {
     let [n, nr, a, ar] = curves;
     let series = [
         MedianSeries {
@@ -141,8 +137,18 @@ pub fn fig3_silhouette(
     normal: usize,
     anomalous: usize,
 ) -> Result<FigureFile> {
-    let lower: Vec<f64> = c.random_mean.iter().zip(&c.random_sd).map(|(m, s)| m - s).collect();
-    let upper: Vec<f64> = c.random_mean.iter().zip(&c.random_sd).map(|(m, s)| m + s).collect();
+    let lower: Vec<f64> = c
+        .random_mean
+        .iter()
+        .zip(&c.random_sd)
+        .map(|(m, s)| m - s)
+        .collect();
+    let upper: Vec<f64> = c
+        .random_mean
+        .iter()
+        .zip(&c.random_sd)
+        .map(|(m, s)| m + s)
+        .collect();
     let random_name = format!("5 random directions: mean ({} draws)", c.random_final.len());
     let curves = [
         Curve::new("σ (H B)", &c.sigma),

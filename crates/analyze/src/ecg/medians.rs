@@ -12,7 +12,9 @@
 
 use anyhow::Result;
 use kann_koopman::faer::{Mat, MatRef};
-use kann_koopman::{KoopmanModel, Spectrum, median_mad_over_time, project_onto, reconstruct_modulus};
+use kann_koopman::{
+    KoopmanModel, Spectrum, median_mad_over_time, project_onto, reconstruct_modulus,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -48,7 +50,11 @@ impl MedianCurve {
 
     /// `max μ − min μ`.
     pub fn range(&self) -> f64 {
-        let max = self.median.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let max = self
+            .median
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
         let min = self.median.iter().copied().fold(f64::INFINITY, f64::min);
         max - min
     }
@@ -80,7 +86,9 @@ pub fn set_medians(
     let m = h_last.nrows();
     let mut rows = Vec::with_capacity(sets.len() * m * h_last.ncols());
     for set in sets {
-        rows.extend(to_rows(latents(h_last, model, spectrum, set, how)?.as_ref()));
+        rows.extend(to_rows(
+            latents(h_last, model, spectrum, set, how)?.as_ref(),
+        ));
     }
     let decoded = decoder.decode(&rows, sets.len() * m)?;
     let n = decoded.len() / (sets.len() * m).max(1);
@@ -120,12 +128,14 @@ impl SignSpread {
 pub fn random_sign_patterns(r: usize, patterns: usize, seed: u64) -> Vec<Vec<f64>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..patterns)
-        .map(|_| loop {
-            let d: Vec<f64> = (0..r)
-                .map(|_| if rng.random::<f64>() < 0.5 { -1.0 } else { 1.0 })
-                .collect();
-            if r == 0 || d.iter().any(|&x| x < 0.0) {
-                break d;
+        .map(|_| {
+            loop {
+                let d: Vec<f64> = (0..r)
+                    .map(|_| if rng.random::<f64>() < 0.5 { -1.0 } else { 1.0 })
+                    .collect();
+                if r == 0 || d.iter().any(|&x| x < 0.0) {
+                    break d;
+                }
             }
         })
         .collect()
@@ -162,7 +172,14 @@ pub fn sign_spread(
     for signs in random_sign_patterns(model.rank(), patterns, seed) {
         let (m2, s2) = kann_koopman::with_basis_signs(model, spectrum, &signs)?;
         let md = set_medians(decoder, h_last, &m2, &s2, sets, Reconstruction::Modulus)?;
-        let inv = set_medians(decoder, h_last, &m2, &s2, sets, Reconstruction::SignInvariant)?;
+        let inv = set_medians(
+            decoder,
+            h_last,
+            &m2,
+            &s2,
+            sets,
+            Reconstruction::SignInvariant,
+        )?;
         for j in 0..sets.len() {
             out.modulus[j] =
                 out.modulus[j].max(max_abs_diff(&md[j].median, &canonical_modulus[j].median));
@@ -194,7 +211,13 @@ pub(crate) mod tests {
         let rho: [f64; 4] = [0.999, 0.995, 0.99, 0.985];
         // Q: a rotation of R^8 built from Givens rotations, so B is not axis-aligned.
         let mut q = Mat::<f64>::identity(k, k);
-        for (a, b, ang) in [(0, 5, 0.7), (1, 6, -0.4), (2, 7, 0.9), (3, 4, 0.3), (0, 3, 0.5)] {
+        for (a, b, ang) in [
+            (0, 5, 0.7),
+            (1, 6, -0.4),
+            (2, 7, 0.9),
+            (3, 4, 0.3),
+            (0, 3, 0.5),
+        ] {
             let g = Mat::<f64>::from_fn(k, k, |i, j| match (i, j) {
                 _ if (i == a && j == a) || (i == b && j == b) => f64::cos(ang),
                 _ if i == a && j == b => -f64::sin(ang),
@@ -230,8 +253,7 @@ pub(crate) mod tests {
         for c in 0..k {
             for b in 0..4 {
                 for t in 0..nb {
-                    let shape = heights[b]
-                        * (-(((t + 1) as f64 - centres[b]) / 5.0).powi(2)).exp();
+                    let shape = heights[b] * (-(((t + 1) as f64 - centres[b]) / 5.0).powi(2)).exp();
                     w[c * nb + t] += (q[(c, 2 * b)] + q[(c, 2 * b + 1)]) * shape;
                 }
             }
@@ -255,8 +277,8 @@ pub(crate) mod tests {
             Reconstruction::SignInvariant,
         )
         .unwrap();
-        let full = MedianCurve::of(&dec.decode(&to_rows(h_last.as_ref()), 24).unwrap(), 24, 140)
-            .unwrap();
+        let full =
+            MedianCurve::of(&dec.decode(&to_rows(h_last.as_ref()), 24).unwrap(), 24, 140).unwrap();
         // The sign-invariant reconstruction of each pair is its block: one feature per pair.
         let m = match_features(
             &inv.iter().map(|c| c.median.clone()).collect::<Vec<_>>(),

@@ -64,7 +64,12 @@ pub fn dominant_sets(
             spectrum.len()
         );
     }
-    let rank_of = |j: usize| ranking.iter().position(|&(i, _)| i == j).map_or(0, |p| p + 1);
+    let rank_of = |j: usize| {
+        ranking
+            .iter()
+            .position(|&(i, _)| i == j)
+            .map_or(0, |p| p + 1)
+    };
     let make = |members: Vec<usize>| -> Result<DominantSet> {
         let mut set = members.clone();
         set.sort_unstable();
@@ -191,7 +196,10 @@ mod tests {
             dominant_sets(&spectrum(), &ranking(), PairingRule::Conjugate, 3).unwrap();
         let got: Vec<Vec<usize>> = sets.iter().map(|s| s.set.clone()).collect();
         assert_eq!(got, vec![vec![0, 1], vec![3, 4], vec![5, 6]]);
-        assert!(sets.iter().all(|s| s.conjugate && s.imaginary_share < 1e-12));
+        assert!(
+            sets.iter()
+                .all(|s| s.conjugate && s.imaginary_share < 1e-12)
+        );
         assert_eq!(sets[1].ranks, vec![4, 5]);
         assert!(warnings.is_empty());
     }

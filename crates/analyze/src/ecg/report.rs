@@ -131,7 +131,10 @@ pub fn feature_rule() -> String {
 }
 
 fn pair_name(set: &[usize]) -> String {
-    format!("{{{}}}", set_name(&set.iter().map(|j| j - 1).collect::<Vec<_>>()))
+    format!(
+        "{{{}}}",
+        set_name(&set.iter().map(|j| j - 1).collect::<Vec<_>>())
+    )
 }
 
 fn captures_text(c: &[String]) -> String {
@@ -164,7 +167,10 @@ pub fn k_table(rows: &[RobustnessRow], rule: PairingRule, modulus: bool) -> Stri
         .map(|(b, ks)| {
             format!(
                 "b={b}: {}",
-                ks.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("/")
+                ks.iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
             )
         })
         .collect::<Vec<_>>()
@@ -520,9 +526,18 @@ mod tests {
             row(20, 1, PairingRule::Conjugate, 2, 3),
             row(64, 0, PairingRule::Conjugate, 1, 1),
         ];
-        assert_eq!(k_table(&rows, PairingRule::Conjugate, true), "b=20: 1/2, b=64: 1");
-        assert_eq!(k_table(&rows, PairingRule::Conjugate, false), "b=20: 2/3, b=64: 1");
-        assert_eq!(k_table(&rows, PairingRule::ConsecutiveRanks, true), "b=20: 0, b=64: ");
+        assert_eq!(
+            k_table(&rows, PairingRule::Conjugate, true),
+            "b=20: 1/2, b=64: 1"
+        );
+        assert_eq!(
+            k_table(&rows, PairingRule::Conjugate, false),
+            "b=20: 2/3, b=64: 1"
+        );
+        assert_eq!(
+            k_table(&rows, PairingRule::ConsecutiveRanks, true),
+            "b=20: 0, b=64: "
+        );
         assert!(feature_rule().contains("±5 steps"));
     }
 }

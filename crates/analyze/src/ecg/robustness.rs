@@ -84,14 +84,8 @@ pub fn sweep(
             let fit = kann::fit(&states, rank)?;
             let ranking = kann_koopman::dominance(&states, &fit.model, &fit.spectrum)?;
             for rule in [PairingRule::Conjugate, PairingRule::ConsecutiveRanks] {
-                let cell = fig2_from_fit(
-                    decoder,
-                    &states,
-                    fit.clone(),
-                    ranking.clone(),
-                    range,
-                    rule,
-                )?;
+                let cell =
+                    fig2_from_fit(decoder, &states, fit.clone(), ranking.clone(), range, rule)?;
                 rows.push(RobustnessRow::of(size, s, rule, &cell));
             }
         }
@@ -100,7 +94,11 @@ pub fn sweep(
 }
 
 /// Summary of the sweep for one pairing rule and reconstruction: the k-of-4 values by batch size.
-pub fn k_by_size(rows: &[RobustnessRow], rule: PairingRule, modulus: bool) -> Vec<(usize, Vec<usize>)> {
+pub fn k_by_size(
+    rows: &[RobustnessRow],
+    rule: PairingRule,
+    modulus: bool,
+) -> Vec<(usize, Vec<usize>)> {
     let mut sizes: Vec<usize> = rows.iter().map(|r| r.batch).collect();
     sizes.dedup();
     sizes
@@ -140,7 +138,10 @@ mod tests {
             Ok((states, MedianCurve::of(&beats, size, 140)?.range()))
         })
         .unwrap();
-        assert_eq!(calls, vec![(12, 7), (12, 8), (12, 9), (20, 7), (20, 8), (20, 9)]);
+        assert_eq!(
+            calls,
+            vec![(12, 7), (12, 8), (12, 9), (20, 7), (20, 8), (20, 9)]
+        );
         assert_eq!(rows.len(), 12);
         // The planted system: four conjugate pairs, each decoding to one feature.
         for r in rows.iter().filter(|r| r.pairing == PairingRule::Conjugate) {

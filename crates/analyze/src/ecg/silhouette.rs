@@ -79,7 +79,11 @@ impl SilhouetteCurves {
             random_draws: self.random_final.len(),
             sigma_random_mean: mean,
             sigma_random_sd: sd,
-            sigma_random_min: self.random_final.iter().copied().fold(f64::INFINITY, f64::min),
+            sigma_random_min: self
+                .random_final
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min),
             random_below_koopman: self.random_final.iter().filter(|&&x| x < k).count(),
         }
     }
@@ -229,7 +233,11 @@ mod tests {
         let m = Mat::<f64>::from_fn(s * n, 6, |row, c| {
             let i = row / n;
             let x = 0.3 * normal(&mut rng);
-            if c == 0 { x + 6.0 * labels[i] as f64 } else { x }
+            if c == 0 {
+                x + 6.0 * labels[i] as f64
+            } else {
+                x
+            }
         });
         (m, labels)
     }
