@@ -26,11 +26,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub use common::{Accuracies, FigureFile};
-pub use ecg::run_ecg;
+pub use ecg::{EcgReport, run_ecg};
 pub use imdb::ImdbReport;
 pub use imdb::fit_modes::FitSteps;
 pub use imdb::run_imdb;
-pub use report::{EcgReport, PaperRow};
+pub use report::PaperRow;
 
 /// Arguments of `analyze imdb` and `analyze ecg`.
 #[derive(Debug, Clone, Args)]
@@ -69,6 +69,13 @@ pub struct AnalyzeArgs {
     /// test reviews.
     #[arg(long, default_value_t = 10)]
     pub min_word_test_count: usize,
+    /// ECG: how dominance ranks are grouped into the sets of Fig. 2 (conjugate pairs, or the
+    /// authors' consecutive ranks).
+    #[arg(long, value_enum, default_value_t = ecg::PairingRule::Conjugate)]
+    pub pairing: ecg::PairingRule,
+    /// ECG: skip the Fig. 2 robustness sweep over batch sizes 20/64/145 x 3 draws.
+    #[arg(long)]
+    pub skip_robustness: bool,
 }
 
 impl Default for AnalyzeArgs {
@@ -84,6 +91,8 @@ impl Default for AnalyzeArgs {
             fit_steps: FitSteps::Real,
             min_word_count: 50,
             min_word_test_count: 10,
+            pairing: ecg::PairingRule::Conjugate,
+            skip_robustness: false,
         }
     }
 }
@@ -99,6 +108,12 @@ impl AnalyzeArgs {
         );
         if let Some(r) = self.rank {
             c.push_str(&format!(" --rank {r}"));
+        }
+        if task == "ecg" && self.pairing != ecg::PairingRule::Conjugate {
+            c.push_str(&format!(" --pairing {}", self.pairing));
+        }
+        if task == "ecg" && self.skip_robustness {
+            c.push_str(" --skip-robustness");
         }
         if task == "imdb" && self.context_cap != 256 {
             c.push_str(&format!(" --context-cap {}", self.context_cap));

@@ -8,8 +8,8 @@ use kann_koopman::io::{write_atomic, write_json_atomic};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 
-use crate::common::{Accuracies, FigureFile};
-use crate::kann::{EigenSummary, ErelSummary};
+use crate::common::FigureFile;
+use crate::kann::ErelSummary;
 
 /// One row of the table that opens `report.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,113 +96,6 @@ impl Confusion {
         let total = self.tp + self.tn + self.fp + self.fn_;
         (self.tp + self.tn) as f64 / total.max(1) as f64
     }
-}
-
-/// A dominant conjugate pair of the ECG fit (Fig. 2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EcgPair {
-    /// The pair, 1-based (a single real eigenvector if there were not enough pairs).
-    pub set: Vec<usize>,
-    /// Eigenvalue `(re, im)` (positive imaginary part).
-    pub eigenvalue: (f64, f64),
-    /// Dominance score (mean over the batch of `Σ_t |H~ V|`).
-    pub dominance: f64,
-    /// Memory horizon `τ(0.01)`.
-    pub tau: Option<f64>,
-    /// The feature of the decoded median: `min`/`max` and its step `t` (1-based).
-    pub feature: String,
-    /// 1-based step of the feature.
-    pub feature_t: usize,
-}
-
-/// Fig. 3 (right): cumulative silhouette `σ(t)` at the last step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SilhouetteSummary {
-    /// Normal + anomalous beats.
-    pub beats: usize,
-    /// `σ` on `H B` at `t = n`.
-    pub sigma: f64,
-    /// `σ_PCA` (first 5 principal components of `H B`).
-    pub sigma_pca: f64,
-    /// `σ_Koopman` (5 most dominant Koopman eigenvectors).
-    pub sigma_koopman: f64,
-    /// The 5 eigenvectors, 1-based.
-    pub koopman_set: Vec<usize>,
-}
-
-/// Fig. 4 (right) on the normal test beats.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EcgAgreement {
-    /// How the KANN latent was obtained.
-    pub method: String,
-    /// Normal test beats.
-    pub beats: usize,
-    /// Beats the network classifies normal (loss < threshold).
-    pub network_normal: usize,
-    /// Beats classified normal from the KANN latent.
-    pub kann_normal: usize,
-    /// Share with the same decision.
-    pub agreement: f64,
-    /// Median summed L1 loss of the network.
-    pub network_median_loss: f64,
-    /// Median summed L1 loss from the KANN latent.
-    pub kann_median_loss: f64,
-}
-
-/// The network's accuracy at the threshold on the test beats, and its ROC.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EcgThresholdAccuracy {
-    /// The threshold (26 in the paper).
-    pub threshold: f64,
-    /// Normal test beats.
-    pub normal_beats: usize,
-    /// Anomalous test beats.
-    pub anomalous_beats: usize,
-    /// Share of normal beats below the threshold.
-    pub normal: f64,
-    /// Share of anomalous beats at or above the threshold.
-    pub anomalous: f64,
-    /// Over all test beats.
-    pub overall: f64,
-    /// Area under the ROC of "anomalous iff loss ≥ t".
-    pub roc_auc: f64,
-}
-
-/// Everything `analyze ecg` measured (`report.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EcgReport {
-    /// `ecg`.
-    pub task: String,
-    /// How the analysis was run.
-    pub settings: Settings,
-    /// Accuracies the run reported.
-    pub accuracy: Accuracies,
-    /// The network at the threshold on all test beats.
-    pub threshold_accuracy: EcgThresholdAccuracy,
-    /// Number of eigenvalues.
-    pub num_eigenvalues: usize,
-    /// Count of `|λ| > 0.99`.
-    pub count_above_099: usize,
-    /// The leading eigenvalues (at most 10) with `τ(0.01)`.
-    pub top_eigenvalues: Vec<EigenSummary>,
-    /// The four most dominant conjugate pairs (Fig. 2).
-    pub dominant_pairs: Vec<EcgPair>,
-    /// Explained variance ratio of the PCA modes of App. B.
-    pub pca_explained_variance: Vec<f64>,
-    /// `e_rel` on the analysis batch (the fit's own data).
-    pub e_rel_batch: ErelSummary,
-    /// `e_rel` on all normal test beats with the same fit (the paper's batch of 145).
-    pub e_rel_normal_test: ErelSummary,
-    /// Fig. 3 (right).
-    pub silhouette: SilhouetteSummary,
-    /// Fig. 4 (right).
-    pub agreement: EcgAgreement,
-    /// Figures written (PNG + SVG).
-    pub figures: Vec<FigureFile>,
-    /// The table of `report.md`.
-    pub table: Vec<PaperRow>,
-    /// Warnings of the fits and the analysis.
-    pub warnings: Vec<String>,
 }
 
 fn cell(s: &str) -> String {

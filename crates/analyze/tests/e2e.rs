@@ -158,6 +158,8 @@ fn check_ecg(run: &Path, data: &Path) {
             "count_above_099",
             "top_eigenvalues",
             "dominant_pairs",
+            "fig2",
+            "robustness",
             "pca_explained_variance",
             "e_rel_batch",
             "e_rel_normal_test",
@@ -172,6 +174,8 @@ fn check_ecg(run: &Path, data: &Path) {
     for (name, size) in [
         ("spectrum", Some((1700, 640))),
         ("fig2_koopman_pairs", Some((1440, 950))),
+        ("fig2_sign_invariant", Some((1440, 950))),
+        ("fig2_sign_spread", Some((1440, 950))),
         ("appb_pca_modes", Some((1440, 950))),
         ("fig3_medians", Some((960, 600))),
         ("fig3_silhouette", Some((960, 600))),
@@ -194,7 +198,76 @@ fn check_ecg(run: &Path, data: &Path) {
     assert_eq!(report.e_rel_normal_test.targets, 145 * 139);
     assert!((0.0..=1.0).contains(&report.agreement.agreement));
     assert!((0.0..=1.0).contains(&report.threshold_accuracy.roc_auc));
-    assert_eq!(report.table.len(), 9);
+    // Fig. 2 both ways, its features and its sign dependence (issue 14).
+    let f2 = &report.fig2;
+    assert_eq!(f2.pairing, analyze::ecg::PairingRule::Conjugate);
+    assert!(f2.modulus_captured <= 4 && f2.sign_invariant_captured <= 4);
+    assert_eq!(f2.modulus_features.len(), f2.modulus_captured);
+    assert_eq!(f2.sign_invariant_features.len(), f2.sign_invariant_captured);
+    assert_eq!(f2.sign_patterns, analyze::ecg::SIGN_PATTERNS);
+    assert!(f2.beat_range > 1.0, "beat range {}", f2.beat_range);
+    // The sign-invariant medians do not move under sign flips of B (decoder in f32).
+    assert!(
+        f2.max_median_deviation_sign_invariant < 1e-3 * f2.beat_range,
+        "sign-invariant reconstruction moved by {}",
+        f2.max_median_deviation_sign_invariant
+    );
+    assert!(f2.max_median_deviation_modulus.is_finite() && f2.max_median_deviation_modulus >= 0.0);
+    for p in &report.dominant_pairs {
+        // Conjugate pairing: every set is closed under conjugation, V_J U_J real.
+        assert!(p.conjugate, "{p:?}");
+        assert!(p.imaginary_share < 1e-9, "{p:?}");
+        assert!((1..=140).contains(&p.feature_t));
+        assert!(p.max_sign_deviation <= f2.max_median_deviation_modulus);
+    }
+    let captured = report
+        .dominant_pairs
+        .iter()
+        .filter(|p| p.paper_feature.is_some())
+        .count();
+    assert_eq!(captured, f2.modulus_captured);
+    // Robustness: 3 batch sizes x 3 draws x 2 pairing rules; the 145-beat batch is the whole
+    // normal test set, so its three draws are the same beats and must agree.
+    assert_eq!(report.robustness.len(), 18);
+    let sizes: BTreeSet<usize> = report.robustness.iter().map(|r| r.batch).collect();
+    assert_eq!(sizes, [20, 64, 145].into_iter().collect());
+    let full: Vec<_> = report
+        .robustness
+        .iter()
+        .filter(|r| r.batch == 145 && r.pairing == analyze::ecg::PairingRule::Conjugate)
+        .collect();
+    assert_eq!(full.len(), 3);
+    assert!(
+        full.iter().all(|r| r.sets == full[0].sets
+            && r.sign_invariant_captured == full[0].sign_invariant_captured)
+    );
+    assert!(
+        report.robustness.iter().all(|r| r.sets.len() == 4
+            && r.modulus_captured <= 4
+            && r.sign_invariant_captured <= 4)
+    );
+    // The same seed and batch as the main run gives the same sets.
+    let same = report
+        .robustness
+        .iter()
+        .find(|r| r.batch == 64 && r.seed == 0 && r.pairing == analyze::ecg::PairingRule::Conjugate)
+        .expect("the 64-beat, seed-0 cell");
+    let main_sets: Vec<Vec<usize>> = report
+        .dominant_pairs
+        .iter()
+        .map(|p| p.set.clone())
+        .collect();
+    assert_eq!(same.sets, main_sets);
+    assert_eq!(same.modulus_captured, f2.modulus_captured);
+    // Baselines of Figs. 3-4.
+    let a = &report.agreement;
+    assert!((0.0..=1.0).contains(&a.trivial_agreement));
+    assert!(a.trivial_normal <= a.beats && a.trivial_median_loss.is_finite());
+    let sil = &report.silhouette;
+    assert_eq!(sil.random_draws, 20);
+    assert!(sil.sigma_random_sd > 0.0 && sil.sigma_random_mean.abs() <= 1.0);
+    assert!(sil.random_below_koopman <= sil.random_draws);
+    assert_eq!(report.table.len(), 12);
 }
 
 fn check_imdb(run: &Path, data: &Path) {

@@ -127,6 +127,10 @@ fn vs_us(spectrum: &Spectrum, set: &[usize]) -> Mat<c64> {
 
 /// Reconstruction through a set `S` of eigenvectors with the element-wise modulus of Eq. 11:
 /// `H B |V_S U_S| Bᵀ` (`m × k` → `m × k`), as used for the ECG decoder (Sec. 4.2).
+///
+/// The modulus is taken in the coefficient space of `B`, so the result depends on the signs of
+/// the basis vectors (see [`crate::signs`]; the fits of this crate use the canonical convention).
+/// [`project_onto`] is the sign-invariant reconstruction without the modulus.
 pub fn reconstruct_modulus(
     h: MatRef<'_, f64>,
     model: &KoopmanModel,
@@ -143,7 +147,8 @@ pub fn reconstruct_modulus(
 
 /// Plain projection onto a set `S` of eigenvectors: `Re(H~ V_S U_S) Bᵀ` (`m × k` → `m × k`),
 /// the states "projected on (u_i, u_j)" of the readout test of Sec. 4.1. For a set closed under
-/// conjugation the product is real.
+/// conjugation the product is real. Invariant under the signs of the basis (`B → B D` maps
+/// `V_S U_S` to `D V_S U_S D`, and `D D = I`): Eq. 11 without the modulus.
 pub fn project_onto(
     h: MatRef<'_, f64>,
     model: &KoopmanModel,
@@ -156,4 +161,20 @@ pub fn project_onto(
     let re = Mat::<f64>::from_fn(p.nrows(), p.ncols(), |i, j| p[(i, j)].re);
     let tilde = coefficients(h, model);
     Ok((tilde.as_ref() * re.as_ref()) * model.basis.transpose())
+}
+
+/// How far `V_S U_S` is from real: `‖Im(V_S U_S)‖_F / ‖V_S U_S‖_F`. Zero for a set closed under
+/// conjugation (a real eigenvector, a conjugate pair); large for a "pair" that mixes a real
+/// eigenvector with one member of a conjugate pair, or members of two different pairs.
+pub fn pair_product_imaginary_share(spectrum: &Spectrum, set: &[usize]) -> Result<f64> {
+    check_set(set, spectrum.len())?;
+    let p = vs_us(spectrum, set);
+    let (mut im, mut all) = (0.0, 0.0);
+    for j in 0..p.ncols() {
+        for i in 0..p.nrows() {
+            im += p[(i, j)].im * p[(i, j)].im;
+            all += p[(i, j)].norm_sqr();
+        }
+    }
+    Ok(if all > 0.0 { (im / all).sqrt() } else { 0.0 })
 }

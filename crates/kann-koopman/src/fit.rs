@@ -272,16 +272,12 @@ pub(crate) fn sym_condition(m: MatRef<'_, f64>) -> Result<f64> {
     Ok(if min <= 0.0 { f64::INFINITY } else { max / min })
 }
 
-/// Makes every column's largest-magnitude entry positive (a deterministic sign convention).
+/// Makes every column's largest-magnitude entry positive (the canonical sign convention of
+/// [`crate::signs`], scikit-learn's `svd_flip` rule).
 pub(crate) fn fix_signs(b: &mut Mat<f64>) {
-    for j in 0..b.ncols() {
-        let mut best = 0.0f64;
-        for i in 0..b.nrows() {
-            if b[(i, j)].abs() > best.abs() {
-                best = b[(i, j)];
-            }
-        }
-        if best < 0.0 {
+    let signs = crate::signs::canonical_basis_signs(b.as_ref());
+    for (j, d) in signs.into_iter().enumerate() {
+        if d < 0.0 {
             for i in 0..b.nrows() {
                 b[(i, j)] = -b[(i, j)];
             }

@@ -8,7 +8,8 @@
 //! - [`predict_one_step`], [`relative_error`] (Eqs. 6, 12) and multi-step prediction;
 //! - [`Spectrum`]: `C = V Λ U`, [`memory_horizon`] (Eq. 9), residuals of eigenpairs;
 //! - [`projections`] (Eq. 7), [`projection_magnitude`] (Eq. 10), [`dominance`],
-//!   [`reconstruct_modulus`] (Eq. 11), [`project_onto`];
+//!   [`reconstruct_modulus`] (Eq. 11), [`project_onto`], [`pair_product_imaginary_share`];
+//! - the sign convention of the basis and fits with other signs ([`signs`]: Eq. 11 depends on it);
 //! - statistics for the figures ([`silhouette`], [`median_mad_over_time`], [`Pca`]);
 //! - `.npy` / JSON input and output ([`io`]).
 
@@ -20,12 +21,14 @@ pub mod gram;
 pub mod io;
 pub mod predict;
 pub mod report;
+pub mod signs;
 pub mod spectrum;
 pub mod states;
 pub mod stats;
 
 pub use analysis::{
-    coefficients, dominance, project_onto, projection_magnitude, projections, reconstruct_modulus,
+    coefficients, dominance, pair_product_imaginary_share, project_onto, projection_magnitude,
+    projections, reconstruct_modulus,
 };
 pub use error::{KoopmanError, Result};
 pub use faer;
@@ -41,6 +44,7 @@ pub use predict::{
 pub use report::{
     AnalysisOptions, DOMINANT_MODULUS, EigenReport, Memory, StatesReport, analyze_states, snr,
 };
+pub use signs::{canonical_basis_signs, is_canonical, with_basis_signs};
 pub use spectrum::{MemoryHorizon, Spectrum, Stability, memory_horizon};
 pub use states::{FitSteps, States};
 pub use stats::{

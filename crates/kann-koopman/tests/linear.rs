@@ -436,3 +436,58 @@ fn ill_conditioned_gram_falls_back_to_qr_least_squares() {
     assert_eq!(tls.method, FitMethod::Gram);
     assert!(tls.warnings.iter().any(|w| w.contains("condition")));
 }
+
+#[test]
+fn basis_sign_flips_change_eq11_with_modulus_but_not_the_projection() {
+    let mut r = rng(21);
+    let truth = [
+        c64::new(0.9, 0.3),
+        c64::new(0.6, 0.5),
+        c64::new(0.7, 0.0),
+        c64::new(-0.4, 0.2),
+    ];
+    let a = matrix_with_eigenvalues(&truth, &mut r);
+    let states = States::from_f64(simulate_linear(&a, 6, 25, &mut r), 6, 25, 7).unwrap();
+    let model = fit_full(&states);
+    let spec = Spectrum::new(&model).unwrap();
+    // The fits use the canonical convention (largest component of each basis vector positive).
+    assert!(is_canonical(model.basis.as_ref()));
+    let h = states.sequence(2).to_owned();
+    let signs = [1.0, -1.0, 1.0, -1.0, -1.0, 1.0, 1.0];
+    let (m2, s2) = with_basis_signs(&model, &spec, &signs).unwrap();
+    assert!(!is_canonical(m2.basis.as_ref()));
+    // The flipped fit is the same fit: same one-step map, same eigenvalues, C' V' = V' Λ.
+    let dm = m2.prediction_map().as_ref() - model.prediction_map().as_ref();
+    assert!(dm.norm_l2() < 1e-10);
+    let cv = Mat::<c64>::from_fn(7, 7, |i, j| {
+        (0..7)
+            .map(|l| c64::new(m2.koopman_operator[(i, l)], 0.0) * s2.v[(l, j)])
+            .sum::<c64>()
+            - s2.v[(i, j)] * s2.eigenvalues[j]
+    });
+    assert!(cv.norm_l2() < 1e-8, "C' V' != V' Λ: {}", cv.norm_l2());
+    for set in [vec![0, 1], vec![2, 3], vec![4], vec![5, 6]] {
+        // Sign-invariant reconstruction (no modulus): unchanged.
+        let p1 = project_onto(h.as_ref(), &model, &spec, &set).unwrap();
+        let p2 = project_onto(h.as_ref(), &m2, &s2, &set).unwrap();
+        assert!(
+            (p1.as_ref() - p2.as_ref()).norm_l2() < 1e-9 * h.norm_l2(),
+            "projection on {set:?} moved under a sign flip"
+        );
+        assert!(pair_product_imaginary_share(&spec, &set).unwrap() < 1e-12);
+    }
+    // Eq. 11 with the modulus: moves for a conjugate pair.
+    let moved = [vec![0, 1], vec![2, 3]].iter().any(|set| {
+        let r1 = reconstruct_modulus(h.as_ref(), &model, &spec, set).unwrap();
+        let r2 = reconstruct_modulus(h.as_ref(), &m2, &s2, set).unwrap();
+        (r1.as_ref() - r2.as_ref()).norm_l2() > 1e-3 * r1.norm_l2()
+    });
+    assert!(
+        moved,
+        "the modulus reconstruction did not depend on the signs"
+    );
+    // A mixed "pair" (a real eigenvector with one member of a conjugate pair) is complex.
+    let mixed = pair_product_imaginary_share(&spec, &[3, 4]).unwrap();
+    assert!(mixed > 0.1, "mixed set imaginary share {mixed}");
+    assert!(with_basis_signs(&model, &spec, &[1.0; 3]).is_err());
+}

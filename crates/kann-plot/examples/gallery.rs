@@ -209,6 +209,7 @@ fn main() -> Result<(), PlotError> {
         .map(|k| MedianPanel {
             series: MedianSeries::new(names[k], &pair_medians[k], Some(&pair_mads[k])),
             markers: &markers[k],
+            spread: &[],
         })
         .collect();
     let p = median_panels(
@@ -293,6 +294,7 @@ fn main() -> Result<(), PlotError> {
         &SilhouetteFigure {
             title: "Silhouette score σ(t) of normal vs anomalous states",
             curves: &curves,
+            bands: &[],
             x_label: "t",
             y_label: "silhouette score σ(t)",
             y_range: Some((0.0, 0.7)),

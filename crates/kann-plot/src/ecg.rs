@@ -80,6 +80,9 @@ pub struct MedianPanel<'a> {
     pub series: MedianSeries<'a>,
     /// Vertical dashed marker lines.
     pub markers: &'a [TimeMarker<'a>],
+    /// Other curves of the same panel drawn thin and translucent in the panel's colour behind
+    /// its median (e.g. the medians under random sign patterns of the basis); may be empty.
+    pub spread: &'a [&'a [f64]],
 }
 
 /// Input of [`median_panels`] (Fig. 2 and App. B).
@@ -151,6 +154,11 @@ impl Figure for MedianPanelsFigure<'_> {
         self.reconstruction.validate(MEDIAN_PANELS, n_time)?;
         for (k, p) in self.panels.iter().enumerate() {
             p.series.validate(MEDIAN_PANELS, n_time)?;
+            for (c, curve) in p.spread.iter().enumerate() {
+                let what = format!("panel {k} ({:?}) spread curve {c}", p.series.name);
+                check_finite(MEDIAN_PANELS, &what, curve)?;
+                check_same_len(MEDIAN_PANELS, &what, curve.len(), "the time axis", n_time)?;
+            }
             if let Some(m) = p.markers.iter().find(|m| !m.t.is_finite()) {
                 return Err(invalid(
                     MEDIAN_PANELS,
@@ -202,7 +210,11 @@ impl Figure for MedianPanelsFigure<'_> {
         let all = self
             .panels
             .iter()
-            .flat_map(|p| p.series.extent())
+            .flat_map(|p| {
+                p.series
+                    .extent()
+                    .chain(p.spread.iter().flat_map(|c| c.iter().copied()))
+            })
             .chain(self.original.extent())
             .chain(self.reconstruction.extent());
         let (y0, y1) = padded_range(all, 0.05);
@@ -224,6 +236,10 @@ impl Figure for MedianPanelsFigure<'_> {
             mesh(&mut chart, self.x_label, self.y_label, false)?;
             draw_median(&mut chart, &xs, &self.original, orig, false)?;
             draw_median(&mut chart, &xs, &self.reconstruction, rec, true)?;
+            for curve in panel.spread {
+                let line: Vec<(f64, f64)> = xs.iter().copied().zip(curve.iter().copied()).collect();
+                chart.draw_series(LineSeries::new(line, color.rgb().mix(0.45).stroke_width(1)))?;
+            }
             draw_median(&mut chart, &xs, &panel.series, color, false)?;
             for m in panel.markers {
                 draw_marker(&mut chart, m, &x_range, &y_range)?;
@@ -401,6 +417,20 @@ impl<'a> Curve<'a> {
     }
 }
 
+/// A band `lower(x) ≤ y ≤ upper(x)` drawn translucent behind the curves, with a legend entry
+/// (e.g. mean ± sd of a random baseline).
+#[derive(Clone, Copy, Debug)]
+pub struct Band<'a> {
+    /// Legend name.
+    pub name: &'a str,
+    /// Lower edge over `x = 1, ..., n`.
+    pub lower: &'a [f64],
+    /// Upper edge (same length, `≥ lower`).
+    pub upper: &'a [f64],
+    /// Colour; `None` is grey.
+    pub color: Option<Rgb>,
+}
+
 /// Input of [`silhouette_curves`] (Fig. 3 right).
 #[derive(Clone, Debug)]
 pub struct SilhouetteFigure<'a> {
@@ -408,6 +438,8 @@ pub struct SilhouetteFigure<'a> {
     pub title: &'a str,
     /// The curves, e.g. `σ`, `σ_PCA`, `σ_Koopman` over `t`.
     pub curves: &'a [Curve<'a>],
+    /// Bands drawn behind the curves (e.g. a random baseline's mean ± sd); may be empty.
+    pub bands: &'a [Band<'a>],
     /// X axis label.
     pub x_label: &'a str,
     /// Y axis label.
@@ -438,6 +470,21 @@ impl Figure for SilhouetteFigure<'_> {
         for c in self.curves {
             c.validate(SILHOUETTE)?;
         }
+        for b in self.bands {
+            let what = format!("band {:?} lower", b.name);
+            check_finite(SILHOUETTE, &what, b.lower)?;
+            check_finite(SILHOUETTE, &format!("band {:?} upper", b.name), b.upper)?;
+            check_same_len(SILHOUETTE, &what, b.lower.len(), "its upper", b.upper.len())?;
+            if let Some(i) = (0..b.lower.len()).find(|&i| b.lower[i] > b.upper[i]) {
+                return Err(invalid(
+                    SILHOUETTE,
+                    format!(
+                        "band {:?}: lower[{i}] = {} > upper[{i}] = {}",
+                        b.name, b.lower[i], b.upper[i]
+                    ),
+                ));
+            }
+        }
         if let Some((lo, hi)) = self.y_range
             && !(lo.is_finite() && hi.is_finite() && lo < hi)
         {
@@ -467,12 +514,26 @@ impl Figure for SilhouetteFigure<'_> {
                 markers: c.y.len() <= 40,
             })
             .collect();
-        line_chart(
+        let bands: Vec<BandSpec> = self
+            .bands
+            .iter()
+            .map(|b| BandSpec {
+                name: b.name.to_string(),
+                lower: time_axis(None, b.lower.len())
+                    .into_iter()
+                    .zip(b.lower.iter().copied())
+                    .collect(),
+                upper: b.upper.to_vec(),
+                color: b.color.unwrap_or(Rgb::GRAY),
+            })
+            .collect();
+        line_chart_with_bands(
             &area,
             "",
             self.x_label,
             self.y_label,
             &lines,
+            &bands,
             self.y_range,
             false,
         )
@@ -607,6 +668,15 @@ pub(crate) struct LineSpec {
     pub markers: bool,
 }
 
+/// A translucent band for [`line_chart_with_bands`]: `lower` as points `(x, y)`, `upper` the
+/// upper `y` at the same `x`.
+pub(crate) struct BandSpec {
+    pub name: String,
+    pub lower: Vec<(f64, f64)>,
+    pub upper: Vec<f64>,
+    pub color: Rgb,
+}
+
 /// A chart of several lines with a legend in the emptiest corner.
 pub(crate) fn line_chart<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -617,7 +687,44 @@ pub(crate) fn line_chart<DB: DrawingBackend>(
     y_range: Option<(f64, f64)>,
     integer_x: bool,
 ) -> DrawResult {
-    let all = || lines.iter().flat_map(|l| l.points.iter().copied());
+    line_chart_with_bands(
+        area,
+        caption,
+        x_label,
+        y_label,
+        lines,
+        &[],
+        y_range,
+        integer_x,
+    )
+}
+
+/// [`line_chart`] with translucent bands behind the lines.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn line_chart_with_bands<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    x_label: &str,
+    y_label: &str,
+    lines: &[LineSpec],
+    bands: &[BandSpec],
+    y_range: Option<(f64, f64)>,
+    integer_x: bool,
+) -> DrawResult {
+    let band_points = || {
+        bands.iter().flat_map(|b| {
+            b.lower
+                .iter()
+                .copied()
+                .chain(b.lower.iter().zip(&b.upper).map(|(p, &u)| (p.0, u)))
+        })
+    };
+    let all = || {
+        lines
+            .iter()
+            .flat_map(|l| l.points.iter().copied())
+            .chain(band_points())
+    };
     let x_range = padded_range(all().map(|p| p.0), 0.02);
     let y_range = y_range.unwrap_or_else(|| padded_range(all().map(|p| p.1), 0.06));
     let mut builder = ChartBuilder::on(area);
@@ -631,6 +738,22 @@ pub(crate) fn line_chart<DB: DrawingBackend>(
     }
     let mut chart = builder.build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)?;
     mesh(&mut chart, x_label, y_label, integer_x)?;
+    for b in bands {
+        let c = b.color.rgb();
+        let mut poly: Vec<(f64, f64)> = b
+            .lower
+            .iter()
+            .zip(&b.upper)
+            .map(|(p, &u)| (p.0, u))
+            .collect();
+        poly.extend(b.lower.iter().rev().copied());
+        chart
+            .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.25).filled())))?
+            .label(b.name.clone())
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 24, y + 6)], c.mix(0.25).filled())
+            });
+    }
     for l in lines {
         let c = l.color.rgb();
         let style = c.stroke_width(3);
@@ -645,7 +768,17 @@ pub(crate) fn line_chart<DB: DrawingBackend>(
             chart.draw_series(l.points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
         }
     }
-    let pts: Vec<Vec<(f64, f64)>> = lines.iter().map(|l| l.points.clone()).collect();
+    let mut pts: Vec<Vec<(f64, f64)>> = lines.iter().map(|l| l.points.clone()).collect();
+    for b in bands {
+        pts.push(b.lower.clone());
+        pts.push(
+            b.lower
+                .iter()
+                .zip(&b.upper)
+                .map(|(p, &u)| (p.0, u))
+                .collect(),
+        );
+    }
     legend(&mut chart, best_corner(&pts, &x_range, &y_range))?;
     Ok(())
 }

@@ -30,8 +30,8 @@ mod words;
 pub use colors::{ColorMap, Rgb};
 pub use common::{FigurePaths, PlotError};
 pub use ecg::{
-    Curve, MedianComparisonFigure, MedianPanel, MedianPanelsFigure, MedianSeries, SilhouetteFigure,
-    TimeMarker, median_comparison, median_panels, silhouette_curves,
+    Band, Curve, MedianComparisonFigure, MedianPanel, MedianPanelsFigure, MedianSeries,
+    SilhouetteFigure, TimeMarker, median_comparison, median_panels, silhouette_curves,
 };
 pub use fonts::{FONT_FAMILY, text_width};
 pub use quality::{

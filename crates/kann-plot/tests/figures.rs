@@ -165,11 +165,14 @@ fn median_figures_render() {
         t: 3.0,
         label: "min t=3",
     }];
+    let shifted = sine(n, 0.3);
+    let spread: [&[f64]; 2] = [&mu_r, &shifted];
     let panels: Vec<MedianPanel> = pairs
         .iter()
         .map(|p| MedianPanel {
             series: MedianSeries::new("pair", p, Some(&mad)),
             markers: &markers,
+            spread: &spread,
         })
         .collect();
     let fig = MedianPanelsFigure {
@@ -205,9 +208,18 @@ fn median_figures_render() {
     );
 
     let curves = [Curve::new("σ", &mu), Curve::new("σ_Koopman", &mu_r)];
+    let lo: Vec<f64> = mu_r.iter().map(|v| v - 0.2).collect();
+    let hi: Vec<f64> = mu_r.iter().map(|v| v + 0.2).collect();
+    let bands = [Band {
+        name: "random mean ± sd",
+        lower: &lo,
+        upper: &hi,
+        color: None,
+    }];
     let fig = SilhouetteFigure {
         title: "Silhouette test",
         curves: &curves,
+        bands: &bands,
         x_label: "t",
         y_label: "σ(t)",
         y_range: None,
@@ -415,6 +427,7 @@ fn bad_input_gives_clear_errors() {
     let panel = [MedianPanel {
         series: MedianSeries::new("pair 1-2", &short, None),
         markers: &[],
+        spread: &[],
     }];
     let fig = MedianPanelsFigure {
         title: "t",
@@ -455,6 +468,7 @@ fn bad_input_gives_clear_errors() {
     let fig = SilhouetteFigure {
         title: "t",
         curves: &curves,
+        bands: &[],
         x_label: "",
         y_label: "",
         y_range: None,
@@ -470,6 +484,45 @@ fn bad_input_gives_clear_errors() {
         ..fig
     };
     assert_invalid(d, silhouette_curves(d, "s", &fig), "\"σ\" y is empty");
+    let curves = [Curve::new("σ", &mu)];
+    let lower = [0.0, 2.0, 0.0];
+    let bands = [Band {
+        name: "random",
+        lower: &lower,
+        upper: &mu,
+        color: None,
+    }];
+    let fig = SilhouetteFigure {
+        curves: &curves,
+        bands: &bands,
+        ..fig
+    };
+    assert_invalid(
+        d,
+        silhouette_curves(d, "s", &fig),
+        "band \"random\": lower[1] = 2 > upper[1] = 1",
+    );
+    let spread: [&[f64]; 1] = [&short];
+    let panel = [MedianPanel {
+        series: MedianSeries::new("pair 1-2", &mu, None),
+        markers: &[],
+        spread: &spread,
+    }];
+    let fig = MedianPanelsFigure {
+        title: "t",
+        original: MedianSeries::new("μ", &mu, None),
+        reconstruction: MedianSeries::new("μ_r", &mu, None),
+        panels: &panel,
+        time: None,
+        columns: 0,
+        x_label: "t",
+        y_label: "y",
+    };
+    assert_invalid(
+        d,
+        median_panels(d, "m", &fig),
+        "spread curve 0 has 2 values but the time axis has 3",
+    );
 
     let fig = AgreementBarsFigure {
         title: "t",
@@ -608,6 +661,7 @@ fn degenerate_but_valid_inputs_render() {
     let fig = SilhouetteFigure {
         title: "Single point",
         curves: &curves,
+        bands: &[],
         x_label: "t",
         y_label: "σ",
         y_range: None,

@@ -1,0 +1,543 @@
+//! `report.json` ([`EcgReport`]) and `report.md` of `analyze ecg`: the paper's numbers next to
+//! ours, one table row per paper figure, then every number measured.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::accuracy::EcgThresholdAccuracy;
+use super::agreement::EcgAgreement;
+use super::features::{MIN_PROMINENCE, TIME_TOLERANCE};
+use super::pairs::PairingRule;
+use super::robustness::{RobustnessRow, k_by_size};
+use super::silhouette::SilhouetteSummary;
+use crate::common::{Accuracies, FigureFile, opt_pct, pct};
+use crate::kann::{EigenSummary, ErelSummary, set_name};
+use crate::report::{PaperRow, Settings, figures_markdown, fmt_erel, fmt_lambda, fmt_tau};
+
+/// A set of Fig. 2 (a dominant conjugate pair under the default rule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EcgPair {
+    /// The set, 1-based (a single real eigenvector if there were not enough pairs).
+    pub set: Vec<usize>,
+    /// Dominance ranks of its members, 1-based.
+    pub ranks: Vec<usize>,
+    /// Eigenvalue `(re, im)` of its first member.
+    pub eigenvalue: (f64, f64),
+    /// Dominance score (mean over the batch of `Σ_t |H~ V|`) of its most dominant member.
+    pub dominance: f64,
+    /// Memory horizon `τ(0.01)` of its first member.
+    pub tau: Option<f64>,
+    /// Closed under conjugation (`V_J U_J` real).
+    pub conjugate: bool,
+    /// `‖Im(V_J U_J)‖ / ‖V_J U_J‖`.
+    pub imaginary_share: f64,
+    /// Eq. 11 (modulus, canonical signs): the median's most prominent extreme, e.g. `min t=5`.
+    pub feature: String,
+    /// 1-based step of that extreme.
+    pub feature_t: usize,
+    /// Eq. 11 (modulus): every paper feature a prominent extreme of the median matches.
+    pub captures: Vec<String>,
+    /// Eq. 11 (modulus): the paper feature assigned to this set when each feature goes to one
+    /// set only (the `k` of 4), if any.
+    pub paper_feature: Option<String>,
+    /// Sign-invariant reconstruction: the median's most prominent extreme.
+    pub sign_invariant_extreme: String,
+    /// Sign-invariant reconstruction: every paper feature matched.
+    pub sign_invariant_captures: Vec<String>,
+    /// Sign-invariant reconstruction: the paper feature assigned (one set per feature), if any.
+    pub sign_invariant_feature: Option<String>,
+    /// Eq. 11: `max_{pattern, t} |μ^pattern(t) − μ^canonical(t)|` over random sign patterns of `B`.
+    pub max_sign_deviation: f64,
+}
+
+/// Fig. 2 in numbers: the rules used and what they found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fig2Summary {
+    /// The pairing rule of the sets.
+    pub pairing: PairingRule,
+    /// The sign convention of `B` under which Eq. 11 (with the modulus) is computed.
+    pub sign_convention: String,
+    /// The feature matcher's rule.
+    pub feature_rule: String,
+    /// Window tolerance of the matcher, steps.
+    pub feature_tolerance_steps: usize,
+    /// Range `max μ − min μ` of the beats' median (the prominence scale).
+    pub beat_range: f64,
+    /// k of 4 features captured by distinct sets, Eq. 11 with the modulus.
+    pub modulus_captured: usize,
+    /// The captured features, Eq. 11 with the modulus.
+    pub modulus_features: Vec<String>,
+    /// k of 4, sign-invariant reconstruction.
+    pub sign_invariant_captured: usize,
+    /// The captured features, sign-invariant reconstruction.
+    pub sign_invariant_features: Vec<String>,
+    /// Random sign patterns of `B` drawn.
+    pub sign_patterns: usize,
+    /// Their seed.
+    pub sign_seed: u64,
+    /// Largest deviation of an Eq. 11 median over the patterns (all sets).
+    pub max_median_deviation_modulus: f64,
+    /// The same for the sign-invariant reconstruction (zero up to rounding).
+    pub max_median_deviation_sign_invariant: f64,
+}
+
+/// Everything `analyze ecg` measured (`report.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EcgReport {
+    /// `ecg`.
+    pub task: String,
+    /// How the analysis was run.
+    pub settings: Settings,
+    /// Accuracies the run reported.
+    pub accuracy: Accuracies,
+    /// The network at the threshold on all test beats.
+    pub threshold_accuracy: EcgThresholdAccuracy,
+    /// Number of eigenvalues.
+    pub num_eigenvalues: usize,
+    /// Count of `|λ| > 0.99`.
+    pub count_above_099: usize,
+    /// The leading eigenvalues (at most 10) with `τ(0.01)`.
+    pub top_eigenvalues: Vec<EigenSummary>,
+    /// The four sets of Fig. 2.
+    pub dominant_pairs: Vec<EcgPair>,
+    /// Fig. 2 in numbers: both reconstructions, features found, sign dependence.
+    pub fig2: Fig2Summary,
+    /// k-of-4 over batch sizes 20/64/145 and three batch draws, both pairing rules.
+    pub robustness: Vec<RobustnessRow>,
+    /// Explained variance ratio of the PCA modes of App. B.
+    pub pca_explained_variance: Vec<f64>,
+    /// `e_rel` on the analysis batch (the fit's own data).
+    pub e_rel_batch: ErelSummary,
+    /// `e_rel` on all normal test beats with the same fit (the paper's batch of 145).
+    pub e_rel_normal_test: ErelSummary,
+    /// Fig. 3 (right) with the random-direction baseline.
+    pub silhouette: SilhouetteSummary,
+    /// Fig. 4 (right) with the trivial-predictor baseline.
+    pub agreement: EcgAgreement,
+    /// Figures written (PNG + SVG).
+    pub figures: Vec<FigureFile>,
+    /// The table of `report.md`.
+    pub table: Vec<PaperRow>,
+    /// Warnings of the fits and the analysis.
+    pub warnings: Vec<String>,
+}
+
+/// The matcher's rule in words.
+pub fn feature_rule() -> String {
+    format!(
+        "extremes = global min and max of a set's median; prominent if |value - median level| >= {MIN_PROMINENCE} x range of the beats' median; matched to min t=3 / any extreme in t=35..75 / max t=103 / max t=133 within ±{TIME_TOLERANCE} steps; one feature per set, one set per feature, most features"
+    )
+}
+
+fn pair_name(set: &[usize]) -> String {
+    format!(
+        "{{{}}}",
+        set_name(&set.iter().map(|j| j - 1).collect::<Vec<_>>())
+    )
+}
+
+fn captures_text(c: &[String]) -> String {
+    if c.is_empty() {
+        "none".to_string()
+    } else {
+        c.join(" + ")
+    }
+}
+
+fn pair_features(r: &EcgReport, invariant: bool) -> String {
+    r.dominant_pairs
+        .iter()
+        .map(|p| {
+            let (ext, c) = if invariant {
+                (&p.sign_invariant_extreme, &p.sign_invariant_captures)
+            } else {
+                (&p.feature, &p.captures)
+            };
+            format!("{} {} → {}", pair_name(&p.set), ext, captures_text(c))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `"20: 1,1,2; 64: ..."` for one rule and reconstruction.
+pub fn k_table(rows: &[RobustnessRow], rule: PairingRule, modulus: bool) -> String {
+    k_by_size(rows, rule, modulus)
+        .iter()
+        .map(|(b, ks)| {
+            format!(
+                "b={b}: {}",
+                ks.iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The rows of the table that opens `report.md`.
+pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
+    let cmd = format!("`{}`", r.settings.command);
+    let fig = |name: &str| {
+        r.figures
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| format!("{cmd} → `{}`", f.png))
+            .unwrap_or_else(|| cmd.clone())
+    };
+    let acc = &r.accuracy;
+    let t = &r.threshold_accuracy;
+    let top: Vec<String> = r
+        .top_eigenvalues
+        .iter()
+        .take(4)
+        .map(|e| {
+            format!(
+                "{} (τ {})",
+                fmt_lambda(e.re, e.im),
+                fmt_tau(e.tau, e.modulus)
+            )
+        })
+        .collect();
+    let sil = &r.silhouette;
+    let f2 = &r.fig2;
+    let paper_features = "58–59 min t=3; 25–26 t∈[35,75]; 9–10 max t=103; 50–51 peak t=133";
+    vec![
+        PaperRow::new(
+            "Sec. 4.2 (training)",
+            "accuracy train / val / test",
+            "97.1% / 97.6% / 98.6%",
+            format!(
+                "{} / {} / {}",
+                opt_pct(acc.train),
+                opt_pct(acc.validation),
+                opt_pct(acc.test)
+            ),
+            format!("`train ecg` → {} (config.toml there)", run.display()),
+        ),
+        PaperRow::new(
+            "Sec. 4.2 (threshold)",
+            "network at the threshold: normal / anomalous test beats, ROC AUC",
+            "threshold 26",
+            format!(
+                "{} of {} / {} of {} (threshold {}), AUC {:.4}",
+                pct(t.normal),
+                t.normal_beats,
+                pct(t.anomalous),
+                t.anomalous_beats,
+                t.threshold,
+                t.roc_auc
+            ),
+            fig("roc"),
+        ),
+        PaperRow::new(
+            "Sec. 4.2 (spectrum)",
+            "count of |λ| > 0.99; leading eigenvalues",
+            "not stated",
+            format!("{}; {}", r.count_above_099, top.join(", ")),
+            fig("spectrum"),
+        ),
+        PaperRow::new(
+            "Fig. 2 (Eq. 11, canonical signs)",
+            &format!(
+                "four dominant sets ({} pairing), extreme of each median → paper feature; k of 4",
+                f2.pairing
+            ),
+            paper_features,
+            format!(
+                "{}; k = {} of 4 captured by distinct sets",
+                pair_features(r, false),
+                f2.modulus_captured
+            ),
+            fig("fig2_koopman_pairs"),
+        ),
+        PaperRow::new(
+            "Fig. 2 (sign-invariant)",
+            "the same without the modulus: Re(H B V_J U_J) Bᵀ; k of 4",
+            paper_features,
+            format!(
+                "{}; k = {} of 4 captured by distinct sets",
+                pair_features(r, true),
+                f2.sign_invariant_captured
+            ),
+            fig("fig2_sign_invariant"),
+        ),
+        PaperRow::new(
+            "Fig. 2 (signs)",
+            &format!(
+                "max deviation of a pair median over {} random sign patterns of B (beat range {:.2})",
+                f2.sign_patterns, f2.beat_range
+            ),
+            "not considered",
+            format!(
+                "Eq. 11: {:.3}; sign-invariant: {:.1e}",
+                f2.max_median_deviation_modulus, f2.max_median_deviation_sign_invariant
+            ),
+            fig("fig2_sign_spread"),
+        ),
+        PaperRow::new(
+            "Fig. 2 (robustness)",
+            "k of 4 over batch size × 3 draws, conjugate pairs: Eq. 11 | sign-invariant",
+            "4 of 4 (one batch of 64)",
+            format!(
+                "{} | {}",
+                k_table(&r.robustness, PairingRule::Conjugate, true),
+                k_table(&r.robustness, PairingRule::Conjugate, false)
+            ),
+            cmd.clone(),
+        ),
+        PaperRow::new(
+            "App. B",
+            "PCA modes instead of Koopman pairs",
+            "PCA modes do not isolate beat features",
+            format!(
+                "explained variance {}",
+                r.pca_explained_variance
+                    .iter()
+                    .map(|v| format!("{:.1}%", 100.0 * v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            fig("appb_pca_modes"),
+        ),
+        PaperRow::new(
+            "Fig. 3 (left)",
+            "medians of normal/anomalous beats and reconstructions",
+            "both reconstructed well",
+            format!("{} + {} beats", r.settings.batch, r.settings.batch),
+            fig("fig3_medians"),
+        ),
+        PaperRow::new(
+            "Fig. 3 (right)",
+            "cumulative silhouette σ(140): H B / PCA-5 / Koopman-5; 5 random directions (mean ± sd)",
+            "≈0.55 / ≈0.6 / ≈0.1 (Koopman lowest); no baseline",
+            format!(
+                "{:.3} / {:.3} / {:.3}; random {:.3} ± {:.3} ({} of {} draws below Koopman-5)",
+                sil.sigma,
+                sil.sigma_pca,
+                sil.sigma_koopman,
+                sil.sigma_random_mean,
+                sil.sigma_random_sd,
+                sil.random_below_koopman,
+                sil.random_draws
+            ),
+            fig("fig3_silhouette"),
+        ),
+        PaperRow::new(
+            "Fig. 4 (right)",
+            "agreement of threshold decisions, normal test beats: KANN h_(T-1) B C Bᵀ; trivial h_(T-1)",
+            "> 97% (145 beats); no baseline",
+            format!(
+                "KANN {} of {} beats (network {} normal, KANN {} normal); trivial {} ({} normal)",
+                pct(r.agreement.agreement),
+                r.agreement.beats,
+                r.agreement.network_normal,
+                r.agreement.kann_normal,
+                pct(r.agreement.trivial_agreement),
+                r.agreement.trivial_normal
+            ),
+            fig("fig4_loss_histogram"),
+        ),
+        PaperRow::new(
+            "Sec. 4.3 (Eq. 12)",
+            "e_rel",
+            "0.0056 (145 normal beats)",
+            format!(
+                "{} on all {} normal test beats; {} on the {}-beat fit batch",
+                fmt_erel(&r.e_rel_normal_test),
+                r.agreement.beats,
+                fmt_erel(&r.e_rel_batch),
+                r.settings.batch
+            ),
+            cmd.clone(),
+        ),
+    ]
+}
+
+/// The body of `report.md` after the table.
+pub fn ecg_body(r: &EcgReport) -> String {
+    let st = &r.settings;
+    let mut s = format!(
+        "Run `{}` ({} cell, latent {}), data `{}`. Analysis batch: {} random normal test beats (seed {}), encoder states [{}, 140, {}]; rank {}{}. All beats have 140 real steps (no padding), so e_rel has a single variant.\n\nReproduce: `{}`\n\n",
+        st.run_dir,
+        st.cell,
+        st.hidden,
+        st.data_dir,
+        st.batch,
+        st.seed,
+        st.batch,
+        st.hidden,
+        st.rank,
+        if st.rank_is_default {
+            " (reference default min(#pairs, k) - 1)"
+        } else {
+            ""
+        },
+        st.command
+    );
+    s.push_str("## Spectrum\n\n| j | λ | modulus | τ(0.01) |\n| --- | --- | --- | --- |\n");
+    for e in &r.top_eigenvalues {
+        s.push_str(&format!(
+            "| {} | {} | {:.5} | {} |\n",
+            e.index,
+            fmt_lambda(e.re, e.im),
+            e.modulus,
+            fmt_tau(e.tau, e.modulus)
+        ));
+    }
+    let f2 = &r.fig2;
+    s.push_str(&format!(
+        "\n## Fig. 2\n\nSets: {} pairing. Eq. 11 (`F_dec(H_last B |V_J U_J| Bᵀ)`) with the sign convention: {}. Sign-invariant: `F_dec(Re(H_last B V_J U_J) Bᵀ)`. Feature rule: {}.\n\n",
+        f2.pairing, f2.sign_convention, f2.feature_rule
+    ));
+    s.push_str("| set | ranks | λ | dominance | τ(0.01) | conjugate | Im share | Eq. 11 extreme → features matched | max dev. over signs | sign-invariant extreme → features matched |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for p in &r.dominant_pairs {
+        s.push_str(&format!(
+            "| {} | {:?} | {} | {:.4} | {} | {} | {:.3} | {} → {} | {:.3} | {} → {} |\n",
+            pair_name(&p.set),
+            p.ranks,
+            fmt_lambda(p.eigenvalue.0, p.eigenvalue.1),
+            p.dominance,
+            fmt_tau(p.tau, p.eigenvalue.0.hypot(p.eigenvalue.1)),
+            if p.conjugate { "yes" } else { "no" },
+            p.imaginary_share,
+            p.feature,
+            captures_text(&p.captures),
+            p.max_sign_deviation,
+            p.sign_invariant_extreme,
+            captures_text(&p.sign_invariant_captures),
+        ));
+    }
+    s.push_str(&format!(
+        "\nk of 4 features captured by distinct sets: Eq. 11 {} ({}), sign-invariant {} ({}). Over {} random sign patterns of B (seed {}), the Eq. 11 medians moved by up to {:.3} (beat range {:.3}); the sign-invariant ones by {:.1e}.\n\n",
+        f2.modulus_captured,
+        f2.modulus_features.join(", "),
+        f2.sign_invariant_captured,
+        f2.sign_invariant_features.join(", "),
+        f2.sign_patterns,
+        f2.sign_seed,
+        f2.max_median_deviation_modulus,
+        f2.beat_range,
+        f2.max_median_deviation_sign_invariant
+    ));
+    s.push_str("## Fig. 2 robustness (k of 4)\n\n| batch | seed | pairing | rank | sets | conjugate | Eq. 11 k | sign-invariant k |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for row in &r.robustness {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            row.batch,
+            row.seed,
+            row.pairing,
+            row.rank,
+            row.sets
+                .iter()
+                .map(|x| pair_name(x))
+                .collect::<Vec<_>>()
+                .join(" "),
+            row.conjugate_sets,
+            row.modulus_captured,
+            row.sign_invariant_captured
+        ));
+    }
+    let a = &r.agreement;
+    s.push_str(&format!(
+        "\n## Agreement (Fig. 4 right)\n\n{}.\n\n{} beats: network normal {}, KANN normal {}, agreement {}; trivial predictor normal {}, agreement {}; median loss network {:.2}, KANN {:.2}, trivial {:.2}.\n\n",
+        a.method,
+        a.beats,
+        a.network_normal,
+        a.kann_normal,
+        pct(a.agreement),
+        a.trivial_normal,
+        pct(a.trivial_agreement),
+        a.network_median_loss,
+        a.kann_median_loss,
+        a.trivial_median_loss
+    ));
+    let sil = &r.silhouette;
+    s.push_str(&format!(
+        "## Silhouette (Fig. 3 right)\n\n{} beats; the operator refitted on normal + anomalous states together; σ(140) = {:.4} on H B, {:.4} on its first 5 principal components, {:.4} on the Koopman eigenvectors {:?} (embedding [Re, Im] of H B V_S); baseline: 5 random orthonormal directions of the coefficient space, {} draws: {:.4} ± {:.4} (min {:.4}; {} draws below Koopman-5).\n\n",
+        sil.beats,
+        sil.sigma,
+        sil.sigma_pca,
+        sil.sigma_koopman,
+        sil.koopman_set,
+        sil.random_draws,
+        sil.sigma_random_mean,
+        sil.sigma_random_sd,
+        sil.sigma_random_min,
+        sil.random_below_koopman
+    ));
+    s.push_str(&format!(
+        "## Relative error (Eq. 12)\n\n- fit batch ({} beats): {}\n- all normal test beats: {}\n\n",
+        st.batch,
+        fmt_erel(&r.e_rel_batch),
+        fmt_erel(&r.e_rel_normal_test)
+    ));
+    let t = &r.threshold_accuracy;
+    s.push_str(&format!(
+        "## Accuracy\n\nFrom {}: train {}, validation {}, test {}. Measured here at threshold {}: normal {} ({} beats), anomalous {} ({} beats), overall {}, ROC AUC {:.4}.\n\n",
+        r.accuracy.source,
+        opt_pct(r.accuracy.train),
+        opt_pct(r.accuracy.validation),
+        opt_pct(r.accuracy.test),
+        t.threshold,
+        pct(t.normal),
+        t.normal_beats,
+        pct(t.anomalous),
+        t.anomalous_beats,
+        pct(t.overall),
+        t.roc_auc
+    ));
+    s.push_str(&figures_markdown(&r.figures, &[]));
+    if !r.warnings.is_empty() {
+        s.push_str("## Warnings\n\n");
+        for w in &r.warnings {
+            s.push_str(&format!("- {w}\n"));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(batch: usize, seed: u64, pairing: PairingRule, km: usize, ki: usize) -> RobustnessRow {
+        RobustnessRow {
+            batch,
+            seed,
+            pairing,
+            rank: 63,
+            sets: vec![vec![1, 2]],
+            conjugate_sets: 1,
+            modulus_captured: km,
+            modulus_features: vec![None],
+            sign_invariant_captured: ki,
+            sign_invariant_features: vec![None],
+        }
+    }
+
+    #[test]
+    fn k_table_groups_by_batch_size_and_rule() {
+        let rows = vec![
+            row(20, 0, PairingRule::Conjugate, 1, 2),
+            row(20, 0, PairingRule::ConsecutiveRanks, 0, 0),
+            row(20, 1, PairingRule::Conjugate, 2, 3),
+            row(64, 0, PairingRule::Conjugate, 1, 1),
+        ];
+        assert_eq!(
+            k_table(&rows, PairingRule::Conjugate, true),
+            "b=20: 1/2, b=64: 1"
+        );
+        assert_eq!(
+            k_table(&rows, PairingRule::Conjugate, false),
+            "b=20: 2/3, b=64: 1"
+        );
+        assert_eq!(
+            k_table(&rows, PairingRule::ConsecutiveRanks, true),
+            "b=20: 0, b=64: "
+        );
+        assert!(feature_rule().contains("±5 steps"));
+    }
+}
