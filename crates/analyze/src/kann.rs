@@ -106,6 +106,16 @@ pub fn groups(spectrum: &Spectrum) -> Vec<Vec<usize>> {
     out
 }
 
+/// The eigenvalues `(re, im)` of a set of 0-based eigenvector indices.
+pub fn set_eigenvalues(spectrum: &Spectrum, set: &[usize]) -> Vec<(f64, f64)> {
+    set.iter()
+        .map(|&j| {
+            let l = spectrum.eigenvalues[j];
+            (l.re, l.im)
+        })
+        .collect()
+}
+
 /// `"u3,u4"`-style name of a set of 0-based eigenvector indices (1-based, as in the paper).
 pub fn set_name(set: &[usize]) -> String {
     set.iter()

@@ -39,16 +39,6 @@ pub enum LayoutArg {
     Tbh,
 }
 
-/// Steps the fit uses, on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FitStepsArg {
-    /// Only the real steps given by --lengths.
-    Real,
-    /// Every step of the padded batch (the paper's reference pipeline); e_rel is still scored
-    /// on the real steps.
-    All,
-}
-
 /// Arguments of `analyze states`.
 #[derive(Debug, Args)]
 pub struct StatesArgs {
@@ -68,8 +58,8 @@ pub struct StatesArgs {
     /// Steps the basis and operator are fitted on: the real steps, or all steps of the padded
     /// batch (padding included, as the paper's reference pipeline does). e_rel is reported on
     /// the real steps, and also on all steps.
-    #[arg(long, value_enum, default_value_t = FitStepsArg::Real)]
-    pub fit_steps: FitStepsArg,
+    #[arg(long, value_enum, default_value_t = analyze::FitSteps::Real)]
+    pub fit_steps: analyze::FitSteps,
     /// Rank of the basis (default: the reference's min(#pairs, k) - 1).
     #[arg(long, conflicts_with = "energy")]
     pub rank: Option<usize>,
@@ -281,10 +271,7 @@ fn options(args: &StatesArgs) -> anyhow::Result<AnalysisOptions> {
         eps: args.eps,
         unit_tol: args.unit_tol,
         min_snr: args.min_snr,
-        fit_steps: match args.fit_steps {
-            FitStepsArg::Real => FitSteps::Real,
-            FitStepsArg::All => FitSteps::All,
-        },
+        fit_steps: args.fit_steps.into(),
     })
 }
 

@@ -361,38 +361,11 @@ div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border
         escape_html(page_title)
     );
     for t in texts {
-        let _ = writeln!(
-            html,
-            "<section>\n<h2>{}</h2>\n<p class=\"review\">",
-            escape_html(t.title)
-        );
-        for (k, word) in t.words().iter().enumerate() {
-            if k > 0 {
-                html.push(' ');
-            }
-            for (token, piece) in word {
-                let bg = t.colormap.color(t.shade(*token));
-                let fg = if bg.luminance() < 0.5 { "#fff" } else { "#000" };
-                let _ = write!(
-                    html,
-                    "<span class=\"tok\" style=\"background-color: {}; color: {fg}\" title=\"{}\">{}</span>",
-                    bg.css(),
-                    format_score(t.scores[*token]),
-                    escape_html(piece)
-                );
-            }
-        }
-        let stops: Vec<String> = (0..=8)
-            .map(|k| t.colormap.color(f64::from(k) / 8.0).css())
-            .collect();
         let _ = write!(
             html,
-            "\n</p>\n<div class=\"legend\"><span>{}</span><span class=\"bar\" style=\"background: linear-gradient(to right, {});\"></span><span>{}</span><span>{} ({})</span></div>\n</section>\n",
-            format_score(t.min()),
-            stops.join(", "),
-            format_score(t.max()),
-            escape_html(t.score_label),
-            t.colormap.name()
+            "<section>\n<h2>{}</h2>\n{}</section>\n",
+            escape_html(t.title),
+            view_html(t)
         );
     }
     html.push_str("</body>\n</html>\n");

@@ -280,10 +280,7 @@ pub fn agreement(dir: &Path, a: &ImdbAgreement) -> Result<FigureFile> {
         };
         sources.push(c(name, &b.confusion));
     }
-    let title = format!(
-        "IMDB test set ({} reviews)",
-        a.reviews_used
-    );
+    let title = format!("IMDB test set ({} reviews)", a.reviews_used);
     let p = kann_plot::agreement_bars(
         dir,
         "agreement",

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::kann::{self, DOMINANT_MODULUS, EigenSummary, ErelSummary, Fit, eigen_summaries};
 
-/// The steps the Koopman operator is fitted on.
+/// The steps the Koopman operator is fitted on: [`kann_koopman::FitSteps`] as a command-line
+/// value (`--fit-steps real|all` of `analyze imdb` and `analyze states`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FitSteps {
@@ -27,12 +28,18 @@ pub enum FitSteps {
     All,
 }
 
+impl From<FitSteps> for kann_koopman::FitSteps {
+    fn from(f: FitSteps) -> Self {
+        match f {
+            FitSteps::Real => kann_koopman::FitSteps::Real,
+            FitSteps::All => kann_koopman::FitSteps::All,
+        }
+    }
+}
+
 impl std::fmt::Display for FitSteps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            FitSteps::Real => "real",
-            FitSteps::All => "all",
-        })
+        kann_koopman::FitSteps::from(*self).fmt(f)
     }
 }
 

@@ -99,13 +99,7 @@ pub fn readout_test(
     Ok(SetReadout {
         set: set.iter().map(|j| j + 1).collect(),
         name: set_name(set),
-        eigenvalues: set
-            .iter()
-            .map(|&j| {
-                let l = fit.spectrum.eigenvalues[j];
-                (l.re, l.im)
-            })
-            .collect(),
+        eigenvalues: crate::kann::set_eigenvalues(&fit.spectrum, set),
         share_negative: z.iter().filter(|&&v| v < 0.0).count() as f64 / n,
         share_positive: z.iter().filter(|&&v| v > 0.0).count() as f64 / n,
         mean_logit: z.iter().sum::<f64>() / n,

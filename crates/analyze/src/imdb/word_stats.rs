@@ -142,13 +142,7 @@ pub fn word_stats(
             let d = readout_contribution_direction(fit, set, &readout.w);
             GroupWordStats {
                 set: set.iter().map(|j| j + 1).collect(),
-                eigenvalues: set
-                    .iter()
-                    .map(|&j| {
-                        let l = fit.spectrum.eigenvalues[j];
-                        (l.re, l.im)
-                    })
-                    .collect(),
+                eigenvalues: crate::kann::set_eigenvalues(&fit.spectrum, set),
                 magnitude_vs_strength: {
                     let m = col(g);
                     let x: Vec<f64> = scored.iter().map(|&w| m[w]).collect();
