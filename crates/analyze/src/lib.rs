@@ -190,7 +190,7 @@ pub struct EcgArgs {
     /// Data folder (holds `ECG5000/`); default as for `train`.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Size of the random batch of normal test beats the operator is fitted on (64 in the paper).
+    /// Size of the random test batch the operator is fitted on (64 in the paper).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
     /// Rank of the Koopman basis (default: the reference's min(#pairs, k) - 1).

@@ -57,7 +57,7 @@ impl LockHolder {
 /// A held run-folder lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct RunLock {
-    _file: File,
+    file: File,
     path: PathBuf,
     /// The holder before us, when it had died without releasing (stale lock taken over).
     pub took_over: Option<LockHolder>,
@@ -134,7 +134,7 @@ pub fn lock_run_dir(dir: &Path) -> Result<RunLock, ModelError> {
     })();
     written.map_err(|e| ModelError::io(&path, e))?;
     Ok(RunLock {
-        _file: file,
+        file,
         path,
         took_over: previous.filter(|h| h.pid != me.pid && !alive(h.pid)),
     })
@@ -143,7 +143,7 @@ pub fn lock_run_dir(dir: &Path) -> Result<RunLock, ModelError> {
 impl Drop for RunLock {
     fn drop(&mut self) {
         // Leave the file (removing it while locked would race a waiting opener); mark it free.
-        let _ = self._file.set_len(0);
+        let _ = self.file.set_len(0);
     }
 }
 

@@ -152,7 +152,7 @@ impl Checkpoint {
         let mut files: Vec<(&str, &[u8])> = vec![
             (MODEL_FILE, model),
             (OPTIM_FILE, optim),
-            (STATE_FILE, &state_json),
+            (STATE_FILE, state_json.as_slice()),
         ];
         if let Some(b) = best {
             files.push((BEST_FILE, b));
@@ -214,7 +214,7 @@ impl Checkpoint {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let stale = name.starts_with("epoch-") && name != keep
+            let stale = (name.starts_with("epoch-") && name != keep)
                 || is_temp_name(&name)
                 || [MODEL_FILE, OPTIM_FILE, STATE_FILE].contains(&name.as_str());
             if !stale {

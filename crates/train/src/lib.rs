@@ -72,8 +72,8 @@ pub struct CommonArgs {
 /// Flags of `train imdb`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ImdbArgs {
+    // The flags both tasks share.
     #[command(flatten)]
-    /// The flags both tasks share.
     pub common: CommonArgs,
     /// Drop reviews longer than this many word pieces (overrides `[data] max_len`).
     #[arg(long)]

@@ -99,6 +99,7 @@ pub struct StartGuard {
 }
 
 impl StartGuard {
+    /// Call before anything (the lock file included) is written into `out`.
     fn new(out: &Path, created: bool, fresh: bool) -> Self {
         let before = (fresh && !created).then(|| {
             std::fs::read_dir(out)
@@ -109,6 +110,14 @@ impl StartGuard {
             out: out.to_path_buf(),
             created,
             before,
+        }
+    }
+
+    fn inert(out: &Path) -> Self {
+        Self {
+            out: out.to_path_buf(),
+            created: false,
+            before: None,
         }
     }
 
@@ -193,7 +202,7 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         let mut config = RunConfig::load(&cfg_path)?;
         check_task(&config, task)?;
         apply_flags(&mut config, args)?;
-        let guard = StartGuard::new(&out, false, false);
+        let guard = StartGuard::inert(&out);
         return Ok(Resolved {
             config,
             out,
@@ -233,6 +242,7 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && out.is_dir() => false,
         Err(e) => return Err(e).with_context(|| format!("creating {}", out.display())),
     };
+    let guard = StartGuard::new(&out, created, true);
     let lock = match lock_run_dir(&out) {
         Ok(l) => l,
         Err(e) => {
@@ -251,7 +261,6 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
             out.display()
         );
     }
-    let guard = StartGuard::new(&out, created, true);
     Ok(Resolved {
         config,
         out,

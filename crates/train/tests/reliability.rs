@@ -379,11 +379,24 @@ fn failed_start_leaves_no_half_made_folder_and_os_errors_print_once() {
     std::fs::write(run.join("notes.txt"), "mine").unwrap();
     run_err(&mut start(&cfg, &run));
     assert_eq!(tree(&run).keys().collect::<Vec<_>>(), ["notes.txt"]);
-    // An OS error is named once.
-    let file = tmp.path().join("a-file");
-    std::fs::write(&file, "").unwrap();
-    let err = run_err(&mut start(&cfg, &file.join("run")));
+    // An OS error is named once (a missing vocabulary file of an IMDB run).
+    let cfg = tmp.path().join("imdb.toml");
+    std::fs::write(
+        &cfg,
+        "task = \"imdb\"\n[data]\nvocab = \"/nonexistent/kann.vocab\"\n",
+    )
+    .unwrap();
+    let run = tmp.path().join("imdb-run");
+    let err = run_err(
+        train()
+            .args(["imdb", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&run),
+    );
+    assert!(err.contains("kann.vocab"), "{err}");
     assert_eq!(err.matches("os error").count(), 1, "{err}");
+    assert!(!run.exists());
 }
 
 #[test]
