@@ -43,7 +43,8 @@ pub fn run_ecg(args: &AnalyzeArgs) -> anyhow::Result<EcgReport> {
 }
 
 /// A file's length and modification time, to tell which files an analysis wrote.
-type Snapshot = std::collections::BTreeMap<std::ffi::OsString, (u64, Option<std::time::SystemTime>)>;
+type Snapshot =
+    std::collections::BTreeMap<std::ffi::OsString, (u64, Option<std::time::SystemTime>)>;
 
 fn snapshot(dir: &std::path::Path) -> Snapshot {
     std::fs::read_dir(dir)
@@ -62,7 +63,8 @@ fn snapshot(dir: &std::path::Path) -> Snapshot {
 /// `.stem.<pid>.<n>.tmp.png`).
 fn is_temp_leftover(name: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    name.rsplit_once(".tmp-").is_some_and(|(_, pid)| digits(pid))
+    name.rsplit_once(".tmp-")
+        .is_some_and(|(_, pid)| digits(pid))
         || (name.starts_with('.') && name.contains(".tmp."))
         || kann_models::atomic::is_temp_name(name)
 }

@@ -79,9 +79,15 @@ fn a_failed_analysis_is_marked_incomplete_and_never_beside_a_report() {
     let err = format!("{:#}", analyze::run_ecg(&args).unwrap_err());
     assert!(err.contains(ANALYSIS_INCOMPLETE_FILE), "{err}");
     let note = std::fs::read_to_string(&marker).expect("marker left");
-    assert!(note.contains("It failed") && note.contains("report.json"), "{note}");
+    assert!(
+        note.contains("It failed") && note.contains("report.json"),
+        "{note}"
+    );
     assert!(note.contains(&pngs[0]), "{note}");
-    assert!(!run.join("report.md").exists(), "a stale report.md was left");
+    assert!(
+        !run.join("report.md").exists(),
+        "a stale report.md was left"
+    );
 
     // Running again repairs it: report back, marker gone.
     std::fs::remove_dir_all(run.join("report.json")).unwrap();
@@ -105,7 +111,10 @@ fn errors_are_one_line_without_a_backtrace() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("error: ") && err.contains("run-folder"), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("run-folder"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 

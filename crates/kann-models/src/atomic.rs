@@ -95,7 +95,13 @@ mod tests {
         let p = temp_path(Path::new("/x/model.bpk"));
         assert!(is_temp_name(&p.file_name().unwrap().to_string_lossy()));
         assert!(is_temp_name(".optim.bpk.tmp-12.12-0.tmp"));
-        for real in ["model.bpk", "report.json", ".hidden", "a.tmp-1", ".x.tmp-abc"] {
+        for real in [
+            "model.bpk",
+            "report.json",
+            ".hidden",
+            "a.tmp-1",
+            ".x.tmp-abc",
+        ] {
             assert!(!is_temp_name(real), "{real}");
         }
     }

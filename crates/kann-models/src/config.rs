@@ -314,11 +314,19 @@ impl RangeCheck {
             && (if lo_closed { v >= lo } else { v > lo })
             && (if hi_closed { v <= hi } else { v < hi });
         if !ok {
-            let lo_s = if lo_closed { format!(">= {lo}") } else { format!("> {lo}") };
+            let lo_s = if lo_closed {
+                format!(">= {lo}")
+            } else {
+                format!("> {lo}")
+            };
             let allowed = if hi.is_infinite() {
                 format!("a finite number {lo_s}")
             } else {
-                let hi_s = if hi_closed { format!("<= {hi}") } else { format!("< {hi}") };
+                let hi_s = if hi_closed {
+                    format!("<= {hi}")
+                } else {
+                    format!("< {hi}")
+                };
                 format!("a number {lo_s} and {hi_s}")
             };
             self.0.push(format!("{key} = {v}: must be {allowed}"));
@@ -349,7 +357,14 @@ impl ImdbRunConfig {
         c.opt_at_least_1("data.train_limit", self.data.train_limit);
         c.opt_at_least_1("data.val_limit", self.data.val_limit);
         c.opt_at_least_1("data.test_limit", self.data.test_limit);
-        c.range("data.val_fraction", self.data.val_fraction, 0.0, false, 1.0, false);
+        c.range(
+            "data.val_fraction",
+            self.data.val_fraction,
+            0.0,
+            false,
+            1.0,
+            false,
+        );
         c.at_least_1("train.epochs", self.train.epochs);
         c.at_least_1("train.batch_size", self.train.batch_size);
         c.positive("train.lr", self.train.lr);
@@ -374,7 +389,14 @@ impl EcgRunConfig {
         c.at_least_1("train.batch_size", self.train.batch_size);
         c.positive("train.lr", self.train.lr);
         c.non_negative("train.weight_decay", self.train.weight_decay);
-        c.range("train.plateau_factor", self.train.plateau_factor, 0.0, false, 1.0, true);
+        c.range(
+            "train.plateau_factor",
+            self.train.plateau_factor,
+            0.0,
+            false,
+            1.0,
+            true,
+        );
         if let Some(g) = self.train.grad_clip {
             c.positive("train.grad_clip", g);
         }
@@ -483,17 +505,61 @@ mod tests {
     fn out_of_range_values_are_errors_naming_key_and_range() {
         for (text, key, range) in [
             ("task = \"ecg\"\n[train]\nlr = -0.001\n", "train.lr", "> 0"),
-            ("task = \"imdb\"\n[train]\nlr_decay = -0.5\n", "train.lr_decay", "<= 1"),
-            ("task = \"imdb\"\n[train]\ngrad_clip = -1.0\n", "train.grad_clip", "> 0"),
-            ("task = \"ecg\"\n[train]\ngrad_clip = -1.0\n", "train.grad_clip", "> 0"),
-            ("task = \"ecg\"\n[train]\nthreshold = nan\n", "train.threshold", "finite"),
-            ("task = \"ecg\"\n[train]\nepochs = 0\n", "train.epochs", "at least 1"),
-            ("task = \"imdb\"\n[model]\nd_hidden = 0\n", "model.d_hidden", "at least 1"),
-            ("task = \"imdb\"\n[model]\nd_embed = 0\n", "model.d_embed", "at least 1"),
-            ("task = \"ecg\"\n[model]\nd_latent = 0\n", "model.d_latent", "at least 1"),
-            ("task = \"ecg\"\n[model]\nd_decoder = 0\n", "model.d_decoder", "at least 1"),
-            ("task = \"imdb\"\n[data]\nval_fraction = 0.0\n", "data.val_fraction", "> 0"),
-            ("task = \"imdb\"\n[train]\nweight_decay = inf\n", "train.weight_decay", ">= 0"),
+            (
+                "task = \"imdb\"\n[train]\nlr_decay = -0.5\n",
+                "train.lr_decay",
+                "<= 1",
+            ),
+            (
+                "task = \"imdb\"\n[train]\ngrad_clip = -1.0\n",
+                "train.grad_clip",
+                "> 0",
+            ),
+            (
+                "task = \"ecg\"\n[train]\ngrad_clip = -1.0\n",
+                "train.grad_clip",
+                "> 0",
+            ),
+            (
+                "task = \"ecg\"\n[train]\nthreshold = nan\n",
+                "train.threshold",
+                "finite",
+            ),
+            (
+                "task = \"ecg\"\n[train]\nepochs = 0\n",
+                "train.epochs",
+                "at least 1",
+            ),
+            (
+                "task = \"imdb\"\n[model]\nd_hidden = 0\n",
+                "model.d_hidden",
+                "at least 1",
+            ),
+            (
+                "task = \"imdb\"\n[model]\nd_embed = 0\n",
+                "model.d_embed",
+                "at least 1",
+            ),
+            (
+                "task = \"ecg\"\n[model]\nd_latent = 0\n",
+                "model.d_latent",
+                "at least 1",
+            ),
+            (
+                "task = \"ecg\"\n[model]\nd_decoder = 0\n",
+                "model.d_decoder",
+                "at least 1",
+            ),
+            (
+                "task = \"imdb\"\n[data]\nval_fraction = 0.0\n",
+                "data.val_fraction",
+                "> 0",
+            ),
+            (
+                "task = \"imdb\"\n[train]\nweight_decay = inf\n",
+                "train.weight_decay",
+                ">= 0",
+            ),
         ] {
             let err = RunConfig::from_toml_str(text, Path::new("v.toml"))
                 .unwrap_err()

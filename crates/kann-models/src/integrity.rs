@@ -169,7 +169,10 @@ pub fn write_weights(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
         Err(_) => None,
     };
     let result = (|| {
-        write_sidecar(path, &[Some(new), old].into_iter().flatten().collect::<Vec<_>>())?;
+        write_sidecar(
+            path,
+            &[Some(new), old].into_iter().flatten().collect::<Vec<_>>(),
+        )?;
         testhook::point("weights-between-sidecar-and-rename");
         std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))?;
         testhook::point("weights-after-rename");

@@ -47,10 +47,7 @@ impl LockHolder {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs().saturating_sub(self.since_unix))
             .unwrap_or(0);
-        format!(
-            "pid {} (`{}`, started {age} s ago)",
-            self.pid, self.command
-        )
+        format!("pid {} (`{}`, started {age} s ago)", self.pid, self.command)
     }
 }
 

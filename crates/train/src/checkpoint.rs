@@ -117,9 +117,9 @@ impl Checkpoint {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("reading {}", latest.display())),
         };
-        let ok = name.strip_prefix("epoch-").is_some_and(|n| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
-        });
+        let ok = name
+            .strip_prefix("epoch-")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         if !ok {
             bail!(
                 "{}: expected a folder name like `epoch-0003`, found {name:?}",
@@ -144,8 +144,7 @@ impl Checkpoint {
         let target = self.dir.join(&name);
         let tmp = temp_path(&target);
         if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)
-                .with_context(|| format!("removing {}", tmp.display()))?;
+            std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
         }
         std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let state_json = serde_json::to_vec_pretty(state)?;
@@ -173,7 +172,10 @@ impl Checkpoint {
             epochs_done: state.epochs_done,
             files: entries,
         };
-        write_atomic(&tmp.join(MANIFEST_FILE), &serde_json::to_vec_pretty(&manifest)?)?;
+        write_atomic(
+            &tmp.join(MANIFEST_FILE),
+            &serde_json::to_vec_pretty(&manifest)?,
+        )?;
         sync_dir(&tmp);
         testhook::point("checkpoint-after-manifest");
         if target.exists() {

@@ -83,7 +83,13 @@ pub fn threshold_accuracy(normal: &[f32], anomalous: &[f32], threshold: f64) -> 
         .count();
     let total = normal.len() + anomalous.len();
     // An empty class has no accuracy (NaN, printed as n/a), rather than a misleading 0%.
-    let ratio = |ok: usize, n: usize| if n == 0 { f64::NAN } else { ok as f64 / n as f64 };
+    let ratio = |ok: usize, n: usize| {
+        if n == 0 {
+            f64::NAN
+        } else {
+            ok as f64 / n as f64
+        }
+    };
     ThresholdAccuracy {
         normal: ratio(n_ok, normal.len()),
         anomalous: ratio(a_ok, anomalous.len()),
@@ -290,7 +296,12 @@ fn train_ecg(
             .as_deref()
             .context("no best-validation weights after an epoch")?;
         // The checkpoint is the commit point; model.bpk and metrics.csv follow it.
-        checkpoint.save(&model_bytes, &optim_bytes(&optim)?, &state, Some(best_bytes))?;
+        checkpoint.save(
+            &model_bytes,
+            &optim_bytes(&optim)?,
+            &state,
+            Some(best_bytes),
+        )?;
         publish(out, best_bytes, &state.metrics)?;
         log.line(format!(
             "epoch {epoch:>3}/{} lr {lr_used:.2e} | train L1 {:.2} ({:.1}% < {thr}) | val L1 {:.2} ({:.1}%){} | test normal {} anomalous {} all {} | {}",

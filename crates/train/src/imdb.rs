@@ -238,10 +238,16 @@ fn train_imdb(
     let val = prepare(&val_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
     let test = prepare(&test_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
     if train.batcher.is_empty() {
-        bail!("no training reviews: {}", empty_split_reason("training", train_r.len(), &train, ml));
+        bail!(
+            "no training reviews: {}",
+            empty_split_reason("training", train_r.len(), &train, ml)
+        );
     }
     if val.batcher.is_empty() {
-        bail!("no validation reviews: {}", empty_split_reason("validation", val_r.len(), &val, ml));
+        bail!(
+            "no validation reviews: {}",
+            empty_split_reason("validation", val_r.len(), &val, ml)
+        );
     }
 
     let mcfg = cfg.model_config(tokenizer.vocab_size());

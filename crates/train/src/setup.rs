@@ -181,7 +181,10 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
             }
         }
         if !out.is_dir() {
-            bail!("--resume: {} is not a run folder; nothing to resume", out.display());
+            bail!(
+                "--resume: {} is not a run folder; nothing to resume",
+                out.display()
+            );
         }
         let lock = lock_run_dir(&out)?;
         announce_takeover(&lock, &out);
