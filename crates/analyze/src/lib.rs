@@ -26,16 +26,139 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub use common::{Accuracies, FigureFile};
-pub use ecg::{EcgReport, run_ecg};
+pub use ecg::EcgReport;
 pub use imdb::ImdbReport;
 pub use imdb::fit_modes::FitSteps;
-pub use imdb::run_imdb;
 pub use report::PaperRow;
 
-/// Arguments of `analyze imdb` and `analyze ecg`.
+/// Runs `analyze imdb` (see [`imdb::run_imdb`]) under the run folder's lock, marked
+/// incomplete until it has finished (see [`guarded`]).
+pub fn run_imdb(args: &AnalyzeArgs) -> anyhow::Result<ImdbReport> {
+    guarded(kann_models::config::Task::Imdb, args, imdb::run_imdb)
+}
+
+/// Runs `analyze ecg` (see [`ecg::run_ecg`]) under the run folder's lock, marked incomplete
+/// until it has finished (see [`guarded`]).
+pub fn run_ecg(args: &AnalyzeArgs) -> anyhow::Result<EcgReport> {
+    guarded(kann_models::config::Task::Ecg, args, ecg::run_ecg)
+}
+
+/// A file's length and modification time, to tell which files an analysis wrote.
+type Snapshot =
+    std::collections::BTreeMap<std::ffi::OsString, (u64, Option<std::time::SystemTime>)>;
+
+fn snapshot(dir: &std::path::Path) -> Snapshot {
+    std::fs::read_dir(dir)
+        .map(|es| {
+            es.flatten()
+                .filter_map(|e| {
+                    let m = e.metadata().ok()?;
+                    Some((e.file_name(), (m.len(), m.modified().ok())))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `name` is a temporary file of a killed write (`.x.tmp-<pid>`, `x.tmp-<pid>`,
+/// `.stem.<pid>.<n>.tmp.png`).
+fn is_temp_leftover(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    name.rsplit_once(".tmp-")
+        .is_some_and(|(_, pid)| digits(pid))
+        || (name.starts_with('.') && name.contains(".tmp."))
+        || kann_models::atomic::is_temp_name(name)
+}
+
+/// Runs one analysis of a run folder so that the folder never silently mixes two analyses.
+///
+/// An analysis writes many files (figures, `report.md`, `report.json`) into the run folder; they
+/// cannot be replaced all at once. So, holding the run folder's lock ([`kann_models::lock`]):
+/// 1. it removes temporary files of killed writes and writes `analysis.incomplete`;
+/// 2. it runs the analysis;
+/// 3. on success it removes the marker: the report and every figure it lists are of this run;
+/// 4. on failure, if nothing in the folder had changed, it removes the marker (the previous
+///    analysis is untouched); otherwise it removes `report.json`/`report.md` (they would
+///    describe figures that were partly replaced) and leaves the marker, which names the error
+///    and the files this attempt wrote.
+///
+/// A kill leaves the marker from step 1. Whoever reads a run folder's analysis should check
+/// that `analysis.incomplete` is absent.
+pub fn guarded<T>(
+    task: kann_models::config::Task,
+    args: &AnalyzeArgs,
+    analysis: impl FnOnce(&AnalyzeArgs) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    use anyhow::Context;
+    use kann_models::run::ANALYSIS_INCOMPLETE_FILE;
+    let run = common::resolve_run_dir(args.run.as_deref(), task)?;
+    let _lock = kann_models::lock::lock_run_dir(&run)?;
+    if let Ok(entries) = std::fs::read_dir(&run) {
+        for e in entries.flatten() {
+            if is_temp_leftover(&e.file_name().to_string_lossy()) && e.path().is_file() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let marker = run.join(ANALYSIS_INCOMPLETE_FILE);
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let header = format!(
+        "An analysis of this run folder was started and has not finished (`{command}`, pid {}).\n\
+         Until this file is gone, report.json, report.md and the figures here are not one whole \
+         analysis; run the analysis again.\n",
+        std::process::id()
+    );
+    kann_models::atomic::write_atomic(&marker, header.as_bytes())
+        .with_context(|| format!("marking the analysis of {} as started", run.display()))?;
+    let before = snapshot(&run);
+    let args = AnalyzeArgs {
+        run: Some(run.clone()),
+        ..args.clone()
+    };
+    match analysis(&args) {
+        Ok(v) => {
+            std::fs::remove_file(&marker)
+                .with_context(|| format!("removing {}", marker.display()))?;
+            Ok(v)
+        }
+        Err(e) => {
+            let after = snapshot(&run);
+            let mut written: Vec<String> = after
+                .iter()
+                .filter(|(name, meta)| before.get(*name) != Some(*meta))
+                .map(|(name, _)| name.to_string_lossy().into_owned())
+                .filter(|n| n != ANALYSIS_INCOMPLETE_FILE)
+                .collect();
+            written.sort();
+            if written.is_empty() {
+                let _ = std::fs::remove_file(&marker);
+                return Err(e);
+            }
+            for f in ["report.json", "report.md"] {
+                let _ = std::fs::remove_file(run.join(f));
+            }
+            let text = format!(
+                "{header}\nIt failed: {e:#}\n\nFiles it wrote before failing (the other figures are \
+                 older): {}\nreport.json and report.md were removed.\n",
+                written.join(", ")
+            );
+            let _ = kann_models::atomic::write_atomic(&marker, text.as_bytes());
+            Err(e.context(format!(
+                "the analysis in {} is incomplete ({} marks it)",
+                run.display(),
+                marker.display()
+            )))
+        }
+    }
+}
+
+/// Arguments of `analyze imdb` (the command line) and of both analyses (the library);
+/// `analyze ecg` parses [`EcgArgs`], which lists only the flags that apply to it.
 #[derive(Debug, Clone, Args)]
 pub struct AnalyzeArgs {
-    /// Run folder written by `train --out DIR` (default: the task's newest run under results/).
+    /// Run folder written by `train --out DIR` (default: the task's newest run, by the time of its
+    /// model.bpk, under ./results/ of the current folder, else under results/ of the workspace
+    /// this binary was built from).
     #[arg(long)]
     pub run: Option<PathBuf>,
     /// Data folder (holds `aclImdb_v1.tar.gz`, `ECG5000/`); default as for `train`.
@@ -76,6 +199,51 @@ pub struct AnalyzeArgs {
     /// ECG: skip the Fig. 2 robustness sweep over batch sizes 20/64/145 x 3 draws.
     #[arg(long)]
     pub skip_robustness: bool,
+}
+
+/// The flags of `analyze ecg`: those of [`AnalyzeArgs`] that apply to the ECG analysis (the
+/// IMDB-only ones keep their defaults).
+#[derive(Debug, Clone, Args)]
+pub struct EcgArgs {
+    /// Run folder written by `train ecg --out DIR` (default: the newest ECG run, by the time of
+    /// its model.bpk, under ./results/ of the current folder, else under results/ of the
+    /// workspace this binary was built from).
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// Data folder (holds `ECG5000/`); default as for `train`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Size of the random test batch the operator is fitted on (64 in the paper).
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Rank of the Koopman basis (default: the reference's min(#pairs, k) - 1).
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Seed of the random batches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How dominance ranks are grouped into the sets of Fig. 2 (conjugate pairs, or the
+    /// authors' consecutive ranks).
+    #[arg(long, value_enum, default_value_t = ecg::PairingRule::Conjugate)]
+    pub pairing: ecg::PairingRule,
+    /// Skip the Fig. 2 robustness sweep over batch sizes 20/64/145 x 3 draws.
+    #[arg(long)]
+    pub skip_robustness: bool,
+}
+
+impl From<EcgArgs> for AnalyzeArgs {
+    fn from(a: EcgArgs) -> Self {
+        AnalyzeArgs {
+            run: a.run,
+            data_dir: a.data_dir,
+            batch: a.batch,
+            rank: a.rank,
+            seed: a.seed,
+            pairing: a.pairing,
+            skip_robustness: a.skip_robustness,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for AnalyzeArgs {

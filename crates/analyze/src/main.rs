@@ -29,14 +29,19 @@ enum Command {
     Imdb(analyze::AnalyzeArgs),
     /// ECG5000 LSTM autoencoder (paper Sec. 4.2, Figs. 2-3, Fig. 4 right, App. B); report.md/json
     /// in the run folder.
-    Ecg(analyze::AnalyzeArgs),
+    Ecg(analyze::EcgArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::States(args) => states::run(&args),
         Command::Imdb(args) => analyze::run_imdb(&args).map(drop),
-        Command::Ecg(args) => analyze::run_ecg(&args).map(drop),
+        Command::Ecg(args) => analyze::run_ecg(&args.into()).map(drop),
+    };
+    // One line, as `train` does (no Debug output, no backtrace under RUST_BACKTRACE).
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }

@@ -9,14 +9,14 @@ use std::path::PathBuf;
 /// the bad input.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An I/O operation on `path` failed.
-    #[error("{}: {source}", path.display())]
+    /// An I/O operation on `path` failed. (The OS error is part of the message, not the
+    /// error's `source()`, so a printed error chain names it once.)
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or folder being read or written.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A line of a text file could not be parsed.
     #[error("{file} line {line}: {msg}")]
@@ -68,7 +68,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

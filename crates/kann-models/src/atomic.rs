@@ -5,13 +5,49 @@ use std::path::{Path, PathBuf};
 
 use crate::error::ModelError;
 
-/// The temporary sibling used while writing `path` (`.<name>.tmp-<pid>`).
+/// The temporary sibling used while writing `path` (`.<name>.tmp-<pid>`; see [`is_temp_name`]).
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Whether `name` is a temporary file name made by [`temp_path`] (`.<name>.tmp-<pid>`, also with
+/// burn's own scratch suffix after it): what a killed write leaves behind.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.')
+        && name
+            .match_indices(".tmp-")
+            .any(|(i, m)| name[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// Remove the temporary files of killed writes (see [`is_temp_name`]) directly inside `dir`;
+/// returns how many were removed. Call it only while holding the folder's lock
+/// ([`crate::lock`]), when no other writer can be half way through a write there.
+pub fn remove_temp_files(dir: &Path) -> Result<usize, ModelError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(ModelError::io(dir, e)),
+    };
+    let mut n = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !is_temp_name(&name) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| ModelError::io(&path, e))?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Create `path` atomically: `fill` writes the content to a temporary file, which is synced
@@ -43,19 +79,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     write_atomic_with(path, |f| f.write_all(bytes))
 }
 
-/// Save a burn module's parameters to a burnpack file at `path`, atomically.
+/// Save a burn module's parameters to a burnpack file at `path`, crash-safe and with its
+/// checksum sidecar (see [`crate::integrity`]).
 pub fn save_module<M: burn::module::Module>(module: M, path: &Path) -> Result<(), ModelError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
+    let bytes = crate::integrity::module_bytes(&module)?;
+    crate::integrity::write_weights(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_recognised() {
+        let p = temp_path(Path::new("/x/model.bpk"));
+        assert!(is_temp_name(&p.file_name().unwrap().to_string_lossy()));
+        assert!(is_temp_name(".optim.bpk.tmp-12.12-0.tmp"));
+        for real in [
+            "model.bpk",
+            "report.json",
+            ".hidden",
+            "a.tmp-1",
+            ".x.tmp-abc",
+        ] {
+            assert!(!is_temp_name(real), "{real}");
+        }
     }
-    let tmp = temp_path(path);
-    let saved = module
-        .into_record()
-        .save(&tmp)
-        .map_err(|e| ModelError::Record(format!("{}: {e}", path.display())));
-    if let Err(e) = saved {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
 }

@@ -293,6 +293,118 @@ impl EcgRunConfig {
     }
 }
 
+/// Collects the settings that are out of range, each with its allowed range.
+#[derive(Default)]
+struct RangeCheck(Vec<String>);
+
+impl RangeCheck {
+    fn at_least_1(&mut self, key: &str, v: usize) {
+        if v == 0 {
+            self.0.push(format!("{key} = 0: must be at least 1"));
+        }
+    }
+    fn opt_at_least_1(&mut self, key: &str, v: Option<usize>) {
+        if let Some(v) = v {
+            self.at_least_1(key, v);
+        }
+    }
+    /// `lo < v` (or `lo <= v` when `lo_closed`) and `v <= hi` (or `v < hi`), `v` finite.
+    fn range(&mut self, key: &str, v: f64, lo: f64, lo_closed: bool, hi: f64, hi_closed: bool) {
+        let ok = v.is_finite()
+            && (if lo_closed { v >= lo } else { v > lo })
+            && (if hi_closed { v <= hi } else { v < hi });
+        if !ok {
+            let lo_s = if lo_closed {
+                format!(">= {lo}")
+            } else {
+                format!("> {lo}")
+            };
+            let allowed = if hi.is_infinite() {
+                format!("a finite number {lo_s}")
+            } else {
+                let hi_s = if hi_closed {
+                    format!("<= {hi}")
+                } else {
+                    format!("< {hi}")
+                };
+                format!("a number {lo_s} and {hi_s}")
+            };
+            self.0.push(format!("{key} = {v}: must be {allowed}"));
+        }
+    }
+    fn positive(&mut self, key: &str, v: f64) {
+        self.range(key, v, 0.0, false, f64::INFINITY, false);
+    }
+    fn non_negative(&mut self, key: &str, v: f64) {
+        self.range(key, v, 0.0, true, f64::INFINITY, false);
+    }
+    fn finish(self) -> Result<(), String> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0.join("; "))
+        }
+    }
+}
+
+impl ImdbRunConfig {
+    /// Every numeric setting within its allowed range; the error names each bad key and its range.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut c = RangeCheck::default();
+        c.at_least_1("model.d_embed", self.model.d_embed);
+        c.at_least_1("model.d_hidden", self.model.d_hidden);
+        c.at_least_1("data.max_len", self.data.max_len);
+        c.opt_at_least_1("data.train_limit", self.data.train_limit);
+        c.opt_at_least_1("data.val_limit", self.data.val_limit);
+        c.opt_at_least_1("data.test_limit", self.data.test_limit);
+        c.range(
+            "data.val_fraction",
+            self.data.val_fraction,
+            0.0,
+            false,
+            1.0,
+            false,
+        );
+        c.at_least_1("train.epochs", self.train.epochs);
+        c.at_least_1("train.batch_size", self.train.batch_size);
+        c.positive("train.lr", self.train.lr);
+        c.non_negative("train.weight_decay", self.train.weight_decay);
+        c.range("train.lr_decay", self.train.lr_decay, 0.0, false, 1.0, true);
+        if let Some(g) = self.train.grad_clip {
+            c.positive("train.grad_clip", g);
+        }
+        c.at_least_1("train.bucket_batches", self.train.bucket_batches);
+        c.finish()
+    }
+}
+
+impl EcgRunConfig {
+    /// Every numeric setting within its allowed range; the error names each bad key and its range.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut c = RangeCheck::default();
+        c.at_least_1("model.d_latent", self.model.d_latent);
+        c.at_least_1("model.d_decoder", self.model.d_decoder);
+        c.opt_at_least_1("data.train_limit", self.data.train_limit);
+        c.at_least_1("train.epochs", self.train.epochs);
+        c.at_least_1("train.batch_size", self.train.batch_size);
+        c.positive("train.lr", self.train.lr);
+        c.non_negative("train.weight_decay", self.train.weight_decay);
+        c.range(
+            "train.plateau_factor",
+            self.train.plateau_factor,
+            0.0,
+            false,
+            1.0,
+            true,
+        );
+        if let Some(g) = self.train.grad_clip {
+            c.positive("train.grad_clip", g);
+        }
+        c.positive("train.threshold", self.train.threshold);
+        c.finish()
+    }
+}
+
 /// A run config of either task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunConfig {
@@ -311,8 +423,25 @@ impl RunConfig {
         }
     }
 
-    /// Parse TOML text; `origin` names the file in error messages.
+    /// Every numeric setting within its allowed range (see `validate` of each task's config).
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            RunConfig::Imdb(c) => c.validate(),
+            RunConfig::Ecg(c) => c.validate(),
+        }
+    }
+
+    /// Parse TOML text and check every value's range; `origin` names the file in error messages.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Self, ModelError> {
+        let config = Self::parse_toml(text, origin)?;
+        config.validate().map_err(|message| ModelError::Config {
+            path: origin.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn parse_toml(text: &str, origin: &Path) -> Result<Self, ModelError> {
         let err = |message: String| ModelError::Config {
             path: origin.to_path_buf(),
             message,
@@ -370,6 +499,79 @@ mod tests {
         assert!(RunConfig::from_toml_str("[train]\n", Path::new("a.toml")).is_err());
         let err = RunConfig::from_toml_str("task = \"mnist\"\n", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("mnist"));
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors_naming_key_and_range() {
+        for (text, key, range) in [
+            ("task = \"ecg\"\n[train]\nlr = -0.001\n", "train.lr", "> 0"),
+            (
+                "task = \"imdb\"\n[train]\nlr_decay = -0.5\n",
+                "train.lr_decay",
+                "<= 1",
+            ),
+            (
+                "task = \"imdb\"\n[train]\ngrad_clip = -1.0\n",
+                "train.grad_clip",
+                "> 0",
+            ),
+            (
+                "task = \"ecg\"\n[train]\ngrad_clip = -1.0\n",
+                "train.grad_clip",
+                "> 0",
+            ),
+            (
+                "task = \"ecg\"\n[train]\nthreshold = nan\n",
+                "train.threshold",
+                "finite",
+            ),
+            (
+                "task = \"ecg\"\n[train]\nepochs = 0\n",
+                "train.epochs",
+                "at least 1",
+            ),
+            (
+                "task = \"imdb\"\n[model]\nd_hidden = 0\n",
+                "model.d_hidden",
+                "at least 1",
+            ),
+            (
+                "task = \"imdb\"\n[model]\nd_embed = 0\n",
+                "model.d_embed",
+                "at least 1",
+            ),
+            (
+                "task = \"ecg\"\n[model]\nd_latent = 0\n",
+                "model.d_latent",
+                "at least 1",
+            ),
+            (
+                "task = \"ecg\"\n[model]\nd_decoder = 0\n",
+                "model.d_decoder",
+                "at least 1",
+            ),
+            (
+                "task = \"imdb\"\n[data]\nval_fraction = 0.0\n",
+                "data.val_fraction",
+                "> 0",
+            ),
+            (
+                "task = \"imdb\"\n[train]\nweight_decay = inf\n",
+                "train.weight_decay",
+                ">= 0",
+            ),
+        ] {
+            let err = RunConfig::from_toml_str(text, Path::new("v.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("v.toml") && err.contains(key) && err.contains(range),
+                "{text}: {err}"
+            );
+        }
+        // Every shipped default is valid.
+        ImdbRunConfig::default().validate().unwrap();
+        EcgRunConfig::default().validate().unwrap();
     }
 
     #[test]

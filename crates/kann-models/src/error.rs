@@ -9,12 +9,15 @@ pub enum ModelError {
     #[error("shape error: {0}")]
     Shape(String),
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    ///
+    /// The OS error is part of the message and deliberately not exposed as the error's
+    /// `source()`, so an error chain printed with `{:#}` names it once.
+    #[error("{path}: {error}")]
     Io {
         /// The file at fault.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A configuration file is malformed or holds an unknown key.
     #[error("config {path}: {message}")]
@@ -39,10 +42,10 @@ pub enum ModelError {
 
 impl ModelError {
     /// An I/O error on `path`.
-    pub fn io(path: &Path, source: impl Into<std::io::Error>) -> Self {
+    pub fn io(path: &Path, error: impl Into<std::io::Error>) -> Self {
         ModelError::Io {
             path: path.to_path_buf(),
-            source: source.into(),
+            error: error.into(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Sequence models in burn for the Koopman analysis of the paper
 //! (`koopman-analysis-of-sequence-models`): fast recurrent cells ([`cells`]), the IMDB GRU
 //! classifier ([`sentiment`]), the ECG LSTM autoencoder ([`autoencoder`]), hooks that return all
-//! hidden states ([`hooks`]), run configs ([`config`]) and the run folder ([`run`]).
+//! hidden states ([`hooks`]), run configs ([`config`]), the run folder ([`run`]) with its lock ([`lock`]) and
+//! integrity-checked weights ([`integrity`]).
 
 pub mod atomic;
 pub mod autoencoder;
@@ -10,9 +11,12 @@ pub mod config;
 pub mod error;
 pub mod hooks;
 pub mod hugepages;
+pub mod integrity;
+pub mod lock;
 pub mod npy;
 pub mod run;
 pub mod sentiment;
+pub mod testhook;
 
 pub use autoencoder::{EcgAutoencoder, EcgAutoencoderConfig, RocPoint, l1_per_beat, roc_curve};
 pub use error::ModelError;

@@ -7,12 +7,15 @@
 //! | `config.toml` | the resolved [`RunConfig`] (every key, flags applied) |
 //! | `model.json` | the model's shape ([`ModelSpec`]), enough to rebuild it |
 //! | `model.bpk` | weights (burnpack): IMDB after the last epoch, ECG best validation loss |
+//! | `model.bpk.crc32` | length and CRC-32 of `model.bpk`, checked on every load ([`crate::integrity`]) |
 //! | `vocab.txt` | IMDB: the WordPiece vocabulary the run used (line number = id) |
 //! | `metrics.csv` | one row per epoch: loss and accuracy per split, learning rate, seconds |
 //! | `train.log` | the log of the run |
 //! | `summary.json` | final numbers (test accuracy, wall time, ...) |
-//! | `checkpoint/` | state of the last finished epoch for `--resume`: `model.bpk`, `optim.bpk`, `state.json` |
+//! | `checkpoint/` | state of the last finished epoch for `--resume`: `LATEST` names a complete folder `epoch-NNNN/` holding `model.bpk`, `optim.bpk`, `state.json` (ECG also `best.bpk`) and `manifest.json` (their lengths and CRC-32s, written last) |
 //! | `ecg_scores.csv`, `roc.csv` | ECG: summed L1 loss of every val/test beat; ROC of the threshold rule |
+//! | `run.lock` | who is writing into the folder ([`crate::lock`]); only the OS lock on it counts |
+//! | `analysis.incomplete` | present while `analyze` is writing (or after it failed): the report and figures are not one whole analysis |
 //!
 //! Every file is written atomically (temporary file, then rename).
 
@@ -43,6 +46,9 @@ pub const LOG_FILE: &str = "train.log";
 pub const SUMMARY_FILE: &str = "summary.json";
 /// Resume checkpoint folder name.
 pub const CHECKPOINT_DIR: &str = "checkpoint";
+/// Marker of an analysis that has not finished (see the layout table).
+pub const ANALYSIS_INCOMPLETE_FILE: &str = "analysis.incomplete";
+pub use crate::lock::LOCK_FILE;
 
 /// The model's shape, stored as `model.json` so the weights can be applied to a model of the
 /// right size without the data.
@@ -110,17 +116,10 @@ pub fn read_model_spec(dir: &Path) -> Result<ModelSpec, ModelError> {
     })
 }
 
-/// Apply the burnpack weights at `path` to `module` (errors name the file and mismatch).
+/// Apply the burnpack weights at `path` to `module` after checking them against their checksum
+/// sidecar (errors name the file and the mismatch; see [`crate::integrity`]).
 pub fn load_weights<M: Module>(module: M, path: &Path) -> Result<M, ModelError> {
-    if !path.is_file() {
-        return Err(ModelError::Record(format!(
-            "{}: no such weights file",
-            path.display()
-        )));
-    }
-    module
-        .try_load_file(path)
-        .map_err(|e| ModelError::Record(format!("{}: {e}", path.display())))
+    crate::integrity::load_weights_verified(module, path)
 }
 
 /// Load a finished run: config, model shape, weights (`model.bpk`) and vocabulary, on `device`.

@@ -30,14 +30,14 @@ pub enum PlotError {
         /// The backend's message.
         message: String,
     },
-    /// Creating the folder or writing/renaming a file failed.
-    #[error("cannot write {path}: {source}")]
+    /// Creating the folder or writing/renaming a file failed. (The OS error is part of the
+    /// message, not the error's `source()`, so a printed error chain names it once.)
+    #[error("cannot write {path}: {error}")]
     Io {
-        /// The file or folder at fault.
+        /// The file or folder at fault (the figure's own name, not a temporary file).
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A bundled font could not be parsed.
     #[error("bundled font {name} could not be registered with plotters")]
@@ -115,9 +115,9 @@ pub(crate) fn invalid(figure: &'static str, message: impl Into<String>) -> PlotE
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlotError + '_ {
-    move |source| PlotError::Io {
+    move |error| PlotError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -129,7 +129,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = tmp_path(dir, &stem, "tmp");
-    fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    fs::write(&tmp, bytes).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io_err(path)(e)
+    })?;
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
         io_err(path)(e)
@@ -157,16 +160,26 @@ pub(crate) fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<Figur
     // PNG: the bitmap backend encodes to the temporary path on `present`.
     let png = dir.join(format!("{stem}.png"));
     let tmp = tmp_path(dir, stem, "png");
+    let mut presenting = false;
     let result = (|| -> DrawResult {
         let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
         root.fill(&WHITE)?;
         fig.draw(&root)?;
+        presenting = true;
         root.present()?;
         Ok(())
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(draw_err(e));
+        // `present` encodes and writes the file: its errors are about the PNG file.
+        return Err(if presenting {
+            PlotError::Io {
+                path: png,
+                error: std::io::Error::other(e.0),
+            }
+        } else {
+            draw_err(e)
+        });
     }
     fs::rename(&tmp, &png).map_err(|e| {
         let _ = fs::remove_file(&tmp);

@@ -369,9 +369,9 @@ div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border
         );
     }
     html.push_str("</body>\n</html>\n");
-    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io {
+    std::fs::create_dir_all(dir).map_err(|error| PlotError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let path = dir.join(format!("{stem}.html"));
     write_atomic(&path, html.as_bytes())?;
@@ -515,9 +515,9 @@ sel.addEventListener('change', show);\n\
 show();\n\
 </script>\n</body>\n</html>\n",
     );
-    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io {
+    std::fs::create_dir_all(dir).map_err(|error| PlotError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let path = dir.join(format!("{stem}.html"));
     write_atomic(&path, html.as_bytes())?;

@@ -1,18 +1,20 @@
-//! Pieces shared by both training loops: run folder, log, metrics, checkpoints, gradient
-//! clipping, learning-rate schedules, progress bars.
+//! Pieces shared by both training loops: log, metrics, publishing the weights, gradient
+//! clipping, optimizer, progress bars (the checkpoint is in [`crate::checkpoint`]).
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
-use kann_models::atomic::{save_module, temp_path, write_atomic};
-use kann_models::run::{CHECKPOINT_DIR, LOG_FILE, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE};
+use kann_models::atomic::write_atomic;
+use kann_models::run::{LOG_FILE, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE};
+
+pub use crate::checkpoint::{Checkpoint, Restored};
 use serde::{Deserialize, Serialize};
 
 /// Log lines go to stdout (above any progress bar) and are appended to `train.log`.
@@ -158,90 +160,10 @@ pub struct TrainState {
     pub metrics: Vec<EpochMetrics>,
 }
 
-/// Paths of the resume checkpoint.
-pub struct Checkpoint {
-    dir: PathBuf,
-}
-
-impl Checkpoint {
-    /// The checkpoint folder of run folder `run_dir`.
-    pub fn new(run_dir: &Path) -> Self {
+impl TrainState {
+    /// The state before the first epoch, at learning rate `lr`.
+    pub fn fresh(lr: f64) -> Self {
         Self {
-            dir: run_dir.join(CHECKPOINT_DIR),
-        }
-    }
-
-    fn state_path(&self) -> PathBuf {
-        self.dir.join("state.json")
-    }
-
-    /// Whether a checkpoint exists.
-    pub fn exists(&self) -> bool {
-        self.state_path().is_file()
-    }
-
-    /// Save model, optimizer and state. The state file is written last, so a crash mid-save
-    /// leaves the previous state pointing at... the new weights at worst one epoch ahead; each
-    /// file on its own is always whole (temp + rename).
-    pub fn save<M: Module>(
-        &self,
-        model: &M,
-        optim: &ModuleOptimizer,
-        state: &TrainState,
-    ) -> Result<()> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating {}", self.dir.display()))?;
-        save_module(model.clone(), &self.dir.join("model.bpk"))?;
-        let optim_path = self.dir.join("optim.bpk");
-        let tmp = temp_path(&optim_path);
-        optim
-            .save(&tmp)
-            .map_err(|e| anyhow::anyhow!("saving optimizer state {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &optim_path)
-            .with_context(|| format!("renaming {}", tmp.display()))?;
-        let json = serde_json::to_string_pretty(state)?;
-        write_atomic(&self.state_path(), json.as_bytes())?;
-        Ok(())
-    }
-
-    /// Load model, optimizer and state saved by [`Checkpoint::save`].
-    pub fn load<M: Module>(
-        &self,
-        model: M,
-        optim: ModuleOptimizer,
-    ) -> Result<(M, ModuleOptimizer, TrainState)> {
-        let state_path = self.state_path();
-        let text = std::fs::read_to_string(&state_path)
-            .with_context(|| format!("reading {}", state_path.display()))?;
-        let state: TrainState = serde_json::from_str(&text)
-            .with_context(|| format!("parsing {}", state_path.display()))?;
-        let model = kann_models::run::load_weights(model, &self.dir.join("model.bpk"))?;
-        let optim_path = self.dir.join("optim.bpk");
-        let optim = optim.load(&optim_path).map_err(|e| {
-            anyhow::anyhow!("loading optimizer state {}: {e}", optim_path.display())
-        })?;
-        Ok((model, optim, state))
-    }
-
-    /// With `resume`, load the checkpoint (and log where training resumes); otherwise start
-    /// from `model`/`optim` with a fresh state at learning rate `lr`.
-    pub fn resume_or_start<M: Module>(
-        &self,
-        resume: bool,
-        model: M,
-        optim: ModuleOptimizer,
-        lr: f64,
-        log: &Logger,
-    ) -> Result<(M, ModuleOptimizer, TrainState)> {
-        if resume {
-            let (m, o, s) = self.load(model, optim)?;
-            log.line(format!(
-                "resuming after epoch {} (lr {:.3e})",
-                s.epochs_done, s.lr
-            ));
-            return Ok((m, o, s));
-        }
-        let state = TrainState {
             epochs_done: 0,
             lr,
             best_val_loss: f64::INFINITY,
@@ -249,14 +171,42 @@ impl Checkpoint {
             bad_epochs: 0,
             elapsed_seconds: 0.0,
             metrics: Vec::new(),
-        };
-        Ok((model, optim, state))
+        }
     }
 }
 
-/// Save the weights `analyze` uses (`model.bpk`), atomically.
-pub fn save_weights<M: Module>(dir: &Path, model: &M) -> Result<()> {
-    save_module(model.clone(), &dir.join(WEIGHTS_FILE))?;
+/// Burnpack bytes of the optimizer state.
+pub fn optim_bytes(optim: &ModuleOptimizer) -> Result<Vec<u8>> {
+    let bytes = optim
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("serializing the optimizer state: {e}"))?;
+    Ok(bytes.to_vec())
+}
+
+/// Apply optimizer-state bytes read from `origin`.
+pub fn optim_from_bytes(
+    optim: ModuleOptimizer,
+    bytes: Vec<u8>,
+    origin: &Path,
+) -> Result<ModuleOptimizer> {
+    optim
+        .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| anyhow::anyhow!("loading optimizer state {}: {e}", origin.display()))
+}
+
+/// Publish what `analyze` reads after a checkpoint was committed: the weights (`model.bpk` with
+/// its checksum; skipped when the file already holds exactly these bytes) and `metrics.csv`.
+/// A kill between the commit and this step is repaired by `--resume`, which publishes again.
+pub fn publish(dir: &Path, weights: &[u8], metrics: &[EpochMetrics]) -> Result<()> {
+    let path = dir.join(WEIGHTS_FILE);
+    let current = kann_models::integrity::read_verified(&path)
+        .ok()
+        .filter(|(b, verified)| *verified && b.as_slice() == weights);
+    if current.is_none() {
+        kann_models::integrity::write_weights(&path, weights)?;
+    }
+    kann_models::testhook::point("publish-after-weights");
+    write_metrics(dir, metrics)?;
     Ok(())
 }
 

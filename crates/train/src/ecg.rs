@@ -7,6 +7,7 @@ use burn::prelude::*;
 use kann_data::ecg::{Beat, EcgSplits, SERIES_LEN};
 use kann_models::atomic::write_atomic;
 use kann_models::config::{EcgRunConfig, RunConfig, Task};
+use kann_models::integrity::{module_bytes, module_from_bytes, read_verified};
 use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, write_run_header};
 use kann_models::{EcgAutoencoder, l1_per_beat, npy::tensor_to_vec, roc_curve};
 use rand::SeedableRng;
@@ -16,7 +17,7 @@ use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::*;
-use crate::setup::{resolve, resolve_data_dir};
+use crate::setup::{finished, remove_leftovers, resolve, resolve_data_dir, update_config};
 
 /// Beats `[B, 140]` as a tensor.
 fn beats_tensor(beats: &[&Beat], device: &Device) -> Tensor<2> {
@@ -64,7 +65,16 @@ pub struct ThresholdAccuracy {
     pub overall: f64,
 }
 
-/// Accuracy at `threshold`.
+/// A fraction as a percentage with one decimal; `n/a` when undefined (NaN).
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.1}%", 100.0 * x)
+    } else {
+        "n/a".into()
+    }
+}
+
+/// Accuracy at `threshold` (NaN for a class without beats).
 pub fn threshold_accuracy(normal: &[f32], anomalous: &[f32], threshold: f64) -> ThresholdAccuracy {
     let n_ok = normal.iter().filter(|&&x| (x as f64) < threshold).count();
     let a_ok = anomalous
@@ -72,10 +82,18 @@ pub fn threshold_accuracy(normal: &[f32], anomalous: &[f32], threshold: f64) -> 
         .filter(|&&x| (x as f64) >= threshold)
         .count();
     let total = normal.len() + anomalous.len();
+    // An empty class has no accuracy (NaN, printed as n/a), rather than a misleading 0%.
+    let ratio = |ok: usize, n: usize| {
+        if n == 0 {
+            f64::NAN
+        } else {
+            ok as f64 / n as f64
+        }
+    };
     ThresholdAccuracy {
-        normal: n_ok as f64 / normal.len().max(1) as f64,
-        anomalous: a_ok as f64 / anomalous.len().max(1) as f64,
-        overall: (n_ok + a_ok) as f64 / total.max(1) as f64,
+        normal: ratio(n_ok, normal.len()),
+        anomalous: ratio(a_ok, anomalous.len()),
+        overall: ratio(n_ok + a_ok, total),
     }
 }
 
@@ -85,13 +103,20 @@ pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
     let RunConfig::Ecg(cfg) = resolved.config.clone() else {
         unreachable!("resolve checked the task")
     };
-    train_ecg(
+    let result = train_ecg(
         &cfg,
         &resolved.config,
         &resolved.out,
         resolved.resume,
         &resolved.device,
-    )?;
+    );
+    if let Err(e) = result {
+        if let Some(note) = resolved.guard.undo_failed_start() {
+            eprintln!("note: {note}");
+        }
+        return Err(e);
+    }
+    drop(resolved.lock);
     Ok(resolved.out)
 }
 
@@ -102,6 +127,24 @@ fn train_ecg(
     resume: bool,
     device: &Device,
 ) -> Result<()> {
+    let checkpoint = Checkpoint::new(out);
+    // A resume reads (and verifies) the checkpoint before anything in the folder changes.
+    let restored = if resume {
+        let r = checkpoint.load()?;
+        if finished(out, r.state.epochs_done, cfg.train.epochs)? {
+            println!(
+                "nothing to do: {} finished all {} epochs (see its summary.json); \
+                 pass --epochs N with N > {} to train further",
+                out.display(),
+                r.state.epochs_done,
+                r.state.epochs_done
+            );
+            return Ok(());
+        }
+        Some(r)
+    } else {
+        None
+    };
     let mut log = Logger::new(out);
     let total = Timer::start();
     let data_dir = resolve_data_dir(None, cfg.data.data_dir.as_deref());
@@ -110,6 +153,48 @@ fn train_ecg(
     if let Some(n) = cfg.data.train_limit {
         splits.train.truncate(n);
     }
+    if splits.train.is_empty() || splits.validation.is_empty() {
+        anyhow::bail!(
+            "the ECG split of {} left {} training and {} validation beats; both need at least one normal beat",
+            data_dir.display(),
+            splits.train.len(),
+            splits.validation.len()
+        );
+    }
+
+    let mcfg = cfg.model_config(SERIES_LEN);
+    device.seed(cfg.train.seed);
+    let model = mcfg.init(device);
+    let optim = adam(cfg.train.weight_decay);
+    let (mut model, mut optim, mut state, mut best) = match restored {
+        Some(r) => {
+            let model = module_from_bytes(model, r.model, &r.dir.join("model.bpk"))?;
+            let optim = optim_from_bytes(optim, r.optim, &r.dir.join("optim.bpk"))?;
+            // Checkpoints of the older layout kept no best weights: the run's model.bpk is them.
+            let best = match r.best {
+                Some(b) => b,
+                None => read_verified(&out.join(WEIGHTS_FILE))?.0,
+            };
+            update_config(out, full_config)?;
+            publish(out, &best, &r.state.metrics)?;
+            let removed = remove_leftovers(out)?;
+            log.line(format!(
+                "resuming after epoch {} (lr {:.3e}){}",
+                r.state.epochs_done,
+                r.state.lr,
+                if removed > 0 {
+                    format!("; removed {removed} leftover(s) of interrupted writes")
+                } else {
+                    String::new()
+                }
+            ));
+            (model, optim, r.state, Some(best))
+        }
+        None => {
+            write_run_header(out, full_config, &ModelSpec::Ecg(mcfg.clone()))?;
+            (model, optim, TrainState::fresh(cfg.train.lr), None)
+        }
+    };
     log.line(format!(
         "ecg: {} train / {} val / {} normal test / {} anomalous test beats from {}; cell {}, run folder {}",
         splits.train.len(),
@@ -120,18 +205,6 @@ fn train_ecg(
         cfg.model.cell,
         out.display()
     ));
-    if splits.train.is_empty() || splits.validation.is_empty() {
-        anyhow::bail!("ECG split left no training or validation beats");
-    }
-
-    let mcfg = cfg.model_config(SERIES_LEN);
-    device.seed(cfg.train.seed);
-    let model = mcfg.init(device);
-    let optim = adam(cfg.train.weight_decay);
-    write_run_header(out, full_config, &ModelSpec::Ecg(mcfg.clone()))?;
-    let checkpoint = Checkpoint::new(out);
-    let (mut model, mut optim, mut state) =
-        checkpoint.resume_or_start(resume, model, optim, cfg.train.lr, &log)?;
     let eval_device = device.clone().inner();
     let thr = cfg.train.threshold;
     let bs = cfg.train.batch_size;
@@ -202,11 +275,12 @@ fn train_ecg(
         };
         // Reduce-on-plateau (PyTorch defaults: relative threshold 1e-4).
         let improved = val_loss < state.best_val_loss * (1.0 - 1e-4);
+        let model_bytes = module_bytes(&model)?;
         if improved {
             state.best_val_loss = val_loss;
             state.best_epoch = epoch;
             state.bad_epochs = 0;
-            save_weights(out, &model)?;
+            best = Some(model_bytes.clone());
         } else {
             state.bad_epochs += 1;
         }
@@ -218,19 +292,28 @@ fn train_ecg(
         state.epochs_done = epoch;
         state.elapsed_seconds += row.train_seconds + row.eval_seconds;
         state.metrics.push(row.clone());
-        write_metrics(out, &state.metrics)?;
-        checkpoint.save(&model, &optim, &state)?;
+        let best_bytes = best
+            .as_deref()
+            .context("no best-validation weights after an epoch")?;
+        // The checkpoint is the commit point; model.bpk and metrics.csv follow it.
+        checkpoint.save(
+            &model_bytes,
+            &optim_bytes(&optim)?,
+            &state,
+            Some(best_bytes),
+        )?;
+        publish(out, best_bytes, &state.metrics)?;
         log.line(format!(
-            "epoch {epoch:>3}/{} lr {lr_used:.2e} | train L1 {:.2} ({:.1}% < {thr}) | val L1 {:.2} ({:.1}%){} | test normal {:.1}% anomalous {:.1}% all {:.1}% | {}",
+            "epoch {epoch:>3}/{} lr {lr_used:.2e} | train L1 {:.2} ({:.1}% < {thr}) | val L1 {:.2} ({:.1}%){} | test normal {} anomalous {} all {} | {}",
             cfg.train.epochs,
             row.train_loss,
             100.0 * row.train_acc,
             row.val_loss,
             100.0 * row.val_acc,
             if improved { " *best" } else { "" },
-            100.0 * acc.normal,
-            100.0 * acc.anomalous,
-            100.0 * acc.overall,
+            pct(acc.normal),
+            pct(acc.anomalous),
+            pct(acc.overall),
             fmt_secs(row.train_seconds + row.eval_seconds)
         ));
     }
@@ -256,6 +339,8 @@ fn train_ecg(
     write_atomic(&out.join("ecg_scores.csv"), csv.as_bytes())?;
     let to_f64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
     let (points, auc) = roc_curve(&to_f64(&test_n), &to_f64(&test_a));
+    // The ROC needs both classes; without one of them its area is undefined, not 0.
+    let auc = (!test_n.is_empty() && !test_a.is_empty()).then_some(auc);
     let mut roc_csv = String::from("threshold,false_positive_rate,true_positive_rate\n");
     for p in &points {
         roc_csv.push_str(&format!(
@@ -279,6 +364,7 @@ fn train_ecg(
         "test_anomalous_accuracy": acc.anomalous,
         "test_accuracy": acc.overall,
         "test_roc_auc": auc,
+        "epochs": state.epochs_done,
         "train_seconds": state.elapsed_seconds,
         "wall_seconds_this_session": total.secs(),
         "beats": {"train": splits.train.len(), "validation": splits.validation.len(),
@@ -287,15 +373,22 @@ fn train_ecg(
     });
     write_summary(out, &summary)?;
     log.line(format!(
-        "ecg done: best epoch {} (val L1 {:.2}); at threshold {thr}: train {:.1}%, val {:.1}%, test normal {:.1}%, anomalous {:.1}%, all {:.1}% (paper 98.6%); ROC AUC {:.4}; training time {}",
+        "ecg done: best epoch {} (val L1 {:.2}); at threshold {thr}: train {:.1}%, val {:.1}%, test normal {}, anomalous {}, all {} (paper 98.6%); ROC AUC {}; training time {}",
         state.best_epoch,
         state.best_val_loss,
         100.0 * train_acc,
         100.0 * val_acc,
-        100.0 * acc.normal,
-        100.0 * acc.anomalous,
-        100.0 * acc.overall,
-        auc,
+        pct(acc.normal),
+        pct(acc.anomalous),
+        pct(acc.overall),
+        match auc {
+            Some(a) => format!("{a:.4}"),
+            None => format!(
+                "undefined (the test split has {} normal and {} anomalous beats; it needs both)",
+                test_n.len(),
+                test_a.len()
+            ),
+        },
         fmt_secs(state.elapsed_seconds)
     ));
     Ok(())
@@ -304,6 +397,14 @@ fn train_ecg(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_class_has_no_accuracy() {
+        let a = threshold_accuracy(&[1.0, 30.0], &[], 26.0);
+        assert_eq!(a.normal, 0.5);
+        assert!(a.anomalous.is_nan());
+        assert_eq!(pct(a.anomalous), "n/a");
+    }
 
     #[test]
     fn threshold_rule_counts_both_classes() {

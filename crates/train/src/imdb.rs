@@ -11,6 +11,7 @@ use kann_data::imdb::{ImdbDataset, Review};
 use kann_data::tokenizer::Tokenizer;
 use kann_models::atomic::write_atomic;
 use kann_models::config::{ImdbRunConfig, RunConfig, Task};
+use kann_models::integrity::{module_bytes, module_from_bytes};
 use kann_models::npy::tensor_to_vec;
 use kann_models::run::{ModelSpec, VOCAB_FILE, write_run_header};
 use kann_models::{SentimentModel, bce_with_logits};
@@ -21,7 +22,7 @@ use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::*;
-use crate::setup::{resolve, resolve_data_dir};
+use crate::setup::{finished, remove_leftovers, resolve, resolve_data_dir, update_config};
 
 /// Token ids `[B, T]` of a batch.
 pub fn tokens_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
@@ -154,14 +155,33 @@ pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
     let RunConfig::Imdb(cfg) = resolved.config.clone() else {
         unreachable!("resolve checked the task")
     };
-    train_imdb(
+    let result = train_imdb(
         &cfg,
         &resolved.config,
         &resolved.out,
         resolved.resume,
         &resolved.device,
-    )?;
+    );
+    if let Err(e) = result {
+        if let Some(note) = resolved.guard.undo_failed_start() {
+            eprintln!("note: {note}");
+        }
+        return Err(e);
+    }
+    drop(resolved.lock);
     Ok(resolved.out)
+}
+
+/// Why a split has no reviews left, in words.
+fn empty_split_reason(name: &str, raw: usize, prepared: &Prepared, max_len: usize) -> String {
+    if raw == 0 {
+        format!("the {name} split has no reviews")
+    } else {
+        format!(
+            "all {raw} {name} reviews were dropped (longer than max_len = {max_len} pieces, or empty); {} kept",
+            prepared.batcher.len()
+        )
+    }
 }
 
 fn train_imdb(
@@ -171,15 +191,35 @@ fn train_imdb(
     resume: bool,
     device: &Device,
 ) -> Result<()> {
+    let checkpoint = Checkpoint::new(out);
+    // A resume reads (and verifies) the checkpoint before anything in the folder changes.
+    let restored = if resume {
+        let r = checkpoint.load()?;
+        if finished(out, r.state.epochs_done, cfg.train.epochs)? {
+            println!(
+                "nothing to do: {} finished all {} epochs (see its summary.json); \
+                 pass --epochs N with N > {} to train further",
+                out.display(),
+                r.state.epochs_done,
+                r.state.epochs_done
+            );
+            return Ok(());
+        }
+        Some(r)
+    } else {
+        None
+    };
     let mut log = Logger::new(out);
     let total = Timer::start();
     let data_dir = resolve_data_dir(None, cfg.data.data_dir.as_deref());
-    let vocab = vocab_path(cfg, &data_dir);
+    // A resumed run keeps the vocabulary it was trained with.
+    let vocab = if resume {
+        out.join(VOCAB_FILE)
+    } else {
+        vocab_path(cfg, &data_dir)
+    };
     let tokenizer = Tokenizer::from_vocab_file(&vocab)
         .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
-    let vocab_bytes =
-        std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
-    write_atomic(&out.join(VOCAB_FILE), &vocab_bytes)?;
 
     let t_load = Timer::start();
     let splits = ImdbDataset::load(&data_dir)
@@ -197,6 +237,50 @@ fn train_imdb(
     let train = prepare(&train_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
     let val = prepare(&val_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
     let test = prepare(&test_r, &tokenizer, bs, ml, bb, cfg.train.seed)?;
+    if train.batcher.is_empty() {
+        bail!(
+            "no training reviews: {}",
+            empty_split_reason("training", train_r.len(), &train, ml)
+        );
+    }
+    if val.batcher.is_empty() {
+        bail!(
+            "no validation reviews: {}",
+            empty_split_reason("validation", val_r.len(), &val, ml)
+        );
+    }
+
+    let mcfg = cfg.model_config(tokenizer.vocab_size());
+    device.seed(cfg.train.seed);
+    let model = mcfg.init(device);
+    let optim = adam(cfg.train.weight_decay);
+    let (mut model, mut optim, mut state) = match restored {
+        Some(r) => {
+            let model = module_from_bytes(model, r.model.clone(), &r.dir.join("model.bpk"))?;
+            let optim = optim_from_bytes(optim, r.optim, &r.dir.join("optim.bpk"))?;
+            update_config(out, full_config)?;
+            publish(out, &r.model, &r.state.metrics)?;
+            let removed = remove_leftovers(out)?;
+            log.line(format!(
+                "resuming after epoch {} (lr {:.3e}){}",
+                r.state.epochs_done,
+                r.state.lr,
+                if removed > 0 {
+                    format!("; removed {removed} leftover(s) of interrupted writes")
+                } else {
+                    String::new()
+                }
+            ));
+            (model, optim, r.state)
+        }
+        None => {
+            let vocab_bytes =
+                std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
+            write_atomic(&out.join(VOCAB_FILE), &vocab_bytes)?;
+            write_run_header(out, full_config, &ModelSpec::Sentiment(mcfg.clone()))?;
+            (model, optim, TrainState::fresh(cfg.train.lr))
+        }
+    };
     log.line(format!(
         "imdb: {} train / {} val / {} test reviews of at most {ml} pieces ({} / {} / {} dropped); \
          vocabulary {} pieces; loaded in {}; cell {}, run folder {}",
@@ -211,18 +295,6 @@ fn train_imdb(
         cfg.model.cell,
         out.display()
     ));
-    if train.batcher.is_empty() || val.batcher.is_empty() {
-        bail!("no training or validation reviews left after the length filter (max_len {ml})");
-    }
-
-    let mcfg = cfg.model_config(tokenizer.vocab_size());
-    device.seed(cfg.train.seed);
-    let model = mcfg.init(device);
-    let optim = adam(cfg.train.weight_decay);
-    write_run_header(out, full_config, &ModelSpec::Sentiment(mcfg.clone()))?;
-    let checkpoint = Checkpoint::new(out);
-    let (mut model, mut optim, mut state) =
-        checkpoint.resume_or_start(resume, model, optim, cfg.train.lr, &log)?;
     let eval_device = device.clone().inner();
     let eval_bs = bs.max(64);
 
@@ -305,9 +377,10 @@ fn train_imdb(
         state.epochs_done = epoch;
         state.elapsed_seconds += row.train_seconds + row.eval_seconds;
         state.metrics.push(row.clone());
-        save_weights(out, &model)?;
-        write_metrics(out, &state.metrics)?;
-        checkpoint.save(&model, &optim, &state)?;
+        // The checkpoint is the commit point; model.bpk and metrics.csv follow it.
+        let model_bytes = module_bytes(&model)?;
+        checkpoint.save(&model_bytes, &optim_bytes(&optim)?, &state, None)?;
+        publish(out, &model_bytes, &state.metrics)?;
         log.line(format!(
             "epoch {epoch}/{} lr {:.2e} | train loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | train {} eval {}",
             cfg.train.epochs,

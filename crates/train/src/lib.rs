@@ -4,6 +4,7 @@
 //! Library API (used by the binary and by end-to-end tests): [`run_imdb`], [`run_ecg`],
 //! [`download`], with [`TrainArgs`] holding the command-line flags.
 
+pub mod checkpoint;
 pub mod common;
 pub mod ecg;
 pub mod imdb;
@@ -11,6 +12,7 @@ pub mod setup;
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 use kann_models::cells::CellKind;
 
@@ -24,39 +26,111 @@ pub enum DeviceArg {
     Wgpu,
 }
 
-/// Flags shared by both tasks; each overrides the config file.
+/// The values `--cell` accepts.
+const CELL_VALUES: [&str; 3] = ["gru", "lstm", "rnn"];
+
+fn parse_cell(s: &str) -> Result<CellKind, String> {
+    s.parse::<CellKind>().map_err(|e| e.to_string())
+}
+
+/// Flags of `train ecg`, and the flags `train imdb` shares; each overrides the config file.
 #[derive(Args, Debug, Clone, Default)]
-pub struct TrainArgs {
+pub struct CommonArgs {
     /// TOML config (default: `configs/<task>.toml`).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Recurrent cell (overrides `[model] cell`).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(CELL_VALUES)
+        .try_map(|s| parse_cell(&s)))]
     pub cell: Option<CellKind>,
-    /// Number of epochs.
+    /// Number of epochs. With --resume: the new total, counting the epochs already done.
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Batch size.
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// IMDB: drop reviews longer than this many word pieces.
-    #[arg(long)]
-    pub max_len: Option<usize>,
     /// Seed of weight init and batch order.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Data folder (holds `aclImdb_v1.tar.gz`, `imdb_wordpiece.vocab`, `ECG5000/`).
+    /// Data folder (default: the config's `data_dir`, else $KANN_DATA_DIR, else
+    /// `../shared/data` beside the workspace when it exists, else `data/`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Run folder (default: `results/<config name>[-<cell>]`).
+    /// Run folder (default: `results/<config name>[-<cell>]`). One run at a time: a second
+    /// `train` (or an `analyze`) on the same folder fails at once, naming the first.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue the interrupted run in `--out` from its last checkpoint.
+    /// Continue the interrupted run in `--out` from its last checkpoint (only --epochs,
+    /// --data-dir and --device may be given with it).
     #[arg(long)]
     pub resume: bool,
     /// Device.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
+}
+
+/// Flags of `train imdb`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ImdbArgs {
+    // The flags both tasks share.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Drop reviews longer than this many word pieces (overrides `[data] max_len`).
+    #[arg(long)]
+    pub max_len: Option<usize>,
+}
+
+/// Every flag of either task, as the library takes them; each overrides the config file.
+/// (The command line builds it from [`CommonArgs`] / [`ImdbArgs`], so that each task's `--help`
+/// lists only its own flags.)
+#[derive(Debug, Clone, Default)]
+pub struct TrainArgs {
+    /// TOML config (default: `configs/<task>.toml`).
+    pub config: Option<PathBuf>,
+    /// Recurrent cell (overrides `[model] cell`).
+    pub cell: Option<CellKind>,
+    /// Number of epochs; with `resume`, the new total.
+    pub epochs: Option<usize>,
+    /// Batch size.
+    pub batch_size: Option<usize>,
+    /// IMDB: drop reviews longer than this many word pieces.
+    pub max_len: Option<usize>,
+    /// Seed of weight init and batch order.
+    pub seed: Option<u64>,
+    /// Data folder.
+    pub data_dir: Option<PathBuf>,
+    /// Run folder (default: `results/<config name>[-<cell>]`).
+    pub out: Option<PathBuf>,
+    /// Continue the interrupted run in `out` from its last checkpoint.
+    pub resume: bool,
+    /// Device.
+    pub device: DeviceArg,
+}
+
+impl From<CommonArgs> for TrainArgs {
+    fn from(c: CommonArgs) -> Self {
+        TrainArgs {
+            config: c.config,
+            cell: c.cell,
+            epochs: c.epochs,
+            batch_size: c.batch_size,
+            max_len: None,
+            seed: c.seed,
+            data_dir: c.data_dir,
+            out: c.out,
+            resume: c.resume,
+            device: c.device,
+        }
+    }
+}
+
+impl From<ImdbArgs> for TrainArgs {
+    fn from(a: ImdbArgs) -> Self {
+        TrainArgs {
+            max_len: a.max_len,
+            ..a.common.into()
+        }
+    }
 }
 
 /// Train the IMDB sentiment model (paper Sec. 4.1); returns the run folder.

@@ -2,15 +2,15 @@
 //!
 //! ```text
 //! train imdb|ecg [--config FILE] [--cell gru|lstm|rnn] [--epochs N] [--batch-size N]
-//!                [--max-len N] [--seed N] [--data-dir DIR] [--out DIR] [--resume]
-//!                [--device cpu|wgpu]
+//!                [--seed N] [--data-dir DIR] [--out DIR] [--resume] [--device cpu|wgpu]
+//! train imdb ... [--max-len N]
 //! train download [--data-dir DIR]
 //! ```
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use train::TrainArgs;
+use train::{CommonArgs, ImdbArgs};
 
 /// Large training buffers are backed by transparent huge pages (see `kann_models::hugepages`).
 #[global_allocator]
@@ -27,12 +27,13 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Embedding -> GRU -> Linear sentiment classifier on IMDB (paper Sec. 4.1).
-    Imdb(TrainArgs),
+    Imdb(ImdbArgs),
     /// LSTM autoencoder on ECG5000, normal iff summed L1 loss < threshold (paper Sec. 4.2).
-    Ecg(TrainArgs),
-    /// Download the public data sets into the data folder.
+    Ecg(CommonArgs),
+    /// Download the public data sets (IMDB archive, ECG5000 zip), resumable and checked.
     Download {
-        /// Target folder (default: env KANN_DATA_DIR, else `data/`).
+        /// Target folder (default: $KANN_DATA_DIR, else `data/`). Training reads the same
+        /// folders, and also `../shared/data` beside the workspace when it exists.
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -41,8 +42,8 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Imdb(args) => train::run_imdb(&args).map(|_| ()),
-        Command::Ecg(args) => train::run_ecg(&args).map(|_| ()),
+        Command::Imdb(args) => train::run_imdb(&args.into()).map(|_| ()),
+        Command::Ecg(args) => train::run_ecg(&args.into()).map(|_| ()),
         Command::Download { data_dir } => train::download(data_dir),
     };
     if let Err(e) = result {

@@ -1,10 +1,15 @@
-//! Resolving a run: config file + flags, run folder, device, data folder.
+//! Resolving a run: config file + flags (checked), run folder (created and locked), device, data
+//! folder; undoing a failed start.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
+use kann_models::atomic::write_atomic;
 use kann_models::config::{RunConfig, Task};
+use kann_models::lock::{RunLock, lock_run_dir};
 use kann_models::run::CONFIG_FILE;
 
 use crate::common::Checkpoint;
@@ -67,7 +72,8 @@ fn locate_config(p: &Path) -> Result<PathBuf> {
     bail!("config file {} does not exist", p.display())
 }
 
-/// A resolved run: the config (flags applied), its folder, and whether it resumes.
+/// A resolved run: the config (flags applied and checked), its folder (locked), and whether it
+/// resumes.
 pub struct Resolved {
     /// Config with every flag applied.
     pub config: RunConfig,
@@ -77,27 +83,90 @@ pub struct Resolved {
     pub resume: bool,
     /// Device for training (autodiff enabled).
     pub device: Device,
+    /// This process's lock on the run folder (held until the run ends).
+    pub lock: RunLock,
+    /// Undoes a fresh start that fails before its first checkpoint.
+    pub guard: StartGuard,
 }
 
-/// Read the config (or the run's own one when resuming), apply the flags, pick the run folder.
+/// Remembers what a fresh start found in its run folder, so that a start that fails before its
+/// first epoch is checkpointed leaves nothing behind: the folder is removed if this run created
+/// it, else only the files this run added.
+pub struct StartGuard {
+    out: PathBuf,
+    created: bool,
+    before: Option<HashSet<OsString>>,
+}
+
+impl StartGuard {
+    /// Call before anything (the lock file included) is written into `out`.
+    fn new(out: &Path, created: bool, fresh: bool) -> Self {
+        let before = (fresh && !created).then(|| {
+            std::fs::read_dir(out)
+                .map(|es| es.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default()
+        });
+        Self {
+            out: out.to_path_buf(),
+            created,
+            before,
+        }
+    }
+
+    fn inert(out: &Path) -> Self {
+        Self {
+            out: out.to_path_buf(),
+            created: false,
+            before: None,
+        }
+    }
+
+    /// After a failed run: remove the half-made run folder (or the files this run added) when
+    /// no epoch was checkpointed. Returns what was removed, for the message.
+    pub fn undo_failed_start(&self) -> Option<String> {
+        if !(self.created || self.before.is_some()) || Checkpoint::new(&self.out).exists() {
+            return None;
+        }
+        if self.created {
+            return std::fs::remove_dir_all(&self.out)
+                .ok()
+                .map(|()| format!("removed the half-made run folder {}", self.out.display()));
+        }
+        let before = self.before.as_ref()?;
+        let mut removed = Vec::new();
+        for entry in std::fs::read_dir(&self.out).ok()?.flatten() {
+            let name = entry.file_name();
+            if before.contains(&name) {
+                continue;
+            }
+            let path = entry.path();
+            let ok = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if ok.is_ok() {
+                removed.push(name.to_string_lossy().into_owned());
+            }
+        }
+        (!removed.is_empty()).then(|| {
+            format!(
+                "removed what this start had written into {}: {}",
+                self.out.display(),
+                removed.join(", ")
+            )
+        })
+    }
+}
+
+/// Read the config (or the run's own one when resuming), apply and check the flags, then create
+/// and lock the run folder. Nothing is written into the folder here.
 pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
-    let (mut config, out) = if args.resume {
+    let device = make_device(args.device)?;
+    if args.resume {
         let Some(out) = args.out.clone() else {
             bail!("--resume needs --out <run folder> naming the interrupted run");
         };
-        let cfg_path = out.join(CONFIG_FILE);
-        if !cfg_path.is_file() {
-            bail!(
-                "--resume: {} does not exist; nothing to resume",
-                cfg_path.display()
-            );
-        }
-        if !Checkpoint::new(&out).exists() {
-            bail!(
-                "--resume: {} has no checkpoint (no epoch finished); start it again without --resume",
-                out.display()
-            );
-        }
         for (flag, given) in [
             ("--config", args.config.is_some()),
             ("--cell", args.cell.is_some()),
@@ -111,55 +180,131 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
                 );
             }
         }
-        (RunConfig::load(&cfg_path)?, out)
-    } else {
-        let path = match &args.config {
-            Some(p) => locate_config(p)?,
-            None => default_config_path(task)?,
-        };
-        let config = RunConfig::load(&path)?;
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| task.to_string());
-        let out = match &args.out {
-            Some(o) => o.clone(),
-            None => {
-                let name = match args.cell {
-                    Some(c) => format!("{stem}-{c}"),
-                    None => stem,
-                };
-                PathBuf::from("results").join(name)
-            }
-        };
-        if Checkpoint::new(&out).exists() {
+        if !out.is_dir() {
             bail!(
-                "{} already holds a run; pass --resume to continue it or choose another --out",
+                "--resume: {} is not a run folder; nothing to resume",
                 out.display()
             );
         }
-        (config, out)
+        let lock = lock_run_dir(&out)?;
+        announce_takeover(&lock, &out);
+        kann_models::testhook::point("locked");
+        let cfg_path = out.join(CONFIG_FILE);
+        if !cfg_path.is_file() {
+            bail!(
+                "--resume: {} does not exist; nothing to resume",
+                cfg_path.display()
+            );
+        }
+        if !Checkpoint::new(&out).exists() {
+            bail!(
+                "--resume: {} has no checkpoint (no epoch finished); start it again without --resume",
+                out.display()
+            );
+        }
+        let mut config = RunConfig::load(&cfg_path)?;
+        check_task(&config, task)?;
+        apply_flags(&mut config, args)?;
+        let guard = StartGuard::inert(&out);
+        return Ok(Resolved {
+            config,
+            out,
+            resume: true,
+            device,
+            lock,
+            guard,
+        });
+    }
+    let path = match &args.config {
+        Some(p) => locate_config(p)?,
+        None => default_config_path(task)?,
     };
+    let mut config = RunConfig::load(&path)?;
+    check_task(&config, task)?;
+    apply_flags(&mut config, args)?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| task.to_string());
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        None => {
+            let name = match args.cell {
+                Some(c) => format!("{stem}-{c}"),
+                None => stem,
+            };
+            PathBuf::from("results").join(name)
+        }
+    };
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let created = match std::fs::create_dir(&out) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && out.is_dir() => false,
+        Err(e) => return Err(e).with_context(|| format!("creating {}", out.display())),
+    };
+    let guard = StartGuard::new(&out, created, true);
+    let lock = match lock_run_dir(&out) {
+        Ok(l) => l,
+        Err(e) => {
+            if created {
+                let _ = std::fs::remove_dir(&out);
+            }
+            return Err(e.into());
+        }
+    };
+    announce_takeover(&lock, &out);
+    kann_models::testhook::point("locked");
+    // Checked under the lock, so that a run still writing here is named as the lock holder.
+    if Checkpoint::new(&out).exists() {
+        bail!(
+            "{} already holds a run; pass --resume to continue it or choose another --out",
+            out.display()
+        );
+    }
+    Ok(Resolved {
+        config,
+        out,
+        resume: false,
+        device,
+        lock,
+        guard,
+    })
+}
+
+fn announce_takeover(lock: &RunLock, out: &Path) {
+    if let Some(h) = &lock.took_over {
+        println!(
+            "note: {} was locked by pid {} (`{}`), which is no longer running; taking it over",
+            out.display(),
+            h.pid,
+            h.command
+        );
+    }
+}
+
+fn check_task(config: &RunConfig, task: Task) -> Result<()> {
     if config.task() != task {
         bail!(
             "the config is for task `{}`, but `train {task}` was asked for",
             config.task()
         );
     }
-    apply_flags(&mut config, args)?;
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let device = make_device(args.device)?;
-    Ok(Resolved {
-        config,
-        out,
-        resume: args.resume,
-        device,
-    })
+    Ok(())
 }
 
+/// Apply the command-line flags to `config` and check every value's range.
 fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
-    if args.batch_size == Some(0) || args.epochs == Some(0) || args.max_len == Some(0) {
-        bail!("--batch-size, --epochs and --max-len must be at least 1");
+    for (flag, v) in [
+        ("--batch-size", args.batch_size),
+        ("--epochs", args.epochs),
+        ("--max-len", args.max_len),
+    ] {
+        if v == Some(0) {
+            bail!("{flag} 0: must be at least 1");
+        }
     }
     match config {
         RunConfig::Imdb(c) => {
@@ -181,9 +326,6 @@ fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
             if let Some(v) = &args.data_dir {
                 c.data.data_dir = Some(v.clone());
             }
-            if c.train.batch_size == 0 || c.data.max_len == 0 {
-                bail!("config: batch_size and max_len must be at least 1");
-            }
         }
         RunConfig::Ecg(c) => {
             if args.max_len.is_some() {
@@ -204,12 +346,49 @@ fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
             if let Some(v) = &args.data_dir {
                 c.data.data_dir = Some(v.clone());
             }
-            if c.train.batch_size == 0 {
-                bail!("config: batch_size must be at least 1");
-            }
         }
     }
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("config (with the command-line flags applied): {e}"))
+}
+
+/// With `--resume`: whether the run already finished every epoch of `epochs` (its
+/// `summary.json` was written after the last one). `--epochs` below the epochs done is an error.
+pub fn finished(out: &Path, epochs_done: usize, epochs: usize) -> Result<bool> {
+    if epochs < epochs_done {
+        bail!(
+            "{} has already trained {epochs_done} epochs; with --resume, --epochs is the new total and must be at least {epochs_done} (it is {epochs})",
+            out.display()
+        );
+    }
+    if epochs > epochs_done {
+        return Ok(false);
+    }
+    let summary = out.join(kann_models::run::SUMMARY_FILE);
+    let done = std::fs::read_to_string(&summary)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("epochs").and_then(|e| e.as_u64()))
+        == Some(epochs_done as u64);
+    Ok(done)
+}
+
+/// With `--resume`: write `config.toml` only when the flags changed it (e.g. a new `--epochs`).
+pub fn update_config(out: &Path, config: &RunConfig) -> Result<()> {
+    let path = out.join(CONFIG_FILE);
+    if RunConfig::load(&path).ok().as_ref() != Some(config) {
+        write_atomic(&path, config.to_toml_string()?.as_bytes())?;
+    }
     Ok(())
+}
+
+/// Remove the temporary files of killed writes in the run folder and stale checkpoint folders.
+/// Runs under the lock, after the checkpoint was read back successfully.
+pub fn remove_leftovers(out: &Path) -> Result<usize> {
+    let mut n = kann_models::atomic::remove_temp_files(out)?;
+    n += Checkpoint::new(out).remove_stale(None)?;
+    Ok(n)
 }
 
 /// The training device (with autodiff).
