@@ -262,6 +262,15 @@ fn options(args: &StatesArgs) -> anyhow::Result<AnalysisOptions> {
     if !(args.min_snr >= 0.0 && args.min_snr.is_finite()) {
         bail!("--min-snr must be finite and >= 0, got {}", args.min_snr);
     }
+    if !(args.unit_tol >= 0.0 && args.unit_tol < 1.0) {
+        bail!("--unit-tol must be in [0, 1), got {}", args.unit_tol);
+    }
+    if !(args.ridge_alpha >= 0.0 && args.ridge_alpha.is_finite()) {
+        bail!(
+            "--ridge-alpha must be finite and >= 0, got {}",
+            args.ridge_alpha
+        );
+    }
     Ok(AnalysisOptions {
         fit: FitOptions {
             rank,

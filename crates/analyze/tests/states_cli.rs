@@ -105,6 +105,16 @@ fn states_bad_inputs_fail_with_the_file_named() {
     assert!(err.contains("len.npy") && err.contains("31"), "{err}");
     let err = run(&[f, "--eps", "2"]);
     assert!(err.contains("eps"), "{err}");
+    // Bad numeric settings are refused with the flag and its range named (issue 12 item 6).
+    for (flag, value) in [
+        ("--unit-tol", "-1"),
+        ("--unit-tol", "nan"),
+        ("--min-snr", "nan"),
+        ("--ridge-alpha", "-1"),
+    ] {
+        let err = run(&[f, flag, value]);
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
 }
 
 fn normal(r: &mut ChaCha8Rng) -> f64 {
