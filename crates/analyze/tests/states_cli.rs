@@ -112,7 +112,8 @@ fn states_bad_inputs_fail_with_the_file_named() {
         ("--min-snr", "nan"),
         ("--ridge-alpha", "-1"),
     ] {
-        let err = run(&[f, flag, value]);
+        let arg = format!("{flag}={value}");
+        let err = run(&[f, &arg]);
         assert!(err.contains(flag), "{flag} {value}: {err}");
     }
 }
