@@ -344,22 +344,7 @@ pub fn word_highlight_html(
         t.validate(NAME_HTML)?;
     }
     ensure_fonts()?;
-    let mut html = String::new();
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n\
-<style>\n\
-body {{ font-family: \"DejaVu Sans\", Verdana, sans-serif; max-width: 62em; margin: 2em auto; padding: 0 1em; color: #111; }}\n\
-h1 {{ font-size: 1.5em; }}\n\
-h2 {{ font-size: 1.1em; margin-top: 2em; }}\n\
-p.review {{ line-height: 2.0; font-size: 1.05em; }}\n\
-span.tok {{ padding: 0.15em 0.05em; border-radius: 2px; }}\n\
-div.legend {{ display: flex; align-items: center; gap: 0.6em; font-size: 0.85em; color: #333; }}\n\
-div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border: 1px solid #888; }}\n\
-</style>\n</head>\n<body>\n<h1>{}</h1>\n",
-        escape_html(page_title),
-        escape_html(page_title)
-    );
+    let mut html = page_start(page_title);
     for t in texts {
         let _ = write!(
             html,
@@ -376,6 +361,26 @@ div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border
     let path = dir.join(format!("{stem}.html"));
     write_atomic(&path, html.as_bytes())?;
     Ok(path)
+}
+
+/// The start of a word-highlight page: head, styles (with those of the view selector) and the
+/// page title as `<h1>`.
+fn page_start(page_title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n\
+<style>\n\
+body {{ font-family: \"DejaVu Sans\", Verdana, sans-serif; max-width: 62em; margin: 2em auto; padding: 0 1em; color: #111; }}\n\
+h1 {{ font-size: 1.5em; }}\n\
+h2 {{ font-size: 1.1em; margin-top: 2em; }}\n\
+p.review {{ line-height: 2.0; font-size: 1.05em; }}\n\
+span.tok {{ padding: 0.15em 0.05em; border-radius: 2px; }}\n\
+div.legend {{ display: flex; align-items: center; gap: 0.6em; font-size: 0.85em; color: #333; }}\n\
+div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border: 1px solid #888; }}\n\
+div.controls {{ position: sticky; top: 0; background: #fff; padding: 0.5em 0; border-bottom: 1px solid #ccc; }}\n\
+</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        escape_html(page_title),
+        escape_html(page_title)
+    )
 }
 
 /// One review with several shadings of its tokens (e.g. the level and the per-word change of
@@ -456,23 +461,8 @@ pub fn word_highlight_html_views(
         }
     }
     ensure_fonts()?;
-    let mut html = String::new();
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n\
-<style>\n\
-body {{ font-family: \"DejaVu Sans\", Verdana, sans-serif; max-width: 62em; margin: 2em auto; padding: 0 1em; color: #111; }}\n\
-h1 {{ font-size: 1.5em; }}\n\
-h2 {{ font-size: 1.1em; margin-top: 2em; }}\n\
-p.review {{ line-height: 2.0; font-size: 1.05em; }}\n\
-span.tok {{ padding: 0.15em 0.05em; border-radius: 2px; }}\n\
-div.legend {{ display: flex; align-items: center; gap: 0.6em; font-size: 0.85em; color: #333; }}\n\
-div.legend span.bar {{ display: inline-block; width: 16em; height: 0.9em; border: 1px solid #888; }}\n\
-div.controls {{ position: sticky; top: 0; background: #fff; padding: 0.5em 0; border-bottom: 1px solid #ccc; }}\n\
-</style>\n</head>\n<body>\n<h1>{}</h1>\n<div class=\"controls\"><label>View: <select id=\"view\">",
-        escape_html(page_title),
-        escape_html(page_title)
-    );
+    let mut html = page_start(page_title);
+    html.push_str("<div class=\"controls\"><label>View: <select id=\"view\">");
     for (i, name) in names.iter().enumerate() {
         let _ = write!(html, "<option value=\"{i}\">{}</option>", escape_html(name));
     }
