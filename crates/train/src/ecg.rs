@@ -17,7 +17,9 @@ use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::*;
-use crate::setup::{finished, remove_leftovers, resolve, resolve_data_dir, update_config};
+use crate::setup::{
+    Start, remove_leftovers, resolve, resolve_data_dir, restore_point, update_config,
+};
 
 /// Beats `[B, 140]` as a tensor.
 fn beats_tensor(beats: &[&Beat], device: &Device) -> Tensor<2> {
@@ -129,21 +131,10 @@ fn train_ecg(
 ) -> Result<()> {
     let checkpoint = Checkpoint::new(out);
     // A resume reads (and verifies) the checkpoint before anything in the folder changes.
-    let restored = if resume {
-        let r = checkpoint.load()?;
-        if finished(out, r.state.epochs_done, cfg.train.epochs)? {
-            println!(
-                "nothing to do: {} finished all {} epochs (see its summary.json); \
-                 pass --epochs N with N > {} to train further",
-                out.display(),
-                r.state.epochs_done,
-                r.state.epochs_done
-            );
-            return Ok(());
-        }
-        Some(r)
-    } else {
-        None
+    let restored = match restore_point(&checkpoint, out, resume, cfg.train.epochs)? {
+        Start::Fresh => None,
+        Start::Resume(r) => Some(r),
+        Start::Finished => return Ok(()),
     };
     let mut log = Logger::new(out);
     let total = Timer::start();

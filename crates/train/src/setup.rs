@@ -353,9 +353,43 @@ fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("config (with the command-line flags applied): {e}"))
 }
 
+/// Where a run starts.
+pub enum Start {
+    /// From scratch (no `--resume`).
+    Fresh,
+    /// From the verified checkpoint (`--resume`).
+    Resume(crate::common::Restored),
+    /// A resumed run that has already trained every epoch: nothing to do (said on stdout).
+    Finished,
+}
+
+/// With `--resume`, reads and verifies the checkpoint before anything in the folder changes,
+/// and says "nothing to do" when the run has already trained all `epochs`.
+pub fn restore_point(
+    checkpoint: &Checkpoint,
+    out: &Path,
+    resume: bool,
+    epochs: usize,
+) -> Result<Start> {
+    if !resume {
+        return Ok(Start::Fresh);
+    }
+    let r = checkpoint.load()?;
+    let done = r.state.epochs_done;
+    if finished(out, done, epochs)? {
+        println!(
+            "nothing to do: {} finished all {done} epochs (see its summary.json); \
+             pass --epochs N with N > {done} to train further",
+            out.display()
+        );
+        return Ok(Start::Finished);
+    }
+    Ok(Start::Resume(r))
+}
+
 /// With `--resume`: whether the run already finished every epoch of `epochs` (its
 /// `summary.json` was written after the last one). `--epochs` below the epochs done is an error.
-pub fn finished(out: &Path, epochs_done: usize, epochs: usize) -> Result<bool> {
+fn finished(out: &Path, epochs_done: usize, epochs: usize) -> Result<bool> {
     if epochs < epochs_done {
         bail!(
             "{} has already trained {epochs_done} epochs; with --resume, --epochs is the new total and must be at least {epochs_done} (it is {epochs})",
