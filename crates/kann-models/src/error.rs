@@ -30,6 +30,15 @@ pub enum ModelError {
     /// A burnpack record could not be saved or applied.
     #[error("weights: {0}")]
     Record(String),
+    /// A PyTorch file cannot be imported (see [`crate::pytorch`]): names the file, and the key at
+    /// fault when there is one.
+    #[error("import {path}: {message}")]
+    Import {
+        /// The PyTorch file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A run folder is missing a file or is inconsistent.
     #[error("run folder {path}: {message}")]
     Run {
