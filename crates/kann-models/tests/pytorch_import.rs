@@ -116,13 +116,8 @@ fn key_map_renames_modules_and_gives_the_same_model() {
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-    let renamed = import_sentiment(
-        open("gru_renamed_keys.pt", &renames),
-        None,
-        VOCAB,
-        &dev,
-    )
-    .expect("import with --key-map");
+    let renamed = import_sentiment(open("gru_renamed_keys.pt", &renames), None, VOCAB, &dev)
+        .expect("import with --key-map");
     let w = |m: &kann_models::SentimentModel| tensor_to_vec(&m.recurrent.w_h.val()).unwrap();
     assert_eq!(w(&plain), w(&renamed.0));
 

@@ -54,7 +54,7 @@ pub struct Prepared {
 }
 
 /// Seeded subset of `n` reviews (both labels in their natural proportion).
-fn subset(mut reviews: Vec<Review>, n: Option<usize>, seed: u64) -> Vec<Review> {
+pub(crate) fn subset(mut reviews: Vec<Review>, n: Option<usize>, seed: u64) -> Vec<Review> {
     if let Some(n) = n.filter(|&n| n < reviews.len()) {
         reviews.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         reviews.truncate(n);
@@ -144,7 +144,7 @@ pub fn evaluate(
 }
 
 /// The vocabulary file: the config's `vocab`, else `imdb_wordpiece.vocab` in the data folder.
-fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
+pub(crate) fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
     cfg.data
         .vocab
         .clone()
