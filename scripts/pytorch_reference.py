@@ -96,6 +96,9 @@ def train_imdb(args):
     sched = torch.optim.lr_scheduler.ExponentialLR(optim, 0.8)
     loss_fn = nn.BCEWithLogitsLoss()
     tokens, lengths, labels = train
+    if args.train_limit:
+        keep = rng.permutation(len(lengths))[: args.train_limit]
+        tokens, lengths, labels = tokens[keep], lengths[keep], labels[keep]
     for epoch in range(1, args.epochs + 1):
         model.train()
         t0, seen, loss_sum = time.time(), 0, 0.0
@@ -191,6 +194,9 @@ def main():
         s.add_argument("--epochs", type=int, default=2 if task == "imdb" else 20)
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--threads", type=int, default=2)
+        if task == "imdb":
+            s.add_argument("--train-limit", type=int, default=0,
+                           help="train on this many random training reviews (0: all)")
         if task == "ecg":
             s.add_argument("--threshold", type=float, default=26.0)
     c = sub.add_parser("compare")

@@ -130,24 +130,26 @@ pub fn import_imdb(opts: &ImportOptions) -> Result<PathBuf> {
         cfg.model.cell = mcfg.cell;
         cfg.model.d_embed = mcfg.d_embed;
         cfg.model.d_hidden = mcfg.d_hidden;
-        let config = RunConfig::Imdb(cfg.clone());
         let vocab_bytes =
             std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
         write_atomic(&out.join(VOCAB_FILE), &vocab_bytes)?;
-        write_run_header(out, &config, &ModelSpec::Sentiment(mcfg.clone()))?;
-        write_weights(&out.join(WEIGHTS_FILE), &module_bytes(&model)?)?;
-        log.line(format!(
-            "imported {} ({} Embedding({}, {}) -> {}({}, {}) -> Linear({}, 1)) into {}",
-            opts.pytorch.display(),
-            mcfg.cell,
+        let shape = format!(
+            "Embedding({}, {e}) -> {c}({e}, {h}) -> Linear({h}, 1)",
             mcfg.vocab_size,
-            mcfg.d_embed,
-            mcfg.cell,
-            mcfg.d_embed,
-            mcfg.d_hidden,
-            mcfg.d_hidden,
-            out.display()
-        ));
+            e = mcfg.d_embed,
+            c = mcfg.cell,
+            h = mcfg.d_hidden
+        );
+        let spec = ModelSpec::Sentiment(mcfg.clone());
+        write_imported(
+            out,
+            &log,
+            opts,
+            &RunConfig::Imdb(cfg.clone()),
+            &spec,
+            &model,
+            &shape,
+        )?;
 
         let splits = imdb_splits(&cfg, &data_dir)?;
         let prep = |reviews: &[Review]| {
@@ -213,23 +215,22 @@ pub fn import_ecg_run(opts: &ImportOptions) -> Result<PathBuf> {
         cfg.model.cell = mcfg.cell;
         cfg.model.d_latent = mcfg.d_latent;
         cfg.model.d_decoder = mcfg.d_decoder;
-        write_run_header(
+        let shape = format!(
+            "encoder {c}(1, {l}), decoder {c}({l}, {d}), Linear({d}, 1)",
+            c = mcfg.cell,
+            l = mcfg.d_latent,
+            d = mcfg.d_decoder
+        );
+        let spec = ModelSpec::Ecg(mcfg.clone());
+        write_imported(
             out,
+            &log,
+            opts,
             &RunConfig::Ecg(cfg.clone()),
-            &ModelSpec::Ecg(mcfg.clone()),
+            &spec,
+            &model,
+            &shape,
         )?;
-        write_weights(&out.join(WEIGHTS_FILE), &module_bytes(&model)?)?;
-        log.line(format!(
-            "imported {} (encoder {}(1, {}), decoder {}({}, {}), Linear({}, 1)) into {}",
-            opts.pytorch.display(),
-            mcfg.cell,
-            mcfg.d_latent,
-            mcfg.cell,
-            mcfg.d_latent,
-            mcfg.d_decoder,
-            mcfg.d_decoder,
-            out.display()
-        ));
         let data_dir = resolve_data_dir(opts.data_dir.as_deref(), cfg.data.data_dir.as_deref());
         let splits = EcgSplits::load(&data_dir, cfg.data.split_seed)
             .with_context(|| format!("loading ECG5000 from {}", data_dir.display()))?;
@@ -267,6 +268,27 @@ pub fn import_ecg_run(opts: &ImportOptions) -> Result<PathBuf> {
         ));
         Ok(())
     })
+}
+
+/// Writes the run header (config with the imported shape, `model.json`) and the checksummed
+/// weights of an imported model, and logs what was imported.
+fn write_imported<M: burn::module::Module>(
+    out: &Path,
+    log: &Logger,
+    opts: &ImportOptions,
+    config: &RunConfig,
+    spec: &ModelSpec,
+    model: &M,
+    shape: &str,
+) -> Result<()> {
+    write_run_header(out, config, spec)?;
+    write_weights(&out.join(WEIGHTS_FILE), &module_bytes(model)?)?;
+    log.line(format!(
+        "imported {} ({shape}) into {}",
+        opts.pytorch.display(),
+        out.display()
+    ));
+    Ok(())
 }
 
 /// The IMDB splits a run with `cfg` trains, validates and tests on (limits applied).
