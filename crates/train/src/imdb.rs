@@ -7,7 +7,9 @@ use anyhow::{Context, Result, bail};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use kann_data::batch::{Batch, BatchConfig, LengthPolicy, PadTo, TextBatcher};
-use kann_data::imdb::{ImdbDataset, Review};
+use kann_data::imdb::{ImdbDataset, Review, SplitLimits};
+use kann_data::locate_data_dir;
+use kann_data::progress::progress_bar;
 use kann_data::tokenizer::Tokenizer;
 use kann_models::atomic::write_atomic;
 use kann_models::config::{ImdbRunConfig, RunConfig, Task};
@@ -15,16 +17,11 @@ use kann_models::integrity::{module_bytes, module_from_bytes};
 use kann_models::npy::tensor_to_vec;
 use kann_models::run::{ModelSpec, VOCAB_FILE, write_run_header};
 use kann_models::{SentimentModel, bce_with_logits};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::*;
-use crate::setup::{
-    Start, remove_leftovers, resolve, resolve_data_dir, restore_point, update_config,
-};
+use crate::setup::{Start, remove_leftovers, resolve, restore_point, update_config};
 
 /// Token ids `[B, T]` of a batch.
 pub fn tokens_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
@@ -51,15 +48,6 @@ pub struct Prepared {
     pub dropped: usize,
     /// Length in pieces of every sequence given to the batcher (its input index order).
     pub lengths: Vec<usize>,
-}
-
-/// Seeded subset of `n` reviews (both labels in their natural proportion).
-fn subset(mut reviews: Vec<Review>, n: Option<usize>, seed: u64) -> Vec<Review> {
-    if let Some(n) = n.filter(|&n| n < reviews.len()) {
-        reviews.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-        reviews.truncate(n);
-    }
-    reviews
 }
 
 /// Tokenize reviews and build the batcher (long and empty reviews dropped).
@@ -202,7 +190,7 @@ fn train_imdb(
     };
     let mut log = Logger::new(out);
     let total = Timer::start();
-    let data_dir = resolve_data_dir(None, cfg.data.data_dir.as_deref());
+    let data_dir = locate_data_dir(None, cfg.data.data_dir.as_deref());
     // A resumed run keeps the vocabulary it was trained with.
     let vocab = if resume {
         out.join(VOCAB_FILE)
@@ -215,11 +203,16 @@ fn train_imdb(
     let t_load = Timer::start();
     let splits = ImdbDataset::load(&data_dir)
         .with_context(|| format!("loading IMDB from {}", data_dir.display()))?
-        .split_validation(cfg.data.val_fraction, cfg.data.split_seed)?;
-    let seed = cfg.data.split_seed;
-    let train_r = subset(splits.train, cfg.data.train_limit, seed);
-    let val_r = subset(splits.validation, cfg.data.val_limit, seed.wrapping_add(1));
-    let test_r = subset(splits.test, cfg.data.test_limit, seed.wrapping_add(2));
+        .run_splits(
+            cfg.data.val_fraction,
+            cfg.data.split_seed,
+            &SplitLimits {
+                train: cfg.data.train_limit,
+                validation: cfg.data.val_limit,
+                test: cfg.data.test_limit,
+            },
+        )?;
+    let (train_r, val_r, test_r) = (splits.train, splits.validation, splits.test);
     let (bs, ml, bb) = (
         cfg.train.batch_size,
         cfg.data.max_len,
