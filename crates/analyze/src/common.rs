@@ -1,5 +1,4 @@
-//! Pieces shared by `analyze imdb` and `analyze ecg`: the run folder, the data folder, progress
-//! reporting, conversion of hooked states, and the files a figure leaves behind.
+//! Pieces shared by `analyze imdb` and `analyze ecg`: the run folder, progress reporting, conversion of hooked states, and the files a figure leaves behind.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -7,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
+use kann_data::workspace_root;
 use kann_koopman::States;
 use kann_models::config::Task;
 use kann_models::npy::tensor_to_vec;
@@ -16,14 +16,6 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-
-/// The workspace root (two levels above this crate's manifest).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap_or_else(|_| PathBuf::from("."))
-}
 
 /// The run folder to analyse: `explicit` if given, else the newest run of `task` under
 /// `results/` (in the current folder, else in the workspace root), judged by the time its
@@ -79,37 +71,9 @@ pub fn resolve_run_dir(explicit: Option<&Path>, task: Task) -> Result<PathBuf> {
     }
 }
 
-/// Data folder: `--data-dir`, else the run config's `data_dir`, else env `KANN_DATA_DIR`, else
-/// `<workspace>/../shared/data` when it exists, else `data/` (the same order as `train`).
-pub fn resolve_data_dir(flag: Option<&Path>, config: Option<&Path>) -> PathBuf {
-    if let Some(p) = flag.or(config) {
-        return p.to_path_buf();
-    }
-    if let Some(p) = std::env::var_os(kann_data::DATA_DIR_ENV).filter(|v| !v.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let shared = workspace_root().join("../shared/data");
-    if shared.is_dir() {
-        return shared;
-    }
-    PathBuf::from(kann_data::DEFAULT_DATA_DIR)
-}
-
 /// The inference device (pure-Rust CPU backend, no autodiff).
 pub fn device() -> Device {
     Device::flex()
-}
-
-/// A progress bar over `len` items with rate and ETA (drawn only on a terminal).
-pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix.to_string());
-    bar
 }
 
 /// Runs one step of the analysis under a spinner and prints how long it took.
@@ -246,61 +210,18 @@ pub struct MetricsRow {
     pub test_acc: f64,
 }
 
-/// Reads `metrics.csv` of a run (columns by header name).
+/// Reads `metrics.csv` of a run with the csv crate: columns by header name (others are
+/// ignored), `NaN` for a split that was not measured; an error names the file and the record.
 pub fn read_metrics(run: &Path) -> Result<Vec<MetricsRow>> {
     let path = run.join(METRICS_FILE);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .with_context(|| format!("{} is empty", path.display()))?
-        .split(',')
-        .collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim() == name)
-            .with_context(|| format!("{}: no column `{name}` in the header", path.display()))
-    };
-    let cols = [
-        col("epoch")?,
-        col("train_loss")?,
-        col("train_acc")?,
-        col("val_loss")?,
-        col("val_acc")?,
-        col("test_loss")?,
-        col("test_acc")?,
-    ];
-    let mut rows = Vec::new();
-    for (i, line) in lines.enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').collect();
-        let get = |c: usize| -> Result<f64> {
-            let f = fields
-                .get(c)
-                .with_context(|| format!("{} line {}: too few fields", path.display(), i + 2))?;
-            let f = f.trim();
-            if f.eq_ignore_ascii_case("nan") {
-                return Ok(f64::NAN);
-            }
-            f.parse::<f64>().with_context(|| {
-                format!("{} line {}: `{f}` is not a number", path.display(), i + 2)
-            })
-        };
-        rows.push(MetricsRow {
-            epoch: get(cols[0])?,
-            train_loss: get(cols[1])?,
-            train_acc: get(cols[2])?,
-            val_loss: get(cols[3])?,
-            val_acc: get(cols[4])?,
-            test_loss: get(cols[5])?,
-            test_acc: get(cols[6])?,
-        });
-    }
-    Ok(rows)
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(&path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    reader
+        .deserialize()
+        .map(|row| row.with_context(|| format!("reading {}", path.display())))
+        .collect()
 }
 
 /// The run's accuracies: `summary.json` fields (`train_key`, `val_accuracy`, `test_accuracy`)
@@ -394,4 +315,41 @@ pub fn pct(x: f64) -> String {
 /// Formats an optional fraction as a percentage, `n/a` when absent.
 pub fn opt_pct(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".to_string(), pct)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_read_by_column_name_with_nan_for_unmeasured_splits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(METRICS_FILE);
+        // train's columns, in train's order, plus one this reader does not know.
+        std::fs::write(
+            &path,
+            "epoch,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,train_seconds,eval_seconds,extra\n\
+             1,1.0e-3,0.5,0.75,0.25,0.875,NaN,nan,1.5,0.5,x\n\
+             2, 1e-3 ,0.4,0.8,0.2,0.9,0.3,0.85,1.5,0.5,y\n",
+        )
+        .unwrap();
+        let rows = read_metrics(dir.path()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].epoch, rows[0].val_acc), (1.0, 0.875));
+        assert!(rows[0].test_loss.is_nan() && rows[0].test_acc.is_nan());
+        assert_eq!(rows[1].test_acc, 0.85);
+        let acc = read_accuracies(dir.path(), "train_accuracy").unwrap();
+        assert_eq!((acc.train, acc.test), (Some(0.8), Some(0.85)));
+        // A missing column and a bad number are errors that name the file.
+        std::fs::write(&path, "epoch,train_loss\n1,0.5\n").unwrap();
+        let e = format!("{:#}", read_metrics(dir.path()).unwrap_err());
+        assert!(e.contains("metrics.csv") && e.contains("train_acc"), "{e}");
+        std::fs::write(
+            &path,
+            "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc\n1,0.5,abc,0,0,0,0\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", read_metrics(dir.path()).unwrap_err());
+        assert!(e.contains("metrics.csv") && e.contains("line: 2"), "{e}");
+    }
 }
