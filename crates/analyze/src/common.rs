@@ -10,7 +10,9 @@ use kann_data::workspace_root;
 use kann_koopman::States;
 use kann_models::config::Task;
 use kann_models::npy::tensor_to_vec;
-use kann_models::run::{CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE};
+use kann_models::run::{
+    CONFIG_FILE, EpochMetrics, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE, read_metrics,
+};
 use kann_plot::FigurePaths;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -191,39 +193,6 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
-/// One row of `metrics.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricsRow {
-    /// 1-based epoch.
-    pub epoch: f64,
-    /// Training loss.
-    pub train_loss: f64,
-    /// Training accuracy.
-    pub train_acc: f64,
-    /// Validation loss.
-    pub val_loss: f64,
-    /// Validation accuracy.
-    pub val_acc: f64,
-    /// Test loss (NaN if not measured).
-    pub test_loss: f64,
-    /// Test accuracy (NaN if not measured).
-    pub test_acc: f64,
-}
-
-/// Reads `metrics.csv` of a run with the csv crate: columns by header name (others are
-/// ignored), `NaN` for a split that was not measured; an error names the file and the record.
-pub fn read_metrics(run: &Path) -> Result<Vec<MetricsRow>> {
-    let path = run.join(METRICS_FILE);
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(&path)
-        .with_context(|| format!("reading {}", path.display()))?;
-    reader
-        .deserialize()
-        .map(|row| row.with_context(|| format!("reading {}", path.display())))
-        .collect()
-}
-
 /// The run's accuracies: `summary.json` fields (`train_key`, `val_accuracy`, `test_accuracy`)
 /// when the file exists, else the last row of `metrics.csv`.
 pub fn read_accuracies(run: &Path, train_key: &str) -> Result<Accuracies> {
@@ -269,8 +238,8 @@ pub fn training_curves_figure(run: &Path, title: &str) -> Result<Option<FigureFi
     if rows.is_empty() {
         return Ok(None);
     }
-    let epochs: Vec<f64> = rows.iter().map(|r| r.epoch).collect();
-    let pick = |f: fn(&MetricsRow) -> f64| -> Vec<f64> { rows.iter().map(f).collect() };
+    let epochs: Vec<f64> = rows.iter().map(|r| r.epoch as f64).collect();
+    let pick = |f: fn(&EpochMetrics) -> f64| -> Vec<f64> { rows.iter().map(f).collect() };
     let cols = [
         ("loss", "train", pick(|r| r.train_loss)),
         ("loss", "valid", pick(|r| r.val_loss)),
@@ -315,41 +284,4 @@ pub fn pct(x: f64) -> String {
 /// Formats an optional fraction as a percentage, `n/a` when absent.
 pub fn opt_pct(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".to_string(), pct)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metrics_are_read_by_column_name_with_nan_for_unmeasured_splits() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(METRICS_FILE);
-        // train's columns, in train's order, plus one this reader does not know.
-        std::fs::write(
-            &path,
-            "epoch,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,train_seconds,eval_seconds,extra\n\
-             1,1.0e-3,0.5,0.75,0.25,0.875,NaN,nan,1.5,0.5,x\n\
-             2, 1e-3 ,0.4,0.8,0.2,0.9,0.3,0.85,1.5,0.5,y\n",
-        )
-        .unwrap();
-        let rows = read_metrics(dir.path()).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].epoch, rows[0].val_acc), (1.0, 0.875));
-        assert!(rows[0].test_loss.is_nan() && rows[0].test_acc.is_nan());
-        assert_eq!(rows[1].test_acc, 0.85);
-        let acc = read_accuracies(dir.path(), "train_accuracy").unwrap();
-        assert_eq!((acc.train, acc.test), (Some(0.8), Some(0.85)));
-        // A missing column and a bad number are errors that name the file.
-        std::fs::write(&path, "epoch,train_loss\n1,0.5\n").unwrap();
-        let e = format!("{:#}", read_metrics(dir.path()).unwrap_err());
-        assert!(e.contains("metrics.csv") && e.contains("train_acc"), "{e}");
-        std::fs::write(
-            &path,
-            "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc\n1,0.5,abc,0,0,0,0\n",
-        )
-        .unwrap();
-        let e = format!("{:#}", read_metrics(dir.path()).unwrap_err());
-        assert!(e.contains("metrics.csv") && e.contains("line: 2"), "{e}");
-    }
 }

@@ -6,15 +6,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
 use indicatif::ProgressBar;
 use kann_models::atomic::write_atomic;
-use kann_models::run::{LOG_FILE, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE};
+use kann_models::run::{LOG_FILE, SUMMARY_FILE, WEIGHTS_FILE, write_metrics};
 
 pub use crate::checkpoint::{Checkpoint, Restored};
+/// A row of `metrics.csv` (kept in [`kann_models::run`], which writes and reads the file).
+pub use kann_models::run::EpochMetrics;
 use serde::{Deserialize, Serialize};
 
 /// Log lines go to stdout (above any progress bar) and are appended to `train.log`.
@@ -75,64 +77,6 @@ pub fn log_progress(
             fmt_secs(eta)
         ));
     }
-}
-
-/// One row of `metrics.csv`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Learning rate used in this epoch.
-    pub lr: f64,
-    /// Mean training loss over the epoch's batches.
-    pub train_loss: f64,
-    /// Training accuracy over the epoch (running, as the model changed).
-    pub train_acc: f64,
-    /// Validation loss.
-    pub val_loss: f64,
-    /// Validation accuracy.
-    pub val_acc: f64,
-    /// Test loss (NaN when not evaluated).
-    pub test_loss: f64,
-    /// Test accuracy (NaN when not evaluated).
-    pub test_acc: f64,
-    /// Seconds spent training this epoch.
-    pub train_seconds: f64,
-    /// Seconds spent evaluating this epoch.
-    pub eval_seconds: f64,
-}
-
-/// Header of `metrics.csv`.
-pub const METRICS_HEADER: &str =
-    "epoch,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,train_seconds,eval_seconds";
-
-/// `rows` as CSV (with the csv crate): a header of the field names, then one line a row.
-pub fn csv_bytes<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r)?;
-    }
-    w.flush()?;
-    w.into_inner()
-        .map_err(|e| anyhow::anyhow!("writing CSV: {}", e.error()))
-}
-
-/// Write `rows` as the CSV file `path` (atomically: [`csv_bytes`], then [`write_atomic`]).
-/// A file of no rows holds no header either.
-pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let bytes = csv_bytes(rows).with_context(|| format!("formatting {}", path.display()))?;
-    write_atomic(path, &bytes)?;
-    Ok(())
-}
-
-/// Rewrite `metrics.csv` with all rows (atomically); the columns are [`METRICS_HEADER`].
-pub fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Result<()> {
-    if rows.is_empty() {
-        let header = format!("{METRICS_HEADER}\n");
-        write_atomic(&dir.join(METRICS_FILE), header.as_bytes())?;
-        return Ok(());
-    }
-    write_csv(&dir.join(METRICS_FILE), rows)
 }
 
 /// Training state saved with each checkpoint (`checkpoint/state.json`).
@@ -317,49 +261,5 @@ pub fn fmt_secs(s: f64) -> String {
         format!("{}m{:02}s", t / 60, t % 60)
     } else {
         format!("{:.1}s", s)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(epoch: usize) -> EpochMetrics {
-        EpochMetrics {
-            epoch,
-            lr: 1e-3,
-            train_loss: 0.5,
-            train_acc: 0.75,
-            val_loss: 0.25,
-            val_acc: 0.875,
-            test_loss: f64::NAN,
-            test_acc: f64::NAN,
-            train_seconds: 1.5,
-            eval_seconds: 0.5,
-        }
-    }
-
-    #[test]
-    fn metrics_csv_has_the_documented_header_and_reads_back() {
-        let dir = tempfile::tempdir().unwrap();
-        write_metrics(dir.path(), &[row(1), row(2)]).unwrap();
-        let text = std::fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap();
-        let mut lines = text.lines();
-        assert_eq!(lines.next(), Some(METRICS_HEADER));
-        assert_eq!(
-            lines.next(),
-            Some("1,0.001,0.5,0.75,0.25,0.875,NaN,NaN,1.5,0.5")
-        );
-        let back: Vec<EpochMetrics> = csv::Reader::from_reader(text.as_bytes())
-            .deserialize()
-            .collect::<std::result::Result<_, _>>()
-            .unwrap();
-        assert_eq!(back.len(), 2);
-        assert_eq!((back[1].epoch, back[1].val_acc), (2, 0.875));
-        assert!(back[1].test_loss.is_nan());
-        // No epoch yet: the header alone.
-        write_metrics(dir.path(), &[]).unwrap();
-        let text = std::fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap();
-        assert_eq!(text, format!("{METRICS_HEADER}\n"));
     }
 }

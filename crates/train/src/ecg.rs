@@ -9,7 +9,7 @@ use kann_data::locate_data_dir;
 use kann_data::progress::progress_bar;
 use kann_models::config::{EcgRunConfig, RunConfig, Task};
 use kann_models::integrity::{module_bytes, module_from_bytes, read_verified};
-use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, write_run_header};
+use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, write_csv, write_run_header};
 use kann_models::{
     EcgAutoencoder, beats_tensor, l1_per_beat, npy::tensor_to_vec, roc_curve, threshold_accuracy,
 };
@@ -375,10 +375,10 @@ mod tests {
             label: 1,
             loss: 12.5,
         }];
-        let text = String::from_utf8(csv_bytes(&rows).unwrap()).unwrap();
+        let text = String::from_utf8(kann_models::run::csv_bytes(&rows).unwrap()).unwrap();
         assert_eq!(text, "split,index,label,loss\ntest_normal,7,1,12.5\n");
         let (points, _) = roc_curve(&[1.0], &[2.0]);
-        let text = String::from_utf8(csv_bytes(&points).unwrap()).unwrap();
+        let text = String::from_utf8(kann_models::run::csv_bytes(&points).unwrap()).unwrap();
         let mut lines = text.lines();
         assert_eq!(
             lines.next(),
