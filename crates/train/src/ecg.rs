@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::*;
-use crate::setup::{Start, remove_leftovers, resolve, restore_point, update_config};
+use crate::setup::{Start, remove_leftovers, restore_point, run_resolved, update_config};
 
 /// Summed L1 reconstruction loss of every beat (inference, no autodiff).
 pub fn scores(model: &EcgAutoencoder, beats: &[Beat], device: &Device) -> Result<Vec<f32>> {
@@ -77,25 +77,12 @@ pub struct ScoreRow<'a> {
 
 /// `train ecg`.
 pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
-    let resolved = resolve(Task::Ecg, args)?;
-    let RunConfig::Ecg(cfg) = resolved.config.clone() else {
-        unreachable!("resolve checked the task")
-    };
-    let result = train_ecg(
-        &cfg,
-        &resolved.config,
-        &resolved.out,
-        resolved.resume,
-        &resolved.device,
-    );
-    if let Err(e) = result {
-        if let Some(note) = resolved.guard.undo_failed_start() {
-            eprintln!("note: {note}");
-        }
-        return Err(e);
-    }
-    drop(resolved.lock);
-    Ok(resolved.out)
+    run_resolved(Task::Ecg, args, |r| {
+        let RunConfig::Ecg(cfg) = &r.config else {
+            anyhow::bail!("resolve returned a config of another task")
+        };
+        train_ecg(cfg, &r.config, &r.out, r.resume, &r.device)
+    })
 }
 
 fn train_ecg(

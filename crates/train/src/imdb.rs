@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::*;
-use crate::setup::{Start, remove_leftovers, resolve, restore_point, update_config};
+use crate::setup::{Start, remove_leftovers, restore_point, run_resolved, update_config};
 
 /// Token ids `[B, T]` of a batch.
 pub fn tokens_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
@@ -141,25 +141,12 @@ fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
 
 /// `train imdb`.
 pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
-    let resolved = resolve(Task::Imdb, args)?;
-    let RunConfig::Imdb(cfg) = resolved.config.clone() else {
-        unreachable!("resolve checked the task")
-    };
-    let result = train_imdb(
-        &cfg,
-        &resolved.config,
-        &resolved.out,
-        resolved.resume,
-        &resolved.device,
-    );
-    if let Err(e) = result {
-        if let Some(note) = resolved.guard.undo_failed_start() {
-            eprintln!("note: {note}");
-        }
-        return Err(e);
-    }
-    drop(resolved.lock);
-    Ok(resolved.out)
+    run_resolved(Task::Imdb, args, |r| {
+        let RunConfig::Imdb(cfg) = &r.config else {
+            anyhow::bail!("resolve returned a config of another task")
+        };
+        train_imdb(cfg, &r.config, &r.out, r.resume, &r.device)
+    })
 }
 
 /// Why a split has no reviews left, in words.

@@ -251,6 +251,24 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
     })
 }
 
+/// Resolves the run ([`resolve`]), trains it with `train`, and returns its folder; a failed start
+/// is undone ([`StartGuard::undo_failed_start`], said on stderr). The lock is held throughout.
+pub fn run_resolved(
+    task: Task,
+    args: &TrainArgs,
+    train: impl FnOnce(&Resolved) -> Result<()>,
+) -> Result<PathBuf> {
+    let resolved = resolve(task, args)?;
+    if let Err(e) = train(&resolved) {
+        if let Some(note) = resolved.guard.undo_failed_start() {
+            eprintln!("note: {note}");
+        }
+        return Err(e);
+    }
+    drop(resolved.lock);
+    Ok(resolved.out)
+}
+
 fn announce_takeover(lock: &RunLock, out: &Path) {
     if let Some(h) = &lock.took_over {
         println!(
