@@ -39,6 +39,15 @@ pub enum ModelError {
         /// What is wrong (from the csv crate).
         message: String,
     },
+    /// A PyTorch file cannot be imported (see [`crate::pytorch`]): names the file, and the key at
+    /// fault when there is one.
+    #[error("import {path}: {message}")]
+    Import {
+        /// The PyTorch file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A run folder is missing a file or is inconsistent.
     #[error("run folder {path}: {message}")]
     Run {

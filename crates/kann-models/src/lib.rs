@@ -1,7 +1,7 @@
 //! Sequence models in burn for the Koopman analysis of the paper
 //! (`koopman-analysis-of-sequence-models`): fast recurrent cells ([`cells`]), the IMDB GRU
 //! classifier ([`sentiment`]), the ECG LSTM autoencoder ([`autoencoder`]), hooks that return all
-//! hidden states ([`hooks`]), run configs ([`config`]), the run folder ([`run`]) with its lock ([`lock`]) and
+//! hidden states ([`hooks`]), import of PyTorch-trained weights ([`pytorch`]), run configs ([`config`]), the run folder ([`run`]) with its lock ([`lock`]) and
 //! integrity-checked weights ([`integrity`]).
 
 pub mod atomic;
@@ -14,6 +14,7 @@ pub mod hugepages;
 pub mod integrity;
 pub mod lock;
 pub mod npy;
+pub mod pytorch;
 pub mod run;
 pub mod sentiment;
 pub mod testhook;

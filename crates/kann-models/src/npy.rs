@@ -48,6 +48,11 @@ pub fn write_u8(path: &Path, shape: &[usize], data: &[u8]) -> Result<(), ModelEr
     write_npy(path, shape, data)
 }
 
+/// Write `data` (row-major, `shape`) as a `u32` `.npy` file, atomically.
+pub fn write_u32(path: &Path, shape: &[usize], data: &[u32]) -> Result<(), ModelError> {
+    write_npy(path, shape, data)
+}
+
 /// Write `data` (row-major, `shape`) as a `u64` `.npy` file, atomically.
 pub fn write_u64(path: &Path, shape: &[usize], data: &[u64]) -> Result<(), ModelError> {
     write_npy(path, shape, data)

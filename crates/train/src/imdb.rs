@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use kann_data::batch::{Batch, BatchConfig, LengthPolicy, PadTo, TextBatcher};
-use kann_data::imdb::{ImdbDataset, Review, SplitLimits};
+use kann_data::imdb::{ImdbDataset, ImdbSplits, Review, SplitLimits};
 use kann_data::locate_data_dir;
 use kann_data::progress::progress_bar;
 use kann_data::tokenizer::Tokenizer;
@@ -48,6 +48,19 @@ pub struct Prepared {
     pub dropped: usize,
     /// Length in pieces of every sequence given to the batcher (its input index order).
     pub lengths: Vec<usize>,
+}
+
+/// The IMDB splits a run with `cfg` trains, validates and tests on (limits applied), as
+/// `train imdb` and `analyze imdb` draw them ([`ImdbDataset::run_splits`]).
+pub(crate) fn imdb_splits(cfg: &ImdbRunConfig, data_dir: &Path) -> Result<ImdbSplits> {
+    let limits = SplitLimits {
+        train: cfg.data.train_limit,
+        validation: cfg.data.val_limit,
+        test: cfg.data.test_limit,
+    };
+    Ok(ImdbDataset::load(data_dir)
+        .with_context(|| format!("loading IMDB from {}", data_dir.display()))?
+        .run_splits(cfg.data.val_fraction, cfg.data.split_seed, &limits)?)
 }
 
 /// Tokenize reviews and build the batcher (long and empty reviews dropped).
@@ -132,7 +145,7 @@ pub fn evaluate(
 }
 
 /// The vocabulary file: the config's `vocab`, else `imdb_wordpiece.vocab` in the data folder.
-fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
+pub(crate) fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
     cfg.data
         .vocab
         .clone()
@@ -188,17 +201,7 @@ fn train_imdb(
         .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
 
     let t_load = Timer::start();
-    let splits = ImdbDataset::load(&data_dir)
-        .with_context(|| format!("loading IMDB from {}", data_dir.display()))?
-        .run_splits(
-            cfg.data.val_fraction,
-            cfg.data.split_seed,
-            &SplitLimits {
-                train: cfg.data.train_limit,
-                validation: cfg.data.val_limit,
-                test: cfg.data.test_limit,
-            },
-        )?;
+    let splits = imdb_splits(cfg, &data_dir)?;
     let (train_r, val_r, test_r) = (splits.train, splits.validation, splits.test);
     let (bs, ml, bb) = (
         cfg.train.batch_size,

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod common;
 pub mod ecg;
 pub mod imdb;
+pub mod import;
 pub mod setup;
 
 use std::path::PathBuf;
@@ -141,6 +142,17 @@ pub fn run_imdb(args: &TrainArgs) -> anyhow::Result<PathBuf> {
 /// Train the ECG autoencoder (paper Sec. 4.2); returns the run folder.
 pub fn run_ecg(args: &TrainArgs) -> anyhow::Result<PathBuf> {
     ecg::run(args)
+}
+
+/// Import a model trained in PyTorch as a run folder (`train import imdb|ecg`); returns it.
+pub fn import(
+    task: kann_models::config::Task,
+    opts: &import::ImportOptions,
+) -> anyhow::Result<PathBuf> {
+    match task {
+        kann_models::config::Task::Imdb => import::import_imdb(opts),
+        kann_models::config::Task::Ecg => import::import_ecg_run(opts),
+    }
 }
 
 /// Download the public data sets into `data_dir` (default: env `KANN_DATA_DIR`, else `data/`).

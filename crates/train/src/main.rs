@@ -5,11 +5,18 @@
 //!                [--seed N] [--data-dir DIR] [--out DIR] [--resume] [--device cpu|wgpu]
 //! train imdb ... [--max-len N]
 //! train download [--data-dir DIR]
+//! train import imdb|ecg --pytorch MODEL.pt --out DIR [--vocab FILE] [--cell C] [--key-map FROM=TO]
+//! train export-data imdb|ecg --out DIR [--config FILE] [--data-dir DIR]
 //! ```
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::builder::TypedValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kann_models::cells::CellKind;
+use kann_models::config::Task;
+use kann_models::pytorch::KeyRename;
+use train::import::ImportOptions;
 use train::{CommonArgs, ImdbArgs};
 
 /// Large training buffers are backed by transparent huge pages (see `kann_models::hugepages`).
@@ -30,6 +37,28 @@ enum Command {
     Imdb(ImdbArgs),
     /// LSTM autoencoder on ECG5000, normal iff summed L1 loss < threshold (paper Sec. 4.2).
     Ecg(CommonArgs),
+    /// Import a model trained in PyTorch (a `.pt` state dict) as a run folder that `analyze`
+    /// accepts, and measure it on the run's data (IMDB test accuracy; ECG at the threshold).
+    Import {
+        #[command(subcommand)]
+        task: ImportTask,
+    },
+    /// Write the splits exactly as `train` feeds them (`.npy`), to train a model in PyTorch on
+    /// the same inputs and import it.
+    ExportData {
+        /// Which data set.
+        #[arg(value_enum)]
+        task: TaskArg,
+        /// Folder to write into.
+        #[arg(long)]
+        out: PathBuf,
+        /// TOML config (default: `configs/<task>.toml`): split seed, limits, `max_len`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data folder (as for `train imdb|ecg`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Download the public data sets (IMDB archive, ECG5000 zip), resumable and checked.
     Download {
         /// Target folder (default: $KANN_DATA_DIR, else `data/`). Training reads the same
@@ -39,11 +68,107 @@ enum Command {
     },
 }
 
+/// A task named on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum TaskArg {
+    /// IMDB sentiment.
+    Imdb,
+    /// ECG5000 anomaly detection.
+    Ecg,
+}
+
+impl From<TaskArg> for Task {
+    fn from(t: TaskArg) -> Self {
+        match t {
+            TaskArg::Imdb => Task::Imdb,
+            TaskArg::Ecg => Task::Ecg,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportTask {
+    /// `torch.nn.Embedding` -> `GRU`/`LSTM`/`RNN` (batch_first, one layer) -> `Linear(H, 1)`,
+    /// keys `emb.*`, `gru.*|lstm.*|rnn.*`, `out.*`.
+    Imdb {
+        #[command(flatten)]
+        common: ImportArgs,
+        /// The WordPiece vocabulary the model was trained with (default: the config's, else the
+        /// paper's `imdb_wordpiece.vocab` in the data folder). The embedding may have more rows.
+        #[arg(long)]
+        vocab: Option<PathBuf>,
+    },
+    /// Encoder `LSTM(1, L)`, decoder `LSTM(L, D)` fed the latent at every step, `Linear(D, 1)`
+    /// (or GRU/RNN), keys `enc.*`, `dec.*`, `out.*`.
+    Ecg {
+        #[command(flatten)]
+        common: ImportArgs,
+    },
+}
+
+/// Flags of `train import imdb|ecg`.
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// The PyTorch file: `torch.save(model.state_dict(), path)` (or a whole module).
+    #[arg(long)]
+    pytorch: PathBuf,
+    /// Run folder to create (refused when it holds a trained run).
+    #[arg(long)]
+    out: PathBuf,
+    /// The recurrent cell to expect (default: read from the weights' gate count).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["gru", "lstm", "rnn"])
+        .try_map(|s| s.parse::<CellKind>()))]
+    cell: Option<CellKind>,
+    /// Rename a key prefix before import, e.g. `--key-map embedding=emb --key-map fc=out`
+    /// (repeatable; whole dotted components).
+    #[arg(long, value_name = "FROM=TO")]
+    key_map: Vec<KeyRename>,
+    /// The dictionary key holding the state dict, for checkpoints that nest it
+    /// (e.g. `model_state_dict`).
+    #[arg(long)]
+    top_level_key: Option<String>,
+    /// TOML config whose data settings the run uses (default: `configs/<task>.toml`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data folder (as for `train imdb|ecg`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl ImportArgs {
+    fn options(self, vocab: Option<PathBuf>) -> ImportOptions {
+        ImportOptions {
+            pytorch: self.pytorch,
+            out: self.out,
+            vocab,
+            cell: self.cell,
+            key_map: self.key_map,
+            top_level_key: self.top_level_key,
+            config: self.config,
+            data_dir: self.data_dir,
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Imdb(args) => train::run_imdb(&args.into()).map(|_| ()),
         Command::Ecg(args) => train::run_ecg(&args.into()).map(|_| ()),
+        Command::Import { task } => match task {
+            ImportTask::Imdb { common, vocab } => {
+                train::import(Task::Imdb, &common.options(vocab)).map(|_| ())
+            }
+            ImportTask::Ecg { common } => {
+                train::import(Task::Ecg, &common.options(None)).map(|_| ())
+            }
+        },
+        Command::ExportData {
+            task,
+            out,
+            config,
+            data_dir,
+        } => train::import::export_data(task.into(), config, data_dir, &out),
         Command::Download { data_dir } => train::download(data_dir),
     };
     if let Err(e) = result {

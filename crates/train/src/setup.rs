@@ -136,6 +136,19 @@ impl StartGuard {
     }
 }
 
+/// The config of a new run of `task`: `--config` (else `configs/<task>.toml`) with the flags
+/// applied and checked, and the file it came from.
+pub fn load_config(task: Task, args: &TrainArgs) -> Result<(RunConfig, PathBuf)> {
+    let path = match &args.config {
+        Some(p) => locate_config(p)?,
+        None => default_config_path(task)?,
+    };
+    let mut config = RunConfig::load(&path)?;
+    check_task(&config, task)?;
+    apply_flags(&mut config, args)?;
+    Ok((config, path))
+}
+
 /// Read the config (or the run's own one when resuming), apply and check the flags, then create
 /// and lock the run folder. Nothing is written into the folder here.
 pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
@@ -192,13 +205,7 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
             guard,
         });
     }
-    let path = match &args.config {
-        Some(p) => locate_config(p)?,
-        None => default_config_path(task)?,
-    };
-    let mut config = RunConfig::load(&path)?;
-    check_task(&config, task)?;
-    apply_flags(&mut config, args)?;
+    let (config, path) = load_config(task, args)?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
