@@ -1,5 +1,4 @@
-//! Pieces shared by `analyze imdb` and `analyze ecg`: the run folder, the data folder, progress
-//! reporting, conversion of hooked states, and the files a figure leaves behind.
+//! Pieces shared by `analyze imdb` and `analyze ecg`: the run folder, progress reporting, conversion of hooked states, and the files a figure leaves behind.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -7,23 +6,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
+use kann_data::workspace_root;
 use kann_koopman::States;
 use kann_models::config::Task;
 use kann_models::npy::tensor_to_vec;
-use kann_models::run::{CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE};
+use kann_models::run::{
+    CONFIG_FILE, EpochMetrics, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE, read_metrics,
+};
 use kann_plot::FigurePaths;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-
-/// The workspace root (two levels above this crate's manifest).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap_or_else(|_| PathBuf::from("."))
-}
 
 /// The run folder to analyse: `explicit` if given, else the newest run of `task` under
 /// `results/` (in the current folder, else in the workspace root), judged by the time its
@@ -79,37 +73,9 @@ pub fn resolve_run_dir(explicit: Option<&Path>, task: Task) -> Result<PathBuf> {
     }
 }
 
-/// Data folder: `--data-dir`, else the run config's `data_dir`, else env `KANN_DATA_DIR`, else
-/// `<workspace>/../shared/data` when it exists, else `data/` (the same order as `train`).
-pub fn resolve_data_dir(flag: Option<&Path>, config: Option<&Path>) -> PathBuf {
-    if let Some(p) = flag.or(config) {
-        return p.to_path_buf();
-    }
-    if let Some(p) = std::env::var_os(kann_data::DATA_DIR_ENV).filter(|v| !v.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let shared = workspace_root().join("../shared/data");
-    if shared.is_dir() {
-        return shared;
-    }
-    PathBuf::from(kann_data::DEFAULT_DATA_DIR)
-}
-
 /// The inference device (pure-Rust CPU backend, no autodiff).
 pub fn device() -> Device {
     Device::flex()
-}
-
-/// A progress bar over `len` items with rate and ETA (drawn only on a terminal).
-pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix.to_string());
-    bar
 }
 
 /// Runs one step of the analysis under a spinner and prints how long it took.
@@ -227,82 +193,6 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
-/// One row of `metrics.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricsRow {
-    /// 1-based epoch.
-    pub epoch: f64,
-    /// Training loss.
-    pub train_loss: f64,
-    /// Training accuracy.
-    pub train_acc: f64,
-    /// Validation loss.
-    pub val_loss: f64,
-    /// Validation accuracy.
-    pub val_acc: f64,
-    /// Test loss (NaN if not measured).
-    pub test_loss: f64,
-    /// Test accuracy (NaN if not measured).
-    pub test_acc: f64,
-}
-
-/// Reads `metrics.csv` of a run (columns by header name).
-pub fn read_metrics(run: &Path) -> Result<Vec<MetricsRow>> {
-    let path = run.join(METRICS_FILE);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .with_context(|| format!("{} is empty", path.display()))?
-        .split(',')
-        .collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim() == name)
-            .with_context(|| format!("{}: no column `{name}` in the header", path.display()))
-    };
-    let cols = [
-        col("epoch")?,
-        col("train_loss")?,
-        col("train_acc")?,
-        col("val_loss")?,
-        col("val_acc")?,
-        col("test_loss")?,
-        col("test_acc")?,
-    ];
-    let mut rows = Vec::new();
-    for (i, line) in lines.enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').collect();
-        let get = |c: usize| -> Result<f64> {
-            let f = fields
-                .get(c)
-                .with_context(|| format!("{} line {}: too few fields", path.display(), i + 2))?;
-            let f = f.trim();
-            if f.eq_ignore_ascii_case("nan") {
-                return Ok(f64::NAN);
-            }
-            f.parse::<f64>().with_context(|| {
-                format!("{} line {}: `{f}` is not a number", path.display(), i + 2)
-            })
-        };
-        rows.push(MetricsRow {
-            epoch: get(cols[0])?,
-            train_loss: get(cols[1])?,
-            train_acc: get(cols[2])?,
-            val_loss: get(cols[3])?,
-            val_acc: get(cols[4])?,
-            test_loss: get(cols[5])?,
-            test_acc: get(cols[6])?,
-        });
-    }
-    Ok(rows)
-}
-
 /// The run's accuracies: `summary.json` fields (`train_key`, `val_accuracy`, `test_accuracy`)
 /// when the file exists, else the last row of `metrics.csv`.
 pub fn read_accuracies(run: &Path, train_key: &str) -> Result<Accuracies> {
@@ -348,8 +238,8 @@ pub fn training_curves_figure(run: &Path, title: &str) -> Result<Option<FigureFi
     if rows.is_empty() {
         return Ok(None);
     }
-    let epochs: Vec<f64> = rows.iter().map(|r| r.epoch).collect();
-    let pick = |f: fn(&MetricsRow) -> f64| -> Vec<f64> { rows.iter().map(f).collect() };
+    let epochs: Vec<f64> = rows.iter().map(|r| r.epoch as f64).collect();
+    let pick = |f: fn(&EpochMetrics) -> f64| -> Vec<f64> { rows.iter().map(f).collect() };
     let cols = [
         ("loss", "train", pick(|r| r.train_loss)),
         ("loss", "valid", pick(|r| r.val_loss)),

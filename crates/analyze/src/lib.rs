@@ -9,8 +9,8 @@
 //! paper's value, ours, and the command) and `report.json` ([`ImdbReport`], [`EcgReport`]).
 //!
 //! ```no_run
-//! let args = analyze::AnalyzeArgs { run: Some("results/imdb".into()), ..Default::default() };
-//! let report = analyze::run_imdb(&args)?;
+//! let common = analyze::CommonArgs { run: Some("results/imdb".into()), ..Default::default() };
+//! let report = analyze::run_imdb(&common.into())?;
 //! println!("agreement {:.2}%", 100.0 * report.agreement.agreement);
 //! # Ok::<(), anyhow::Error>(())
 //! ```
@@ -33,14 +33,24 @@ pub use report::PaperRow;
 
 /// Runs `analyze imdb` (see [`imdb::run_imdb`]) under the run folder's lock, marked
 /// incomplete until it has finished (see [`guarded`]).
-pub fn run_imdb(args: &AnalyzeArgs) -> anyhow::Result<ImdbReport> {
-    guarded(kann_models::config::Task::Imdb, args, imdb::run_imdb)
+pub fn run_imdb(args: &ImdbArgs) -> anyhow::Result<ImdbReport> {
+    guarded(kann_models::config::Task::Imdb, &args.common, |common| {
+        imdb::run_imdb(&ImdbArgs {
+            common,
+            ..args.clone()
+        })
+    })
 }
 
 /// Runs `analyze ecg` (see [`ecg::run_ecg`]) under the run folder's lock, marked incomplete
 /// until it has finished (see [`guarded`]).
-pub fn run_ecg(args: &AnalyzeArgs) -> anyhow::Result<EcgReport> {
-    guarded(kann_models::config::Task::Ecg, args, ecg::run_ecg)
+pub fn run_ecg(args: &EcgArgs) -> anyhow::Result<EcgReport> {
+    guarded(kann_models::config::Task::Ecg, &args.common, |common| {
+        ecg::run_ecg(&EcgArgs {
+            common,
+            ..args.clone()
+        })
+    })
 }
 
 /// A file's length and modification time, to tell which files an analysis wrote.
@@ -83,11 +93,11 @@ fn is_temp_leftover(name: &str) -> bool {
 ///    and the files this attempt wrote.
 ///
 /// A kill leaves the marker from step 1. Whoever reads a run folder's analysis should check
-/// that `analysis.incomplete` is absent.
+/// that `analysis.incomplete` is absent. `analysis` gets `args` with the run folder resolved.
 pub fn guarded<T>(
     task: kann_models::config::Task,
-    args: &AnalyzeArgs,
-    analysis: impl FnOnce(&AnalyzeArgs) -> anyhow::Result<T>,
+    args: &CommonArgs,
+    analysis: impl FnOnce(CommonArgs) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     use anyhow::Context;
     use kann_models::run::ANALYSIS_INCOMPLETE_FILE;
@@ -111,11 +121,11 @@ pub fn guarded<T>(
     kann_models::atomic::write_atomic(&marker, header.as_bytes())
         .with_context(|| format!("marking the analysis of {} as started", run.display()))?;
     let before = snapshot(&run);
-    let args = AnalyzeArgs {
+    let args = CommonArgs {
         run: Some(run.clone()),
         ..args.clone()
     };
-    match analysis(&args) {
+    match analysis(args) {
         Ok(v) => {
             std::fs::remove_file(&marker)
                 .with_context(|| format!("removing {}", marker.display()))?;
@@ -152,10 +162,10 @@ pub fn guarded<T>(
     }
 }
 
-/// Arguments of `analyze imdb` (the command line) and of both analyses (the library);
-/// `analyze ecg` parses [`EcgArgs`], which lists only the flags that apply to it.
+/// The flags `analyze imdb` and `analyze ecg` share (flattened into [`ImdbArgs`] and
+/// [`EcgArgs`], so that each command's `--help` lists only its own flags).
 #[derive(Debug, Clone, Args)]
-pub struct AnalyzeArgs {
+pub struct CommonArgs {
     /// Run folder written by `train --out DIR` (default: the task's newest run, by the time of its
     /// model.bpk, under ./results/ of the current folder, else under results/ of the workspace
     /// this binary was built from).
@@ -173,101 +183,23 @@ pub struct AnalyzeArgs {
     /// Seed of the random batches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// IMDB: at most this many reviews in the contextual ("not bad"/"not good") batch.
-    #[arg(long, default_value_t = 256)]
-    pub context_cap: usize,
-    /// IMDB: reviews per batch when streaming the test set for the agreement (Fig. 4 left).
-    #[arg(long, default_value_t = 64)]
-    pub stream_batch: usize,
-    /// IMDB: fit the operator on the reviews' real steps, or on every step of the batch padded
-    /// to max_len (the authors' pipeline). Both spectra are reported; this picks the one the
-    /// rest of the analysis uses.
-    #[arg(long, value_enum, default_value_t = FitSteps::Real)]
-    pub fit_steps: FitSteps,
-    /// IMDB word statistics: a word's polarity is used when it occurs at least this many times
-    /// in the training reviews.
-    #[arg(long, default_value_t = 50)]
-    pub min_word_count: usize,
-    /// IMDB word statistics: a word is scored when it occurs at least this many times in the
-    /// test reviews.
-    #[arg(long, default_value_t = 10)]
-    pub min_word_test_count: usize,
-    /// ECG: how dominance ranks are grouped into the sets of Fig. 2 (conjugate pairs, or the
-    /// authors' consecutive ranks).
-    #[arg(long, value_enum, default_value_t = ecg::PairingRule::Conjugate)]
-    pub pairing: ecg::PairingRule,
-    /// ECG: skip the Fig. 2 robustness sweep over batch sizes 20/64/145 x 3 draws.
-    #[arg(long)]
-    pub skip_robustness: bool,
 }
 
-/// The flags of `analyze ecg`: those of [`AnalyzeArgs`] that apply to the ECG analysis (the
-/// IMDB-only ones keep their defaults).
-#[derive(Debug, Clone, Args)]
-pub struct EcgArgs {
-    /// Run folder written by `train ecg --out DIR` (default: the newest ECG run, by the time of
-    /// its model.bpk, under ./results/ of the current folder, else under results/ of the
-    /// workspace this binary was built from).
-    #[arg(long)]
-    pub run: Option<PathBuf>,
-    /// Data folder (holds `ECG5000/`); default as for `train`.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Size of the random test batch the operator is fitted on (64 in the paper).
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Rank of the Koopman basis (default: the reference's min(#pairs, k) - 1).
-    #[arg(long)]
-    pub rank: Option<usize>,
-    /// Seed of the random batches.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// How dominance ranks are grouped into the sets of Fig. 2 (conjugate pairs, or the
-    /// authors' consecutive ranks).
-    #[arg(long, value_enum, default_value_t = ecg::PairingRule::Conjugate)]
-    pub pairing: ecg::PairingRule,
-    /// Skip the Fig. 2 robustness sweep over batch sizes 20/64/145 x 3 draws.
-    #[arg(long)]
-    pub skip_robustness: bool,
-}
-
-impl From<EcgArgs> for AnalyzeArgs {
-    fn from(a: EcgArgs) -> Self {
-        AnalyzeArgs {
-            run: a.run,
-            data_dir: a.data_dir,
-            batch: a.batch,
-            rank: a.rank,
-            seed: a.seed,
-            pairing: a.pairing,
-            skip_robustness: a.skip_robustness,
-            ..Default::default()
-        }
-    }
-}
-
-impl Default for AnalyzeArgs {
+impl Default for CommonArgs {
     fn default() -> Self {
-        AnalyzeArgs {
+        CommonArgs {
             run: None,
             data_dir: None,
             batch: 64,
             rank: None,
             seed: 0,
-            context_cap: 256,
-            stream_batch: 64,
-            fit_steps: FitSteps::Real,
-            min_word_count: 50,
-            min_word_test_count: 10,
-            pairing: ecg::PairingRule::Conjugate,
-            skip_robustness: false,
         }
     }
 }
 
-impl AnalyzeArgs {
-    /// The `analyze` command line that reproduces a report.
-    pub fn command(&self, task: &str, run: &std::path::Path) -> String {
+impl CommonArgs {
+    /// The start of the `analyze <task>` command line that reproduces a report.
+    fn command(&self, task: &str, run: &std::path::Path) -> String {
         let mut c = format!(
             "cargo run --release -p analyze -- {task} --run {} --batch {} --seed {}",
             run.display(),
@@ -277,19 +209,75 @@ impl AnalyzeArgs {
         if let Some(r) = self.rank {
             c.push_str(&format!(" --rank {r}"));
         }
-        if task == "ecg" && self.pairing != ecg::PairingRule::Conjugate {
-            c.push_str(&format!(" --pairing {}", self.pairing));
+        c
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.batch < 2 {
+            anyhow::bail!("--batch must be at least 2, got {}", self.batch);
         }
-        if task == "ecg" && self.skip_robustness {
-            c.push_str(" --skip-robustness");
+        Ok(())
+    }
+}
+
+/// Arguments of `analyze imdb`.
+#[derive(Debug, Clone, Args)]
+pub struct ImdbArgs {
+    /// The flags both analyses share.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// At most this many reviews in the contextual ("not bad"/"not good") batch.
+    #[arg(long, default_value_t = 256)]
+    pub context_cap: usize,
+    /// Reviews per batch when streaming the test set for the agreement (Fig. 4 left).
+    #[arg(long, default_value_t = 64)]
+    pub stream_batch: usize,
+    /// Fit the operator on the reviews' real steps, or on every step of the batch padded to
+    /// max_len (the authors' pipeline). Both spectra are reported; this picks the one the rest
+    /// of the analysis uses.
+    #[arg(long, value_enum, default_value_t = FitSteps::Real)]
+    pub fit_steps: FitSteps,
+    /// Word statistics: a word's polarity is used when it occurs at least this many times in
+    /// the training reviews.
+    #[arg(long, default_value_t = 50)]
+    pub min_word_count: usize,
+    /// Word statistics: a word is scored when it occurs at least this many times in the test
+    /// reviews.
+    #[arg(long, default_value_t = 10)]
+    pub min_word_test_count: usize,
+}
+
+impl Default for ImdbArgs {
+    fn default() -> Self {
+        CommonArgs::default().into()
+    }
+}
+
+impl From<CommonArgs> for ImdbArgs {
+    /// The shared flags as given, the IMDB ones at their defaults.
+    fn from(common: CommonArgs) -> Self {
+        ImdbArgs {
+            common,
+            context_cap: 256,
+            stream_batch: 64,
+            fit_steps: FitSteps::Real,
+            min_word_count: 50,
+            min_word_test_count: 10,
         }
-        if task == "imdb" && self.context_cap != 256 {
+    }
+}
+
+impl ImdbArgs {
+    /// The `analyze imdb` command line that reproduces a report.
+    pub fn command(&self, run: &std::path::Path) -> String {
+        let mut c = self.common.command("imdb", run);
+        if self.context_cap != 256 {
             c.push_str(&format!(" --context-cap {}", self.context_cap));
         }
-        if task == "imdb" && self.fit_steps != FitSteps::Real {
+        if self.fit_steps != FitSteps::Real {
             c.push_str(&format!(" --fit-steps {}", self.fit_steps));
         }
-        if task == "imdb" && (self.min_word_count, self.min_word_test_count) != (50, 10) {
+        if (self.min_word_count, self.min_word_test_count) != (50, 10) {
             c.push_str(&format!(
                 " --min-word-count {} --min-word-test-count {}",
                 self.min_word_count, self.min_word_test_count
@@ -299,9 +287,7 @@ impl AnalyzeArgs {
     }
 
     pub(crate) fn check(&self) -> anyhow::Result<()> {
-        if self.batch < 2 {
-            anyhow::bail!("--batch must be at least 2, got {}", self.batch);
-        }
+        self.common.check()?;
         if self.stream_batch == 0 {
             anyhow::bail!("--stream-batch must be at least 1");
         }
@@ -312,5 +298,55 @@ impl AnalyzeArgs {
             anyhow::bail!("--context-cap must be at least 2, got {}", self.context_cap);
         }
         Ok(())
+    }
+}
+
+/// Arguments of `analyze ecg`.
+#[derive(Debug, Clone, Args)]
+pub struct EcgArgs {
+    /// The flags both analyses share.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// How dominance ranks are grouped into the sets of Fig. 2 (conjugate pairs, or the
+    /// authors' consecutive ranks).
+    #[arg(long, value_enum, default_value_t = ecg::PairingRule::Conjugate)]
+    pub pairing: ecg::PairingRule,
+    /// Skip the Fig. 2 robustness sweep over batch sizes 20/64/145 x 3 draws.
+    #[arg(long)]
+    pub skip_robustness: bool,
+}
+
+impl Default for EcgArgs {
+    fn default() -> Self {
+        CommonArgs::default().into()
+    }
+}
+
+impl From<CommonArgs> for EcgArgs {
+    /// The shared flags as given, the ECG ones at their defaults.
+    fn from(common: CommonArgs) -> Self {
+        EcgArgs {
+            common,
+            pairing: ecg::PairingRule::Conjugate,
+            skip_robustness: false,
+        }
+    }
+}
+
+impl EcgArgs {
+    /// The `analyze ecg` command line that reproduces a report.
+    pub fn command(&self, run: &std::path::Path) -> String {
+        let mut c = self.common.command("ecg", run);
+        if self.pairing != ecg::PairingRule::Conjugate {
+            c.push_str(&format!(" --pairing {}", self.pairing));
+        }
+        if self.skip_robustness {
+            c.push_str(" --skip-robustness");
+        }
+        c
+    }
+
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        self.common.check()
     }
 }

@@ -26,7 +26,7 @@ enum Command {
     States(states::StatesArgs),
     /// IMDB sentiment GRU (paper Sec. 4.1, Fig. 1, Fig. 4 left): spectrum, sentiment and
     /// contextual eigenvectors, word highlights, agreement; report.md/json in the run folder.
-    Imdb(analyze::AnalyzeArgs),
+    Imdb(analyze::ImdbArgs),
     /// ECG5000 LSTM autoencoder (paper Sec. 4.2, Figs. 2-3, Fig. 4 right, App. B); report.md/json
     /// in the run folder.
     Ecg(analyze::EcgArgs),
@@ -37,7 +37,7 @@ fn main() {
     let result = match cli.command {
         Command::States(args) => states::run(&args),
         Command::Imdb(args) => analyze::run_imdb(&args).map(drop),
-        Command::Ecg(args) => analyze::run_ecg(&args.into()).map(drop),
+        Command::Ecg(args) => analyze::run_ecg(&args).map(drop),
     };
     // One line, as `train` does (no Debug output, no backtrace under RUST_BACKTRACE).
     if let Err(e) = result {

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use analyze::{AnalyzeArgs, EcgReport, FigureFile, ImdbReport};
+use analyze::{CommonArgs, EcgReport, FigureFile, ImdbReport};
 use kann_models::config::{EcgRunConfig, ImdbRunConfig, RunConfig};
 
 fn ecg_config(run: &Path) -> EcgRunConfig {
@@ -41,8 +41,9 @@ fn train_args(config: &str, out: &Path, data: &Path) -> train::TrainArgs {
     }
 }
 
-fn args(run: &Path, data: &Path) -> AnalyzeArgs {
-    AnalyzeArgs {
+/// The shared flags of `analyze imdb|ecg`; `.into()` gives either task's arguments.
+fn args(run: &Path, data: &Path) -> CommonArgs {
+    CommonArgs {
         run: Some(run.to_path_buf()),
         data_dir: Some(data.to_path_buf()),
         ..Default::default()
@@ -133,7 +134,7 @@ fn find<'a>(figures: &'a [FigureFile], name: &str) -> &'a FigureFile {
 }
 
 fn check_ecg(run: &Path, data: &Path) {
-    let report = analyze::run_ecg(&args(run, data)).expect("analyze ecg");
+    let report = analyze::run_ecg(&args(run, data).into()).expect("analyze ecg");
     let json: EcgReport =
         serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap())
             .expect("report.json deserialises into EcgReport");
@@ -271,7 +272,7 @@ fn check_ecg(run: &Path, data: &Path) {
 }
 
 fn check_imdb(run: &Path, data: &Path) {
-    let report = analyze::run_imdb(&args(run, data)).expect("analyze imdb");
+    let report = analyze::run_imdb(&args(run, data).into()).expect("analyze imdb");
     let json: ImdbReport =
         serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap())
             .expect("report.json deserialises into ImdbReport");
@@ -427,17 +428,23 @@ fn check_imdb(run: &Path, data: &Path) {
 fn check_bad_inputs(ecg_run: &Path, imdb_run: &Path, data: &Path, scratch: &Path) {
     let err = |r: anyhow::Result<()>| format!("{:#}", r.expect_err("bad input must fail"));
     // A batch larger than the test set.
-    let e = err(analyze::run_ecg(&AnalyzeArgs {
-        batch: 146,
-        ..args(ecg_run, data)
-    })
+    let e = err(analyze::run_ecg(
+        &CommonArgs {
+            batch: 146,
+            ..args(ecg_run, data)
+        }
+        .into(),
+    )
     .map(drop));
     assert!(e.contains("--batch 146") && e.contains("145"), "{e}");
     let too_many = imdb_config(imdb_run).data.test_limit.unwrap_or(25_000) + 1;
-    let e = err(analyze::run_imdb(&AnalyzeArgs {
-        batch: too_many,
-        ..args(imdb_run, data)
-    })
+    let e = err(analyze::run_imdb(
+        &CommonArgs {
+            batch: too_many,
+            ..args(imdb_run, data)
+        }
+        .into(),
+    )
     .map(drop));
     assert!(
         e.contains(&format!("--batch {too_many}")) && e.contains("test set"),
@@ -445,10 +452,13 @@ fn check_bad_inputs(ecg_run: &Path, imdb_run: &Path, data: &Path, scratch: &Path
     );
     // A rank larger than the hidden size.
     let k = ecg_config(ecg_run).model.d_latent;
-    let e = err(analyze::run_ecg(&AnalyzeArgs {
-        rank: Some(k + 1),
-        ..args(ecg_run, data)
-    })
+    let e = err(analyze::run_ecg(
+        &CommonArgs {
+            rank: Some(k + 1),
+            ..args(ecg_run, data)
+        }
+        .into(),
+    )
     .map(drop));
     assert!(
         e.contains(&format!("--rank {}", k + 1)) && e.contains(&format!("hidden size {k}")),
@@ -460,10 +470,10 @@ fn check_bad_inputs(ecg_run: &Path, imdb_run: &Path, data: &Path, scratch: &Path
     for f in ["config.toml", "model.json"] {
         std::fs::copy(ecg_run.join(f), broken.join(f)).unwrap();
     }
-    let e = err(analyze::run_ecg(&args(&broken, data)).map(drop));
+    let e = err(analyze::run_ecg(&args(&broken, data).into()).map(drop));
     assert!(e.contains("model.bpk"), "{e}");
     // An incompatible checkpoint: the ECG run given to `analyze imdb`.
-    let e = err(analyze::run_imdb(&args(ecg_run, data)).map(drop));
+    let e = err(analyze::run_imdb(&args(ecg_run, data).into()).map(drop));
     assert!(e.contains("not an IMDB run") || e.contains("task"), "{e}");
     // Weights of another model shape.
     let mixed = scratch.join("mixed");
@@ -478,10 +488,10 @@ fn check_bad_inputs(ecg_run: &Path, imdb_run: &Path, data: &Path, scratch: &Path
     assert!(spec.contains(&format!("\"d_latent\": {}", k + 8)), "{spec}");
     std::fs::write(mixed.join("model.json"), spec).unwrap();
     std::fs::copy(ecg_run.join("model.bpk"), mixed.join("model.bpk")).unwrap();
-    let e = err(analyze::run_ecg(&args(&mixed, data)).map(drop));
+    let e = err(analyze::run_ecg(&args(&mixed, data).into()).map(drop));
     assert!(e.contains("model.bpk"), "{e}");
     // A run folder that does not exist.
-    let e = err(analyze::run_ecg(&args(&scratch.join("nope"), data)).map(drop));
+    let e = err(analyze::run_ecg(&args(&scratch.join("nope"), data).into()).map(drop));
     assert!(e.contains("nope"), "{e}");
 }
 

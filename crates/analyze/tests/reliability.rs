@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use analyze::AnalyzeArgs;
+use analyze::{CommonArgs, EcgArgs};
 use kann_models::run::ANALYSIS_INCOMPLETE_FILE;
 
 fn workspace() -> PathBuf {
@@ -42,12 +42,13 @@ fn a_failed_analysis_is_marked_incomplete_and_never_beside_a_report() {
         ..Default::default()
     })
     .expect("train ecg smoke");
-    let args = AnalyzeArgs {
+    let args: EcgArgs = CommonArgs {
         run: Some(run.clone()),
         data_dir: Some(data.clone()),
         batch: 32,
         ..Default::default()
-    };
+    }
+    .into();
     let marker = run.join(ANALYSIS_INCOMPLETE_FILE);
     analyze::run_ecg(&args).expect("first analysis");
     assert!(!marker.exists() && run.join("report.json").is_file());
@@ -125,15 +126,41 @@ fn help_lists_each_tasks_own_flags() {
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let ecg = help("ecg");
-    assert!(
-        !ecg.contains("--context-cap") && !ecg.contains("--stream-batch"),
-        "{ecg}"
-    );
-    assert!(ecg.contains("results/ of the workspace"), "{ecg}");
-    let imdb = help("imdb");
-    assert!(
-        imdb.contains("--context-cap") && imdb.contains("--stream-batch"),
-        "{imdb}"
-    );
+    // Flags of one task only, by task.
+    let imdb_only = [
+        "--context-cap",
+        "--stream-batch",
+        "--fit-steps",
+        "--min-word-count",
+        "--min-word-test-count",
+    ];
+    let ecg_only = ["--pairing", "--skip-robustness"];
+    let (ecg, imdb) = (help("ecg"), help("imdb"));
+    for (text, own, other) in [
+        (&ecg, &ecg_only[..], &imdb_only[..]),
+        (&imdb, &imdb_only, &ecg_only),
+    ] {
+        for flag in own {
+            assert!(text.contains(flag), "{flag} missing:\n{text}");
+        }
+        for flag in other {
+            assert!(!text.contains(flag), "{flag} listed:\n{text}");
+        }
+        // The shared flags, with their defaults.
+        for flag in [
+            "--run <RUN>",
+            "--data-dir",
+            "--batch <BATCH>",
+            "--rank",
+            "--seed <SEED>",
+        ] {
+            assert!(text.contains(flag), "{flag} missing:\n{text}");
+        }
+        assert!(
+            text.contains("[default: 64]") && text.contains("[default: 0]"),
+            "{text}"
+        );
+        assert!(text.contains("results/ of the workspace"), "{text}");
+    }
+    assert!(imdb.contains("[default: real]") && ecg.contains("[default: conjugate]"));
 }

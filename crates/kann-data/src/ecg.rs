@@ -47,6 +47,14 @@ impl Beat {
     }
 }
 
+/// A beat's samples, so that tensor helpers (e.g. `kann_models::beats_tensor`) take beats as
+/// they are.
+impl AsRef<[f32]> for Beat {
+    fn as_ref(&self) -> &[f32] {
+        &self.values
+    }
+}
+
 /// All beats of ECG5000, train file rows then test file rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EcgDataset {

@@ -203,6 +203,47 @@ impl ImdbDataset {
     pub fn iter(&self) -> impl Iterator<Item = &Review> {
         self.train.iter().chain(self.test.iter())
     }
+
+    /// The reviews a training run uses, and its analysis finds again: the validation split of
+    /// [`split_validation`](Self::split_validation)`(val_fraction, seed)`, then each part cut
+    /// to its limit by [`limit_reviews`] with the seeds `seed` (train), `seed + 1` (validation)
+    /// and `seed + 2` (test). The same arguments give the same reviews on every machine.
+    pub fn run_splits(
+        self,
+        val_fraction: f64,
+        seed: u64,
+        limits: &SplitLimits,
+    ) -> Result<ImdbSplits> {
+        let s = self.split_validation(val_fraction, seed)?;
+        Ok(ImdbSplits {
+            train: limit_reviews(s.train, limits.train, seed),
+            validation: limit_reviews(s.validation, limits.validation, seed.wrapping_add(1)),
+            test: limit_reviews(s.test, limits.test, seed.wrapping_add(2)),
+        })
+    }
+}
+
+/// How many reviews of each split a run uses (`None`: all); the config's `train_limit`,
+/// `val_limit` and `test_limit`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SplitLimits {
+    /// Training reviews.
+    pub train: Option<usize>,
+    /// Validation reviews.
+    pub validation: Option<usize>,
+    /// Test reviews.
+    pub test: Option<usize>,
+}
+
+/// At most `limit` of `reviews`: all of them (in order) when the limit is absent or not below
+/// their number, else the first `limit` after a seeded shuffle (ChaCha8), so both labels keep
+/// about their natural proportion.
+pub fn limit_reviews(mut reviews: Vec<Review>, limit: Option<usize>, seed: u64) -> Vec<Review> {
+    if let Some(n) = limit.filter(|&n| n < reviews.len()) {
+        reviews.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        reviews.truncate(n);
+    }
+    reviews
 }
 
 /// If `components` ends in `{train,test}/{pos,neg}/<file>.txt`, returns split, label and file.
@@ -398,6 +439,82 @@ mod tests {
         assert_eq!(classify(&["aclImdb", "train", "unsup", "1_0.txt"]), None);
         assert_eq!(classify(&["aclImdb", "train", "urls_pos.txt"]), None);
         assert_eq!(classify(&["aclImdb", "imdb.vocab"]), None);
+    }
+
+    /// A corpus of `n` reviews per label in each of train and test.
+    fn corpus(n: u32) -> ImdbDataset {
+        let reviews = |split| {
+            (0..2u8)
+                .flat_map(|label| {
+                    (0..n).map(move |id| Review {
+                        id,
+                        rating: if label == 1 { 8 } else { 2 },
+                        label,
+                        text: format!("{split:?} {label} {id}"),
+                        split,
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        ImdbDataset {
+            train: reviews(Split::Train),
+            test: reviews(Split::Test),
+        }
+    }
+
+    fn keys(reviews: &[Review]) -> Vec<(Split, u8, u32)> {
+        reviews.iter().map(|r| (r.split, r.label, r.id)).collect()
+    }
+
+    #[test]
+    fn run_splits_are_deterministic_disjoint_and_limited() {
+        let limits = SplitLimits {
+            train: Some(30),
+            validation: Some(6),
+            test: Some(25),
+        };
+        let a = corpus(50).run_splits(0.2, 7, &limits).unwrap();
+        let b = corpus(50).run_splits(0.2, 7, &limits).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            (a.train.len(), a.validation.len(), a.test.len()),
+            (30, 6, 25)
+        );
+        // Train and validation come from aclImdb/train and share no review.
+        let train: std::collections::HashSet<(u8, u32)> =
+            a.train.iter().map(|r| (r.label, r.id)).collect();
+        assert!(
+            a.validation
+                .iter()
+                .all(|r| !train.contains(&(r.label, r.id)))
+        );
+        assert!(a.train.iter().all(|r| r.split == Split::Train));
+        assert!(a.validation.iter().all(|r| r.split == Split::Validation));
+        assert!(a.test.iter().all(|r| r.split == Split::Test));
+        // Another seed draws other reviews.
+        let c = corpus(50).run_splits(0.2, 8, &limits).unwrap();
+        assert_ne!(keys(&a.train), keys(&c.train));
+    }
+
+    #[test]
+    fn run_splits_cut_each_part_with_its_own_seed() {
+        // The seeds train runs have always used: split_seed, + 1, + 2.
+        let limits = SplitLimits {
+            train: Some(10),
+            validation: Some(4),
+            test: Some(9),
+        };
+        let got = corpus(20).run_splits(0.25, 3, &limits).unwrap();
+        let full = corpus(20).split_validation(0.25, 3).unwrap();
+        assert_eq!(got.train, limit_reviews(full.train, Some(10), 3));
+        assert_eq!(got.validation, limit_reviews(full.validation, Some(4), 4));
+        assert_eq!(got.test, limit_reviews(full.test, Some(9), 5));
+        // No limits: the whole split, unshuffled.
+        let all = corpus(20)
+            .run_splits(0.25, 3, &SplitLimits::default())
+            .unwrap();
+        assert_eq!(all, corpus(20).split_validation(0.25, 3).unwrap());
+        assert!(corpus(2).run_splits(1.5, 3, &limits).is_err());
     }
 
     #[test]

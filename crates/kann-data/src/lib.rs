@@ -40,14 +40,17 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`imdb`], [`ecg`], [`tokenizer`], [`batch`], [`download`], [`testdata`] (test
-//! support: locating the shared real data).
+//! Modules: [`imdb`], [`ecg`], [`tokenizer`], [`batch`], [`download`], [`progress`] (the
+//! progress bar both binaries draw), [`testdata`] (test support: locating the shared real data).
+//! Where the data and the workspace are: [`locate_data_dir`], [`resolve_data_dir`],
+//! [`workspace_root`].
 
 pub mod batch;
 pub mod download;
 pub mod ecg;
 mod error;
 pub mod imdb;
+pub mod progress;
 pub mod testdata;
 pub mod tokenizer;
 
@@ -61,16 +64,60 @@ pub const DATA_DIR_ENV: &str = "KANN_DATA_DIR";
 /// Default data folder (relative to the working directory).
 pub const DEFAULT_DATA_DIR: &str = "data";
 
-/// The data folder: `explicit` if given, else env `KANN_DATA_DIR` if set and non-empty, else
-/// `data/`. The folder holds `aclImdb_v1.tar.gz` or `aclImdb/`, and `ECG5000/`.
+/// The workspace root: two levels above this crate's manifest (`crates/kann-data`), made
+/// absolute when that folder exists, else `.`. `train` and `analyze` find `configs/`,
+/// `results/` and `../shared/data` from here when they are not in the current folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// `$KANN_DATA_DIR`, when it is set and not empty.
+fn env_data_dir() -> Option<PathBuf> {
+    non_empty(std::env::var_os(DATA_DIR_ENV))
+}
+
+/// A variable's value as a folder; an empty value counts as unset (`KANN_DATA_DIR= cmd`).
+fn non_empty(value: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    value.filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// The folder to download into: `explicit` if given, else env `KANN_DATA_DIR` if set and
+/// non-empty, else `data/`. The folder holds `aclImdb_v1.tar.gz` or `aclImdb/`, and `ECG5000/`.
+/// (Reading also looks beside the workspace: see [`locate_data_dir`].)
 pub fn resolve_data_dir(explicit: Option<&Path>) -> PathBuf {
-    if let Some(p) = explicit {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(env_data_dir)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+}
+
+/// The folder `train` and `analyze` read the data from: the `--data-dir` flag, else the run
+/// config's `data_dir`, else env `KANN_DATA_DIR` (when set and not empty), else
+/// `<workspace>/../shared/data` when that folder exists (this project's machines), else `data/`.
+pub fn locate_data_dir(flag: Option<&Path>, config: Option<&Path>) -> PathBuf {
+    choose_data_dir(
+        flag.or(config),
+        env_data_dir(),
+        &workspace_root().join("../shared/data"),
+    )
+}
+
+/// [`locate_data_dir`] with its inputs given: `given` (flag or config), the environment's
+/// folder, and the shared folder beside the workspace (used when it is a folder).
+fn choose_data_dir(given: Option<&Path>, env: Option<PathBuf>, shared: &Path) -> PathBuf {
+    if let Some(p) = given {
         return p.to_path_buf();
     }
-    match std::env::var_os(DATA_DIR_ENV) {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from(DEFAULT_DATA_DIR),
+    if let Some(p) = env {
+        return p;
     }
+    if shared.is_dir() {
+        return shared.to_path_buf();
+    }
+    PathBuf::from(DEFAULT_DATA_DIR)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, then
@@ -96,4 +143,49 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_root_holds_the_workspace_manifest() {
+        let root = workspace_root();
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        assert!(manifest.contains("[workspace]"), "{}", root.display());
+        assert!(root.join("crates/kann-data").is_dir());
+    }
+
+    #[test]
+    fn data_dir_order_is_given_then_env_then_shared_then_default() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = tmp.path().join("shared");
+        let absent = tmp.path().join("absent");
+        let given = Path::new("/given");
+        let env = || Some(PathBuf::from("/env"));
+        assert_eq!(choose_data_dir(Some(given), env(), &absent), given);
+        assert_eq!(choose_data_dir(None, env(), &absent), Path::new("/env"));
+        assert_eq!(
+            choose_data_dir(None, None, &absent),
+            Path::new(DEFAULT_DATA_DIR)
+        );
+        std::fs::create_dir(&shared).unwrap();
+        assert_eq!(choose_data_dir(None, None, &shared), shared);
+        assert_eq!(choose_data_dir(None, env(), &shared), Path::new("/env"));
+    }
+
+    #[test]
+    fn an_empty_data_dir_variable_counts_as_unset() {
+        assert_eq!(non_empty(Some("".into())), None);
+        assert_eq!(non_empty(None), None);
+        assert_eq!(non_empty(Some("/d".into())), Some(PathBuf::from("/d")));
+        // So an empty variable falls through to the shared folder or `data/`.
+        let absent = Path::new("/nonexistent/kann/shared");
+        let env = non_empty(Some("".into()));
+        assert_eq!(
+            choose_data_dir(None, env, absent),
+            Path::new(DEFAULT_DATA_DIR)
+        );
+    }
 }

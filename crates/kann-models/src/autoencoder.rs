@@ -126,9 +126,72 @@ pub fn l1_per_beat(reconstruction: Tensor<2>, beats: Tensor<2>) -> Tensor<1> {
         .squeeze_dim::<1>(1)
 }
 
-/// One point of the ROC curve of the rule "anomalous iff loss ≥ threshold" (anomalous beats are
-/// the positives).
+/// Beats (or any series of equal length, e.g. `kann_data::ecg::Beat`) as one row-major tensor
+/// `[beats, samples]`, the autoencoder's input. Errors, naming the beat, when the series differ
+/// in length, and when there are none.
+pub fn beats_tensor<S: AsRef<[f32]>>(
+    beats: &[S],
+    device: &Device,
+) -> Result<Tensor<2>, ModelError> {
+    let Some(first) = beats.first() else {
+        return Err(ModelError::Shape("no beats to make a tensor of".into()));
+    };
+    let len = first.as_ref().len();
+    let mut data = Vec::with_capacity(beats.len() * len);
+    for (i, b) in beats.iter().enumerate() {
+        let v = b.as_ref();
+        if v.len() != len {
+            return Err(ModelError::Shape(format!(
+                "beat {i} has {} samples, beat 0 has {len}",
+                v.len()
+            )));
+        }
+        data.extend_from_slice(v);
+    }
+    Ok(Tensor::from_data(
+        TensorData::new(data, [beats.len(), len]),
+        device,
+    ))
+}
+
+/// Accuracy of the rule "normal iff loss < threshold" on normal and anomalous beats
+/// ([`threshold_accuracy`]); NaN for a class without beats (no accuracy, rather than 0%).
 #[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThresholdAccuracy {
+    /// Share of normal beats with a loss below the threshold.
+    pub normal: f64,
+    /// Share of anomalous beats with a loss at or above the threshold.
+    pub anomalous: f64,
+    /// Share of all beats classified correctly.
+    pub overall: f64,
+}
+
+/// The accuracy at `threshold` of the per-beat losses of normal and anomalous beats, the rule
+/// "normal iff loss < threshold" (26 in the paper).
+pub fn threshold_accuracy<T: Copy + Into<f64>>(
+    normal: &[T],
+    anomalous: &[T],
+    threshold: f64,
+) -> ThresholdAccuracy {
+    let n_ok = normal.iter().filter(|&&x| x.into() < threshold).count();
+    let a_ok = anomalous.iter().filter(|&&x| x.into() >= threshold).count();
+    let ratio = |ok: usize, n: usize| {
+        if n == 0 {
+            f64::NAN
+        } else {
+            ok as f64 / n as f64
+        }
+    };
+    ThresholdAccuracy {
+        normal: ratio(n_ok, normal.len()),
+        anomalous: ratio(a_ok, anomalous.len()),
+        overall: ratio(n_ok + a_ok, normal.len() + anomalous.len()),
+    }
+}
+
+/// One point of the ROC curve of the rule "anomalous iff loss ≥ threshold" (anomalous beats are
+/// the positives). Serialized as one row of a run's `roc.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct RocPoint {
     /// The loss threshold (`+∞` for the first point, where nothing is called anomalous).
     pub threshold: f64,
@@ -209,5 +272,38 @@ mod tests {
         let (pts, auc) = roc_curve(&[5.0, 1.0], &[5.0, 9.0]);
         assert_eq!(pts.len(), 4);
         assert!((auc - 0.875).abs() < 1e-12, "{auc}");
+    }
+
+    #[test]
+    fn beats_tensor_keeps_row_order_and_refuses_ragged_or_no_beats() {
+        let device = Device::flex();
+        let beats = [vec![1.0f32, 2.0, 3.0], vec![4.0, 5.0, 6.0]];
+        let t = beats_tensor(&beats, &device).expect("two beats of 3");
+        assert_eq!(t.dims(), [2, 3]);
+        let v = crate::npy::tensor_to_vec(&t).expect("f32 data");
+        assert_eq!(v, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let ragged = [vec![1.0f32, 2.0], vec![3.0]];
+        let e = beats_tensor(&ragged, &device).unwrap_err().to_string();
+        assert!(e.contains("beat 1 has 1 samples, beat 0 has 2"), "{e}");
+        assert!(beats_tensor::<Vec<f32>>(&[], &device).is_err());
+    }
+
+    #[test]
+    fn threshold_rule_counts_both_classes() {
+        let a = threshold_accuracy(&[1.0f32, 30.0], &[40.0, 5.0, 50.0], 26.0);
+        assert_eq!((a.normal, a.anomalous), (0.5, 2.0 / 3.0));
+        assert!((a.overall - 0.6).abs() < 1e-12);
+        // A loss equal to the threshold is anomalous.
+        let b = threshold_accuracy(&[26.0f64], &[26.0], 26.0);
+        assert_eq!((b.normal, b.anomalous), (0.0, 1.0));
+    }
+
+    #[test]
+    fn an_empty_class_has_no_accuracy() {
+        let a = threshold_accuracy(&[1.0f32, 30.0], &[], 26.0);
+        assert_eq!(a.normal, 0.5);
+        assert!(a.anomalous.is_nan());
+        assert_eq!(a.overall, 0.5);
+        assert!(threshold_accuracy::<f64>(&[], &[], 1.0).overall.is_nan());
     }
 }

@@ -30,6 +30,15 @@ pub enum ModelError {
     /// A burnpack record could not be saved or applied.
     #[error("weights: {0}")]
     Record(String),
+    /// A CSV file of a run folder could not be written or read (a missing column, a value that
+    /// is not a number); the message names the record and line.
+    #[error("{path}: {message}")]
+    Csv {
+        /// The CSV file.
+        path: PathBuf,
+        /// What is wrong (from the csv crate).
+        message: String,
+    },
     /// A PyTorch file cannot be imported (see [`crate::pytorch`]): names the file, and the key at
     /// fault when there is one.
     #[error("import {path}: {message}")]

@@ -19,7 +19,10 @@ pub mod run;
 pub mod sentiment;
 pub mod testhook;
 
-pub use autoencoder::{EcgAutoencoder, EcgAutoencoderConfig, RocPoint, l1_per_beat, roc_curve};
+pub use autoencoder::{
+    EcgAutoencoder, EcgAutoencoderConfig, RocPoint, ThresholdAccuracy, beats_tensor, l1_per_beat,
+    roc_curve, threshold_accuracy,
+};
 pub use error::ModelError;
 pub use hooks::HookedStates;
 pub use sentiment::{SentimentConfig, SentimentModel, bce_with_logits};

@@ -9,7 +9,7 @@
 //! | `model.bpk` | weights (burnpack): IMDB after the last epoch, ECG best validation loss |
 //! | `model.bpk.crc32` | length and CRC-32 of `model.bpk`, checked on every load ([`crate::integrity`]) |
 //! | `vocab.txt` | IMDB: the WordPiece vocabulary the run used (line number = id) |
-//! | `metrics.csv` | one row per epoch: loss and accuracy per split, learning rate, seconds |
+//! | `metrics.csv` | one row per epoch ([`EpochMetrics`]): loss and accuracy per split, learning rate, seconds |
 //! | `train.log` | the log of the run |
 //! | `summary.json` | final numbers (test accuracy, wall time, ...) |
 //! | `checkpoint/` | state of the last finished epoch for `--resume`: `LATEST` names a complete folder `epoch-NNNN/` holding `model.bpk`, `optim.bpk`, `state.json` (ECG also `best.bpk`) and `manifest.json` (their lengths and CRC-32s, written last) |
@@ -17,7 +17,8 @@
 //! | `run.lock` | who is writing into the folder ([`crate::lock`]); only the OS lock on it counts |
 //! | `analysis.incomplete` | present while `analyze` is writing (or after it failed): the report and figures are not one whole analysis |
 //!
-//! Every file is written atomically (temporary file, then rename).
+//! Every file is written atomically (temporary file, then rename). The CSV files are written and
+//! read with the csv crate ([`write_csv`], [`write_metrics`], [`read_metrics`]).
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +50,90 @@ pub const CHECKPOINT_DIR: &str = "checkpoint";
 /// Marker of an analysis that has not finished (see the layout table).
 pub const ANALYSIS_INCOMPLETE_FILE: &str = "analysis.incomplete";
 pub use crate::lock::LOCK_FILE;
+
+/// One row of `metrics.csv`: `train` writes one per epoch, `analyze` reads them back (by column
+/// name) for the training curves and the accuracies of a run without `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Learning rate used in this epoch (NaN when a file does not record it).
+    #[serde(default = "not_recorded")]
+    pub lr: f64,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Training accuracy over the epoch (running, as the model changed).
+    pub train_acc: f64,
+    /// Validation loss.
+    pub val_loss: f64,
+    /// Validation accuracy.
+    pub val_acc: f64,
+    /// Test loss (NaN when not evaluated).
+    pub test_loss: f64,
+    /// Test accuracy (NaN when not evaluated).
+    pub test_acc: f64,
+    /// Seconds spent training this epoch (NaN when a file does not record it).
+    #[serde(default = "not_recorded")]
+    pub train_seconds: f64,
+    /// Seconds spent evaluating this epoch (NaN when a file does not record it).
+    #[serde(default = "not_recorded")]
+    pub eval_seconds: f64,
+}
+
+fn not_recorded() -> f64 {
+    f64::NAN
+}
+
+/// Header of `metrics.csv` (the fields of [`EpochMetrics`], in order).
+pub const METRICS_HEADER: &str =
+    "epoch,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,train_seconds,eval_seconds";
+
+/// `rows` as CSV: a header of the field names, then one line a row (no header for no rows).
+/// Floats are written in full (shortest exact) precision, `NaN` and `inf` as such.
+pub fn csv_bytes<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r).map_err(|e| e.to_string())?;
+    }
+    w.into_inner().map_err(|e| e.error().to_string())
+}
+
+/// Writes `rows` as the CSV file `path` ([`csv_bytes`]), atomically.
+pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), ModelError> {
+    let bytes = csv_bytes(rows).map_err(|message| ModelError::Csv {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// Rewrites `<dir>/metrics.csv` with all rows (atomically); with no rows, the header alone.
+pub fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Result<(), ModelError> {
+    let path = dir.join(METRICS_FILE);
+    if rows.is_empty() {
+        return write_atomic(&path, format!("{METRICS_HEADER}\n").as_bytes());
+    }
+    write_csv(&path, rows)
+}
+
+/// Reads `<dir>/metrics.csv`: columns by header name (others are ignored; `lr` and the seconds
+/// may be absent), values trimmed, `NaN` for a split that was not measured. A missing column or
+/// a value that is not a number is an error naming the file and the line.
+pub fn read_metrics(dir: &Path) -> Result<Vec<EpochMetrics>, ModelError> {
+    let path = dir.join(METRICS_FILE);
+    let csv_err = |e: csv::Error| ModelError::Csv {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(&path)
+        .map_err(csv_err)?;
+    reader
+        .deserialize()
+        .map(|row| row.map_err(csv_err))
+        .collect()
+}
 
 /// The model's shape, stored as `model.json` so the weights can be applied to a model of the
 /// right size without the data.
@@ -182,5 +267,82 @@ pub fn load_ecg_run(
     match run.model {
         RunModel::Ecg(m) => Ok((m, run.config)),
         _ => Err(run_err(dir, "not an ECG run")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(epoch: usize) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            lr: 1e-3,
+            train_loss: 0.5,
+            train_acc: 0.75,
+            val_loss: 0.25,
+            val_acc: 0.875,
+            test_loss: f64::NAN,
+            test_acc: f64::NAN,
+            train_seconds: 1.5,
+            eval_seconds: 0.5,
+        }
+    }
+
+    #[test]
+    fn metrics_csv_has_the_documented_header_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        write_metrics(dir.path(), &[row(1), row(2)]).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some(METRICS_HEADER));
+        assert_eq!(
+            lines.next(),
+            Some("1,0.001,0.5,0.75,0.25,0.875,NaN,NaN,1.5,0.5")
+        );
+        let back = read_metrics(dir.path()).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[1].epoch, back[1].val_acc), (2, 0.875));
+        assert!(back[1].test_loss.is_nan());
+        // No epoch yet: the header alone, read as no rows.
+        write_metrics(dir.path(), &[]).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap();
+        assert_eq!(text, format!("{METRICS_HEADER}\n"));
+        assert!(read_metrics(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn metrics_are_read_by_column_name_and_bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(METRICS_FILE);
+        // Reordered, padded, an unknown column, no lr or seconds, `nan` in lower case.
+        std::fs::write(
+            &path,
+            "val_acc,epoch,train_loss,train_acc,val_loss,test_loss,test_acc,extra\n\
+             0.875,1,0.5,0.75,0.25,NaN,nan,x\n\
+             0.9, 2 ,0.4,0.8,0.2,0.3,0.85,y\n",
+        )
+        .unwrap();
+        let rows = read_metrics(dir.path()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].epoch, rows[0].val_acc), (1, 0.875));
+        assert!(rows[0].test_loss.is_nan() && rows[0].test_acc.is_nan());
+        assert!(rows[0].lr.is_nan() && rows[1].eval_seconds.is_nan());
+        assert_eq!((rows[1].epoch, rows[1].test_acc), (2, 0.85));
+        // A missing column and a bad number are errors that name the file and the line.
+        std::fs::write(&path, "epoch,train_loss\n1,0.5\n").unwrap();
+        let e = read_metrics(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("metrics.csv") && e.contains("train_acc"), "{e}");
+        std::fs::write(
+            &path,
+            "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc\n1,0.5,abc,0,0,0,0\n",
+        )
+        .unwrap();
+        let e = read_metrics(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("metrics.csv") && e.contains("line: 2"), "{e}");
+        // No file: an I/O error naming it.
+        std::fs::remove_file(&path).unwrap();
+        let e = read_metrics(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("metrics.csv"), "{e}");
     }
 }

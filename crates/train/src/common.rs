@@ -10,11 +10,13 @@ use anyhow::{Result, bail};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use kann_models::atomic::write_atomic;
-use kann_models::run::{LOG_FILE, METRICS_FILE, SUMMARY_FILE, WEIGHTS_FILE};
+use kann_models::run::{LOG_FILE, SUMMARY_FILE, WEIGHTS_FILE, write_metrics};
 
 pub use crate::checkpoint::{Checkpoint, Restored};
+/// A row of `metrics.csv` (kept in [`kann_models::run`], which writes and reads the file).
+pub use kann_models::run::EpochMetrics;
 use serde::{Deserialize, Serialize};
 
 /// Log lines go to stdout (above any progress bar) and are appended to `train.log`.
@@ -54,18 +56,6 @@ impl Logger {
     }
 }
 
-/// A progress bar with rate and ETA (hidden when stdout is not a terminal unless forced).
-pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix.to_string());
-    bar
-}
-
 /// When the progress bar is hidden (output not a terminal, e.g. a `nohup` run), log a line
 /// with rate and ETA about every 5% of the epoch instead.
 pub fn log_progress(
@@ -87,58 +77,6 @@ pub fn log_progress(
             fmt_secs(eta)
         ));
     }
-}
-
-/// One row of `metrics.csv`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Learning rate used in this epoch.
-    pub lr: f64,
-    /// Mean training loss over the epoch's batches.
-    pub train_loss: f64,
-    /// Training accuracy over the epoch (running, as the model changed).
-    pub train_acc: f64,
-    /// Validation loss.
-    pub val_loss: f64,
-    /// Validation accuracy.
-    pub val_acc: f64,
-    /// Test loss (NaN when not evaluated).
-    pub test_loss: f64,
-    /// Test accuracy (NaN when not evaluated).
-    pub test_acc: f64,
-    /// Seconds spent training this epoch.
-    pub train_seconds: f64,
-    /// Seconds spent evaluating this epoch.
-    pub eval_seconds: f64,
-}
-
-/// Header of `metrics.csv`.
-pub const METRICS_HEADER: &str =
-    "epoch,lr,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,train_seconds,eval_seconds";
-
-/// Rewrite `metrics.csv` with all rows (atomically).
-pub fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Result<()> {
-    let mut text = String::from(METRICS_HEADER);
-    text.push('\n');
-    for r in rows {
-        text.push_str(&format!(
-            "{},{:.6e},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.2},{:.2}\n",
-            r.epoch,
-            r.lr,
-            r.train_loss,
-            r.train_acc,
-            r.val_loss,
-            r.val_acc,
-            r.test_loss,
-            r.test_acc,
-            r.train_seconds,
-            r.eval_seconds
-        ));
-    }
-    write_atomic(&dir.join(METRICS_FILE), text.as_bytes())?;
-    Ok(())
 }
 
 /// Training state saved with each checkpoint (`checkpoint/state.json`).

@@ -5,37 +5,29 @@ use anyhow::{Context, Result};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use kann_data::ecg::{Beat, EcgSplits, SERIES_LEN};
-use kann_models::atomic::write_atomic;
+use kann_data::locate_data_dir;
+use kann_data::progress::progress_bar;
 use kann_models::config::{EcgRunConfig, RunConfig, Task};
 use kann_models::integrity::{module_bytes, module_from_bytes, read_verified};
-use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, write_run_header};
-use kann_models::{EcgAutoencoder, l1_per_beat, npy::tensor_to_vec, roc_curve};
+use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, write_csv, write_run_header};
+use kann_models::{
+    EcgAutoencoder, beats_tensor, l1_per_beat, npy::tensor_to_vec, roc_curve, threshold_accuracy,
+};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
 use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::*;
-use crate::setup::{
-    Start, remove_leftovers, resolve, resolve_data_dir, restore_point, update_config,
-};
-
-/// Beats `[B, 140]` as a tensor.
-fn beats_tensor(beats: &[&Beat], device: &Device) -> Tensor<2> {
-    let data: Vec<f32> = beats
-        .iter()
-        .flat_map(|b| b.values.iter().copied())
-        .collect();
-    Tensor::from_data(TensorData::new(data, [beats.len(), SERIES_LEN]), device)
-}
+use crate::setup::{Start, remove_leftovers, restore_point, run_resolved, update_config};
 
 /// Summed L1 reconstruction loss of every beat (inference, no autodiff).
 pub fn scores(model: &EcgAutoencoder, beats: &[Beat], device: &Device) -> Result<Vec<f32>> {
     let mut out = Vec::with_capacity(beats.len());
     for chunk in beats.chunks(256) {
-        let refs: Vec<&Beat> = chunk.iter().collect();
-        let x = beats_tensor(&refs, device);
+        let x = beats_tensor(chunk, device)?;
         let recon = model.forward(x.clone())?;
         out.extend(tensor_to_vec(&l1_per_beat(recon, x))?);
     }
@@ -56,17 +48,6 @@ fn frac(v: &[f32], pred: impl Fn(f32) -> bool) -> f64 {
     v.iter().filter(|&&x| pred(x)).count() as f64 / v.len() as f64
 }
 
-/// Accuracy of the rule "normal iff loss < threshold" on normal and anomalous beats.
-#[derive(Debug, Clone, Copy)]
-pub struct ThresholdAccuracy {
-    /// Fraction of normal beats classified normal.
-    pub normal: f64,
-    /// Fraction of anomalous beats classified anomalous.
-    pub anomalous: f64,
-    /// Over all beats.
-    pub overall: f64,
-}
-
 /// A fraction as a percentage with one decimal; `n/a` when undefined (NaN).
 fn pct(x: f64) -> String {
     if x.is_finite() {
@@ -76,50 +57,32 @@ fn pct(x: f64) -> String {
     }
 }
 
-/// Accuracy at `threshold` (NaN for a class without beats).
-pub fn threshold_accuracy(normal: &[f32], anomalous: &[f32], threshold: f64) -> ThresholdAccuracy {
-    let n_ok = normal.iter().filter(|&&x| (x as f64) < threshold).count();
-    let a_ok = anomalous
-        .iter()
-        .filter(|&&x| (x as f64) >= threshold)
-        .count();
-    let total = normal.len() + anomalous.len();
-    // An empty class has no accuracy (NaN, printed as n/a), rather than a misleading 0%.
-    let ratio = |ok: usize, n: usize| {
-        if n == 0 {
-            f64::NAN
-        } else {
-            ok as f64 / n as f64
-        }
-    };
-    ThresholdAccuracy {
-        normal: ratio(n_ok, normal.len()),
-        anomalous: ratio(a_ok, anomalous.len()),
-        overall: ratio(n_ok + a_ok, total),
-    }
+/// `ecg_scores.csv`: the best weights' summed L1 loss of every beat of every split.
+pub const SCORES_FILE: &str = "ecg_scores.csv";
+/// `roc.csv`: the test beats' ROC of the threshold rule (one [`kann_models::RocPoint`] a row).
+pub const ROC_FILE: &str = "roc.csv";
+
+/// One row of `ecg_scores.csv` (columns `split,index,label,loss`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScoreRow<'a> {
+    /// `train`, `validation`, `test_normal` or `test_anomalous`.
+    pub split: &'a str,
+    /// The beat's position in the merged file order.
+    pub index: usize,
+    /// Its UCR class label (1 = normal).
+    pub label: u8,
+    /// Its summed L1 reconstruction loss.
+    pub loss: f32,
 }
 
 /// `train ecg`.
 pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
-    let resolved = resolve(Task::Ecg, args)?;
-    let RunConfig::Ecg(cfg) = resolved.config.clone() else {
-        unreachable!("resolve checked the task")
-    };
-    let result = train_ecg(
-        &cfg,
-        &resolved.config,
-        &resolved.out,
-        resolved.resume,
-        &resolved.device,
-    );
-    if let Err(e) = result {
-        if let Some(note) = resolved.guard.undo_failed_start() {
-            eprintln!("note: {note}");
-        }
-        return Err(e);
-    }
-    drop(resolved.lock);
-    Ok(resolved.out)
+    run_resolved(Task::Ecg, args, |r| {
+        let RunConfig::Ecg(cfg) = &r.config else {
+            anyhow::bail!("resolve returned a config of another task")
+        };
+        train_ecg(cfg, &r.config, &r.out, r.resume, &r.device)
+    })
 }
 
 fn train_ecg(
@@ -138,7 +101,7 @@ fn train_ecg(
     };
     let mut log = Logger::new(out);
     let total = Timer::start();
-    let data_dir = resolve_data_dir(None, cfg.data.data_dir.as_deref());
+    let data_dir = locate_data_dir(None, cfg.data.data_dir.as_deref());
     let mut splits = EcgSplits::load(&data_dir, cfg.data.split_seed)
         .with_context(|| format!("loading ECG5000 from {}", data_dir.display()))?;
     if let Some(n) = cfg.data.train_limit {
@@ -215,7 +178,7 @@ fn train_ecg(
         let (mut loss_sum, mut n_seen, mut n_ok) = (0.0f64, 0usize, 0usize);
         for (bi, idx) in order.chunks(bs).enumerate() {
             let beats: Vec<&Beat> = idx.iter().map(|&i| &splits.train[i]).collect();
-            let x = beats_tensor(&beats, device);
+            let x = beats_tensor(&beats, device)?;
             let recon = model.forward(x.clone())?;
             let per_beat = l1_per_beat(recon, x);
             let per_host = tensor_to_vec(&per_beat.clone().detach())?;
@@ -316,30 +279,26 @@ fn train_ecg(
     let train_s = scores(&best, &splits.train, &eval_device)?;
     let test_n = scores(&best, &splits.test_normal, &eval_device)?;
     let test_a = scores(&best, &splits.test_anomalous, &eval_device)?;
-    let mut csv = String::from("split,index,label,loss\n");
-    for (name, beats, s) in [
+    let mut score_rows = Vec::new();
+    for (split, beats, s) in [
         ("train", &splits.train, &train_s),
         ("validation", &splits.validation, &val),
         ("test_normal", &splits.test_normal, &test_n),
         ("test_anomalous", &splits.test_anomalous, &test_a),
     ] {
-        for (b, l) in beats.iter().zip(s.iter()) {
-            csv.push_str(&format!("{name},{},{},{l}\n", b.index, b.label));
-        }
+        score_rows.extend(beats.iter().zip(s.iter()).map(|(b, &loss)| ScoreRow {
+            split,
+            index: b.index,
+            label: b.label,
+            loss,
+        }));
     }
-    write_atomic(&out.join("ecg_scores.csv"), csv.as_bytes())?;
+    write_csv(&out.join(SCORES_FILE), &score_rows)?;
     let to_f64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
     let (points, auc) = roc_curve(&to_f64(&test_n), &to_f64(&test_a));
     // The ROC needs both classes; without one of them its area is undefined, not 0.
     let auc = (!test_n.is_empty() && !test_a.is_empty()).then_some(auc);
-    let mut roc_csv = String::from("threshold,false_positive_rate,true_positive_rate\n");
-    for p in &points {
-        roc_csv.push_str(&format!(
-            "{},{},{}\n",
-            p.threshold, p.false_positive_rate, p.true_positive_rate
-        ));
-    }
-    write_atomic(&out.join("roc.csv"), roc_csv.as_bytes())?;
+    write_csv(&out.join(ROC_FILE), &points)?;
     let acc = threshold_accuracy(&test_n, &test_a, thr);
     let train_acc = frac(&train_s, |s| (s as f64) < thr);
     let val_acc = frac(&val, |s| (s as f64) < thr);
@@ -390,17 +349,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn empty_class_has_no_accuracy() {
-        let a = threshold_accuracy(&[1.0, 30.0], &[], 26.0);
-        assert_eq!(a.normal, 0.5);
-        assert!(a.anomalous.is_nan());
-        assert_eq!(pct(a.anomalous), "n/a");
+    fn an_undefined_accuracy_prints_as_na() {
+        assert_eq!(pct(f64::NAN), "n/a");
+        assert_eq!(pct(0.5), "50.0%");
     }
 
     #[test]
-    fn threshold_rule_counts_both_classes() {
-        let a = threshold_accuracy(&[1.0, 30.0], &[40.0, 5.0, 50.0], 26.0);
-        assert_eq!((a.normal, a.anomalous), (0.5, 2.0 / 3.0));
-        assert!((a.overall - 0.6).abs() < 1e-12);
+    fn score_and_roc_rows_keep_their_columns() {
+        let rows = [ScoreRow {
+            split: "test_normal",
+            index: 7,
+            label: 1,
+            loss: 12.5,
+        }];
+        let text = String::from_utf8(kann_models::run::csv_bytes(&rows).unwrap()).unwrap();
+        assert_eq!(text, "split,index,label,loss\ntest_normal,7,1,12.5\n");
+        let (points, _) = roc_curve(&[1.0], &[2.0]);
+        let text = String::from_utf8(kann_models::run::csv_bytes(&points).unwrap()).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("threshold,false_positive_rate,true_positive_rate")
+        );
+        assert_eq!(lines.next(), Some("inf,0.0,0.0"));
+        assert_eq!(lines.last(), Some("1.0,1.0,1.0"));
     }
 }

@@ -7,7 +7,9 @@ use anyhow::{Context, Result, bail};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use kann_data::batch::{Batch, BatchConfig, LengthPolicy, PadTo, TextBatcher};
-use kann_data::imdb::{ImdbDataset, Review};
+use kann_data::imdb::{ImdbDataset, ImdbSplits, Review, SplitLimits};
+use kann_data::locate_data_dir;
+use kann_data::progress::progress_bar;
 use kann_data::tokenizer::Tokenizer;
 use kann_models::atomic::write_atomic;
 use kann_models::config::{ImdbRunConfig, RunConfig, Task};
@@ -15,16 +17,11 @@ use kann_models::integrity::{module_bytes, module_from_bytes};
 use kann_models::npy::tensor_to_vec;
 use kann_models::run::{ModelSpec, VOCAB_FILE, write_run_header};
 use kann_models::{SentimentModel, bce_with_logits};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::*;
-use crate::setup::{
-    Start, remove_leftovers, resolve, resolve_data_dir, restore_point, update_config,
-};
+use crate::setup::{Start, remove_leftovers, restore_point, run_resolved, update_config};
 
 /// Token ids `[B, T]` of a batch.
 pub fn tokens_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
@@ -53,13 +50,17 @@ pub struct Prepared {
     pub lengths: Vec<usize>,
 }
 
-/// Seeded subset of `n` reviews (both labels in their natural proportion).
-pub(crate) fn subset(mut reviews: Vec<Review>, n: Option<usize>, seed: u64) -> Vec<Review> {
-    if let Some(n) = n.filter(|&n| n < reviews.len()) {
-        reviews.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-        reviews.truncate(n);
-    }
-    reviews
+/// The IMDB splits a run with `cfg` trains, validates and tests on (limits applied), as
+/// `train imdb` and `analyze imdb` draw them ([`ImdbDataset::run_splits`]).
+pub(crate) fn imdb_splits(cfg: &ImdbRunConfig, data_dir: &Path) -> Result<ImdbSplits> {
+    let limits = SplitLimits {
+        train: cfg.data.train_limit,
+        validation: cfg.data.val_limit,
+        test: cfg.data.test_limit,
+    };
+    Ok(ImdbDataset::load(data_dir)
+        .with_context(|| format!("loading IMDB from {}", data_dir.display()))?
+        .run_splits(cfg.data.val_fraction, cfg.data.split_seed, &limits)?)
 }
 
 /// Tokenize reviews and build the batcher (long and empty reviews dropped).
@@ -153,25 +154,12 @@ pub(crate) fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
 
 /// `train imdb`.
 pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
-    let resolved = resolve(Task::Imdb, args)?;
-    let RunConfig::Imdb(cfg) = resolved.config.clone() else {
-        unreachable!("resolve checked the task")
-    };
-    let result = train_imdb(
-        &cfg,
-        &resolved.config,
-        &resolved.out,
-        resolved.resume,
-        &resolved.device,
-    );
-    if let Err(e) = result {
-        if let Some(note) = resolved.guard.undo_failed_start() {
-            eprintln!("note: {note}");
-        }
-        return Err(e);
-    }
-    drop(resolved.lock);
-    Ok(resolved.out)
+    run_resolved(Task::Imdb, args, |r| {
+        let RunConfig::Imdb(cfg) = &r.config else {
+            anyhow::bail!("resolve returned a config of another task")
+        };
+        train_imdb(cfg, &r.config, &r.out, r.resume, &r.device)
+    })
 }
 
 /// Why a split has no reviews left, in words.
@@ -202,7 +190,7 @@ fn train_imdb(
     };
     let mut log = Logger::new(out);
     let total = Timer::start();
-    let data_dir = resolve_data_dir(None, cfg.data.data_dir.as_deref());
+    let data_dir = locate_data_dir(None, cfg.data.data_dir.as_deref());
     // A resumed run keeps the vocabulary it was trained with.
     let vocab = if resume {
         out.join(VOCAB_FILE)
@@ -213,13 +201,8 @@ fn train_imdb(
         .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
 
     let t_load = Timer::start();
-    let splits = ImdbDataset::load(&data_dir)
-        .with_context(|| format!("loading IMDB from {}", data_dir.display()))?
-        .split_validation(cfg.data.val_fraction, cfg.data.split_seed)?;
-    let seed = cfg.data.split_seed;
-    let train_r = subset(splits.train, cfg.data.train_limit, seed);
-    let val_r = subset(splits.validation, cfg.data.val_limit, seed.wrapping_add(1));
-    let test_r = subset(splits.test, cfg.data.test_limit, seed.wrapping_add(2));
+    let splits = imdb_splits(cfg, &data_dir)?;
+    let (train_r, val_r, test_r) = (splits.train, splits.validation, splits.test);
     let (bs, ml, bb) = (
         cfg.train.batch_size,
         cfg.data.max_len,

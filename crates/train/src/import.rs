@@ -12,28 +12,31 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use kann_data::batch::Batch;
 use kann_data::ecg::{EcgSplits, SERIES_LEN};
-use kann_data::imdb::{ImdbDataset, Review};
+use kann_data::imdb::Review;
+use kann_data::locate_data_dir;
+use kann_data::progress::progress_bar;
 use kann_data::tokenizer::Tokenizer;
-use kann_models::SentimentModel;
 use kann_models::atomic::write_atomic;
 use kann_models::cells::CellKind;
-use kann_models::config::{ImdbRunConfig, RunConfig, Task};
+use kann_models::config::{RunConfig, Task};
 use kann_models::integrity::{Checksum, module_bytes, write_weights};
 use kann_models::npy;
 use kann_models::npy::tensor_to_vec;
 use kann_models::pytorch::{KeyRename, StateDict, import_ecg, import_sentiment};
-use kann_models::run::{ModelSpec, VOCAB_FILE, WEIGHTS_FILE, write_run_header};
+use kann_models::run::{ModelSpec, VOCAB_FILE, WEIGHTS_FILE, write_csv, write_run_header};
+use kann_models::{SentimentModel, threshold_accuracy};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::TrainArgs;
-use crate::common::{Logger, progress_bar, write_summary};
-use crate::ecg::{scores, threshold_accuracy};
-use crate::imdb::{Prepared, prepare, tokens_tensor, vocab_path};
-use crate::setup::{resolve, resolve_data_dir};
+use crate::common::{Logger, write_summary};
+use crate::ecg::scores;
+use crate::imdb::{Prepared, imdb_splits, prepare, tokens_tensor, vocab_path};
+use crate::setup::run_resolved;
 
 /// What `train import` needs besides the task.
 #[derive(Debug, Clone)]
@@ -89,32 +92,28 @@ impl ImportOptions {
     }
 }
 
-/// Runs `body` in a freshly resolved, locked run folder; a failure removes what it wrote.
-fn in_new_run(
-    task: Task,
-    args: &TrainArgs,
-    body: impl FnOnce(RunConfig, &Path, &Device) -> Result<()>,
-) -> Result<PathBuf> {
-    let resolved = resolve(task, args)?;
-    let device = resolved.device.clone().inner();
-    if let Err(e) = body(resolved.config.clone(), &resolved.out, &device) {
-        if let Some(note) = resolved.guard.undo_failed_start() {
-            eprintln!("note: {note}");
-        }
-        return Err(e);
-    }
-    drop(resolved.lock);
-    Ok(resolved.out)
+/// One row of `test_predictions.csv`.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Prediction {
+    /// Position among the kept test reviews (the order of `export-data`'s `test_*.npy`).
+    row: usize,
+    /// The review's label (1 = positive).
+    label: u8,
+    /// Its length in word pieces.
+    length: usize,
+    /// The imported model's logit.
+    logit: f32,
 }
 
 /// `train import imdb`: returns the run folder.
 pub fn import_imdb(opts: &ImportOptions) -> Result<PathBuf> {
-    in_new_run(Task::Imdb, &opts.train_args(), |config, out, device| {
-        let RunConfig::Imdb(mut cfg) = config else {
-            unreachable!("resolve checked the task")
+    run_resolved(Task::Imdb, &opts.train_args(), |r| {
+        let RunConfig::Imdb(mut cfg) = r.config.clone() else {
+            bail!("resolve returned a config of another task")
         };
+        let (out, device) = (r.out.as_path(), &r.device.clone().inner());
         let log = Logger::new(out);
-        let data_dir = resolve_data_dir(opts.data_dir.as_deref(), cfg.data.data_dir.as_deref());
+        let data_dir = locate_data_dir(opts.data_dir.as_deref(), cfg.data.data_dir.as_deref());
         let vocab = opts
             .vocab
             .clone()
@@ -167,18 +166,20 @@ pub fn import_imdb(opts: &ImportOptions) -> Result<PathBuf> {
         let val_logits = logits_in_order(&model, &val, bs, device, "  validation")?;
         let test_logits = logits_in_order(&model, &test, bs, device, "  test")?;
         let (val_acc, test_acc) = (accuracy(&val, &val_logits), accuracy(&test, &test_logits));
-        let mut csv = String::from("row,label,length,logit\n");
-        for (row, (&i, z)) in test
+        let predictions: Vec<Prediction> = test
             .batcher
             .kept_indices()
             .iter()
             .zip(&test_logits)
             .enumerate()
-        {
-            let label = test.batcher.make_batch(&[i]).labels[0];
-            csv.push_str(&format!("{row},{label},{},{z}\n", test.lengths[i]));
-        }
-        write_atomic(&out.join("test_predictions.csv"), csv.as_bytes())?;
+            .map(|(row, (&i, &logit))| Prediction {
+                row,
+                label: test.batcher.make_batch(&[i]).labels[0] as u8,
+                length: test.lengths[i],
+                logit,
+            })
+            .collect();
+        write_csv(&out.join("test_predictions.csv"), &predictions)?;
         write_summary(
             out,
             &json!({
@@ -206,10 +207,11 @@ pub fn import_imdb(opts: &ImportOptions) -> Result<PathBuf> {
 
 /// `train import ecg`: returns the run folder.
 pub fn import_ecg_run(opts: &ImportOptions) -> Result<PathBuf> {
-    in_new_run(Task::Ecg, &opts.train_args(), |config, out, device| {
-        let RunConfig::Ecg(mut cfg) = config else {
-            unreachable!("resolve checked the task")
+    run_resolved(Task::Ecg, &opts.train_args(), |r| {
+        let RunConfig::Ecg(mut cfg) = r.config.clone() else {
+            bail!("resolve returned a config of another task")
         };
+        let (out, device) = (r.out.as_path(), &r.device.clone().inner());
         let log = Logger::new(out);
         let (model, mcfg) = import_ecg(opts.state_dict()?, opts.cell, SERIES_LEN, device)?;
         cfg.model.cell = mcfg.cell;
@@ -231,7 +233,7 @@ pub fn import_ecg_run(opts: &ImportOptions) -> Result<PathBuf> {
             &model,
             &shape,
         )?;
-        let data_dir = resolve_data_dir(opts.data_dir.as_deref(), cfg.data.data_dir.as_deref());
+        let data_dir = locate_data_dir(opts.data_dir.as_deref(), cfg.data.data_dir.as_deref());
         let splits = EcgSplits::load(&data_dir, cfg.data.split_seed)
             .with_context(|| format!("loading ECG5000 from {}", data_dir.display()))?;
         let thr = cfg.train.threshold;
@@ -289,29 +291,6 @@ fn write_imported<M: burn::module::Module>(
         out.display()
     ));
     Ok(())
-}
-
-/// The IMDB splits a run with `cfg` trains, validates and tests on (limits applied).
-struct ImdbSplits {
-    train: Vec<Review>,
-    validation: Vec<Review>,
-    test: Vec<Review>,
-}
-
-fn imdb_splits(cfg: &ImdbRunConfig, data_dir: &Path) -> Result<ImdbSplits> {
-    let splits = ImdbDataset::load(data_dir)
-        .with_context(|| format!("loading IMDB from {}", data_dir.display()))?
-        .split_validation(cfg.data.val_fraction, cfg.data.split_seed)?;
-    let seed = cfg.data.split_seed;
-    Ok(ImdbSplits {
-        train: crate::imdb::subset(splits.train, cfg.data.train_limit, seed),
-        validation: crate::imdb::subset(
-            splits.validation,
-            cfg.data.val_limit,
-            seed.wrapping_add(1),
-        ),
-        test: crate::imdb::subset(splits.test, cfg.data.test_limit, seed.wrapping_add(2)),
-    })
 }
 
 /// The logit of every kept review of `data`, in the batcher's kept order.
@@ -375,7 +354,7 @@ pub fn export_data(
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     match config {
         RunConfig::Imdb(cfg) => {
-            let data_dir = resolve_data_dir(data_dir.as_deref(), cfg.data.data_dir.as_deref());
+            let data_dir = locate_data_dir(data_dir.as_deref(), cfg.data.data_dir.as_deref());
             let vocab = vocab_path(&cfg, &data_dir);
             let tokenizer = Tokenizer::from_vocab_file(&vocab)
                 .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
@@ -418,7 +397,7 @@ pub fn export_data(
             write_atomic(&out.join(VOCAB_FILE), &bytes)?;
         }
         RunConfig::Ecg(cfg) => {
-            let data_dir = resolve_data_dir(data_dir.as_deref(), cfg.data.data_dir.as_deref());
+            let data_dir = locate_data_dir(data_dir.as_deref(), cfg.data.data_dir.as_deref());
             let splits = EcgSplits::load(&data_dir, cfg.data.split_seed)
                 .with_context(|| format!("loading ECG5000 from {}", data_dir.display()))?;
             for (name, beats) in [

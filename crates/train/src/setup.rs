@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
+use kann_data::workspace_root;
 use kann_models::atomic::write_atomic;
 use kann_models::config::{RunConfig, Task};
 use kann_models::lock::{RunLock, lock_run_dir};
@@ -14,30 +15,6 @@ use kann_models::run::CONFIG_FILE;
 
 use crate::common::Checkpoint;
 use crate::{DeviceArg, TrainArgs};
-
-/// The workspace root (two levels above this crate).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap_or_else(|_| PathBuf::from("."))
-}
-
-/// Data folder: `--data-dir`, else the config's `data_dir`, else env `KANN_DATA_DIR`, else
-/// `<workspace>/../shared/data` when it exists, else `data/`.
-pub fn resolve_data_dir(flag: Option<&Path>, config: Option<&Path>) -> PathBuf {
-    if let Some(p) = flag.or(config) {
-        return p.to_path_buf();
-    }
-    if let Some(p) = std::env::var_os("KANN_DATA_DIR") {
-        return PathBuf::from(p);
-    }
-    let shared = workspace_root().join("../shared/data");
-    if shared.is_dir() {
-        return shared;
-    }
-    PathBuf::from("data")
-}
 
 /// The default config file of a task: `configs/<task>.toml` in the current folder or the
 /// workspace root.
@@ -279,6 +256,24 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         lock,
         guard,
     })
+}
+
+/// Resolves the run ([`resolve`]), trains it with `train`, and returns its folder; a failed start
+/// is undone ([`StartGuard::undo_failed_start`], said on stderr). The lock is held throughout.
+pub fn run_resolved(
+    task: Task,
+    args: &TrainArgs,
+    train: impl FnOnce(&Resolved) -> Result<()>,
+) -> Result<PathBuf> {
+    let resolved = resolve(task, args)?;
+    if let Err(e) = train(&resolved) {
+        if let Some(note) = resolved.guard.undo_failed_start() {
+            eprintln!("note: {note}");
+        }
+        return Err(e);
+    }
+    drop(resolved.lock);
+    Ok(resolved.out)
 }
 
 fn announce_takeover(lock: &RunLock, out: &Path) {

@@ -22,7 +22,8 @@ pub struct EcgThresholdAccuracy {
 }
 
 /// The ROC points `(fpr, tpr)` and the accuracy at `threshold` of the losses of normal and
-/// anomalous beats ("normal iff loss < threshold").
+/// anomalous beats ("normal iff loss < threshold", [`kann_models::threshold_accuracy`]; the
+/// analysis always has beats of both classes).
 pub fn threshold_accuracy(
     normal: &[f64],
     anomalous: &[f64],
@@ -31,15 +32,14 @@ pub fn threshold_accuracy(
     let (points, auc) = kann_models::roc_curve(normal, anomalous);
     let fpr = points.iter().map(|p| p.false_positive_rate).collect();
     let tpr = points.iter().map(|p| p.true_positive_rate).collect();
-    let n_ok = normal.iter().filter(|&&l| l < threshold).count();
-    let a_ok = anomalous.iter().filter(|&&l| l >= threshold).count();
+    let shares = kann_models::threshold_accuracy(normal, anomalous, threshold);
     let acc = EcgThresholdAccuracy {
         threshold,
         normal_beats: normal.len(),
         anomalous_beats: anomalous.len(),
-        normal: n_ok as f64 / normal.len().max(1) as f64,
-        anomalous: a_ok as f64 / anomalous.len().max(1) as f64,
-        overall: (n_ok + a_ok) as f64 / (normal.len() + anomalous.len()).max(1) as f64,
+        normal: shares.normal,
+        anomalous: shares.anomalous,
+        overall: shares.overall,
         roc_auc: auc,
     };
     (acc, fpr, tpr)

@@ -36,7 +36,7 @@ use kann_data::ecg::{Beat, EcgSplits, SERIES_LEN};
 use kann_models::config::{RunConfig, Task};
 use kann_models::run::load_ecg_run;
 
-use crate::AnalyzeArgs;
+use crate::EcgArgs;
 use crate::common::*;
 use crate::kann::{self, DOMINANT_MODULUS, eigen_points, eigen_summaries, set_name, to_rows};
 use crate::report::{Settings, fmt_lambda, write_reports};
@@ -61,9 +61,9 @@ fn pick(beats: &[Beat], b: usize, seed: u64) -> Vec<&Beat> {
 }
 
 /// Runs `analyze ecg` and writes the figures, `report.md` and `report.json` into the run folder.
-pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
+pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
     args.check()?;
-    let run = resolve_run_dir(args.run.as_deref(), Task::Ecg)?;
+    let run = resolve_run_dir(args.common.run.as_deref(), Task::Ecg)?;
     println!("analyze ecg: run folder {}", run.display());
     let device = device();
     let (model, config) = load_ecg_run(&run, &device)
@@ -76,13 +76,16 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
         device: &device,
     };
     let thr = cfg.train.threshold;
-    let data_dir = resolve_data_dir(args.data_dir.as_deref(), cfg.data.data_dir.as_deref());
+    let data_dir = kann_data::locate_data_dir(
+        args.common.data_dir.as_deref(),
+        cfg.data.data_dir.as_deref(),
+    );
     let splits = step(
         &format!("loading ECG5000 from {}", data_dir.display()),
         || Ok(EcgSplits::load(&data_dir, cfg.data.split_seed)?),
     )?;
     let (normal_all, anomalous_all) = (&splits.test_normal, &splits.test_anomalous);
-    let b = args.batch;
+    let b = args.common.batch;
     for (set, len) in [
         ("normal", normal_all.len()),
         ("anomalous", anomalous_all.len()),
@@ -92,8 +95,8 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
         }
     }
     let (normal, anomalous) = (
-        pick(normal_all, b, args.seed),
-        pick(anomalous_all, b, args.seed.wrapping_add(1)),
+        pick(normal_all, b, args.common.seed),
+        pick(anomalous_all, b, args.common.seed.wrapping_add(1)),
     );
     let n = SERIES_LEN;
 
@@ -105,7 +108,7 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
     let h_last = last_states(&states);
     let mu_r = MedianCurve::of(&net.decode(&to_rows(h_last.as_ref()), b)?, b, n)?;
     let cell = step("Koopman fit (Eqs. 4-5) and Fig. 2 (Eq. 11)", || {
-        fig2_cell(&net, &states, mu.range(), args.pairing, args.rank)
+        fig2_cell(&net, &states, mu.range(), args.pairing, args.common.rank)
     })?;
     let sets: Vec<Vec<usize>> = cell.sets.iter().map(|s| s.set.clone()).collect();
     let spread = step(
@@ -120,7 +123,7 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
                 &cell.modulus,
                 &cell.sign_invariant,
                 SIGN_PATTERNS,
-                args.seed,
+                args.common.seed,
             )
         },
     )?;
@@ -133,13 +136,19 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
                 .iter()
                 .map(|&s| s.min(normal_all.len()))
                 .collect();
-            robustness::sweep(&net, &sizes, args.seed, args.rank, |size, seed| {
-                let beats = pick(normal_all, size, seed);
-                Ok((
-                    net.encode(&beats)?,
-                    MedianCurve::of(&beat_values(&beats), size, n)?.range(),
-                ))
-            })
+            robustness::sweep(
+                &net,
+                &sizes,
+                args.common.seed,
+                args.common.rank,
+                |size, seed| {
+                    let beats = pick(normal_all, size, seed);
+                    Ok((
+                        net.encode(&beats)?,
+                        MedianCurve::of(&beat_values(&beats), size, n)?.range(),
+                    ))
+                },
+            )
         })?
     };
     // Stage 4: App. B.
@@ -159,7 +168,7 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
     )?;
     let sil = step(
         "silhouette scores (Fig. 3 right) with 5 random directions",
-        || silhouette::silhouettes(&states, &states_a, args.rank, args.seed),
+        || silhouette::silhouettes(&states, &states_a, args.common.rank, args.common.seed),
     )?;
     // Stage 6: Fig. 4 right and e_rel on all normal test beats.
     let all_normal: Vec<&Beat> = normal_all.iter().collect();
@@ -229,7 +238,7 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
     figs.push(figures::roc(&run, &fpr, &tpr, &threshold_accuracy)?);
     figs.extend(training_curves_figure(&run, "ECG training (metrics.csv)")?);
 
-    let command = args.command("ecg", &run);
+    let command = args.command(&run);
     let mut warnings = cell.warnings.clone();
     let fig2 = fig2_summary(&cell, &spread, args.pairing, mu.range());
     let mut report = EcgReport {
@@ -238,10 +247,10 @@ pub fn run_ecg(args: &AnalyzeArgs) -> Result<EcgReport> {
             run_dir: run.display().to_string(),
             data_dir: data_dir.display().to_string(),
             command,
-            seed: args.seed,
+            seed: args.common.seed,
             batch: b,
             rank: cell.fit.model.rank(),
-            rank_is_default: args.rank.is_none(),
+            rank_is_default: args.common.rank.is_none(),
             hidden: net.latent(),
             cell: cfg.model.cell.to_string(),
         },

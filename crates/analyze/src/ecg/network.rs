@@ -7,11 +7,12 @@
 use anyhow::Result;
 use burn::prelude::*;
 use kann_data::ecg::{Beat, SERIES_LEN};
+use kann_data::progress::progress_bar;
 use kann_koopman::States;
 use kann_models::npy::tensor_to_vec;
-use kann_models::{EcgAutoencoder, l1_per_beat};
+use kann_models::{EcgAutoencoder, beats_tensor, l1_per_beat};
 
-use crate::common::{progress_bar, rows_tensor, states_from_tensor};
+use crate::common::{rows_tensor, states_from_tensor};
 
 /// `F_dec`: decodes latents into beats.
 pub trait Decoder {
@@ -27,15 +28,6 @@ pub struct Network<'a> {
     pub model: &'a EcgAutoencoder,
     /// Its device.
     pub device: &'a Device,
-}
-
-/// Beats as one row-major `m × 140` tensor.
-fn beats_tensor(beats: &[&Beat], device: &Device) -> Tensor<2> {
-    let data: Vec<f32> = beats
-        .iter()
-        .flat_map(|b| b.values.iter().copied())
-        .collect();
-    Tensor::from_data(TensorData::new(data, [beats.len(), SERIES_LEN]), device)
 }
 
 /// The values of beats, row-major `m × 140`, as `f64`.
@@ -60,7 +52,7 @@ impl Network<'_> {
     pub fn encode(&self, beats: &[&Beat]) -> Result<States> {
         let hooked = self
             .model
-            .encode_states(beats_tensor(beats, self.device), false)?;
+            .encode_states(beats_tensor(beats, self.device)?, false)?;
         states_from_tensor(&hooked.hidden, &hooked.lengths)
     }
 
@@ -69,8 +61,7 @@ impl Network<'_> {
         let bar = progress_bar(beats.len().div_ceil(256) as u64, label);
         let mut out = Vec::with_capacity(beats.len());
         for chunk in beats.chunks(256) {
-            let refs: Vec<&Beat> = chunk.iter().collect();
-            let x = beats_tensor(&refs, self.device);
+            let x = beats_tensor(chunk, self.device)?;
             let recon = self.model.forward(x.clone())?;
             out.extend(
                 tensor_to_vec(&l1_per_beat(recon, x))?

@@ -5,19 +5,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use kann_data::imdb::{ImdbDataset, Review};
+use kann_data::imdb::{ImdbDataset, Review, SplitLimits};
+use kann_data::locate_data_dir;
+use kann_data::progress::progress_bar;
 use kann_data::tokenizer::{PAD_ID, Tokenizer};
 use kann_koopman::States;
 use kann_models::SentimentModel;
 use kann_models::config::{ImdbRunConfig, RunConfig, Task};
 use kann_models::npy::tensor_to_vec;
 use kann_models::run::load_sentiment_run;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 
 use super::readout::LinearReadout;
-use crate::common::{device, progress_bar, resolve_data_dir, resolve_run_dir, step};
+use crate::common::{device, resolve_run_dir, step};
 
 /// A tokenized review.
 #[derive(Debug, Clone)]
@@ -165,29 +164,27 @@ pub struct ImdbData {
     pub train: Vec<Review>,
 }
 
-/// A split limited like `train` did: a seeded ChaCha8 shuffle, then the first `limit` reviews
-/// (the training split uses `split_seed`, the test split `split_seed + 2`).
-pub fn run_subset(mut reviews: Vec<Review>, limit: Option<usize>, seed: u64) -> Vec<Review> {
-    if let Some(n) = limit.filter(|&n| n < reviews.len()) {
-        reviews.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-        reviews.truncate(n);
-    }
-    reviews
-}
-
 impl ImdbData {
     /// Loads IMDB from the data folder (`flag`, else the run config's, else the default order)
     /// and tokenizes the run's test split.
     pub fn load(run: &ImdbRun, flag: Option<&Path>) -> Result<Self> {
         let cfg = &run.config;
-        let data_dir = resolve_data_dir(flag, cfg.data.data_dir.as_deref());
-        let splits = step(&format!("loading IMDB from {}", data_dir.display()), || {
-            Ok(ImdbDataset::load(&data_dir)?
-                .split_validation(cfg.data.val_fraction, cfg.data.split_seed)?)
-        })?;
-        let all_test = splits.test;
-        let seed = cfg.data.split_seed;
-        let test = run_subset(all_test.clone(), cfg.data.test_limit, seed.wrapping_add(2));
+        let data_dir = locate_data_dir(flag, cfg.data.data_dir.as_deref());
+        // The run's own splits (the same call as `train`'s), and the whole test set.
+        let (splits, all_test) =
+            step(&format!("loading IMDB from {}", data_dir.display()), || {
+                let dataset = ImdbDataset::load(&data_dir)?;
+                let all_test = dataset.test.clone();
+                let limits = SplitLimits {
+                    train: cfg.data.train_limit,
+                    validation: cfg.data.val_limit,
+                    test: cfg.data.test_limit,
+                };
+                let splits =
+                    dataset.run_splits(cfg.data.val_fraction, cfg.data.split_seed, &limits)?;
+                Ok((splits, all_test))
+            })?;
+        let test = splits.test;
         let texts: Vec<&str> = test.iter().map(|r| r.text.as_str()).collect();
         let ids = step(&format!("tokenizing {} test reviews", texts.len()), || {
             Ok(run.tokenizer.encode_ids_batch(&texts))
@@ -206,7 +203,7 @@ impl ImdbData {
                 });
             }
         }
-        let train = run_subset(splits.train, cfg.data.train_limit, seed);
+        let train = splits.train;
         Ok(ImdbData {
             data_dir,
             test_reviews: test.len(),

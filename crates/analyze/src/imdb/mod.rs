@@ -31,7 +31,7 @@ use anyhow::{Result, bail};
 use kann_koopman::States;
 use kann_plot::ColorMap;
 
-use crate::AnalyzeArgs;
+use crate::ImdbArgs;
 use crate::common::{read_accuracies, sample_indices, step, training_curves_figure};
 use crate::kann::{self, Fit, eigen_points, magnitudes, set_name};
 use crate::report::{Settings, write_reports};
@@ -46,15 +46,15 @@ use words::{PolarityLexicon, WordSpan, along, word_spans};
 const RANDOM_SETS: usize = 200;
 
 /// Runs `analyze imdb` and writes the figures, `report.md` and `report.json` into the run folder.
-pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
+pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
     args.check()?;
-    let imdb = ImdbRun::load(args.run.as_deref())?;
+    let imdb = ImdbRun::load(args.common.run.as_deref())?;
     let dir = imdb.dir.clone();
     println!("analyze imdb: run folder {}", dir.display());
-    let data = ImdbData::load(&imdb, args.data_dir.as_deref())?;
+    let data = ImdbData::load(&imdb, args.common.data_dir.as_deref())?;
     let max_len = imdb.config.data.max_len;
     let mut warnings = Vec::new();
-    let (batch, held) = draw_batches(&data.kept, args.batch, args.seed, max_len)?;
+    let (batch, held) = draw_batches(&data.kept, args.common.batch, args.common.seed, max_len)?;
     if held.len() < 2 {
         warnings.push(
             "no reviews left for a held-out batch: readout test on the analysis batch only".into(),
@@ -70,7 +70,7 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
     )?;
     let fits = step(
         "fitting the Koopman operator on real and on all steps (Eqs. 4-5)",
-        || fit_modes::fit_both(&states, args.fit_steps, args.rank),
+        || fit_modes::fit_both(&states, args.fit_steps, args.common.rank),
     )?;
     let fit = &fits.used;
     warnings.extend(
@@ -96,7 +96,7 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
     )?;
     let (mut agreement, means) = pass.finish(format!(
         "h_T^KANN = h_(T-1) B C B^T (Eq. 6) with C of the {} fit on the {}-review analysis batch; class = sign of the readout logit G(h); test split streamed {} reviews at a time",
-        args.fit_steps, args.batch, args.stream_batch
+        args.fit_steps, args.common.batch, args.stream_batch
     ));
     agreement.test_reviews = data.test_reviews;
     agreement.dropped_too_long = data.too_long;
@@ -109,7 +109,7 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
         fit,
         &tracked,
         &imdb.readout,
-        args.seed,
+        args.common.seed,
     );
 
     let (contextual, ctx_reviews) = step(
@@ -120,9 +120,9 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
                 &data.all_test,
                 max_len,
                 args.context_cap,
-                args.rank,
+                args.common.rank,
                 args.stream_batch,
-                args.seed,
+                args.common.seed,
                 &mut warnings,
             )
         },
@@ -170,17 +170,17 @@ pub fn run_imdb(args: &AnalyzeArgs) -> Result<ImdbReport> {
     figs.extend(training_curves_figure(&dir, "IMDB training (metrics.csv)")?);
 
     // Report.
-    let command = args.command("imdb", &dir);
+    let command = args.command(&dir);
     let mut report = ImdbReport {
         task: "imdb".into(),
         settings: Settings {
             run_dir: dir.display().to_string(),
             data_dir: data.data_dir.display().to_string(),
             command: command.clone(),
-            seed: args.seed,
+            seed: args.common.seed,
             batch: batch.len(),
             rank: fit.model.rank(),
-            rank_is_default: args.rank.is_none(),
+            rank_is_default: args.common.rank.is_none(),
             hidden: imdb.model.d_hidden(),
             cell: imdb.config.model.cell.to_string(),
         },
@@ -260,7 +260,7 @@ fn sentiment_stage(
     states: &States,
     batch: &[&Item],
     held: &[&Item],
-    args: &AnalyzeArgs,
+    args: &ImdbArgs,
 ) -> Result<SentimentReport> {
     let last = |s: &States| {
         let l = s.lengths().to_vec();
@@ -279,7 +279,7 @@ fn sentiment_stage(
             l,
             &imdb.readout,
             RANDOM_SETS,
-            args.seed,
+            args.common.seed,
         )
     };
     let analysis_batch = eval("analysis", &h_a, &labels(batch))?;

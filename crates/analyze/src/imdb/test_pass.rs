@@ -9,13 +9,13 @@
 //! - **rank-r projection**: `h_T B Bᵀ` (what the basis alone keeps of the true last state).
 
 use anyhow::Result;
+use kann_data::progress::progress_bar;
 use kann_koopman::faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
 use super::data::{ImdbRun, Item};
 use super::readout::LinearReadout;
 use super::words::{PolarityLexicon, WordChangeAccumulator, WordMeans, WordSpan, word_spans};
-use crate::common::progress_bar;
 use crate::kann::Fit;
 use crate::report::Confusion;
 
