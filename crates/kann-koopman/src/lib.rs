@@ -36,7 +36,7 @@ pub use fit::{
     CoefficientGrams, Estimator, FitMethod, FitOptions, KoopmanModel, Rank, koopman_operator,
     koopman_operator_direct,
 };
-pub use gram::{GramAccumulator, Grams};
+pub use gram::{BLOCK_ROWS, GramAccumulator, Grams, MIXED_CONDITION_LIMIT, Precision};
 pub use predict::{
     RelativeError, RelativeErrorAccumulator, multi_step_error, predict_one_step, predict_steps,
     relative_error,
