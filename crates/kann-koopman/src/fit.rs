@@ -62,8 +62,9 @@ pub struct FitOptions {
     /// unreliable: the in-memory least-squares fit then falls back to a QR-based least squares
     /// on the data; other fits keep the Gram solution and record a warning.
     pub condition_limit: f64,
-    /// Arithmetic of the products over the states ([`Precision::Mixed`] by default: `f32`
-    /// blocks summed into `f64`, with an `f64` refit when the normal matrix is ill conditioned).
+    /// Arithmetic of the products over the states: [`Precision::F64`] by default;
+    /// [`Precision::Mixed`] (`f32` blocks summed into `f64`, about twice as fast) refits in `f64`
+    /// when the normal matrix is ill conditioned.
     #[serde(default)]
     pub precision: Precision,
 }

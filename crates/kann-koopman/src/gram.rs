@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// `f64` products and sums throughout (exact up to `f64` rounding).
+    /// `f64` products and sums throughout (exact up to `f64` rounding): the default, and what
+    /// every analysis of this workspace uses.
+    #[default]
     F64,
     /// `f32` products of blocks of at most [`BLOCK_ROWS`] rows (the states rounded to `f32`;
     /// states read from an `f32` `.npy` file are exact), each block's `f32` result added into
@@ -32,7 +34,8 @@ pub enum Precision {
     /// `5e-8` of `√(G_ii G_jj)` (measured, blocks of 256 rows). [`crate::koopman_operator`]
     /// refits in [`Precision::F64`] when the normal matrix is worse conditioned than
     /// [`MIXED_CONDITION_LIMIT`], where that error would reach the eigenvalue moduli above `1e-6`.
-    #[default]
+    /// Opt-in: states given in `f64` are rounded to `f32` first, which on exact (noise-free)
+    /// linear systems moves eigenvalues by more than the `1e-6` tolerance of marginal modes.
     Mixed,
 }
 
@@ -295,7 +298,7 @@ pub struct GramAccumulator {
 
 impl GramAccumulator {
     /// A fresh accumulator for states of hidden dimension `k`, in the default
-    /// [`Precision::Mixed`].
+    /// [`Precision::F64`].
     pub fn new(k: usize) -> Self {
         Self::with_precision(k, Precision::default())
     }
