@@ -135,8 +135,9 @@ fn raw_fit(states: &States, precision: Precision) -> (Vec<f64>, f64, f64) {
 fn agree(data: &str, lengths: &str) {
     let mut states = read_states_npy(data).expect("read states");
     if !lengths.is_empty() {
-        let l = kann_koopman::io::read_lengths_npy(lengths, states.num_sequences(), states.seq_len())
-            .expect("read lengths");
+        let l =
+            kann_koopman::io::read_lengths_npy(lengths, states.num_sequences(), states.seq_len())
+                .expect("read lengths");
         states = states.with_lengths(l).expect("lengths");
     }
     let mut views = vec![("real steps", states.clone())];
@@ -276,7 +277,8 @@ fn main() {
                 "moduli": moduli,
                 "condition": model.condition,
                 "method": format!("{:?}", model.method),
-                "precision": model.precision.to_string(),
+                "precision": precision.to_string(),
+                "used": model.precision.to_string(),
             });
             write_json_atomic(&out, &json).expect("write json");
         }
@@ -376,7 +378,9 @@ fn main() {
             agree(&data, &lengths);
         }
         _ => {
-            eprintln!("usage: bench_fit generate|fit|profile|stream|peak [options] (see the source header)");
+            eprintln!(
+                "usage: bench_fit generate|fit|profile|stream|peak [options] (see the source header)"
+            );
             std::process::exit(2);
         }
     }

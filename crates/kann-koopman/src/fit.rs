@@ -168,7 +168,8 @@ pub fn koopman_operator(states: &States, options: &FitOptions) -> Result<Koopman
     let mut acc = GramAccumulator::with_precision(states.hidden(), options.precision);
     acc.push(states)?;
     let model = acc.finish(options)?;
-    if options.precision == Precision::Mixed && !(model.condition <= MIXED_CONDITION_LIMIT) {
+    let well_conditioned = model.condition <= MIXED_CONDITION_LIMIT; // false for NaN
+    if options.precision == Precision::Mixed && !well_conditioned {
         let exact = FitOptions {
             precision: Precision::F64,
             ..*options

@@ -184,11 +184,10 @@ pub(crate) fn run_split<R: Send>(
             .map(|r| scope.spawn(move || work(r)))
             .collect();
         let mut out = vec![work(ranges[0].clone())];
-        out.extend(
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a worker thread of the Gram products panicked")),
-        );
+        out.extend(handles.into_iter().map(|h| {
+            h.join()
+                .expect("a worker thread of the Gram products panicked")
+        }));
         out
     })
 }
@@ -271,7 +270,14 @@ fn gram_blocks<T: Elem>(
                 add_lower(g.as_mut(), t.as_ref());
                 if pairs > 0 {
                     let (x, y) = (h.subrows(0, pairs), h.subrows(1, pairs));
-                    matmul(t01.as_mut(), Accum::Replace, x.transpose(), y, 1.0f32, Par::Seq);
+                    matmul(
+                        t01.as_mut(),
+                        Accum::Replace,
+                        x.transpose(),
+                        y,
+                        1.0f32,
+                        Par::Seq,
+                    );
                     add_all(g01.as_mut(), t01.as_ref());
                 }
             }
