@@ -5,6 +5,9 @@
 #   ROUNDS=5 scripts/bench_koopman.sh     # more interleaved rounds (default 3)
 #   VENV=/work/venv scripts/bench_koopman.sh   # an existing venv (numpy, scikit-learn, threadpoolctl)
 #   STREAM=2560 scripts/bench_koopman.sh  # also the streaming run on 2560 of 25,000 sequences
+#   THREADS=1 scripts/bench_koopman.sh    # one thread on every side (default: all cores); on a
+#                                         # loaded machine OpenBLAS's spinning threads collapse
+#   SKIP_REFERENCE=1 ...                  # leave out the authors' pipeline (~40 s)
 #
 # Timed on each side, in-process, after the states are in memory: the Rust fit (Grams, basis, C,
 # spectrum with eigenvectors and residuals, e_rel) from f64 `States` (read and converted before
@@ -17,6 +20,9 @@
 # over the rounds. The authors' pipeline (~40 s) runs once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${THREADS:-}" ]; then
+    export RAYON_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS"
+fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 OUT="${KANN_BENCH_DIR:-/tmp/kann-bench-koopman}"
 mkdir -p "$OUT"
@@ -42,10 +48,14 @@ for r in $(seq 1 "${ROUNDS:-3}"); do
         --repeats "${CAREFUL_REPEATS:-3}"
     CAREFUL+=("$OUT/careful-$r.json")
 done
-echo "--- authors' pipeline"
-"${PY[@]}" "$OUT/states.npy" "$OUT/python.json" --repeats "${PY_REPEATS:-1}"
+REF=()
+if [ -z "${SKIP_REFERENCE:-}" ]; then
+    echo "--- authors' pipeline"
+    "${PY[@]}" "$OUT/states.npy" "$OUT/python.json" --repeats "${PY_REPEATS:-1}"
+    REF=(--reference "$OUT/python.json")
+fi
 echo "--- summary"
-"$VENV/bin/python" scripts/bench_koopman.py --compare "${RUST[@]}" --reference "$OUT/python.json" \
+"$VENV/bin/python" scripts/bench_koopman.py --compare "${RUST[@]}" "${REF[@]}" \
     --careful "${CAREFUL[@]}"
 if [ -n "${STREAM:-}" ]; then
     "$BIN" stream --sequences "$STREAM" --total 25000 --batch 64 --n 1000 --k 256

@@ -251,13 +251,14 @@ fn main() {
             let mut moduli: Vec<f64> = spectrum.eigenvalues.iter().map(|l| l.norm()).collect();
             moduli.sort_by(|a, b| b.total_cmp(a));
             println!(
-                "rust fit [{}, {}, {}] rank {} ({:?}, {} products): runs {:?} s, median {median:.3} s (read {read_s:.2} s, not timed); e_rel {:.6}; top |lambda| {:?}; cond {:.2e}",
+                "rust fit [{}, {}, {}] rank {} ({:?}, {} products, {} threads): runs {:?} s, median {median:.3} s (read {read_s:.2} s, not timed); e_rel {:.6}; top |lambda| {:?}; cond {:.2e}",
                 states.num_sequences(),
                 states.seq_len(),
                 states.hidden(),
                 model.rank(),
                 model.method,
                 model.precision,
+                Par::rayon(0).degree(),
                 times
                     .iter()
                     .map(|t| (t * 1000.0).round() / 1000.0)
