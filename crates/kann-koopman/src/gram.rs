@@ -148,13 +148,13 @@ pub(crate) fn rows_f64<'a, T: Elem>(rows: &'a [T], buf: &'a mut Vec<f64>) -> &'a
 /// A block of the rows of one sequence: `(sequence, first row, end row)`.
 pub(crate) type Block = (usize, usize, usize);
 
-/// Cuts `len[i]` rows of every sequence into blocks of at most [`BLOCK_ROWS`] rows.
-pub(crate) fn blocks_of(lengths: impl Iterator<Item = usize>) -> Vec<Block> {
+/// Cuts `len[i]` rows of every sequence into blocks of at most `rows` rows.
+pub(crate) fn blocks_of(lengths: impl Iterator<Item = usize>, rows: usize) -> Vec<Block> {
     let mut out = Vec::new();
     for (i, len) in lengths.enumerate() {
         let mut a = 0;
         while a < len {
-            let b = (a + BLOCK_ROWS).min(len);
+            let b = (a + rows).min(len);
             out.push((i, a, b));
             a = b;
         }
@@ -431,7 +431,7 @@ impl GramAccumulator {
     fn push_seqs<T: Elem>(&mut self, seqs: &[&[T]]) {
         let k = self.k;
         let precision = self.precision;
-        let blocks = blocks_of(seqs.iter().map(|s| s.len() / k));
+        let blocks = blocks_of(seqs.iter().map(|s| s.len() / k), BLOCK_ROWS);
         let partials = run_split(blocks.len(), |r| {
             gram_blocks(seqs, k, &blocks[r], precision)
         });
