@@ -152,9 +152,13 @@ fn agree(data: &str, lengths: &str) {
             .zip(&mmx)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
-        let chosen = koopman_operator(st, &FitOptions::default()).expect("fit");
+        let mixed = FitOptions {
+            precision: Precision::Mixed,
+            ..FitOptions::default()
+        };
+        let chosen = koopman_operator(st, &mixed).expect("fit");
         println!(
-            "{data} ({name}, {} states, rank {}): cond(X~ᵀX~) {cond:.3e}; mixed vs f64: max |d|lambda|| {worst:.2e}, |d e_rel| {:.2e} (e_rel {e64:.6}); koopman_operator uses {}",
+            "{data} ({name}, {} states, rank {}): cond(X~ᵀX~) {cond:.3e}; mixed vs f64: max |d|lambda|| {worst:.2e}, |d e_rel| {:.2e} (e_rel {e64:.6}); koopman_operator(precision mixed) uses {}",
             st.num_valid(),
             m64.len(),
             (e64 - emx).abs(),
