@@ -30,12 +30,12 @@ pub enum Precision {
     F64,
     /// `f32` products of blocks of at most [`BLOCK_ROWS`] rows (the states rounded to `f32`;
     /// states read from an `f32` `.npy` file are exact), each block's `f32` result added into
-    /// `f64` accumulators: about twice the `f64` speed. Relative error of a Gram entry about
-    /// `5e-8` of `√(G_ii G_jj)` (measured, blocks of 256 rows). [`crate::koopman_operator`]
-    /// refits in [`Precision::F64`] when the normal matrix is worse conditioned than
-    /// [`MIXED_CONDITION_LIMIT`], where that error would reach the eigenvalue moduli above `1e-6`.
-    /// Opt-in: states given in `f64` are rounded to `f32` first, which on exact (noise-free)
-    /// linear systems moves eigenvalues by more than the `1e-6` tolerance of marginal modes.
+    /// `f64` accumulators: 1.6x the `f64` speed on the benchmark (f32 GEMMs run at twice the
+    /// rate). A Gram entry is within about `5e-8` of `√(G_ii G_jj)` (measured, blocks of 256
+    /// rows). [`crate::koopman_operator`] refits in [`Precision::F64`] when the normal matrix is
+    /// worse conditioned than [`MIXED_CONDITION_LIMIT`], where that error would move the
+    /// eigenvalue moduli by more than `1e-6`. Opt-in: on the exact (noise-free) linear systems of
+    /// the tests it moves marginal modes off `|λ| = 1` by more than the tests' `1e-8`.
     Mixed,
 }
 
