@@ -3,15 +3,17 @@
 //!
 //! ```text
 //! bench_fit generate --out states.npy [--s 64 --n 1000 --k 256 --seed 0]
-//! bench_fit fit --data states.npy --out rust.json [--repeats 3]
+//! bench_fit fit --data states.npy --out rust.json [--repeats 3] [--precision mixed|f64]
 //! bench_fit profile --data states.npy          # time of each stage of the fit
+//! bench_fit agree --data states.npy [--lengths lengths.npy]  # mixed vs f64 eigenvalues
+//! bench_fit peak [--repeats 5]                 # faer GEMM GFLOP/s of this machine
 //! bench_fit stream --sequences 2560 [--total 25000 --batch 64 --n 1000 --k 256]
 //! ```
 //!
 //! States come from a seeded RNN-like recurrence `h_{t+1} = tanh(W h_t + x_t)` (f32).
 
 use kann_koopman::faer::linalg::matmul::matmul;
-use kann_koopman::faer::{Accum, Mat, Par};
+use kann_koopman::faer::{Accum, Mat, Par, c64};
 use kann_koopman::io::{read_states_npy, write_f32_npy, write_json_atomic};
 use kann_koopman::*;
 use std::time::Instant;
@@ -79,6 +81,18 @@ fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// `--precision mixed|f64` (default mixed).
+fn precision_arg(args: &[String]) -> Precision {
+    match arg(args, "--precision", "mixed".to_string()).as_str() {
+        "f64" => Precision::F64,
+        "mixed" => Precision::Mixed,
+        p => {
+            eprintln!("--precision {p}: expected f64 or mixed");
+            std::process::exit(2)
+        }
+    }
+}
+
 fn vm_hwm_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
@@ -90,12 +104,110 @@ fn vm_hwm_kib() -> Option<u64> {
         .ok()
 }
 
-/// One full fit as in the reference: basis, C, eigendecomposition, e_rel.
-fn full_fit(states: &States) -> (KoopmanModel, Spectrum, RelativeError) {
-    let model = koopman_operator(states, &FitOptions::default()).expect("fit");
+/// One fit with the outputs of the numpy pipelines: basis, C, the eigenvalues of C, e_rel.
+fn full_fit(states: &States, precision: Precision) -> (KoopmanModel, Vec<c64>, RelativeError) {
+    let options = FitOptions {
+        precision,
+        ..FitOptions::default()
+    };
+    let model = koopman_operator(states, &options).expect("fit");
+    let eigenvalues = model.koopman_operator.eigenvalues().expect("eigenvalues");
+    let err = relative_error(states, &model).expect("e_rel");
+    (model, eigenvalues, err)
+}
+
+/// Sorted eigenvalue moduli and `e_rel` of a fit from Grams in `precision`, without the
+/// conditioning guard of `koopman_operator` (the raw mixed-precision result).
+fn raw_fit(states: &States, precision: Precision) -> (Vec<f64>, f64, f64) {
+    let mut acc = GramAccumulator::with_precision(states.hidden(), precision);
+    acc.push(states).expect("push");
+    let model = acc.finish(&FitOptions::default()).expect("fit");
     let spectrum = Spectrum::new(&model).expect("spectrum");
     let err = relative_error(states, &model).expect("e_rel");
-    (model, spectrum, err)
+    let mut moduli: Vec<f64> = spectrum.eigenvalues.iter().map(|l| l.norm()).collect();
+    moduli.sort_by(|a, b| b.total_cmp(a));
+    (moduli, err.e_rel, model.condition)
+}
+
+/// Agreement of the mixed-precision fit with the `f64` one on a states file (real steps, and
+/// all steps when padded): max |Δ|λ|| of the sorted moduli, Δe_rel, the normal matrix's
+/// condition, and the precision `koopman_operator` chose.
+fn agree(data: &str, lengths: &str) {
+    let mut states = read_states_npy(data).expect("read states");
+    if !lengths.is_empty() {
+        let l =
+            kann_koopman::io::read_lengths_npy(lengths, states.num_sequences(), states.seq_len())
+                .expect("read lengths");
+        states = states.with_lengths(l).expect("lengths");
+    }
+    let mut views = vec![("real steps", states.clone())];
+    if states.is_padded() {
+        views.push(("all steps", states.with_all_steps().expect("all steps")));
+    }
+    for (name, st) in &views {
+        let (m64, e64, cond) = raw_fit(st, Precision::F64);
+        let (mmx, emx, _) = raw_fit(st, Precision::Mixed);
+        let worst = m64
+            .iter()
+            .zip(&mmx)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let mixed = FitOptions {
+            precision: Precision::Mixed,
+            ..FitOptions::default()
+        };
+        let chosen = koopman_operator(st, &mixed).expect("fit");
+        println!(
+            "{data} ({name}, {} states, rank {}): cond(X~ᵀX~) {cond:.3e}; mixed vs f64: max |d|lambda|| {worst:.2e}, |d e_rel| {:.2e} (e_rel {e64:.6}); koopman_operator(precision mixed) uses {}",
+            st.num_valid(),
+            m64.len(),
+            (e64 - emx).abs(),
+            chosen.precision
+        );
+    }
+}
+
+/// Best-of-`repeats` GFLOP/s of `c = a b` (faer, both cores) for an `m × kk` times `kk × n`
+/// product of type `T`.
+fn gemm_rate<T: kann_koopman::faer::traits::ComplexField + Copy>(
+    m: usize,
+    kk: usize,
+    n: usize,
+    repeats: usize,
+    val: impl Fn(usize, usize) -> T,
+) -> f64 {
+    let a = Mat::<T>::from_fn(kk, m, &val);
+    let b = Mat::<T>::from_fn(kk, n, |i, j| val(j, i));
+    let mut c = Mat::<T>::zeros(m, n);
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats.max(1) {
+        let t0 = Instant::now();
+        matmul(
+            c.as_mut(),
+            Accum::Replace,
+            a.transpose(),
+            b.as_ref(),
+            T::one_impl(),
+            Par::rayon(0),
+        );
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    2.0 * (m * kk * n) as f64 / best / 1e9
+}
+
+/// Measured peak GEMM rates of this machine with faer (the floor of the fit is its FLOPs over
+/// these rates).
+fn peak(repeats: usize) {
+    let f = |i: usize, j: usize| ((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.5;
+    let g = |i: usize, j: usize| f(i, j) as f32;
+    for &(m, kk, n) in &[(2048, 2048, 2048), (256, 64_000, 256)] {
+        println!(
+            "faer GEMM {m} x {kk} x {n} ({} threads): f64 {:.1} GFLOP/s, f32 {:.1} GFLOP/s (best of {repeats})",
+            Par::rayon(0).degree(),
+            gemm_rate::<f64>(m, kk, n, repeats, f),
+            gemm_rate::<f32>(m, kk, n, repeats, g),
+        );
+    }
 }
 
 fn main() {
@@ -124,6 +236,7 @@ fn main() {
             let data: String = arg(&args, "--data", "states.npy".to_string());
             let out: String = arg(&args, "--out", "rust.json".to_string());
             let repeats: usize = arg(&args, "--repeats", 3);
+            let precision = precision_arg(&args);
             let t_read = Instant::now();
             let states = read_states_npy(&data).expect("read states");
             let read_s = t_read.elapsed().as_secs_f64();
@@ -131,23 +244,30 @@ fn main() {
             let mut last = None;
             for _ in 0..repeats.max(1) {
                 let t0 = Instant::now();
-                let res = full_fit(&states);
+                let res = full_fit(&states, precision);
                 times.push(t0.elapsed().as_secs_f64());
                 last = Some(res);
             }
-            let (model, spectrum, err) = last.expect("at least one run");
+            let (model, eigenvalues, err) = last.expect("at least one run");
             let mut sorted = times.clone();
             sorted.sort_by(f64::total_cmp);
             let median = sorted[sorted.len() / 2];
-            let mut moduli: Vec<f64> = spectrum.eigenvalues.iter().map(|l| l.norm()).collect();
+            // What the analysis adds: eigenvectors, U = V⁻¹, residuals (not in the numpy ratio).
+            let t_spec = Instant::now();
+            let spectrum = Spectrum::new(&model).expect("spectrum");
+            let spectrum_s = t_spec.elapsed().as_secs_f64();
+            assert_eq!(spectrum.len(), eigenvalues.len());
+            let mut moduli: Vec<f64> = eigenvalues.iter().map(|l| l.norm()).collect();
             moduli.sort_by(|a, b| b.total_cmp(a));
             println!(
-                "rust fit [{}, {}, {}] rank {} ({:?}): runs {:?} s, median {median:.3} s (read {read_s:.2} s, not timed); e_rel {:.6}; top |lambda| {:?}; cond {:.2e}",
+                "rust fit [{}, {}, {}] rank {} ({:?}, {} products, {} threads): runs {:?} s, median {median:.3} s (read {read_s:.2} s, not timed; full spectrum with eigenvectors, U and residuals {spectrum_s:.3} s more); e_rel {:.6}; top |lambda| {:?}; cond {:.2e}",
                 states.num_sequences(),
                 states.seq_len(),
                 states.hidden(),
                 model.rank(),
                 model.method,
+                model.precision,
+                Par::rayon(0).degree(),
                 times
                     .iter()
                     .map(|t| (t * 1000.0).round() / 1000.0)
@@ -167,31 +287,37 @@ fn main() {
                 "moduli": moduli,
                 "condition": model.condition,
                 "method": format!("{:?}", model.method),
+                "spectrum_seconds": spectrum_s,
+                "precision": precision.to_string(),
+                "used": model.precision.to_string(),
             });
             write_json_atomic(&out, &json).expect("write json");
         }
         "profile" => {
             let data: String = arg(&args, "--data", "states.npy".to_string());
             let states = read_states_npy(&data).expect("read states");
+            let precision = precision_arg(&args);
             for _ in 0..2 {
                 let t0 = Instant::now();
-                let mut acc = GramAccumulator::new(states.hidden());
+                let mut acc = GramAccumulator::with_precision(states.hidden(), precision);
                 acc.push(&states).expect("push");
                 let t1 = Instant::now();
                 let model = acc.finish(&FitOptions::default()).expect("finish");
                 let t2 = Instant::now();
-                let spectrum = Spectrum::new(&model).expect("spectrum");
+                let eigenvalues = model.koopman_operator.eigenvalues().expect("eig");
                 let t3 = Instant::now();
                 let err = relative_error(&states, &model).expect("e_rel");
                 let t4 = Instant::now();
+                let spectrum = Spectrum::new(&model).expect("spectrum");
                 println!(
-                    "grams {:.3} s, finish {:.3} s, spectrum {:.3} s, e_rel {:.3} s (e_rel {:.4}, {} eigs)",
+                    "grams {:.3} s, finish {:.3} s, eigenvalues {:.3} s, e_rel {:.3} s; full spectrum {:.3} s (e_rel {:.4}, {} eigs)",
                     (t1 - t0).as_secs_f64(),
                     (t2 - t1).as_secs_f64(),
                     (t3 - t2).as_secs_f64(),
                     (t4 - t3).as_secs_f64(),
+                    t4.elapsed().as_secs_f64(),
                     err.e_rel,
-                    spectrum.len()
+                    eigenvalues.len().min(spectrum.len())
                 );
             }
         }
@@ -258,8 +384,16 @@ fn main() {
                 );
             }
         }
+        "peak" => peak(arg(&args, "--repeats", 5)),
+        "agree" => {
+            let data: String = arg(&args, "--data", "states.npy".to_string());
+            let lengths: String = arg(&args, "--lengths", String::new());
+            agree(&data, &lengths);
+        }
         _ => {
-            eprintln!("usage: bench_fit generate|fit|stream [options] (see the source header)");
+            eprintln!(
+                "usage: bench_fit generate|fit|profile|stream|peak [options] (see the source header)"
+            );
             std::process::exit(2);
         }
     }

@@ -2,7 +2,7 @@
 //! operator `C` minimising `Σ_t |H~_t C − H~_{t+1}|²_F` (Eq. 4), plus other DMD estimators.
 
 use crate::error::{KoopmanError, Result};
-use crate::gram::{GramAccumulator, Grams};
+use crate::gram::{GramAccumulator, Grams, MIXED_CONDITION_LIMIT, Precision};
 use crate::states::States;
 use faer::linalg::solvers::{Solve, SolveLstsq};
 use faer::{Mat, MatRef, Side};
@@ -62,6 +62,11 @@ pub struct FitOptions {
     /// unreliable: the in-memory least-squares fit then falls back to a QR-based least squares
     /// on the data; other fits keep the Gram solution and record a warning.
     pub condition_limit: f64,
+    /// Arithmetic of the products over the states: [`Precision::F64`] by default;
+    /// [`Precision::Mixed`] (`f32` blocks summed into `f64`, 1.6x faster on the benchmark)
+    /// refits in `f64` when the normal matrix is ill conditioned.
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl Default for FitOptions {
@@ -70,6 +75,7 @@ impl Default for FitOptions {
             rank: Rank::ReferenceDefault,
             estimator: Estimator::LeastSquares,
             condition_limit: 1e10,
+            precision: Precision::default(),
         }
     }
 }
@@ -120,6 +126,9 @@ pub struct KoopmanModel {
     pub num_pairs: usize,
     /// Documented warnings (clamped rank, ill conditioning, fallback).
     pub warnings: Vec<String>,
+    /// Arithmetic the products over the states were computed in (the one-step error of
+    /// [`crate::relative_error`] uses the same).
+    pub precision: Precision,
 }
 
 impl KoopmanModel {
@@ -151,10 +160,22 @@ impl KoopmanModel {
 /// matrix is worse conditioned than `options.condition_limit`, the fit is redone with an SVD
 /// basis and a QR least squares on the stacked coefficients ([`koopman_operator_direct`]) and a
 /// warning says so.
+///
+/// With [`Precision::Mixed`] the Grams' products are `f32` blocks summed in `f64`; when the
+/// normal matrix's condition number exceeds [`MIXED_CONDITION_LIMIT`] (or is not finite) the fit
+/// is redone in [`Precision::F64`], and [`KoopmanModel::precision`] says which was used.
 pub fn koopman_operator(states: &States, options: &FitOptions) -> Result<KoopmanModel> {
-    let mut acc = GramAccumulator::new(states.hidden());
+    let mut acc = GramAccumulator::with_precision(states.hidden(), options.precision);
     acc.push(states)?;
     let model = acc.finish(options)?;
+    let well_conditioned = model.condition <= MIXED_CONDITION_LIMIT; // false for NaN
+    if options.precision == Precision::Mixed && !well_conditioned {
+        let exact = FitOptions {
+            precision: Precision::F64,
+            ..*options
+        };
+        return koopman_operator(states, &exact);
+    }
     if model.condition > options.condition_limit && options.estimator == Estimator::LeastSquares {
         let mut direct = koopman_operator_direct(states, options)?;
         direct.warnings.push(format!(
@@ -248,6 +269,7 @@ pub fn koopman_operator_direct(states: &States, options: &FitOptions) -> Result<
         num_states: states.num_valid(),
         num_pairs,
         warnings,
+        precision: Precision::F64,
     })
 }
 
@@ -266,9 +288,11 @@ pub(crate) fn sym_eig_desc(m: MatRef<'_, f64>) -> Result<(Vec<f64>, Mat<f64>)> {
 
 /// Condition number `λ_max / λ_min` of a symmetric positive semi-definite matrix (∞ if singular).
 pub(crate) fn sym_condition(m: MatRef<'_, f64>) -> Result<f64> {
-    let (vals, _) = sym_eig_desc(m)?;
-    let max = vals.first().copied().unwrap_or(0.0);
-    let min = vals.last().copied().unwrap_or(0.0);
+    let vals = m
+        .self_adjoint_eigenvalues(Side::Lower)
+        .map_err(|e| KoopmanError::LinearAlgebra(format!("symmetric eigensolver: {e:?}")))?;
+    let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
     Ok(if min <= 0.0 { f64::INFINITY } else { max / min })
 }
 
@@ -477,5 +501,6 @@ pub(crate) fn fit_from_grams(grams: &Grams, options: &FitOptions) -> Result<Koop
         num_states: grams.num_states,
         num_pairs: grams.num_pairs,
         warnings,
+        precision: grams.precision,
     })
 }

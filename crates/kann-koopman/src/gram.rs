@@ -3,13 +3,64 @@
 //! With `X` the stack of states `h_t` that have a successor and `Y` the stack of their successors
 //! `h_{t+1}`, everything the fit needs comes from `G = Σ h hᵀ` (all valid states), `G0 = XᵀX`,
 //! `G1 = YᵀY` and `G01 = XᵀY`, each `k × k`. Memory is `O(k²)` whatever the number of states.
+//!
+//! Only `G` (lower triangle, a symmetric rank-`n` update) and `G01` are products over the data;
+//! `G0` and `G1` are `G` minus the outer products of each sequence's last and first state. The
+//! rows are cut into blocks of at most [`BLOCK_ROWS`] rows (a block reaches one row past its end
+//! for the shifted `Y`), the blocks are shared out to the cores (each core sums its own blocks;
+//! the partial sums are added at the end), and each block's products are computed in the
+//! [`Precision`] asked for.
 
 use crate::error::{KoopmanError, Result};
 use crate::fit::{FitOptions, KoopmanModel, fit_from_grams};
 use crate::states::{States, check_lengths};
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use serde::{Deserialize, Serialize};
+
+/// Arithmetic of the `O(N k²)` products over the states (the Grams and the `e_rel` pass); the
+/// small `k × k` problems (eigen-decompositions, solves) are always `f64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// `f64` products and sums throughout (exact up to `f64` rounding): the default, and what
+    /// every analysis of this workspace uses.
+    #[default]
+    F64,
+    /// `f32` products of blocks of at most [`BLOCK_ROWS`] rows (the states rounded to `f32`;
+    /// states read from an `f32` `.npy` file are exact), each block's `f32` result added into
+    /// `f64` accumulators: 1.6x the `f64` speed on the benchmark (f32 GEMMs run at twice the
+    /// rate). A Gram entry is within about `5e-8` of `√(G_ii G_jj)` (measured, blocks of 256
+    /// rows). [`crate::koopman_operator`] refits in [`Precision::F64`] when the normal matrix is
+    /// worse conditioned than [`MIXED_CONDITION_LIMIT`], where that error would move the
+    /// eigenvalue moduli by more than `1e-6`. Opt-in: on the exact (noise-free) linear systems of
+    /// the tests it moves marginal modes off `|λ| = 1` by more than the tests' `1e-8`.
+    Mixed,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F64 => "f64",
+            Precision::Mixed => "mixed",
+        })
+    }
+}
+
+/// Rows per block of the products over the states. In [`Precision::Mixed`] each block is summed
+/// in `f32`, so this bounds the `f32` sums' length (the block error grows with it: measured on
+/// the benchmark states, 2.3e-8 / 4.9e-8 / 7.4e-8 relative at 128 / 256 / 512 rows).
+pub const BLOCK_ROWS: usize = 256;
+
+/// Condition number of the normal matrix `X~ᵀX~` above which a [`Precision::Mixed`] fit is redone
+/// in [`Precision::F64`] by [`crate::koopman_operator`]. The mixed Grams' relative error
+/// (`~5e-8`) reaches the eigenvalues amplified by about the condition number: measured
+/// `max |Δ|λ|| / cond` = 4.3e-9 on the benchmark states (cond 41, Δ 1.8e-7), 1.8e-9 and 1.6e-10
+/// on real IMDB GRU states (cond 5.5e4 and 4.8e5, Δ 1.0e-4 and 7.7e-5). At this limit the
+/// largest of those ratios predicts `|Δ|λ|| ≤ 4.3e-7`, inside the `1e-6` the fit is checked to.
+/// Real GRU states are far above it and take the `f64` path.
+pub const MIXED_CONDITION_LIMIT: f64 = 100.0;
 
 /// The accumulated Gram matrices of a set of state sequences (all `k × k`, symmetric except `g01`).
 #[derive(Debug, Clone)]
@@ -26,14 +77,222 @@ pub struct Grams {
     pub num_states: usize,
     /// Number of admissible pairs that entered `G0`, `G1`, `G01`.
     pub num_pairs: usize,
+    /// Arithmetic the products were computed in.
+    pub precision: Precision,
+}
+
+/// Element types of the states the products read (`f32` from a file, `f64` in [`States`]).
+pub(crate) trait Elem: Copy + Send + Sync + 'static {
+    fn to_f32(self) -> f32;
+    fn to_f64(self) -> f64;
+    /// The slice itself when it already is `f32`.
+    fn as_f32(s: &[Self]) -> Option<&[f32]>;
+    /// The slice itself when it already is `f64`.
+    fn as_f64(s: &[Self]) -> Option<&[f64]>;
+}
+
+impl Elem for f32 {
+    fn to_f32(self) -> f32 {
+        self
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn as_f32(s: &[f32]) -> Option<&[f32]> {
+        Some(s)
+    }
+    fn as_f64(_: &[f32]) -> Option<&[f64]> {
+        None
+    }
+}
+
+impl Elem for f64 {
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn as_f32(_: &[f64]) -> Option<&[f32]> {
+        None
+    }
+    fn as_f64(s: &[f64]) -> Option<&[f64]> {
+        Some(s)
+    }
+}
+
+/// `rows` (row-major, `k` columns) as `f32`, converted into `buf` unless they already are.
+pub(crate) fn rows_f32<'a, T: Elem>(rows: &'a [T], buf: &'a mut Vec<f32>) -> &'a [f32] {
+    match T::as_f32(rows) {
+        Some(x) => x,
+        None => {
+            buf.clear();
+            buf.extend(rows.iter().map(|&x| x.to_f32()));
+            buf
+        }
+    }
+}
+
+/// `rows` as `f64`, converted into `buf` unless they already are.
+pub(crate) fn rows_f64<'a, T: Elem>(rows: &'a [T], buf: &'a mut Vec<f64>) -> &'a [f64] {
+    match T::as_f64(rows) {
+        Some(x) => x,
+        None => {
+            buf.clear();
+            buf.extend(rows.iter().map(|&x| x.to_f64()));
+            buf
+        }
+    }
+}
+
+/// A block of the rows of one sequence: `(sequence, first row, end row)`.
+pub(crate) type Block = (usize, usize, usize);
+
+/// Cuts `len[i]` rows of every sequence into blocks of at most `rows` rows.
+pub(crate) fn blocks_of(lengths: impl Iterator<Item = usize>, rows: usize) -> Vec<Block> {
+    let mut out = Vec::new();
+    for (i, len) in lengths.enumerate() {
+        let mut a = 0;
+        while a < len {
+            let b = (a + rows).min(len);
+            out.push((i, a, b));
+            a = b;
+        }
+    }
+    out
+}
+
+/// Runs `work` on contiguous ranges of `0..n` items, one range per core (faer's rayon degree),
+/// and returns the results in range order.
+pub(crate) fn run_split<R: Send>(
+    n: usize,
+    work: impl Fn(std::ops::Range<usize>) -> R + Sync,
+) -> Vec<R> {
+    let threads = Par::rayon(0).degree().clamp(1, n.max(1));
+    if threads == 1 {
+        return vec![work(0..n)];
+    }
+    let per = n.div_ceil(threads);
+    let ranges: Vec<_> = (0..threads)
+        .map(|t| (t * per).min(n)..((t + 1) * per).min(n))
+        .collect();
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = ranges[1..]
+            .iter()
+            .cloned()
+            .map(|r| scope.spawn(move || work(r)))
+            .collect();
+        let mut out = vec![work(ranges[0].clone())];
+        out.extend(handles.into_iter().map(|h| {
+            h.join()
+                .expect("a worker thread of the Gram products panicked")
+        }));
+        out
+    })
+}
+
+/// Adds the lower triangle of the `f32` matrix `t` into `g` (`f64`).
+fn add_lower(mut g: MatMut<'_, f64>, t: MatRef<'_, f32>) {
+    for j in 0..t.ncols() {
+        for i in j..t.nrows() {
+            g[(i, j)] += t[(i, j)] as f64;
+        }
+    }
+}
+
+/// Adds the `f32` matrix `t` into `g` (`f64`).
+fn add_all(mut g: MatMut<'_, f64>, t: MatRef<'_, f32>) {
+    for j in 0..t.ncols() {
+        for i in 0..t.nrows() {
+            g[(i, j)] += t[(i, j)] as f64;
+        }
+    }
+}
+
+/// `G` (lower triangle) and `G01` of the given blocks of `seqs` (each the row-major valid rows of
+/// one sequence), summed by one core.
+fn gram_blocks<T: Elem>(
+    seqs: &[&[T]],
+    k: usize,
+    blocks: &[Block],
+    precision: Precision,
+) -> (Mat<f64>, Mat<f64>) {
+    let mut g = Mat::<f64>::zeros(k, k);
+    let mut g01 = Mat::<f64>::zeros(k, k);
+    let (mut t, mut t01) = match precision {
+        Precision::Mixed => (Mat::<f32>::zeros(k, k), Mat::<f32>::zeros(k, k)),
+        Precision::F64 => (Mat::<f32>::zeros(0, 0), Mat::<f32>::zeros(0, 0)),
+    };
+    let (mut buf32, mut buf64) = (Vec::new(), Vec::new());
+    for &(i, a, b) in blocks {
+        let seq = seqs[i];
+        let len = seq.len() / k;
+        // Rows a..b enter G; pairs (t, t+1) with a <= t < min(b, len − 1) enter G01.
+        let end = (b + 1).min(len);
+        let pairs = b.min(len - 1).saturating_sub(a);
+        let rows = &seq[a * k..end * k];
+        let m = b - a;
+        match precision {
+            Precision::F64 => {
+                let h = MatRef::from_row_major_slice(rows_f64(rows, &mut buf64), end - a, k);
+                let x = h.subrows(0, m);
+                triangular::matmul(
+                    g.as_mut(),
+                    BlockStructure::TriangularLower,
+                    Accum::Add,
+                    x.transpose(),
+                    BlockStructure::Rectangular,
+                    x,
+                    BlockStructure::Rectangular,
+                    1.0,
+                    Par::Seq,
+                );
+                if pairs > 0 {
+                    let (x, y) = (h.subrows(0, pairs), h.subrows(1, pairs));
+                    matmul(g01.as_mut(), Accum::Add, x.transpose(), y, 1.0, Par::Seq);
+                }
+            }
+            Precision::Mixed => {
+                let h = MatRef::from_row_major_slice(rows_f32(rows, &mut buf32), end - a, k);
+                let x = h.subrows(0, m);
+                triangular::matmul(
+                    t.as_mut(),
+                    BlockStructure::TriangularLower,
+                    Accum::Replace,
+                    x.transpose(),
+                    BlockStructure::Rectangular,
+                    x,
+                    BlockStructure::Rectangular,
+                    1.0f32,
+                    Par::Seq,
+                );
+                add_lower(g.as_mut(), t.as_ref());
+                if pairs > 0 {
+                    let (x, y) = (h.subrows(0, pairs), h.subrows(1, pairs));
+                    matmul(
+                        t01.as_mut(),
+                        Accum::Replace,
+                        x.transpose(),
+                        y,
+                        1.0f32,
+                        Par::Seq,
+                    );
+                    add_all(g01.as_mut(), t01.as_ref());
+                }
+            }
+        }
+    }
+    (g, g01)
 }
 
 /// Streaming accumulator of [`Grams`]: `push` batches of sequences (with their lengths), then
 /// `finish` with the fit options to get the same model as [`crate::koopman_operator`] would on
-/// all the data at once. Holds `O(k²)` memory plus one `n × k` conversion buffer.
+/// all the data at once. Holds `O(k²)` memory plus one block's conversion buffer per core.
 #[derive(Debug, Clone)]
 pub struct GramAccumulator {
     k: usize,
+    precision: Precision,
     g_lower: Mat<f64>,
     g01: Mat<f64>,
     first: Mat<f64>,
@@ -41,14 +300,20 @@ pub struct GramAccumulator {
     num_states: usize,
     num_pairs: usize,
     num_sequences: usize,
-    buf: Vec<f64>,
 }
 
 impl GramAccumulator {
-    /// A fresh accumulator for states of hidden dimension `k`.
+    /// A fresh accumulator for states of hidden dimension `k`, in the default
+    /// [`Precision::F64`].
     pub fn new(k: usize) -> Self {
+        Self::with_precision(k, Precision::default())
+    }
+
+    /// A fresh accumulator computing its products in `precision`.
+    pub fn with_precision(k: usize, precision: Precision) -> Self {
         GramAccumulator {
             k,
+            precision,
             g_lower: Mat::zeros(k, k),
             g01: Mat::zeros(k, k),
             first: Mat::zeros(k, k),
@@ -56,13 +321,17 @@ impl GramAccumulator {
             num_states: 0,
             num_pairs: 0,
             num_sequences: 0,
-            buf: Vec::new(),
         }
     }
 
     /// Hidden dimension `k`.
     pub fn hidden(&self) -> usize {
         self.k
+    }
+
+    /// Arithmetic of the products.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Number of sequences pushed so far.
@@ -78,15 +347,16 @@ impl GramAccumulator {
     /// Adds every valid state and pair of `states`.
     pub fn push(&mut self, states: &States) -> Result<()> {
         self.check_k(states.hidden())?;
-        for i in 0..states.num_sequences() {
-            self.push_sequence(states.sequence(i));
-        }
+        let seqs: Vec<&[f64]> = (0..states.num_sequences())
+            .map(|i| states.sequence_slice(i))
+            .collect();
+        self.push_seqs(&seqs);
         Ok(())
     }
 
     /// Adds a batch of `f32` states in C order `[s, n, k]` with optional valid lengths (`None`:
-    /// all `n` steps valid). Converted to `f64` one sequence at a time; NaN/Inf in a valid step
-    /// is an error naming its (batch-local) index, and nothing of that batch is added.
+    /// all `n` steps valid). NaN/Inf in a valid step is an error naming its (batch-local) index,
+    /// and nothing of that batch is added.
     pub fn push_f32(
         &mut self,
         data: &[f32],
@@ -94,7 +364,7 @@ impl GramAccumulator {
         n: usize,
         lengths: Option<&[usize]>,
     ) -> Result<()> {
-        self.push_generic(data, s, n, lengths, |x| x as f64)
+        self.push_generic(data, s, n, lengths)
     }
 
     /// Like [`Self::push_f32`] for `f64` data.
@@ -105,16 +375,15 @@ impl GramAccumulator {
         n: usize,
         lengths: Option<&[usize]>,
     ) -> Result<()> {
-        self.push_generic(data, s, n, lengths, |x| x)
+        self.push_generic(data, s, n, lengths)
     }
 
-    fn push_generic<T: Copy>(
+    fn push_generic<T: Elem>(
         &mut self,
         data: &[T],
         s: usize,
         n: usize,
         lengths: Option<&[usize]>,
-        conv: impl Fn(T) -> f64,
     ) -> Result<()> {
         let k = self.k;
         if data.len() != s * n * k {
@@ -130,22 +399,21 @@ impl GramAccumulator {
         // Validate the whole batch first so that a bad batch adds nothing.
         for (i, &len) in lengths.iter().enumerate() {
             let seq = &data[i * n * k..(i * n + len) * k];
-            if let Some(pos) = seq.iter().position(|&x| !conv(x).is_finite()) {
+            if let Some(pos) = seq.iter().position(|&x| !x.to_f64().is_finite()) {
                 return Err(KoopmanError::NonFinite {
                     seq: i,
                     time: pos / k,
                     unit: pos % k,
-                    value: conv(seq[pos]),
+                    value: seq[pos].to_f64(),
                 });
             }
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        for (i, &len) in lengths.iter().enumerate() {
-            buf.clear();
-            buf.extend(data[i * n * k..(i * n + len) * k].iter().map(|&x| conv(x)));
-            self.push_sequence(MatRef::from_row_major_slice(&buf, len, k));
-        }
-        self.buf = buf;
+        let seqs: Vec<&[T]> = lengths
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| &data[i * n * k..(i * n + len) * k])
+            .collect();
+        self.push_seqs(&seqs);
         Ok(())
     }
 
@@ -159,50 +427,41 @@ impl GramAccumulator {
         Ok(())
     }
 
-    /// Adds one sequence given as a `len × k` matrix of valid states.
-    fn push_sequence(&mut self, h: MatRef<'_, f64>) {
-        let len = h.nrows();
-        if len == 0 {
-            return;
+    /// Adds sequences given as their row-major valid rows (`len · k` values each, `len ≥ 1`).
+    fn push_seqs<T: Elem>(&mut self, seqs: &[&[T]]) {
+        let k = self.k;
+        let precision = self.precision;
+        let blocks = blocks_of(seqs.iter().map(|s| s.len() / k), BLOCK_ROWS);
+        let partials = run_split(blocks.len(), |r| {
+            gram_blocks(seqs, k, &blocks[r], precision)
+        });
+        for (g, g01) in partials {
+            self.g_lower += g;
+            self.g01 += g01;
         }
-        let par = Par::rayon(0);
-        triangular::matmul(
-            self.g_lower.as_mut(),
-            BlockStructure::TriangularLower,
-            Accum::Add,
-            h.transpose(),
-            BlockStructure::Rectangular,
-            h,
-            BlockStructure::Rectangular,
-            1.0,
-            par,
-        );
-        if len > 1 {
-            let x = h.subrows(0, len - 1);
-            let y = h.subrows(1, len - 1);
-            matmul(self.g01.as_mut(), Accum::Add, x.transpose(), y, 1.0, par);
+        // The boundary outer products, in the precision the data entered G with.
+        let value = |x: T| match precision {
+            Precision::F64 => x.to_f64(),
+            Precision::Mixed => x.to_f32() as f64,
+        };
+        let mut f = Vec::with_capacity(seqs.len() * k);
+        let mut l = Vec::with_capacity(seqs.len() * k);
+        for seq in seqs {
+            let len = seq.len() / k;
+            if len == 0 {
+                continue;
+            }
+            f.extend(seq[..k].iter().map(|&x| value(x)));
+            l.extend(seq[(len - 1) * k..].iter().map(|&x| value(x)));
+            self.num_states += len;
+            self.num_pairs += len - 1;
+            self.num_sequences += 1;
         }
-        let f = h.subrows(0, 1);
-        let l = h.subrows(len - 1, 1);
-        matmul(
-            self.first.as_mut(),
-            Accum::Add,
-            f.transpose(),
-            f,
-            1.0,
-            Par::Seq,
-        );
-        matmul(
-            self.last.as_mut(),
-            Accum::Add,
-            l.transpose(),
-            l,
-            1.0,
-            Par::Seq,
-        );
-        self.num_states += len;
-        self.num_pairs += len - 1;
-        self.num_sequences += 1;
+        let rows = f.len() / k;
+        for (acc, m) in [(&mut self.first, &f), (&mut self.last, &l)] {
+            let m = MatRef::from_row_major_slice(m, rows, k);
+            matmul(acc.as_mut(), Accum::Add, m.transpose(), m, 1.0, Par::Seq);
+        }
     }
 
     /// The Gram matrices accumulated so far.
@@ -224,6 +483,7 @@ impl GramAccumulator {
             g01: self.g01.clone(),
             num_states: self.num_states,
             num_pairs: self.num_pairs,
+            precision: self.precision,
         }
     }
 

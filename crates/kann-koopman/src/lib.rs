@@ -4,7 +4,9 @@
 //!
 //! - [`koopman_operator`]: basis `B` from the truncated SVD of the states and operator `C` by
 //!   least squares over consecutive pairs (Eqs. 4-5), via Gram matrices accumulated in one pass
-//!   ([`GramAccumulator`], also usable as a streaming fit), with other [`Estimator`]s;
+//!   ([`GramAccumulator`], also usable as a streaming fit), with other [`Estimator`]s; the
+//!   products over the states run in blocks shared out to the cores, in `f64` or (opt-in,
+//!   [`Precision::Mixed`]) as `f32` blocks summed in `f64`;
 //! - [`predict_one_step`], [`relative_error`] (Eqs. 6, 12) and multi-step prediction;
 //! - [`Spectrum`]: `C = V Λ U`, [`memory_horizon`] (Eq. 9), residuals of eigenpairs;
 //! - [`projections`] (Eq. 7), [`projection_magnitude`] (Eq. 10), [`dominance`],
@@ -36,7 +38,7 @@ pub use fit::{
     CoefficientGrams, Estimator, FitMethod, FitOptions, KoopmanModel, Rank, koopman_operator,
     koopman_operator_direct,
 };
-pub use gram::{GramAccumulator, Grams};
+pub use gram::{BLOCK_ROWS, GramAccumulator, Grams, MIXED_CONDITION_LIMIT, Precision};
 pub use predict::{
     RelativeError, RelativeErrorAccumulator, multi_step_error, predict_one_step, predict_steps,
     relative_error,

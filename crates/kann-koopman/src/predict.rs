@@ -2,6 +2,7 @@
 
 use crate::error::{KoopmanError, Result};
 use crate::fit::KoopmanModel;
+use crate::gram::{Block, Elem, Precision, blocks_of, rows_f32, rows_f64, run_split};
 use crate::spectrum::Spectrum;
 use crate::states::{States, check_lengths};
 use faer::linalg::matmul::matmul;
@@ -53,80 +54,153 @@ pub struct RelativeError {
 }
 
 /// Accumulates the relative error of Eq. 12 batch by batch (the second pass of a streaming
-/// analysis; also used in memory).
+/// analysis; also used in memory). The predictions `h_t M` are computed in blocks of 1024
+/// pairs shared out to the cores, in the accumulator's [`Precision`]; the
+/// differences `h^KANN − h` and the sums are always `f64`.
 #[derive(Debug, Clone)]
 pub struct RelativeErrorAccumulator {
     map: Mat<f64>,
+    map_f32: Mat<f32>,
+    precision: Precision,
     sum: f64,
     count: usize,
     zero: usize,
-    buf: Vec<f64>,
-    pred: Mat<f64>,
 }
 
+/// Rows per block of the predictions. The `f32` sums of a prediction run over the `k` units, not
+/// over the rows, so the block size does not change the error; larger blocks pack `M` less often.
+const PRED_BLOCK_ROWS: usize = 1024;
+
+/// `|p − y|²` and `|y|²` in `f64`, in 8 independent lanes so that the loop vectorises.
+fn diff_norms<P: Copy, T: Elem>(p: &[P], y: &[T], to_f64: impl Fn(P) -> f64) -> (f64, f64) {
+    let (mut num, mut den) = ([0.0f64; 8], [0.0f64; 8]);
+    let (pc, yc) = (p.chunks_exact(8), y.chunks_exact(8));
+    let (pr, yr) = (pc.remainder(), yc.remainder());
+    for (p8, y8) in pc.zip(yc) {
+        for l in 0..8 {
+            let y = y8[l].to_f64();
+            let d = to_f64(p8[l]) - y;
+            num[l] += d * d;
+            den[l] += y * y;
+        }
+    }
+    for (&p, &y) in pr.iter().zip(yr) {
+        let y = y.to_f64();
+        let d = to_f64(p) - y;
+        num[0] += d * d;
+        den[0] += y * y;
+    }
+    (num.iter().sum(), den.iter().sum())
+}
+
+/// `(Σ ratio, count, zero-norm targets)` of some blocks.
+type ErrSums = (f64, usize, usize);
+
 impl RelativeErrorAccumulator {
-    /// An accumulator for the one-step error of `model` (Eq. 6 / Eq. 12).
+    /// An accumulator for the one-step error of `model` (Eq. 6 / Eq. 12), in the precision
+    /// `model` was fitted in.
     pub fn new(model: &KoopmanModel) -> Self {
-        Self::with_map(model.prediction_map())
+        Self::with_map(model.prediction_map()).with_precision(model.precision)
     }
 
-    /// An accumulator for an arbitrary `k × k` one-step map `h_{t+1} ≈ h_t M`.
+    /// An accumulator for an arbitrary `k × k` one-step map `h_{t+1} ≈ h_t M` (`f64` products).
     pub fn with_map(map: Mat<f64>) -> Self {
         RelativeErrorAccumulator {
             map,
+            map_f32: Mat::zeros(0, 0),
+            precision: Precision::F64,
             sum: 0.0,
             count: 0,
             zero: 0,
-            buf: Vec::new(),
-            pred: Mat::zeros(0, 0),
         }
     }
 
-    fn push_sequence(&mut self, h: MatRef<'_, f64>) {
-        let len = h.nrows();
-        if len < 2 {
-            return;
-        }
-        let k = h.ncols();
-        // predᵀ = Mᵀ Xᵀ is column-major k × (len−1), i.e. pred row-major: rows are contiguous.
-        if self.pred.nrows() != k || self.pred.ncols() != len - 1 {
-            self.pred = Mat::zeros(k, len - 1);
-        }
-        matmul(
-            self.pred.as_mut(),
-            Accum::Replace,
-            self.map.transpose(),
-            h.subrows(0, len - 1).transpose(),
-            1.0,
-            Par::rayon(0),
-        );
-        for t in 1..len {
-            let p = self.pred.col_as_slice(t - 1);
-            let y = h.row(t);
-            let (mut num, mut den) = (0.0, 0.0);
-            match y.try_as_row_major() {
-                Some(y) => {
-                    for (&pj, &yj) in p.iter().zip(y.as_slice()) {
-                        let d = pj - yj;
-                        num += d * d;
-                        den += yj * yj;
+    /// The same accumulator computing the predictions in `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self.map_f32 = match precision {
+            Precision::Mixed => {
+                let m = &self.map;
+                Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] as f32)
+            }
+            Precision::F64 => Mat::zeros(0, 0),
+        };
+        self
+    }
+
+    /// Sums of the blocks `blocks` of `seqs` (row-major valid rows of each sequence); a block
+    /// `(i, a, b)` covers the targets `t + 1` for `a ≤ t < b`.
+    fn block_sums<T: Elem>(&self, seqs: &[&[T]], blocks: &[Block]) -> Vec<ErrSums> {
+        let k = self.map.nrows();
+        let mut pred64 = Mat::<f64>::zeros(0, 0);
+        let mut pred32 = Mat::<f32>::zeros(0, 0);
+        let (mut buf32, mut buf64) = (Vec::new(), Vec::new());
+        let mut out = Vec::with_capacity(blocks.len());
+        for &(i, a, b) in blocks {
+            let m = b - a;
+            let seq = seqs[i];
+            let x = &seq[a * k..b * k];
+            // predᵀ = Mᵀ Xᵀ, column-major k × m: each prediction is a contiguous column.
+            match self.precision {
+                Precision::F64 => {
+                    let x = MatRef::from_row_major_slice(rows_f64(x, &mut buf64), m, k);
+                    if pred64.ncols() != m {
+                        pred64 = Mat::zeros(k, m);
                     }
+                    matmul(
+                        pred64.as_mut(),
+                        Accum::Replace,
+                        self.map.transpose(),
+                        x.transpose(),
+                        1.0,
+                        Par::Seq,
+                    );
                 }
-                None => {
-                    for (j, &pj) in p.iter().enumerate() {
-                        let yj = y[j];
-                        let d = pj - yj;
-                        num += d * d;
-                        den += yj * yj;
+                Precision::Mixed => {
+                    let x = MatRef::from_row_major_slice(rows_f32(x, &mut buf32), m, k);
+                    if pred32.ncols() != m {
+                        pred32 = Mat::zeros(k, m);
                     }
+                    matmul(
+                        pred32.as_mut(),
+                        Accum::Replace,
+                        self.map_f32.transpose(),
+                        x.transpose(),
+                        1.0f32,
+                        Par::Seq,
+                    );
                 }
             }
-            if den > 0.0 {
-                self.sum += num / den;
-                self.count += 1;
-            } else {
-                self.zero += 1;
+            let (mut sum, mut count, mut zero) = (0.0, 0, 0);
+            for t in 0..m {
+                let y = &seq[(a + t + 1) * k..(a + t + 2) * k];
+                let (num, den) = match self.precision {
+                    Precision::F64 => diff_norms(pred64.col_as_slice(t), y, |p| p),
+                    Precision::Mixed => diff_norms(pred32.col_as_slice(t), y, |p| p as f64),
+                };
+                if den > 0.0 {
+                    sum += num / den;
+                    count += 1;
+                } else {
+                    zero += 1;
+                }
             }
+            out.push((sum, count, zero));
+        }
+        out
+    }
+
+    /// Adds the targets of `seqs` (row-major valid rows of each sequence). The block sums are
+    /// added in block order, so the result does not depend on the number of cores.
+    fn push_seqs<T: Elem>(&mut self, seqs: &[&[T]]) {
+        let k = self.map.nrows();
+        let pairs = seqs.iter().map(|s| (s.len() / k).saturating_sub(1));
+        let blocks = blocks_of(pairs, PRED_BLOCK_ROWS);
+        let parts = run_split(blocks.len(), |r| self.block_sums(seqs, &blocks[r]));
+        for (sum, count, zero) in parts.into_iter().flatten() {
+            self.sum += sum;
+            self.count += count;
+            self.zero += zero;
         }
     }
 
@@ -139,9 +213,10 @@ impl RelativeErrorAccumulator {
                 self.map.nrows()
             )));
         }
-        for i in 0..states.num_sequences() {
-            self.push_sequence(states.sequence(i));
-        }
+        let seqs: Vec<&[f64]> = (0..states.num_sequences())
+            .map(|i| states.sequence_slice(i))
+            .collect();
+        self.push_seqs(&seqs);
         Ok(())
     }
 
@@ -175,13 +250,12 @@ impl RelativeErrorAccumulator {
                 });
             }
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        for (i, &len) in lengths.iter().enumerate() {
-            buf.clear();
-            buf.extend(data[i * n * k..(i * n + len) * k].iter().map(|&x| x as f64));
-            self.push_sequence(MatRef::from_row_major_slice(&buf, len, k));
-        }
-        self.buf = buf;
+        let seqs: Vec<&[f32]> = lengths
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| &data[i * n * k..(i * n + len) * k])
+            .collect();
+        self.push_seqs(&seqs);
         Ok(())
     }
 

@@ -159,6 +159,11 @@ impl States {
         let len = self.lengths[i];
         MatRef::from_row_major_slice(&self.data[start..start + len * self.k], len, self.k)
     }
+    /// The valid states of sequence `i` as a row-major slice (`len · k` values).
+    pub fn sequence_slice(&self, i: usize) -> &[f64] {
+        let start = i * self.n * self.k;
+        &self.data[start..start + self.lengths[i] * self.k]
+    }
     /// State `h_{i,t}` (any step, padded or not).
     pub fn state(&self, i: usize, t: usize) -> &[f64] {
         let start = (i * self.n + t) * self.k;
