@@ -193,6 +193,22 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
+/// Where a run's model came from, for the reports' source column: the `train` command, or the
+/// PyTorch file a `train import` read (`summary.json`'s `imported_from`).
+pub fn run_origin(run: &Path, task: Task) -> String {
+    let imported = std::fs::read_to_string(run.join(SUMMARY_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["imported_from"]["file"].as_str().map(str::to_owned));
+    match imported {
+        Some(file) => format!(
+            "`train import {task} --pytorch {file}` → {} (a model trained in PyTorch)",
+            run.display()
+        ),
+        None => format!("`train {task}` → {} (config.toml there)", run.display()),
+    }
+}
+
 /// The run's accuracies: `summary.json` fields (`train_key`, `val_accuracy`, `test_accuracy`)
 /// when the file exists, else the last row of `metrics.csv`.
 pub fn read_accuracies(run: &Path, train_key: &str) -> Result<Accuracies> {

@@ -215,7 +215,7 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
                 opt_pct(acc.validation),
                 opt_pct(acc.test)
             ),
-            format!("`train ecg` → {} (config.toml there)", run.display()),
+            crate::common::run_origin(run, kann_models::config::Task::Ecg),
         ),
         PaperRow::new(
             "Sec. 4.2 (threshold)",

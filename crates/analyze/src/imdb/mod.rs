@@ -199,7 +199,7 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
         table: Vec::new(),
         warnings,
     };
-    let train_cmd = format!("`train imdb` → {} (config.toml there)", dir.display());
+    let train_cmd = crate::common::run_origin(&dir, kann_models::config::Task::Imdb);
     report.table = report::table(&report, &train_cmd, &command);
     write_reports(
         &dir,
