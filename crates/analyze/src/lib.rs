@@ -17,6 +17,7 @@
 
 pub mod common;
 pub mod ecg;
+pub mod fixed_points;
 pub mod imdb;
 pub mod kann;
 pub mod report;
@@ -27,6 +28,7 @@ use clap::Args;
 
 pub use common::{Accuracies, FigureFile};
 pub use ecg::EcgReport;
+pub use fixed_points::{FixedPointArgs, FixedPointsReport};
 pub use imdb::ImdbReport;
 pub use imdb::fit_modes::FitSteps;
 pub use report::PaperRow;
