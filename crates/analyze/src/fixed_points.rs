@@ -412,6 +412,8 @@ pub struct Errors {
 /// One-step prediction on the batch: linearisation around the nearest fixed point vs Koopman.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
+    /// The input `x̄` of the fixed points linearised around (`zero` or `mean`).
+    pub input: String,
     /// What is compared, in words.
     pub method: String,
     /// Fixed points linearised around.
@@ -451,8 +453,8 @@ pub struct FixedPointsReport {
     pub koopman: KoopmanSide,
     /// Fixed points at the zero input and at the mean input.
     pub inputs: Vec<InputReport>,
-    /// One-step prediction, linearisation vs Koopman.
-    pub comparison: Option<Comparison>,
+    /// One-step prediction, linearisation (around the fixed points of each input) vs Koopman.
+    pub comparisons: Vec<Comparison>,
     /// Figure files written (PNG and SVG).
     pub figures: Vec<String>,
     /// Anything to keep in mind.
@@ -601,6 +603,7 @@ pub fn analyse_input(
 /// the readout `G` against the network's `G(h_{t+1})`: at each review's last step (the
 /// agreement of `analyze imdb`) and at every step.
 pub fn compare(
+    input: &str,
     cell: &Cell,
     points: &[Vec<f64>],
     x_bar: &[f64],
@@ -688,7 +691,8 @@ pub fn compare(
         trivial: c[4] as f64 / n,
     };
     Ok(Comparison {
-        method: "targets h_(t+1), t+1 in 1..len of each review; linearisation around the fixed point (at the mean input x̄) nearest to s_t: F(s*, x̄) + J (s_t − s*) + B (x_(t+1) − x̄) (autonomous: without the B term); Koopman h_t B C Bᵀ (Eq. 6); exact F(s_t, x_(t+1)) in f64; trivial h_t. e_rel (Eq. 12) on the hidden part; agreement = same sign of the readout logit G as G(h_(t+1))".into(),
+        input: input.to_string(),
+        method: "targets h_(t+1), t+1 in 1..len of each review; linearisation around the fixed point (at the input x̄) nearest to s_t: F(s*, x̄) + J (s_t − s*) + B (x_(t+1) − x̄) (autonomous: without the B term); Koopman h_t B C Bᵀ (Eq. 6); exact F(s_t, x_(t+1)) in f64; trivial h_t. e_rel (Eq. 12) on the hidden part; agreement = same sign of the readout logit G as G(h_(t+1))".into(),
         fixed_points: lins.len(),
         targets,
         reviews,
@@ -737,9 +741,10 @@ pub fn run_fixed_points(args: &FixedPointArgs) -> Result<FixedPointsReport> {
     let starts = traj.sample_states(args.starts, args.seed);
     let x_bar = traj.mean_input();
     let mut inputs = Vec::new();
-    let mut mean_points = Vec::new();
-    let mut zero_points = Vec::new();
-    for (name, x) in [("zero", vec![0.0; traj.input_dim]), ("mean", x_bar.clone())] {
+    let mut warnings = Vec::new();
+    let mut comparisons = Vec::new();
+    let map = fit.model.prediction_map();
+    for (name, x) in [("zero", vec![0.0; traj.input_dim]), ("mean", x_bar)] {
         let (rep, pts) = step(
             &format!(
                 "fixed points at the {name} input from {} starts",
@@ -747,36 +752,19 @@ pub fn run_fixed_points(args: &FixedPointArgs) -> Result<FixedPointsReport> {
             ),
             || analyse_input(name, &cell, &x, &starts, &options, &imdb.readout, &traj),
         )?;
-        if name == "mean" {
-            mean_points = pts;
-        } else {
-            zero_points = pts;
-        }
         inputs.push(rep);
+        if pts.is_empty() {
+            warnings.push(format!(
+                "no fixed point at the {name} input with q <= {:e}: no linearisation to compare",
+                args.max_q
+            ));
+            continue;
+        }
+        comparisons.push(step(
+            &format!("one-step prediction: linearisation at the {name} input vs Koopman"),
+            || compare(name, &cell, &pts, &x, &traj, &imdb.readout, &map),
+        )?);
     }
-    let mut warnings = Vec::new();
-    let comparison = if mean_points.is_empty() {
-        warnings.push(format!(
-            "no fixed point at the mean input with q <= {:e}: no linearisation to compare",
-            args.max_q
-        ));
-        None
-    } else {
-        Some(step(
-            "one-step prediction: linearisation vs Koopman",
-            || {
-                compare(
-                    &cell,
-                    &mean_points,
-                    &x_bar,
-                    &traj,
-                    &imdb.readout,
-                    &fit.model.prediction_map(),
-                )
-            },
-        )?)
-    };
-    let _ = zero_points;
     let steps = (0..traj.states.len()).map(|i| traj.len_of(i)).sum();
     let mut report = FixedPointsReport {
         run_dir: dir.display().to_string(),
@@ -788,7 +776,7 @@ pub fn run_fixed_points(args: &FixedPointArgs) -> Result<FixedPointsReport> {
         options,
         koopman,
         inputs,
-        comparison,
+        comparisons,
         figures: Vec::new(),
         warnings,
     };
@@ -934,11 +922,12 @@ pub fn summary(r: &FixedPointsReport) -> String {
             );
         }
     }
-    if let Some(c) = &r.comparison {
+    for c in &r.comparisons {
         let _ = writeln!(
             s,
-            "one-step e_rel over {} targets: linearised {:.4}, linearised without input {:.4}, Koopman {:.4}, trivial {:.4}, exact map {:.1e}",
+            "one-step e_rel over {} targets, linearised at the {} input's fixed points: linearised {:.4}, linearised without input {:.4}, Koopman {:.4}, trivial {:.4}, exact map {:.1e}",
             c.targets,
+            c.input,
             c.e_rel.linearised,
             c.e_rel.linearised_autonomous,
             c.e_rel.koopman,
@@ -1017,8 +1006,12 @@ pub fn markdown(r: &FixedPointsReport) -> String {
         }
         s.push('\n');
     }
-    if let Some(c) = &r.comparison {
-        let _ = writeln!(s, "## One-step prediction on the batch\n\n{}\n", c.method);
+    for c in &r.comparisons {
+        let _ = writeln!(
+            s,
+            "## One-step prediction on the batch, linearised at the {} input's fixed points\n\n{}; {} fixed points, mean |s_t − s*|/|s_t| to the nearest {:.3}\n",
+            c.input, c.method, c.fixed_points, c.mean_relative_distance_to_nearest
+        );
         s.push_str("| predictor | e_rel | agreement, last step | agreement, all steps |\n| --- | --- | --- | --- |\n");
         for (name, e, a, b) in [
             (
@@ -1208,7 +1201,16 @@ mod tests {
         .unwrap();
         assert!(!pts.is_empty(), "{rep:?}");
         assert!(rep.points.iter().all(|p| p.q <= 1e-10));
-        let c = compare(&cell, &pts, &x_bar, &traj, &readout, &Mat::identity(h, h)).unwrap();
+        let c = compare(
+            "mean",
+            &cell,
+            &pts,
+            &x_bar,
+            &traj,
+            &readout,
+            &Mat::identity(h, h),
+        )
+        .unwrap();
         assert_eq!(c.targets, 5 + 6 + 7 + 8);
         assert_eq!(c.reviews, 4);
         assert!(c.e_rel.exact_map < 1e-28, "{c:?}");
@@ -1218,7 +1220,29 @@ mod tests {
         assert!(c.e_rel.linearised.is_finite() && c.e_rel.linearised > 0.0);
         let hs = traj.hidden_states().unwrap();
         assert_eq!(hs.lengths(), &[6, 7, 8, 9]);
-        assert!(compare(&cell, &[], &x_bar, &traj, &readout, &Mat::identity(h, h)).is_err());
-        assert!(compare(&cell, &pts, &x_bar, &traj, &readout, &Mat::identity(2, 2)).is_err());
+        assert!(
+            compare(
+                "mean",
+                &cell,
+                &[],
+                &x_bar,
+                &traj,
+                &readout,
+                &Mat::identity(h, h)
+            )
+            .is_err()
+        );
+        assert!(
+            compare(
+                "mean",
+                &cell,
+                &pts,
+                &x_bar,
+                &traj,
+                &readout,
+                &Mat::identity(2, 2)
+            )
+            .is_err()
+        );
     }
 }
