@@ -830,7 +830,15 @@ fn figures(
         if pts.is_empty() {
             continue;
         }
-        let p = kann_plot::spectrum(dir, stem, &kann_plot::SpectrumFigure::new(&title, &pts))
+        let fig = kann_plot::SpectrumFigure {
+            operator: if stem.contains("jacobian") {
+                "J = dF/ds"
+            } else {
+                "C"
+            },
+            ..kann_plot::SpectrumFigure::new(&title, &pts)
+        };
+        let p = kann_plot::spectrum(dir, stem, &fig)
             .with_context(|| format!("writing the figure {stem}"))?;
         out.push(
             p.png

@@ -43,6 +43,9 @@ pub struct SpectrumFigure<'a> {
     pub epsilon: Option<f64>,
     /// At most this many labelled eigenvalues are listed (the rest are counted).
     pub max_labels: usize,
+    /// The matrix whose eigenvalues these are, as named in the first panel's caption (`C` for
+    /// the Koopman operator; e.g. `J` for a Jacobian).
+    pub operator: &'a str,
 }
 
 impl<'a> SpectrumFigure<'a> {
@@ -54,6 +57,7 @@ impl<'a> SpectrumFigure<'a> {
             label_threshold: 0.99,
             epsilon: Some(0.01),
             max_labels: 10,
+            operator: "C",
         }
     }
 
@@ -152,7 +156,10 @@ impl SpectrumFigure<'_> {
             .fold(1.0f64, f64::max)
             * 1.08;
         let mut chart = ChartBuilder::on(area)
-            .caption("eigenvalues λ of C", font(CAPTION_SIZE))
+            .caption(
+                format!("eigenvalues λ of {}", self.operator),
+                font(CAPTION_SIZE),
+            )
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(62)

@@ -120,6 +120,21 @@ fn spectrum_renders_and_text_is_drawn() {
     };
     let paths = spectrum(dir.path(), "spectrum_plain", &fig).unwrap();
     check(&paths, (1140, 640), "Spectrum test");
+    let svg = std::fs::read_to_string(&paths.svg).unwrap();
+    assert!(svg.contains("eigenvalues λ of C"), "default operator name");
+
+    // The matrix is named in the first panel (a Jacobian's spectrum, `analyze fixed-points`).
+    let fig = SpectrumFigure {
+        operator: "J = dF/ds",
+        ..SpectrumFigure::new("Spectrum test", &ev)
+    };
+    let paths = spectrum(dir.path(), "spectrum_jacobian", &fig).unwrap();
+    let svg = std::fs::read_to_string(&paths.svg).unwrap();
+    assert!(
+        svg.contains("eigenvalues λ of J = dF/ds"),
+        "operator name not drawn"
+    );
+    assert!(!svg.contains("λ of C"));
 }
 
 #[test]
