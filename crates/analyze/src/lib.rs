@@ -8,6 +8,11 @@
 //! PNG and SVG ([`kann_plot`]), `report.md` (opening with one table row per paper figure: the
 //! paper's value, ours, and the command) and `report.json` ([`ImdbReport`], [`EcgReport`]).
 //!
+//! `analyze fixed-points` ([`fixed_points`]) sets the local analysis of an IMDB run beside the
+//! Koopman one: fixed points of the cell at the zero and the mean input, their Jacobian spectra,
+//! PCA and alignment with the readout, and one-step prediction of the linearisation around the
+//! nearest fixed point against Koopman's (`fixed_points.json`, `fixed_points.md`).
+//!
 //! ```no_run
 //! let args = analyze::AnalyzeArgs { run: Some("results/imdb".into()), ..Default::default() };
 //! let report = analyze::run_imdb(&args)?;
