@@ -17,8 +17,10 @@
 //!    agreement of the readout's class ([`Comparison`]).
 //!
 //! Written into the run folder (atomically, under the run's lock): `fixed_points.json`
-//! ([`FixedPointsReport`]), `fixed_points.md` and the Jacobian spectrum of the most
-//! line-attractor-like fixed point beside the Koopman spectrum (`fixed_point_spectra.png/svg`).
+//! ([`FixedPointsReport`]), `fixed_points.md`, and the Jacobian spectrum of the most
+//! line-attractor-like fixed point beside the Koopman spectrum (`fixed_point_spectra.png/svg`,
+//! both in one complex plane; `fixed_point_jacobian_spectrum` and
+//! `fixed_point_koopman_spectrum` each in the layout of `analyze imdb`'s spectrum figure).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -824,7 +826,7 @@ fn figures(
         report.koopman.rank
     );
     for (stem, title, pts) in [
-        ("fixed_point_jacobian_spectrum", title_j, jac),
+        ("fixed_point_jacobian_spectrum", title_j, jac.clone()),
         ("fixed_point_koopman_spectrum", title_k, koopman.to_vec()),
     ] {
         if pts.is_empty() {
@@ -840,20 +842,36 @@ fn figures(
         };
         let p = kann_plot::spectrum(dir, stem, &fig)
             .with_context(|| format!("writing the figure {stem}"))?;
-        out.push(
-            p.png
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        out.push(
-            p.svg
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
+        out.extend(names(&p));
     }
+    let title = format!(
+        "Jacobian at fixed point {} ({} input) beside the Koopman operator, {} on the same batch",
+        i + 1,
+        inp.input,
+        report.cell.to_uppercase()
+    );
+    let p = kann_plot::spectra(
+        dir,
+        "fixed_point_spectra",
+        &kann_plot::SpectraFigure {
+            title: &title,
+            first: ("J = dF/ds at the fixed point", &jac),
+            second: ("Koopman C", koopman),
+            zoom_from: 0.95,
+        },
+    )
+    .context("writing the figure fixed_point_spectra")?;
+    out.extend(names(&p));
     Ok(out)
+}
+
+/// The file names of a figure's PNG and SVG.
+fn names(p: &kann_plot::FigurePaths) -> [String; 2] {
+    [&p.png, &p.svg].map(|f| {
+        f.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
 }
 
 fn fmt_eig(l: &Eigenvalue) -> String {
