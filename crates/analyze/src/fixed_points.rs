@@ -525,11 +525,8 @@ pub fn analyse_input(
             top_eigenvalues: eig_values(&e.values, TOP_EIGENVALUES),
             count_above_099: e.values.iter().filter(|l| l.norm() > 0.99).count(),
             cos_right_readout: abs_cos(&e.right_vector(0), &w),
-            cos_left_readout: e.left_vector(0).and_then(|l| {
-                // l_1 is a row of V⁻¹; as a vector it pairs with w without conjugation.
-                let conj: Vec<_> = l.iter().map(|c| c.conj()).collect();
-                abs_cos(&conj, &w)
-            }),
+            // `w` is real, so |⟨l_1, w⟩| is the same with or without conjugating the row l_1.
+            cos_left_readout: e.left_vector(0).and_then(|l| abs_cos(&l, &w)),
         });
         spectra.push(e);
     }
