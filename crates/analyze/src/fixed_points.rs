@@ -1203,16 +1203,24 @@ mod tests {
     /// exact at its own fixed point.
     #[test]
     fn comparison_on_trajectories_of_a_known_cell() {
+        for kind in [CellKind::Gru, CellKind::Lstm, CellKind::Rnn] {
+            comparison_on_trajectories_of(kind);
+        }
+    }
+
+    /// The check of [`comparison_on_trajectories_of_a_known_cell`] for one cell (the LSTM's
+    /// state is `[h; c]`, its `e_rel` and readout on `h`).
+    fn comparison_on_trajectories_of(kind: CellKind) {
         let (x_dim, h) = (2usize, 3usize);
-        let gh = 3 * h;
+        let gh = kind.gates() * h;
         let f = |n: usize, seed: u64| {
             numbers(n, seed)
                 .into_iter()
-                .map(f64::from)
+                .map(|v| 0.6 * f64::from(v))
                 .collect::<Vec<_>>()
         };
         let cell = Cell::new(
-            CellKind::Gru,
+            kind,
             x_dim,
             h,
             f(x_dim * gh, 3),
@@ -1221,10 +1229,11 @@ mod tests {
             f(gh, 6),
         )
         .unwrap();
+        let n = cell.state_dim();
         let mut states = Vec::new();
         let mut inputs = Vec::new();
         for i in 0..4 {
-            let (mut s, mut st, mut xs) = (vec![0.0; h], Vec::new(), Vec::new());
+            let (mut s, mut st, mut xs) = (vec![0.0; n], Vec::new(), Vec::new());
             for t in 0..6 + i {
                 let x = vec![
                     ((t + i) as f64 * 0.7).sin(),
@@ -1238,7 +1247,7 @@ mod tests {
             inputs.push(xs);
         }
         let traj = Trajectories {
-            state_dim: h,
+            state_dim: n,
             hidden: h,
             input_dim: x_dim,
             states,
@@ -1261,7 +1270,7 @@ mod tests {
             &traj,
         )
         .unwrap();
-        assert!(!pts.is_empty(), "{rep:?}");
+        assert!(!pts.is_empty(), "{kind}: {rep:?}");
         assert!(rep.points.iter().all(|p| p.q <= 1e-10));
         let c = compare(
             "mean",
@@ -1275,7 +1284,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.targets, 5 + 6 + 7 + 8);
         assert_eq!(c.reviews, 4);
-        assert!(c.e_rel.exact_map < 1e-28, "{c:?}");
+        assert!(c.e_rel.exact_map < 1e-28, "{kind}: {c:?}");
         assert_eq!(c.agreement_all_steps.exact_map, 1.0);
         assert_eq!(c.e_rel.koopman, c.e_rel.trivial);
         assert_eq!(c.agreement_last_step.koopman, c.agreement_last_step.trivial);
