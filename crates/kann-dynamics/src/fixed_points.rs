@@ -65,10 +65,38 @@ impl StateMap for CellAtInput<'_> {
 /// `J = A` everywhere.
 #[derive(Debug, Clone)]
 pub struct AffineMap {
-    /// `A` (`n × n`).
-    pub a: Mat<f64>,
-    /// `b` (`n`).
-    pub b: Vec<f64>,
+    a: Mat<f64>,
+    b: Vec<f64>,
+}
+
+impl AffineMap {
+    /// `F(s) = A s + b`; an error unless `A` is `n × n` with `n = b.len() ≥ 1`, all finite.
+    pub fn new(a: Mat<f64>, b: Vec<f64>) -> Result<Self> {
+        let n = b.len();
+        if n == 0 || a.nrows() != n || a.ncols() != n {
+            return Err(DynamicsError::InvalidParameter(format!(
+                "affine map: A is {}×{}, b has {n} entries (need n×n, n ≥ 1)",
+                a.nrows(),
+                a.ncols()
+            )));
+        }
+        if b.iter().any(|x| !x.is_finite())
+            || (0..n).any(|i| (0..n).any(|j| !a[(i, j)].is_finite()))
+        {
+            return Err(DynamicsError::NonFinite("affine map"));
+        }
+        Ok(AffineMap { a, b })
+    }
+
+    /// `A`.
+    pub fn a(&self) -> &Mat<f64> {
+        &self.a
+    }
+
+    /// `b`.
+    pub fn b(&self) -> &[f64] {
+        &self.b
+    }
 }
 
 impl StateMap for AffineMap {
@@ -388,10 +416,7 @@ mod tests {
         let a = Mat::<f64>::from_fn(3, 3, |i, j| {
             [[0.5, 0.2, 0.0], [-0.3, 0.8, 0.1], [0.0, 0.4, -0.6]][i][j]
         });
-        let map = AffineMap {
-            a: a.clone(),
-            b: vec![1.0, -2.0, 0.5],
-        };
+        let map = AffineMap::new(a.clone(), vec![1.0, -2.0, 0.5]).unwrap();
         let starts = vec![vec![0.0; 3], vec![10.0, -5.0, 3.0], vec![-1.0, 1.0, 7.0]];
         let s = find_fixed_points(&map, &starts, &FixedPointOptions::default()).unwrap();
         assert_eq!(s.points.len(), 1, "{s:?}");
@@ -400,7 +425,7 @@ mod tests {
         // (I − A) h = b
         for i in 0..3 {
             let lhs = h[i] - (0..3).map(|j| a[(i, j)] * h[j]).sum::<f64>();
-            assert!((lhs - map.b[i]).abs() < 1e-12, "row {i}: {lhs}");
+            assert!((lhs - map.b()[i]).abs() < 1e-12, "row {i}: {lhs}");
         }
         assert!(s.points[0].q < 1e-24);
     }
@@ -411,10 +436,9 @@ mod tests {
     #[test]
     fn linear_rnn_line_attractor_gives_a_line_of_fixed_points() {
         let a = Mat::<f64>::from_fn(2, 2, |i, j| if i == j { [1.0, 0.5][i] } else { 0.0 });
-        let map = AffineMap {
-            a,
-            b: vec![0.0, 1.0],
-        };
+        let map = AffineMap::new(a, vec![0.0, 1.0]).unwrap();
+        assert!(AffineMap::new(Mat::zeros(2, 3), vec![0.0, 1.0]).is_err());
+        assert!(AffineMap::new(Mat::zeros(2, 2), vec![0.0, f64::NAN]).is_err());
         let starts: Vec<Vec<f64>> = (0..5)
             .map(|k| vec![k as f64 - 2.0, 5.0 - k as f64])
             .collect();
