@@ -524,7 +524,7 @@ pub fn analyse_input(
             distance_to_trajectories: nearest,
             top_eigenvalues: eig_values(&e.values, TOP_EIGENVALUES),
             count_above_099: e.values.iter().filter(|l| l.norm() > 0.99).count(),
-            cos_right_readout: abs_cos(&e.right_vector(0), &w),
+            cos_right_readout: e.right_vector(0).and_then(|v| abs_cos(&v, &w)),
             // `w` is real, so |⟨l_1, w⟩| is the same with or without conjugating the row l_1.
             cos_left_readout: e.left_vector(0).and_then(|l| abs_cos(&l, &w)),
         });
@@ -553,7 +553,7 @@ pub fn analyse_input(
             variance_ratio: p.variance_ratio.iter().take(5).copied().collect(),
             cos_pc1_readout: abs_cos(&pc1c, &w),
             cos_pc1_top_eigenvector: line.and_then(|i| {
-                let v = spectra[i].right_vector(0);
+                let v = spectra[i].right_vector(0)?;
                 abs_cos(&v, pc1)
             }),
             logit_range: (
@@ -651,7 +651,7 @@ pub fn compare(
             let (best, d) = lins
                 .iter()
                 .enumerate()
-                .map(|(j, l)| (j, dist(s, &l.point)))
+                .map(|(j, l)| (j, dist(s, l.point())))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .unwrap_or((0, f64::NAN));
             let norm = s.iter().map(|v| v * v).sum::<f64>().sqrt();

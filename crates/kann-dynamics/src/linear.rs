@@ -23,17 +23,20 @@ pub struct Eigen {
 }
 
 impl Eigen {
-    /// Right eigenvector `v_j`.
-    pub fn right_vector(&self, j: usize) -> Vec<c64> {
-        (0..self.right.nrows())
-            .map(|i| self.right[(i, j)])
-            .collect()
+    /// Right eigenvector `v_j` (`None` if `j` is out of range).
+    pub fn right_vector(&self, j: usize) -> Option<Vec<c64>> {
+        (j < self.right.ncols()).then(|| {
+            (0..self.right.nrows())
+                .map(|i| self.right[(i, j)])
+                .collect()
+        })
     }
 
-    /// Left eigenvector `l_j` (a row of `V⁻¹`).
+    /// Left eigenvector `l_j`, a row of `V⁻¹` (`None` if `j` is out of range or `V` singular).
     pub fn left_vector(&self, j: usize) -> Option<Vec<c64>> {
         self.left
             .as_ref()
+            .filter(|l| j < l.nrows())
             .map(|l| (0..l.ncols()).map(|i| l[(j, i)]).collect())
     }
 }
@@ -166,16 +169,11 @@ pub fn pca(points: &[Vec<f64>]) -> Result<Pca> {
 /// first-order expansion at any point (its error is `O(|s − s*|² + |x − x̄|²)`).
 #[derive(Debug, Clone)]
 pub struct Linearisation {
-    /// The expansion point `s*`.
-    pub point: Vec<f64>,
-    /// `F(s*, x̄)`.
-    pub image: Vec<f64>,
-    /// The input `x̄`.
-    pub input: Vec<f64>,
-    /// `J = ∂F/∂s` at `(s*, x̄)` (`n × n`).
-    pub jac_state: Mat<f64>,
-    /// `B = ∂F/∂x` at `(s*, x̄)` (`n × X`).
-    pub jac_input: Mat<f64>,
+    point: Vec<f64>,
+    image: Vec<f64>,
+    input: Vec<f64>,
+    jac_state: Mat<f64>,
+    jac_input: Mat<f64>,
 }
 
 impl Linearisation {
@@ -191,6 +189,31 @@ impl Linearisation {
             jac_state,
             jac_input,
         })
+    }
+
+    /// The expansion point `s*`.
+    pub fn point(&self) -> &[f64] {
+        &self.point
+    }
+
+    /// `F(s*, x̄)`.
+    pub fn image(&self) -> &[f64] {
+        &self.image
+    }
+
+    /// The input `x̄`.
+    pub fn input(&self) -> &[f64] {
+        &self.input
+    }
+
+    /// `J = ∂F/∂s` at `(s*, x̄)` (`n × n`).
+    pub fn jac_state(&self) -> &Mat<f64> {
+        &self.jac_state
+    }
+
+    /// `B = ∂F/∂x` at `(s*, x̄)` (`n × X`).
+    pub fn jac_input(&self) -> &Mat<f64> {
+        &self.jac_input
     }
 
     /// `F(s*, x̄) + J (s − s*) + B (x − x̄)`.
@@ -250,7 +273,7 @@ mod tests {
         assert!((e.values[2] - c64::new(0.5, 0.0)).norm() < 1e-12);
         // J v = λ v and l J = λ l with l v = 1.
         for k in 0..3 {
-            let v = e.right_vector(k);
+            let v = e.right_vector(k).unwrap();
             let l = e.left_vector(k).unwrap();
             for a in 0..3 {
                 let jv: c64 = (0..3).map(|b| v[b] * j[(a, b)]).sum();
@@ -262,9 +285,12 @@ mod tests {
             assert!((lv - c64::new(1.0, 0.0)).norm() < 1e-12);
         }
         // The real eigenvector of 0.5 is the third axis.
-        assert!((abs_cos(&e.right_vector(2), &[0.0, 0.0, -3.0]).unwrap() - 1.0).abs() < 1e-12);
-        assert!(abs_cos(&e.right_vector(2), &[1.0, 0.0, 0.0]).unwrap() < 1e-12);
-        assert!(abs_cos(&e.right_vector(2), &[0.0; 3]).is_none());
+        assert!(
+            (abs_cos(&e.right_vector(2).unwrap(), &[0.0, 0.0, -3.0]).unwrap() - 1.0).abs() < 1e-12
+        );
+        assert!(abs_cos(&e.right_vector(2).unwrap(), &[1.0, 0.0, 0.0]).unwrap() < 1e-12);
+        assert!(abs_cos(&e.right_vector(2).unwrap(), &[0.0; 3]).is_none());
+        assert!(e.right_vector(3).is_none() && e.left_vector(3).is_none());
         assert!(eigen(Mat::<f64>::zeros(2, 3).as_ref()).is_err());
     }
 
