@@ -8,6 +8,11 @@
 //! PNG and SVG ([`kann_plot`]), `report.md` (opening with one table row per paper figure: the
 //! paper's value, ours, and the command) and `report.json` ([`ImdbReport`], [`EcgReport`]).
 //!
+//! `analyze fixed-points` ([`fixed_points`]) sets the local analysis of an IMDB run beside the
+//! Koopman one: fixed points of the cell at the zero and the mean input, their Jacobian spectra,
+//! PCA and alignment with the readout, and one-step prediction of the linearisation around the
+//! nearest fixed point against Koopman's (`fixed_points.json`, `fixed_points.md`).
+//!
 //! ```no_run
 //! let common = analyze::CommonArgs { run: Some("results/imdb".into()), ..Default::default() };
 //! let report = analyze::run_imdb(&common.into())?;
@@ -17,6 +22,7 @@
 
 pub mod common;
 pub mod ecg;
+pub mod fixed_points;
 pub mod imdb;
 pub mod kann;
 pub mod report;
@@ -27,6 +33,7 @@ use clap::Args;
 
 pub use common::{Accuracies, FigureFile};
 pub use ecg::EcgReport;
+pub use fixed_points::{FixedPointArgs, FixedPointsReport};
 pub use imdb::ImdbReport;
 pub use imdb::fit_modes::FitSteps;
 pub use report::PaperRow;

@@ -1,7 +1,8 @@
 //! `analyze` binary: Koopman analyses of trained sequence models (KANN).
 //!
 //! Subcommands: `states` (spectrum, memory horizons, residuals and e_rel of any `.npy` states),
-//! `imdb` and `ecg` (the paper's figures and numbers from a `train` run; see the `analyze` library).
+//! `imdb` and `ecg` (the paper's figures and numbers from a `train` run; see the `analyze` library),
+//! `fixed-points` (the fixed-point analysis of an IMDB run beside the Koopman one).
 
 mod states;
 
@@ -30,6 +31,11 @@ enum Command {
     /// ECG5000 LSTM autoencoder (paper Sec. 4.2, Figs. 2-3, Fig. 4 right, App. B); report.md/json
     /// in the run folder.
     Ecg(analyze::EcgArgs),
+    /// Fixed points of a trained IMDB model at the zero and the mean input (Sussillo & Barak
+    /// 2013), their Jacobian spectra, PCA and alignment with the readout, and one-step
+    /// prediction of the linearisation beside Koopman's on the analysis batch;
+    /// fixed_points.json/md in the run folder.
+    FixedPoints(analyze::FixedPointArgs),
 }
 
 fn main() {
@@ -38,6 +44,7 @@ fn main() {
         Command::States(args) => states::run(&args),
         Command::Imdb(args) => analyze::run_imdb(&args).map(drop),
         Command::Ecg(args) => analyze::run_ecg(&args).map(drop),
+        Command::FixedPoints(args) => analyze::fixed_points::run_fixed_points(&args).map(drop),
     };
     // One line, as `train` does (no Debug output, no backtrace under RUST_BACKTRACE).
     if let Err(e) = result {

@@ -495,6 +495,56 @@ fn check_bad_inputs(ecg_run: &Path, imdb_run: &Path, data: &Path, scratch: &Path
     assert!(e.contains("nope"), "{e}");
 }
 
+/// `analyze fixed-points` on the smoke GRU: the same batch as `analyze imdb` (its Koopman
+/// `e_rel` is the imdb report's), the weights read right (the exact map reproduces the hooked
+/// states), and its files written beside the imdb report without touching it.
+fn check_fixed_points(run: &Path, data: &Path) {
+    let before = std::fs::read(run.join("report.json")).unwrap();
+    let args = analyze::FixedPointArgs {
+        run: Some(run.to_path_buf()),
+        data_dir: Some(data.to_path_buf()),
+        starts: 24,
+        ..Default::default()
+    };
+    let r = analyze::fixed_points::run_fixed_points(&args).expect("analyze fixed-points");
+    let imdb: serde_json::Value =
+        serde_json::from_slice(&before).expect("report.json of analyze imdb");
+    let e_imdb = imdb["spectra"][0]["e_rel_real_steps"]["e_rel"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (r.koopman.e_rel - e_imdb).abs() < 1e-9,
+        "fixed-points e_rel {} vs imdb {e_imdb}: not the same batch",
+        r.koopman.e_rel
+    );
+    assert_eq!(r.inputs.len(), 2);
+    assert_eq!(r.state_dim, 32);
+    for inp in &r.inputs {
+        assert!(inp.points.iter().all(|p| p.q <= args.max_q), "{inp:?}");
+        assert_eq!(inp.starts, 24);
+    }
+    assert!(
+        !r.comparisons.is_empty(),
+        "no fixed point found: {:?}",
+        r.inputs
+    );
+    for c in &r.comparisons {
+        assert!(c.e_rel.exact_map < 1e-10, "{c:?}");
+        assert_eq!(c.agreement_all_steps.exact_map, 1.0);
+        assert!((c.e_rel.koopman - r.koopman.e_rel).abs() < 1e-9, "{c:?}");
+        assert!(c.e_rel.linearised.is_finite());
+    }
+    for f in ["fixed_points.json", "fixed_points.md"]
+        .into_iter()
+        .map(String::from)
+        .chain(r.figures.iter().cloned())
+    {
+        assert!(run.join(&f).is_file(), "{f} missing");
+    }
+    assert!(r.figures.iter().any(|f| f == "fixed_point_spectra.png"));
+    assert_eq!(std::fs::read(run.join("report.json")).unwrap(), before);
+}
+
 #[test]
 fn smoke_runs_analyze_end_to_end() {
     let Some(data) = kann_data::testdata::shared_data_dir() else {
@@ -507,5 +557,6 @@ fn smoke_runs_analyze_end_to_end() {
     check_ecg(&ecg_run, &data);
     train::run_imdb(&train_args("imdb-smoke.toml", &imdb_run, &data)).expect("train imdb smoke");
     check_imdb(&imdb_run, &data);
+    check_fixed_points(&imdb_run, &data);
     check_bad_inputs(&ecg_run, &imdb_run, &data, tmp.path());
 }

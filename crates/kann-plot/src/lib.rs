@@ -40,7 +40,7 @@ pub use quality::{
     roc_curve, training_curves,
 };
 pub use scatter::{WordScatterFigure, word_scatter};
-pub use spectrum::{SpectrumFigure, memory_horizon, spectrum};
+pub use spectrum::{SpectraFigure, SpectrumFigure, memory_horizon, spectra, spectrum};
 pub use words::{
     HighlightedText, ReviewViews, word_highlight, word_highlight_html, word_highlight_html_views,
 };

@@ -43,6 +43,9 @@ pub struct SpectrumFigure<'a> {
     pub epsilon: Option<f64>,
     /// At most this many labelled eigenvalues are listed (the rest are counted).
     pub max_labels: usize,
+    /// The matrix whose eigenvalues these are, as named in the first panel's caption (`C` for
+    /// the Koopman operator; e.g. `J` for a Jacobian).
+    pub operator: &'a str,
 }
 
 impl<'a> SpectrumFigure<'a> {
@@ -54,6 +57,7 @@ impl<'a> SpectrumFigure<'a> {
             label_threshold: 0.99,
             epsilon: Some(0.01),
             max_labels: 10,
+            operator: "C",
         }
     }
 
@@ -152,7 +156,10 @@ impl SpectrumFigure<'_> {
             .fold(1.0f64, f64::max)
             * 1.08;
         let mut chart = ChartBuilder::on(area)
-            .caption("eigenvalues λ of C", font(CAPTION_SIZE))
+            .caption(
+                format!("eigenvalues λ of {}", self.operator),
+                font(CAPTION_SIZE),
+            )
             .margin(12)
             .x_label_area_size(50)
             .y_label_area_size(62)
@@ -493,5 +500,191 @@ mod tests {
         let ev = [(0.5, 0.0), (0.9965, 0.0), (0.9999, 0.0), (0.2, 0.1)];
         let fig = SpectrumFigure::new("t", &ev);
         assert_eq!(fig.dominant(), vec![2, 1]);
+    }
+}
+
+const SPECTRA_NAME: &str = "spectra";
+
+/// Input of [`spectra`]: two spectra in one complex plane, e.g. the Jacobian `J = ∂F/∂s` of a
+/// cell at a fixed point beside the Koopman operator `C` fitted on the same states.
+#[derive(Clone, Debug)]
+pub struct SpectraFigure<'a> {
+    /// Figure title.
+    pub title: &'a str,
+    /// Name and eigenvalues `(re, im)` of the first spectrum (drawn as blue circles).
+    pub first: (&'a str, &'a [(f64, f64)]),
+    /// Name and eigenvalues of the second spectrum (drawn as red crosses).
+    pub second: (&'a str, &'a [(f64, f64)]),
+    /// The zoom panel shows `|λ| ≥ zoom_from` (e.g. 0.95): where the slow modes are.
+    pub zoom_from: f64,
+}
+
+/// Renders two spectra over each other: (1) the complex plane with the unit circle; (2) a zoom
+/// onto the eigenvalues with `|λ| ≥ zoom_from` near `λ = 1`, with how many of each lie there and
+/// above 0.99. Writes `dir/<stem>.png` and `dir/<stem>.svg`.
+pub fn spectra(dir: &Path, stem: &str, fig: &SpectraFigure) -> Result<FigurePaths, PlotError> {
+    render(fig, dir, stem)
+}
+
+impl Figure for SpectraFigure<'_> {
+    const NAME: &'static str = SPECTRA_NAME;
+
+    fn validate(&self) -> Result<(), PlotError> {
+        for (name, ev) in [self.first, self.second] {
+            if ev.is_empty() {
+                return Err(invalid(SPECTRA_NAME, format!("{name}: no eigenvalues")));
+            }
+            if let Some((j, v)) = ev
+                .iter()
+                .enumerate()
+                .find(|(_, (re, im))| !re.is_finite() || !im.is_finite())
+            {
+                return Err(invalid(
+                    SPECTRA_NAME,
+                    format!("{name}: eigenvalue {j} = {} + {}i is not finite", v.0, v.1),
+                ));
+            }
+        }
+        if !(self.zoom_from.is_finite() && self.zoom_from >= 0.0 && self.zoom_from < 1.0) {
+            return Err(invalid(
+                SPECTRA_NAME,
+                format!("zoom_from = {} must lie in [0, 1)", self.zoom_from),
+            ));
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> Result<(u32, u32), PlotError> {
+        Ok((1240, 640))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = title_area(root, self.title)?;
+        let (plane, zoom) = area.split_horizontally(600);
+        let modulus = |&(re, im): &(f64, f64)| re.hypot(im);
+        let r = self
+            .first
+            .1
+            .iter()
+            .chain(self.second.1)
+            .map(modulus)
+            .fold(1.0f64, f64::max)
+            * 1.08;
+        self.draw_panel(&plane, "complex plane", (-r..r, -r..r), |_| true)?;
+        // Zoom: the eigenvalues with |λ| ≥ zoom_from, framed around them and λ = 1.
+        let near: Vec<(f64, f64)> = self
+            .first
+            .1
+            .iter()
+            .chain(self.second.1)
+            .filter(|v| modulus(v) >= self.zoom_from)
+            .copied()
+            .collect();
+        let (x0, x1) = near
+            .iter()
+            .map(|v| v.0)
+            .chain([self.zoom_from, 1.0])
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(x), b.max(x))
+            });
+        let ymax = near
+            .iter()
+            .map(|v| v.1.abs())
+            .fold(0.0f64, f64::max)
+            .max(0.05 * (x1 - x0));
+        let pad = 0.05 * (x1 - x0).max(1e-6);
+        let zf = self.zoom_from;
+        self.draw_panel(
+            &zoom,
+            &format!("zoom: |λ| ≥ {zf}"),
+            ((x0 - pad)..(x1 + pad), (-1.15 * ymax)..(1.15 * ymax)),
+            move |v| modulus(v) >= zf,
+        )
+    }
+}
+
+impl SpectraFigure<'_> {
+    fn draw_panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        caption: &str,
+        (xs, ys): (std::ops::Range<f64>, std::ops::Range<f64>),
+        keep: impl Fn(&(f64, f64)) -> bool,
+    ) -> DrawResult {
+        let (xspan, yspan) = (xs.end - xs.start, ys.end - ys.start);
+        let mut chart = ChartBuilder::on(area)
+            .caption(caption, font(CAPTION_SIZE))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(xs.clone(), ys.clone())?;
+        chart
+            .configure_mesh()
+            .x_desc("Re λ")
+            .y_desc("Im λ")
+            .x_label_formatter(&|v| fmt_tick(*v, xspan))
+            .y_label_formatter(&|v| fmt_tick(*v, yspan))
+            .axis_desc_style(font(LABEL_SIZE))
+            .label_style(font(TICK_SIZE))
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .draw()?;
+        let gray = RGBColor(90, 90, 90);
+        chart
+            .draw_series(LineSeries::new(
+                (0..=2880).filter_map(|k| {
+                    let t = f64::from(k) / 2880.0 * std::f64::consts::TAU;
+                    let p = (t.cos(), t.sin());
+                    (xs.contains(&p.0) && ys.contains(&p.1)).then_some(p)
+                }),
+                gray.stroke_width(2),
+            ))?
+            .label("unit circle |λ| = 1")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 22, y)], gray.stroke_width(2))
+            });
+        let count = |ev: &[(f64, f64)]| {
+            let shown = ev.iter().filter(|v| keep(v)).count();
+            let slow = ev.iter().filter(|v| v.0.hypot(v.1) > 0.99).count();
+            (shown, slow)
+        };
+        let blue = Rgb::BLUE.rgb();
+        let red = Rgb::RED.rgb();
+        let (n1, s1) = count(self.first.1);
+        chart
+            .draw_series(
+                self.first
+                    .1
+                    .iter()
+                    .filter(|v| keep(v))
+                    .map(|&v| Circle::new(v, 4, blue.mix(0.8).filled())),
+            )?
+            .label(format!(
+                "{}: {n1} shown, {s1} with |λ| > 0.99",
+                self.first.0
+            ))
+            .legend(move |(x, y)| Circle::new((x + 11, y), 4, blue.filled()));
+        let (n2, s2) = count(self.second.1);
+        chart
+            .draw_series(
+                self.second
+                    .1
+                    .iter()
+                    .filter(|v| keep(v))
+                    .map(|&v| Cross::new(v, 6, red.stroke_width(2))),
+            )?
+            .label(format!(
+                "{}: {n2} shown, {s2} with |λ| > 0.99",
+                self.second.0
+            ))
+            .legend(move |(x, y)| Cross::new((x + 11, y), 6, red.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .label_font(font(LEGEND_SIZE))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(150, 150, 150))
+            .draw()?;
+        Ok(())
     }
 }

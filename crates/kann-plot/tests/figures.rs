@@ -120,6 +120,21 @@ fn spectrum_renders_and_text_is_drawn() {
     };
     let paths = spectrum(dir.path(), "spectrum_plain", &fig).unwrap();
     check(&paths, (1140, 640), "Spectrum test");
+    let svg = std::fs::read_to_string(&paths.svg).unwrap();
+    assert!(svg.contains("eigenvalues λ of C"), "default operator name");
+
+    // The matrix is named in the first panel (a Jacobian's spectrum, `analyze fixed-points`).
+    let fig = SpectrumFigure {
+        operator: "J = dF/ds",
+        ..SpectrumFigure::new("Spectrum test", &ev)
+    };
+    let paths = spectrum(dir.path(), "spectrum_jacobian", &fig).unwrap();
+    let svg = std::fs::read_to_string(&paths.svg).unwrap();
+    assert!(
+        svg.contains("eigenvalues λ of J = dF/ds"),
+        "operator name not drawn"
+    );
+    assert!(!svg.contains("λ of C"));
 }
 
 #[test]
@@ -708,4 +723,58 @@ fn degenerate_but_valid_inputs_render() {
         (900, 600),
         "Zero counts — agreement 100.0%",
     );
+}
+
+#[test]
+fn two_spectra_render_in_one_plane_and_bad_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let koopman = eigenvalues();
+    let jac: Vec<(f64, f64)> = (0..40).map(|k| (0.9 + 0.0025 * k as f64, 0.0)).collect();
+    let fig = SpectraFigure {
+        title: "Spectra test",
+        first: ("J", &jac),
+        second: ("C", &koopman),
+        zoom_from: 0.95,
+    };
+    let paths = spectra(dir.path(), "spectra", &fig).unwrap();
+    check(&paths, (1240, 640), "Spectra test");
+    let texts = svg_texts(&paths.svg);
+    let slow_j = jac.iter().filter(|v| v.0 > 0.99).count();
+    let near_j = jac.iter().filter(|v| v.0 >= 0.95).count();
+    let near_c = koopman.iter().filter(|v| v.0.hypot(v.1) >= 0.95).count();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t == &format!("J: 40 shown, {slow_j} with |λ| > 0.99")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with(&format!("J: {near_j} shown"))),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with(&format!("C: {near_c} shown"))),
+        "{texts:?}"
+    );
+    let d = dir.path();
+    for bad in [
+        SpectraFigure {
+            first: ("J", &[]),
+            ..fig.clone()
+        },
+        SpectraFigure {
+            second: ("C", &[(f64::NAN, 0.0)]),
+            ..fig.clone()
+        },
+        SpectraFigure {
+            zoom_from: 1.0,
+            ..fig.clone()
+        },
+    ] {
+        assert!(spectra(d, "bad", &bad).is_err());
+    }
 }

@@ -137,7 +137,7 @@ impl ImdbRun {
 }
 
 /// Token ids `[B, width]` padded with [`PAD_ID`].
-fn tokens_tensor(items: &[&Item], width: usize, device: &Device) -> Tensor<2, Int> {
+pub(crate) fn tokens_tensor(items: &[&Item], width: usize, device: &Device) -> Tensor<2, Int> {
     let mut ids = Vec::with_capacity(items.len() * width);
     for it in items {
         ids.extend(it.ids.iter().map(|&i| i as i64));

@@ -218,7 +218,7 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
 
 /// The analysis batch (`n` random reviews of the test split, seeded) and a disjoint held-out
 /// batch of the same size (fewer if the split is small).
-fn draw_batches(
+pub(crate) fn draw_batches(
     kept: &[Item],
     n: usize,
     seed: u64,
