@@ -21,6 +21,8 @@
 //! ```
 
 pub mod common;
+pub mod compare;
+mod compare_out;
 pub mod ecg;
 pub mod fixed_points;
 pub mod imdb;
@@ -32,6 +34,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 pub use common::{Accuracies, FigureFile};
+pub use compare::{CompareArgs, CompareReport};
 pub use ecg::EcgReport;
 pub use fixed_points::{FixedPointArgs, FixedPointsReport};
 pub use imdb::ImdbReport;

@@ -36,6 +36,9 @@ enum Command {
     /// prediction of the linearisation beside Koopman's on the analysis batch;
     /// fixed_points.json/md in the run folder.
     FixedPoints(analyze::FixedPointArgs),
+    /// The runs of a sweep (`train sweep`) side by side: one table (per run and per cell, mean ±
+    /// sd), spectral distances between runs, spectra overlaid per cell; compare.md/json/csv.
+    Compare(analyze::CompareArgs),
 }
 
 fn main() {
@@ -45,6 +48,7 @@ fn main() {
         Command::Imdb(args) => analyze::run_imdb(&args).map(drop),
         Command::Ecg(args) => analyze::run_ecg(&args).map(drop),
         Command::FixedPoints(args) => analyze::fixed_points::run_fixed_points(&args).map(drop),
+        Command::Compare(args) => analyze::compare::run_compare(&args).map(drop),
     };
     // One line, as `train` does (no Debug output, no backtrace under RUST_BACKTRACE).
     if let Err(e) = result {

@@ -13,10 +13,12 @@
 //!   [`reconstruct_modulus`] (Eq. 11), [`project_onto`], [`pair_product_imaginary_share`];
 //! - the sign convention of the basis and fits with other signs ([`signs`]: Eq. 11 depends on it);
 //! - statistics for the figures ([`silhouette`], [`median_mad_over_time`], [`Pca`]);
+//! - a basis-free distance between the spectra of two runs ([`spectral_distance`]);
 //! - `.npy` / JSON input and output ([`io`]).
 
 pub mod analysis;
 pub mod checks;
+pub mod compare;
 pub mod error;
 pub mod fit;
 pub mod gram;
@@ -32,6 +34,7 @@ pub use analysis::{
     coefficients, dominance, pair_product_imaginary_share, project_onto, projection_magnitude,
     projections, reconstruct_modulus,
 };
+pub use compare::spectral_distance;
 pub use error::{KoopmanError, Result};
 pub use faer;
 pub use fit::{

@@ -16,6 +16,7 @@
 //!   component pairs (Eq. 11).
 //! - [`median_comparison`] (Fig. 3 left) and [`silhouette_curves`] (Fig. 3 right).
 //! - [`agreement_bars`] and [`loss_histogram`] (Fig. 4), [`roc_curve`], [`training_curves`].
+//! - [`sweep_spectra`] and [`sweep_numbers`] (App. C): the runs of a sweep over cells and seeds.
 #![warn(missing_docs)]
 
 mod colors;
@@ -25,6 +26,7 @@ mod fonts;
 mod quality;
 mod scatter;
 mod spectrum;
+mod sweep;
 mod words;
 
 pub use colors::{ColorMap, Rgb};
@@ -41,6 +43,9 @@ pub use quality::{
 };
 pub use scatter::{WordScatterFigure, word_scatter};
 pub use spectrum::{SpectraFigure, SpectrumFigure, memory_horizon, spectra, spectrum};
+pub use sweep::{
+    RunSpectrum, SweepMetric, SweepNumbersFigure, SweepSpectraFigure, sweep_numbers, sweep_spectra,
+};
 pub use words::{
     HighlightedText, ReviewViews, word_highlight, word_highlight_html, word_highlight_html_views,
 };

@@ -10,6 +10,7 @@ pub mod ecg;
 pub mod imdb;
 pub mod import;
 pub mod setup;
+pub mod sweep;
 
 use std::path::PathBuf;
 

@@ -7,6 +7,7 @@
 //! train download [--data-dir DIR]
 //! train import imdb|ecg --pytorch MODEL.pt --out DIR [--vocab FILE] [--cell C] [--key-map FROM=TO]
 //! train export-data imdb|ecg --out DIR [--config FILE] [--data-dir DIR]
+//! train sweep imdb|ecg --out DIR [--cells gru,lstm,rnn] [--seeds 1,2,3] [--epochs N]
 //! ```
 
 use std::path::PathBuf;
@@ -53,6 +54,33 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// TOML config (default: `configs/<task>.toml`): split seed, limits, `max_len`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data folder (as for `train imdb|ecg`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Train every cell x seed combination into `OUT/<cell>-s<seed>/` (resumable: finished runs
+    /// are skipped, interrupted ones resumed); then `analyze compare OUT/*`.
+    Sweep {
+        /// Which task.
+        #[arg(value_enum)]
+        task: TaskArg,
+        /// Sweep folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Cells, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "gru,lstm,rnn",
+            value_parser = clap::builder::PossibleValuesParser::new(["gru", "lstm", "rnn"])
+                .try_map(|s| s.parse::<CellKind>()))]
+        cells: Vec<CellKind>,
+        /// Seeds of weight init and batch order, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        seeds: Vec<u64>,
+        /// Epochs per run (default: the config's).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// TOML config (default: `configs/<task>.toml`).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Data folder (as for `train imdb|ecg`).
@@ -169,6 +197,24 @@ fn main() {
             config,
             data_dir,
         } => train::import::export_data(task.into(), config, data_dir, &out),
+        Command::Sweep {
+            task,
+            out,
+            cells,
+            seeds,
+            epochs,
+            config,
+            data_dir,
+        } => train::sweep::run(&train::sweep::SweepOptions {
+            task: task.into(),
+            cells,
+            seeds,
+            epochs,
+            config,
+            data_dir,
+            out,
+        })
+        .map(drop),
         Command::Download { data_dir } => train::download(data_dir),
     };
     if let Err(e) = result {
