@@ -312,10 +312,10 @@ fn report_of(run: &Path, task: Task, args: &CompareArgs) -> Result<Value> {
         // Typed first, so a report of an older layout is named as such instead of giving blanks.
         return match task {
             Task::Imdb => serde_json::from_str::<crate::ImdbReport>(&text)
-                .map(|r| serde_json::to_value(r))
+                .map(serde_json::to_value)
                 .with_context(|| format!("{} is not an `analyze imdb` report", path.display()))?,
             Task::Ecg => serde_json::from_str::<crate::EcgReport>(&text)
-                .map(|r| serde_json::to_value(r))
+                .map(serde_json::to_value)
                 .with_context(|| format!("{} is not an `analyze ecg` report", path.display()))?,
         }
         .with_context(|| format!("re-encoding {}", path.display()));

@@ -78,10 +78,10 @@ fn tiny_ecg_sweep_trains_skips_and_compares() {
     assert_eq!(report.cells.len(), 2);
     assert_eq!(report.cells["gru"]["e_rel"].n, 2);
     let d = &report.distances;
-    for i in 0..4 {
-        assert_eq!(d[i][i], 0.0);
-        for j in 0..4 {
-            assert!((d[i][j] - d[j][i]).abs() < 1e-12 && d[i][j].is_finite());
+    for (i, row) in d.iter().enumerate() {
+        assert_eq!(row[i], 0.0);
+        for (j, &dij) in row.iter().enumerate() {
+            assert!((dij - d[j][i]).abs() < 1e-12 && dij.is_finite());
         }
     }
     assert!(report.mean_distance_within_cells.is_some());
