@@ -23,7 +23,6 @@
 //! `fixed_point_koopman_spectrum` each in the layout of `analyze imdb`'s spectrum figure).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Tensor;
@@ -38,6 +37,7 @@ use kann_models::cells::Recurrent;
 use kann_models::npy::tensor_to_vec;
 use serde::{Deserialize, Serialize};
 
+use crate::CommonArgs;
 use crate::common::{sample_indices, step};
 use crate::imdb::data::{ImdbData, ImdbRun, Item, tokens_tensor};
 use crate::imdb::readout::LinearReadout;
@@ -50,22 +50,11 @@ const TOP_EIGENVALUES: usize = 10;
 /// Arguments of `analyze fixed-points`.
 #[derive(Debug, Clone, Args)]
 pub struct FixedPointArgs {
-    /// IMDB run folder written by `train imdb --out DIR` (default: the newest IMDB run under
-    /// results/, as for `analyze imdb`).
-    #[arg(long)]
-    pub run: Option<PathBuf>,
-    /// Data folder (holds `aclImdb_v1.tar.gz`); default as for `train`.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Size of the analysis batch (the same reviews as `analyze imdb` with the same seed).
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
-    /// Seed of the batch and of the starting states.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Rank of the Koopman basis (default: the reference's min(#pairs, k) - 1).
-    #[arg(long)]
-    pub rank: Option<usize>,
+    /// The run (an IMDB run; default: the newest under results/, as for `analyze imdb`), data
+    /// folder, analysis batch (the same reviews as `analyze imdb` with the same seed; the seed
+    /// also draws the starting states) and Koopman rank.
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// Reviews per forward pass when hooking the states.
     #[arg(long, default_value_t = 64)]
     pub stream_batch: usize,
@@ -86,11 +75,7 @@ pub struct FixedPointArgs {
 impl Default for FixedPointArgs {
     fn default() -> Self {
         FixedPointArgs {
-            run: None,
-            data_dir: None,
-            batch: 64,
-            seed: 0,
-            rank: None,
+            common: CommonArgs::default(),
             stream_batch: 64,
             starts: 128,
             max_iter: 100,
@@ -111,8 +96,8 @@ impl FixedPointArgs {
     }
 
     fn check(&self) -> Result<()> {
-        if self.batch < 2 {
-            bail!("--batch must be at least 2, got {}", self.batch);
+        if self.common.batch < 2 {
+            bail!("--batch must be at least 2, got {}", self.common.batch);
         }
         if self.stream_batch == 0 {
             bail!("--stream-batch must be at least 1");
@@ -131,14 +116,14 @@ impl FixedPointArgs {
         let mut c = format!(
             "cargo run --release -p analyze -- fixed-points --run {} --batch {} --seed {} --starts {} --max-iter {} --max-q {:e} --unique-tol {:e}",
             run.display(),
-            self.batch,
-            self.seed,
+            self.common.batch,
+            self.common.seed,
             self.starts,
             self.max_iter,
             self.max_q,
             self.unique_tol
         );
-        if let Some(r) = self.rank {
+        if let Some(r) = self.common.rank {
             c.push_str(&format!(" --rank {r}"));
         }
         c
@@ -713,13 +698,14 @@ pub fn compare(
 /// spectra figure into the run folder.
 pub fn run_fixed_points(args: &FixedPointArgs) -> Result<FixedPointsReport> {
     args.check()?;
-    let imdb = ImdbRun::load(args.run.as_deref())?;
+    let imdb = ImdbRun::load(args.common.run.as_deref())?;
     let dir = imdb.dir.clone();
     let _lock = kann_models::lock::lock_run_dir(&dir)?;
     println!("analyze fixed-points: run folder {}", dir.display());
-    let data = ImdbData::load(&imdb, args.data_dir.as_deref())?;
+    let data = ImdbData::load(&imdb, args.common.data_dir.as_deref())?;
     let max_len = imdb.config.data.max_len;
-    let (batch, _) = crate::imdb::draw_batches(&data.kept, args.batch, args.seed, max_len)?;
+    let (batch, _) =
+        crate::imdb::draw_batches(&data.kept, args.common.batch, args.common.seed, max_len)?;
     let cell = cell_from_recurrent(&imdb.model.recurrent)?;
     let traj = step(
         &format!("hooking the states of {} test reviews", batch.len()),
@@ -727,7 +713,7 @@ pub fn run_fixed_points(args: &FixedPointArgs) -> Result<FixedPointsReport> {
     )?;
     let states = traj.hidden_states()?;
     let fit = step("fitting the Koopman operator on the real steps", || {
-        kann::fit(&states, args.rank)
+        kann::fit(&states, args.common.rank)
     })?;
     let koopman = KoopmanSide {
         rank: fit.model.rank(),
@@ -738,7 +724,7 @@ pub fn run_fixed_points(args: &FixedPointArgs) -> Result<FixedPointsReport> {
             .collect(),
     };
     let options = args.options();
-    let starts = traj.sample_states(args.starts, args.seed);
+    let starts = traj.sample_states(args.starts, args.common.seed);
     let x_bar = traj.mean_input();
     let mut inputs = Vec::new();
     let mut warnings = Vec::new();
@@ -1166,7 +1152,10 @@ mod tests {
         assert!(ok.check().is_ok());
         for bad in [
             FixedPointArgs {
-                batch: 1,
+                common: CommonArgs {
+                    batch: 1,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             FixedPointArgs {

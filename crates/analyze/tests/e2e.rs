@@ -501,8 +501,11 @@ fn check_bad_inputs(ecg_run: &Path, imdb_run: &Path, data: &Path, scratch: &Path
 fn check_fixed_points(run: &Path, data: &Path) {
     let before = std::fs::read(run.join("report.json")).unwrap();
     let args = analyze::FixedPointArgs {
-        run: Some(run.to_path_buf()),
-        data_dir: Some(data.to_path_buf()),
+        common: analyze::CommonArgs {
+            run: Some(run.to_path_buf()),
+            data_dir: Some(data.to_path_buf()),
+            ..Default::default()
+        },
         starts: 24,
         ..Default::default()
     };
