@@ -29,8 +29,7 @@ use burn::tensor::Tensor;
 use clap::Args;
 use kann_dynamics::faer::Mat;
 use kann_dynamics::{
-    Cell, CellAtInput, CellKind, FixedPointOptions, Linearisation, abs_cos, eigen,
-    find_fixed_points, pca,
+    Cell, CellAtInput, FixedPointOptions, Linearisation, abs_cos, eigen, find_fixed_points, pca,
 };
 use kann_koopman::States;
 use kann_models::cells::Recurrent;
@@ -132,12 +131,7 @@ impl FixedPointArgs {
 
 /// The cell of a trained recurrent layer as plain numbers (f32 weights widened to f64).
 pub fn cell_from_recurrent(layer: &Recurrent) -> Result<Cell> {
-    use kann_models::cells::CellKind as K;
-    let kind = match layer.kind() {
-        K::Gru => CellKind::Gru,
-        K::Lstm => CellKind::Lstm,
-        K::Rnn => CellKind::Rnn,
-    };
+    let kind = layer.kind();
     fn numbers<const D: usize>(t: &Tensor<D>) -> Result<Vec<f64>> {
         Ok(tensor_to_vec(t)?.into_iter().map(f64::from).collect())
     }
@@ -1069,7 +1063,7 @@ pub fn markdown(r: &FixedPointsReport) -> String {
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
-    use kann_models::cells::{CellKind as K, RecurrentConfig};
+    use kann_models::cells::{CellKind, RecurrentConfig};
 
     fn numbers(n: usize, seed: u64) -> Vec<f32> {
         (0..n)
@@ -1086,7 +1080,7 @@ mod tests {
     fn closed_form_jacobians_match_burn_autodiff() {
         let device = Device::flex().autodiff();
         let (x_dim, h) = (8usize, 3usize);
-        for kind in [K::Gru, K::Lstm, K::Rnn] {
+        for kind in [CellKind::Gru, CellKind::Lstm, CellKind::Rnn] {
             let layer = RecurrentConfig::new(kind, x_dim, h).init(&device);
             let cell = cell_from_recurrent(&layer).unwrap();
             let n = cell.state_dim();

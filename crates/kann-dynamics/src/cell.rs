@@ -71,6 +71,20 @@ impl std::fmt::Display for CellKind {
     }
 }
 
+impl std::str::FromStr for CellKind {
+    type Err = DynamicsError;
+
+    /// `gru`, `lstm` or `rnn`, in any case, surrounding spaces ignored.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "gru" => Ok(CellKind::Gru),
+            "lstm" => Ok(CellKind::Lstm),
+            "rnn" => Ok(CellKind::Rnn),
+            _ => Err(DynamicsError::UnknownCellKind(s.to_string())),
+        }
+    }
+}
+
 /// A recurrent cell with its weights as numbers (see the module docs for the layout).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {

@@ -25,6 +25,9 @@ pub enum DynamicsError {
     /// Too little data for the computation.
     #[error("not enough data: {0}")]
     NotEnoughData(String),
+    /// A cell name that is not `gru`, `lstm` or `rnn`.
+    #[error("unknown cell kind `{0}`; valid kinds are: gru, lstm, rnn")]
+    UnknownCellKind(String),
     /// A decomposition failed.
     #[error("linear algebra: {0}")]
     LinearAlgebra(String),

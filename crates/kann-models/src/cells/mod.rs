@@ -45,16 +45,10 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::{Device, Tensor};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// Errors of the recurrent-cell module.
 #[derive(Debug, thiserror::Error)]
 pub enum CellError {
-    /// An unknown cell name was parsed.
-    #[error("unknown cell kind `{0}`; valid kinds are: gru, lstm, rnn")]
-    UnknownKind(String),
     /// A tensor had the wrong shape.
     #[error("shape mismatch for {what}: expected {expected}, got {got:?}")]
     Shape {
@@ -67,51 +61,9 @@ pub enum CellError {
     },
 }
 
-/// The recurrent cell type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CellKind {
-    /// Gated recurrent unit (3 gates: update, reset, new).
-    Gru,
-    /// Long short-term memory (4 gates: input, forget, cell, output).
-    Lstm,
-    /// Vanilla tanh RNN (1 gate).
-    Rnn,
-}
-
-impl CellKind {
-    /// Number of gates `G` (blocks of width `H` in the fused weights).
-    pub fn gates(self) -> usize {
-        match self {
-            CellKind::Gru => 3,
-            CellKind::Lstm => 4,
-            CellKind::Rnn => 1,
-        }
-    }
-}
-
-impl fmt::Display for CellKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CellKind::Gru => "gru",
-            CellKind::Lstm => "lstm",
-            CellKind::Rnn => "rnn",
-        })
-    }
-}
-
-impl FromStr for CellKind {
-    type Err = CellError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "gru" => Ok(CellKind::Gru),
-            "lstm" => Ok(CellKind::Lstm),
-            "rnn" => Ok(CellKind::Rnn),
-            _ => Err(CellError::UnknownKind(s.to_string())),
-        }
-    }
-}
+/// The recurrent cell type (gate counts, names): the plain type of `kann-dynamics`, shared so that
+/// the local analysis on plain arrays and the burn layers name cells the same way.
+pub use kann_dynamics::CellKind;
 
 /// Configuration of a [`Recurrent`] layer.
 #[derive(Config, Debug)]
