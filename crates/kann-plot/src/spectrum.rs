@@ -212,14 +212,7 @@ impl SpectrumFigure<'_> {
                 dominant.len()
             ))
             .legend(move |(x, y)| Circle::new((x + 11, y), 5, red.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font(font(LEGEND_SIZE))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(150, 150, 150))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)
     }
 
     fn draw_zoom<DB: DrawingBackend>(
@@ -443,14 +436,7 @@ impl SpectrumFigure<'_> {
             )?
             .label("τ = ∞ (|λ| ≥ 1)")
             .legend(move |(x, y)| TriangleMarker::new((x + 11, y), 7, orange.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(font(LEGEND_SIZE))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(150, 150, 150))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }
 
@@ -678,13 +664,21 @@ impl SpectraFigure<'_> {
                 self.second.0
             ))
             .legend(move |(x, y)| Cross::new((x + 11, y), 6, red.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font(font(LEGEND_SIZE))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(150, 150, 150))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)
     }
+}
+
+/// The legend of every spectrum panel: at `position`, on a translucent white box.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(font(LEGEND_SIZE))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(150, 150, 150))
+        .draw()?;
+    Ok(())
 }
