@@ -163,18 +163,18 @@ pub fn import_imdb(opts: &ImportOptions) -> Result<PathBuf> {
         };
         let (val, test) = (prep(&splits.validation)?, prep(&splits.test)?);
         let bs = cfg.train.batch_size.max(64);
-        let val_logits = logits_in_order(&model, &val, bs, device, "  validation")?;
-        let test_logits = logits_in_order(&model, &test, bs, device, "  test")?;
-        let (val_acc, test_acc) = (accuracy(&val, &val_logits), accuracy(&test, &test_logits));
+        let val_scored = logits_in_order(&model, &val, bs, device, "  validation")?;
+        let test_scored = logits_in_order(&model, &test, bs, device, "  test")?;
+        let (val_acc, test_acc) = (val_scored.accuracy(), test_scored.accuracy());
         let predictions: Vec<Prediction> = test
             .batcher
             .kept_indices()
             .iter()
-            .zip(&test_logits)
+            .zip(test_scored.logits.iter().zip(&test_scored.labels))
             .enumerate()
-            .map(|(row, (&i, &logit))| Prediction {
+            .map(|(row, (&i, (&logit, &label)))| Prediction {
                 row,
-                label: test.batcher.make_batch(&[i]).labels[0] as u8,
+                label: label as u8,
                 length: test.lengths[i],
                 logit,
             })
@@ -293,43 +293,54 @@ fn write_imported<M: burn::module::Module>(
     Ok(())
 }
 
-/// The logit of every kept review of `data`, in the batcher's kept order.
+/// The logit and label of every kept review of a split, in the batcher's kept order.
+struct Scored {
+    logits: Vec<f32>,
+    labels: Vec<f32>,
+}
+
+impl Scored {
+    /// Share of reviews whose logit has the sign of the label.
+    fn accuracy(&self) -> f64 {
+        let ok = self
+            .labels
+            .iter()
+            .zip(&self.logits)
+            .filter(|&(&y, &z)| (z > 0.0) == (y > 0.5))
+            .count();
+        ok as f64 / self.labels.len().max(1) as f64
+    }
+}
+
+/// The imported model on every kept review of `data`.
 fn logits_in_order(
     model: &SentimentModel,
     data: &Prepared,
     batch_size: usize,
     device: &Device,
     label: &str,
-) -> Result<Vec<f32>> {
+) -> Result<Scored> {
     let kept = data.batcher.kept_indices();
     // Sorted by length for the least padding; written back in kept order.
     let mut order: Vec<usize> = (0..kept.len()).collect();
     order.sort_by_key(|&r| data.lengths[kept[r]]);
-    let mut out = vec![0.0f32; kept.len()];
+    let mut out = Scored {
+        logits: vec![0.0f32; kept.len()],
+        labels: vec![0.0f32; kept.len()],
+    };
     let bar = progress_bar(kept.len().div_ceil(batch_size) as u64, label);
     for rows in order.chunks(batch_size) {
         let idx: Vec<usize> = rows.iter().map(|&r| kept[r]).collect();
         let batch: Batch = data.batcher.make_batch(&idx);
         let logits = tensor_to_vec(&model.forward(tokens_tensor(&batch, device), &batch.lengths)?)?;
-        for (&r, z) in rows.iter().zip(logits) {
-            out[r] = z;
+        for ((&r, z), &y) in rows.iter().zip(logits).zip(&batch.labels) {
+            out.logits[r] = z;
+            out.labels[r] = y;
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
     Ok(out)
-}
-
-/// Share of kept reviews whose logit has the sign of the label.
-fn accuracy(data: &Prepared, logits: &[f32]) -> f64 {
-    let kept = data.batcher.kept_indices();
-    let labels = data.batcher.make_batch(kept).labels;
-    let ok = labels
-        .iter()
-        .zip(logits)
-        .filter(|&(&y, &z)| (z > 0.0) == (y > 0.5))
-        .count();
-    ok as f64 / kept.len().max(1) as f64
 }
 
 /// `train export-data imdb|ecg --out DIR`: the splits exactly as `train` feeds them, as `.npy`.
