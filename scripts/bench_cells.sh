@@ -32,7 +32,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-VENV=.venv-bench
+VENV="${VENV:-.venv-bench}"
 if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
   echo "# creating $VENV with torch from PyPI (one-time, large download)" >&2
   python3 -m venv "$VENV"
