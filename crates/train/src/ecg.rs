@@ -210,8 +210,14 @@ fn train_ecg(
         let t_eval = Timer::start();
         let valid = model.valid();
         let val = scores(&valid, &splits.validation, &eval_device)?;
-        let test_n = scores(&valid, &splits.test_normal, &eval_device)?;
-        let test_a = scores(&valid, &splits.test_anomalous, &eval_device)?;
+        let (test_n, test_a) = if cfg.train.test_every_epoch {
+            (
+                scores(&valid, &splits.test_normal, &eval_device)?,
+                scores(&valid, &splits.test_anomalous, &eval_device)?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let val_loss = mean(&val);
         check_finite("validation loss", val_loss, epoch, n_batches)?;
         let acc = threshold_accuracy(&test_n, &test_a, thr);
@@ -258,16 +264,23 @@ fn train_ecg(
         )?;
         publish(out, best_bytes, &state.metrics)?;
         log.line(format!(
-            "epoch {epoch:>3}/{} lr {lr_used:.2e} | train L1 {:.2} ({:.1}% < {thr}) | val L1 {:.2} ({:.1}%){} | test normal {} anomalous {} all {} | {}",
+            "epoch {epoch:>3}/{} lr {lr_used:.2e} | train L1 {:.2} ({:.1}% < {thr}) | val L1 {:.2} ({:.1}%){} | {}{}",
             cfg.train.epochs,
             row.train_loss,
             100.0 * row.train_acc,
             row.val_loss,
             100.0 * row.val_acc,
             if improved { " *best" } else { "" },
-            pct(acc.normal),
-            pct(acc.anomalous),
-            pct(acc.overall),
+            if cfg.train.test_every_epoch {
+                format!(
+                    "test normal {} anomalous {} all {} | ",
+                    pct(acc.normal),
+                    pct(acc.anomalous),
+                    pct(acc.overall)
+                )
+            } else {
+                String::new()
+            },
             fmt_secs(row.train_seconds + row.eval_seconds)
         ));
     }

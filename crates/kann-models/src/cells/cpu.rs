@@ -13,6 +13,7 @@
 //! one GEMM per batch row over all steps (`[H, T−1]·[T−1, G·H]`).
 
 use super::CellKind;
+use super::small_gemm;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
@@ -35,22 +36,12 @@ macro_rules! simd_dispatch {
             fn avx2<R>(f: impl FnOnce() -> R) -> R {
                 f()
             }
-            let cap = MAX_SIMD_LEVEL.load(std::sync::atomic::Ordering::Relaxed);
-            let has_avx2 = std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma");
-            if cap >= 2
-                && has_avx2
-                && std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512vl")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-            {
-                // SAFETY: the CPU supports every feature `avx512` enables (checked above).
-                unsafe { avx512(|| $body_fn($($arg),*)) }
-            } else if cap >= 1 && has_avx2 {
-                // SAFETY: the CPU supports AVX2 and FMA (checked above).
-                unsafe { avx2(|| $body_fn($($arg),*)) }
-            } else {
-                $body_fn($($arg),*)
+            match simd_level() {
+                // SAFETY: level 2 means the CPU supports every feature `avx512` enables.
+                2 => unsafe { avx512(|| $body_fn($($arg),*)) },
+                // SAFETY: level 1 means the CPU supports AVX2 and FMA.
+                1 => unsafe { avx2(|| $body_fn($($arg),*)) },
+                _ => $body_fn($($arg),*),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -58,6 +49,33 @@ macro_rules! simd_dispatch {
             $body_fn($($arg),*)
         }
     }};
+}
+
+/// The instruction set the kernels use now: 2 AVX-512 (F, VL, DQ), 1 AVX2+FMA, 0 baseline;
+/// the CPU's best, capped by [`MAX_SIMD_LEVEL`].
+pub(super) fn simd_level() -> u8 {
+    let cap = MAX_SIMD_LEVEL.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(target_arch = "x86_64")]
+    {
+        let has_avx2 = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        let has_avx512 = has_avx2
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512dq");
+        if cap >= 2 && has_avx512 {
+            2
+        } else if cap >= 1 && has_avx2 {
+            1
+        } else {
+            0
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = cap;
+        0
+    }
 }
 
 /// Problem sizes of one call.
@@ -250,14 +268,18 @@ fn forward_chunk_impl(
     let w = view(w_h, h, gh, gh);
     for s in 0..t {
         if s > 0 {
-            matmul(
-                view_mut(&mut hp, nb, gh, gh),
-                Accum::Replace,
-                view(&hprev, nb, h, h),
-                w,
-                1.0,
-                Par::Seq,
-            );
+            if nb <= small_gemm::MAX_ROWS {
+                small_gemm::gemm(nb, h, gh, &hprev, w_h, &mut hp, false);
+            } else {
+                matmul(
+                    view_mut(&mut hp, nb, gh, gh),
+                    Accum::Replace,
+                    view(&hprev, nb, h, h),
+                    w,
+                    1.0,
+                    Par::Seq,
+                );
+            }
         }
         for bi in 0..nb {
             let row = bi * t + s;
@@ -553,6 +575,12 @@ fn backward_chunk_impl(
     // The state before step 0 is zero.
     let zero_state = vec![0.0f32; ow];
     let w = view(w_h, h, gh, gh);
+    let small = nb <= small_gemm::MAX_ROWS;
+    let w_t = if small {
+        small_gemm::transpose(w_h, h, gh)
+    } else {
+        Vec::new()
+    };
     for s in (0..t).rev() {
         for bi in 0..nb {
             let row = bi * t + s;
@@ -599,14 +627,18 @@ fn backward_chunk_impl(
                     dst[2 * h..].copy_from_slice(&gn[row * h..][..h]);
                 }
             }
-            matmul(
-                view_mut(&mut dh_next, nb, h, h),
-                Accum::Add,
-                view(&ghp, nb, gh, gh),
-                w.transpose(),
-                1.0,
-                Par::Seq,
-            );
+            if small {
+                small_gemm::gemm(nb, gh, h, &ghp, &w_t, &mut dh_next, true);
+            } else {
+                matmul(
+                    view_mut(&mut dh_next, nb, h, h),
+                    Accum::Add,
+                    view(&ghp, nb, gh, gh),
+                    w.transpose(),
+                    1.0,
+                    Par::Seq,
+                );
+            }
         }
     }
     // grad W_h = Σ_t h_{t-1}ᵀ · grad_hproj_t, one GEMM per batch row over steps 1..T.

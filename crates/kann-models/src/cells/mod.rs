@@ -38,6 +38,7 @@ mod cpu;
 mod generic;
 mod kernels;
 mod reference;
+mod small_gemm;
 
 pub use kernels::RecurrentBackend;
 
