@@ -42,6 +42,7 @@ enum Command {
 }
 
 fn main() {
+    kann_models::hugepages::retain_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::States(args) => states::run(&args),

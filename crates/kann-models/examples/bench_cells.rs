@@ -158,6 +158,8 @@ fn time_steps(args: &Args, stock: bool, steps: usize, device: &Device) -> Result
 }
 
 fn main() -> Result<()> {
+    // As `train` does: freed buffers are recycled rather than unmapped.
+    kann_models::hugepages::retain_freed_memory();
     let args = Args::parse();
     if args.iters == 0 {
         bail!("--iters must be at least 1");

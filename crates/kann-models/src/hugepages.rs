@@ -55,6 +55,27 @@ unsafe impl GlobalAlloc for HugePageAlloc {
     }
 }
 
+/// Largest block glibc serves from its heap instead of a fresh `mmap` (its maximum, 32 MiB).
+pub const MMAP_THRESHOLD: usize = 32 << 20;
+
+/// Makes glibc keep freed memory for reuse instead of returning it to the kernel after every
+/// large `free` (call once at the start of `main`; a no-op off glibc).
+///
+/// By default glibc serves blocks above a threshold (adjusted at run time, at most 32 MiB) with a
+/// fresh `mmap` and unmaps them on `free`, and trims the heap top back to the kernel: each
+/// evaluation batch then faults in and zeroes its buffers anew. `perf` of `train ecg`'s
+/// evaluation showed the kernel zeroing pages (`clear_page_erms`) in 28% of all cycles. With the
+/// threshold pinned at its maximum and trimming off, buffers below 32 MiB are recycled.
+pub fn retain_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only changes glibc's tuning parameters; called before other threads
+    // allocate, with values glibc accepts (it rejects, and ignores, out-of-range ones).
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
+    }
+}
+
 /// Advises the whole 4 KiB pages inside `[ptr, ptr + size)` for huge pages (Linux only).
 #[allow(unused_variables)]
 fn advise(ptr: *mut u8, size: usize) {

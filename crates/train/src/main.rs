@@ -179,6 +179,7 @@ impl ImportArgs {
 }
 
 fn main() {
+    kann_models::hugepages::retain_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Imdb(args) => train::run_imdb(&args.into()).map(|_| ()),
