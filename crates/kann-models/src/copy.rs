@@ -68,13 +68,21 @@ impl CopyModel {
 
     /// The one-hot inputs `[B, T, tokens]` of `sequences` (token ids, all of one length `T`).
     /// A token outside `0..tokens` or a ragged batch is an error naming the sequence.
-    pub fn one_hot(&self, sequences: &[&[usize]], device: &Device) -> Result<Tensor<3>, ModelError> {
+    pub fn one_hot(
+        &self,
+        sequences: &[&[usize]],
+        device: &Device,
+    ) -> Result<Tensor<3>, ModelError> {
         one_hot(sequences, self.tokens(), device)
     }
 
     /// The hook: every hidden state `h_t`, `[B, T, H]` (and the LSTM's `c_t` when `want_cell`)
     /// for one-hot inputs `x: [B, T, tokens]`.
-    pub fn forward_states(&self, x: Tensor<3>, want_cell: bool) -> Result<RecurrentOutput, ModelError> {
+    pub fn forward_states(
+        &self,
+        x: Tensor<3>,
+        want_cell: bool,
+    ) -> Result<RecurrentOutput, ModelError> {
         self.recurrent
             .try_forward(x, want_cell)
             .map_err(|e| ModelError::Shape(e.to_string()))
@@ -114,7 +122,11 @@ pub fn argmax_classes(logits: Tensor<3>) -> Result<Vec<usize>, ModelError> {
 }
 
 /// One-hot `[B, T, tokens]` of token sequences of one length.
-pub fn one_hot(sequences: &[&[usize]], tokens: usize, device: &Device) -> Result<Tensor<3>, ModelError> {
+pub fn one_hot(
+    sequences: &[&[usize]],
+    tokens: usize,
+    device: &Device,
+) -> Result<Tensor<3>, ModelError> {
     let b = sequences.len();
     let t = sequences.first().map_or(0, |s| s.len());
     if b == 0 || t == 0 {
@@ -139,7 +151,10 @@ pub fn one_hot(sequences: &[&[usize]], tokens: usize, device: &Device) -> Result
             data[(i * t + step) * tokens + tok] = 1.0;
         }
     }
-    Ok(Tensor::from_data(TensorData::new(data, [b, t, tokens]), device))
+    Ok(Tensor::from_data(
+        TensorData::new(data, [b, t, tokens]),
+        device,
+    ))
 }
 
 /// Mean cross-entropy of `logits: [B, L, C]` against the classes `targets` (`B·L`, row-major):

@@ -241,9 +241,7 @@ pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun, ModelError> {
             RunModel::Sentiment(load_weights(c.init(device), &weights)?)
         }
         (ModelSpec::Ecg(c), Task::Ecg) => RunModel::Ecg(load_weights(c.init(device), &weights)?),
-        (ModelSpec::Copy(c), Task::Copy) => {
-            RunModel::Copy(load_weights(c.init(device), &weights)?)
-        }
+        (ModelSpec::Copy(c), Task::Copy) => RunModel::Copy(load_weights(c.init(device), &weights)?),
         (_, task) => {
             return Err(run_err(
                 dir,

@@ -17,7 +17,9 @@ use kann_models::CopyModel;
 use kann_models::config::{CopyRunConfig, RunConfig, Task};
 use kann_models::copy::{argmax_classes, recall_cross_entropy};
 use kann_models::integrity::{module_bytes, module_from_bytes, read_verified};
-use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, read_csv, write_csv, write_run_header};
+use kann_models::run::{
+    ModelSpec, WEIGHTS_FILE, load_weights, read_csv, write_csv, write_run_header,
+};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -70,7 +72,10 @@ pub fn recall_outputs(
         let x = model.one_hot(&inputs, device)?;
         let hidden = model.forward_states(x, false)?.hidden;
         let logits = model.readout(hidden.narrow(1, task.recall_start(), task.len));
-        let targets: Vec<usize> = chunk.iter().flat_map(|s| s.string.iter().copied()).collect();
+        let targets: Vec<usize> = chunk
+            .iter()
+            .flat_map(|s| s.string.iter().copied())
+            .collect();
         let loss = recall_cross_entropy(logits.clone(), &targets)?;
         loss_sum += f64::from(loss.into_scalar::<f32>()) * chunk.len() as f64;
         classes.extend(argmax_classes(logits)?);
@@ -160,7 +165,13 @@ fn train_copy(
         }
         None => {
             write_run_header(out, full_config, &ModelSpec::Copy(mcfg.clone()))?;
-            (model, optim, TrainState::fresh(cfg.train.lr), None, Vec::new())
+            (
+                model,
+                optim,
+                TrainState::fresh(cfg.train.lr),
+                None,
+                Vec::new(),
+            )
         }
     };
     log.line(format!(
@@ -263,7 +274,12 @@ fn train_copy(
         let best_bytes = best
             .as_deref()
             .context("no best-validation weights after an epoch")?;
-        checkpoint.save(&model_bytes, &optim_bytes(&optim)?, &state, Some(best_bytes))?;
+        checkpoint.save(
+            &model_bytes,
+            &optim_bytes(&optim)?,
+            &state,
+            Some(best_bytes),
+        )?;
         publish(out, best_bytes, &state.metrics)?;
         write_csv(&out.join(COPY_METRICS_FILE), &copy_rows)?;
         log.line(format!(

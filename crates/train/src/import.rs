@@ -363,7 +363,9 @@ pub fn export_data(
     };
     let (config, _) = crate::setup::load_config(task, &args)?;
     if let RunConfig::Copy(_) = config {
-        bail!("`train export-data` writes imdb or ecg data; the copy problem is generated from its seed");
+        bail!(
+            "`train export-data` writes imdb or ecg data; the copy problem is generated from its seed"
+        );
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     match config {
