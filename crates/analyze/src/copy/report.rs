@@ -62,7 +62,8 @@ pub(super) fn figures(dir: &Path, r: &CopyReport, koopman: &[(f64, f64)]) -> Res
             side.points.len(),
             r.task.cell.to_uppercase()
         );
-        let zoom = (r.koopman.modulus_for_span - 0.05).clamp(0.5, 0.95);
+        let zoom = ((r.koopman.modulus_for_span - 0.05) * 20.0).floor() / 20.0;
+        let zoom = zoom.clamp(0.5, 0.95);
         let p = kann_plot::spectra(
             dir,
             "copy_spectra",
@@ -88,8 +89,8 @@ pub(super) fn figures(dir: &Path, r: &CopyReport, koopman: &[(f64, f64)]) -> Res
             .collect(),
     };
     let title = format!(
-        "Which predictor reproduces the network? {} held-out sequences, recall window of {} steps",
-        r.held_out_batch, r.task.len
+        "{} held-out: K, K2 Koopman; Lb, L0, L0- linearised; h_t trivial; F exact",
+        r.held_out_batch
     );
     let p = kann_plot::sweep_numbers(
         dir,
@@ -116,15 +117,16 @@ pub(super) fn figures(dir: &Path, r: &CopyReport, koopman: &[(f64, f64)]) -> Res
     Ok(out)
 }
 
-/// A short label of a predictor for the figure's axis.
+/// A short label of a predictor for the figure's axis (the title says which is which).
 fn short(name: &str) -> String {
     match name {
-        KOOPMAN => "Koopman".into(),
-        super::LIN_BLANK => "lin. blank FP".into(),
-        super::LIN_ZERO => "lin. zero FP".into(),
-        super::LIN_ZERO_NO_INPUT => "lin. zero FP, no B".into(),
-        TRIVIAL => "trivial".into(),
-        EXACT => "exact F".into(),
+        KOOPMAN => "K".into(),
+        super::KOOPMAN_AFTER => "K2".into(),
+        super::LIN_BLANK => "Lb".into(),
+        super::LIN_ZERO => "L0".into(),
+        super::LIN_ZERO_NO_INPUT => "L0-".into(),
+        TRIVIAL => "h_t".into(),
+        EXACT => "F".into(),
         other => other.into(),
     }
 }
@@ -327,12 +329,13 @@ pub fn markdown(r: &CopyReport) -> String {
         "## Which reproduces the network's outputs? (held-out batch, recall window)\n\nOne step: each recall-window state from the true state one step before; agreement = the network's readout (argmax symbol) on the predicted state equals its output on the true state. Rolled out: from the true state at the cue, {} steps with the real blank inputs (Koopman: h_c B C^(l−1) R; linearisations iterated, nearest fixed point chosen again each step; trivial: the cue state held); accuracy against the target string.\n",
         t.len
     );
-    s.push_str("| predictor | one-step e_rel | one-step agreement | one-step accuracy | rolled-out symbols | rolled-out strings | rolled-out agreement | rolled-out e_rel |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    s.push_str("| predictor (figure label) | one-step e_rel | one-step agreement | one-step accuracy | rolled-out symbols | rolled-out strings | rolled-out agreement | rolled-out e_rel |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for p in &r.predictors {
         let _ = writeln!(
             s,
-            "| {} | {:.4} | {} | {} | {} | {} | {} | {:.4} |",
+            "| {} ({}) | {:.4} | {} | {} | {} | {} | {} | {:.4} |",
             p.name,
+            short(&p.name),
             p.one_step.e_rel,
             pct(p.one_step.agreement),
             pct(p.one_step.accuracy),
