@@ -97,6 +97,9 @@ pub struct CompareReport {
     pub mean_distance_between_cells: Option<f64>,
 }
 
+/// Why a copy-problem run is refused.
+const NO_COPY: &str = "a copy-problem run; `analyze compare` takes imdb or ecg runs (analyse it with `analyze copy --run DIR`)";
+
 /// The numbers of a row, in table order, with their descriptions.
 pub fn columns(task: Task) -> Vec<(&'static str, &'static str)> {
     let mut c = vec![
@@ -121,6 +124,7 @@ pub fn columns(task: Task) -> Vec<(&'static str, &'static str)> {
             ("sigma_koopman", "silhouette σ, Koopman-5"),
             ("sigma_random", "silhouette σ, random (mean)"),
         ]),
+        Task::Copy => {}
     }
     c
 }
@@ -317,6 +321,7 @@ fn report_of(run: &Path, task: Task, args: &CompareArgs) -> Result<Value> {
             Task::Ecg => serde_json::from_str::<crate::EcgReport>(&text)
                 .map(serde_json::to_value)
                 .with_context(|| format!("{} is not an `analyze ecg` report", path.display()))?,
+            Task::Copy => bail!("{}: {NO_COPY}", run.display()),
         }
         .with_context(|| format!("re-encoding {}", path.display()));
     }
@@ -331,6 +336,7 @@ fn report_of(run: &Path, task: Task, args: &CompareArgs) -> Result<Value> {
     Ok(match task {
         Task::Imdb => serde_json::to_value(crate::run_imdb(&ImdbArgs::from(common))?)?,
         Task::Ecg => serde_json::to_value(crate::run_ecg(&EcgArgs::from(common))?)?,
+        Task::Copy => bail!("{}: {NO_COPY}", run.display()),
     })
 }
 
@@ -357,10 +363,12 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareReport> {
         let (cell, seed) = match &config {
             RunConfig::Imdb(c) => (c.model.cell.to_string(), c.train.seed),
             RunConfig::Ecg(c) => (c.model.cell.to_string(), c.train.seed),
+            RunConfig::Copy(_) => bail!("{}: {NO_COPY}", run.display()),
         };
         rows.push(match t {
             Task::Imdb => imdb_row(run, cell, seed, &report),
             Task::Ecg => ecg_row(run, cell, seed, &report),
+            Task::Copy => bail!("{}: {NO_COPY}", run.display()),
         });
     }
     let task = task.expect("at least one run");

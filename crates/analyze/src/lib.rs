@@ -13,6 +13,11 @@
 //! PCA and alignment with the readout, and one-step prediction of the linearisation around the
 //! nearest fixed point against Koopman's (`fixed_points.json`, `fixed_points.md`).
 //!
+//! `analyze copy` ([`copy`]) analyses the copy problem of App. D: the Koopman operator's memory
+//! against the task's delay, the fixed points at the blank and zero inputs, and which of
+//! Koopman, the linearisations and the trivial predictor reproduces the network's recalled
+//! string on held-out sequences (`report.json`, `report.md`).
+//!
 //! ```no_run
 //! let common = analyze::CommonArgs { run: Some("results/imdb".into()), ..Default::default() };
 //! let report = analyze::run_imdb(&common.into())?;
@@ -23,6 +28,7 @@
 pub mod common;
 pub mod compare;
 mod compare_out;
+pub mod copy;
 pub mod ecg;
 pub mod fixed_points;
 pub mod imdb;
@@ -35,6 +41,7 @@ use clap::Args;
 
 pub use common::{Accuracies, FigureFile};
 pub use compare::{CompareArgs, CompareReport};
+pub use copy::{CopyArgs, CopyReport};
 pub use ecg::EcgReport;
 pub use fixed_points::{FixedPointArgs, FixedPointsReport};
 pub use imdb::ImdbReport;

@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `states` (spectrum, memory horizons, residuals and e_rel of any `.npy` states),
 //! `imdb` and `ecg` (the paper's figures and numbers from a `train` run; see the `analyze` library),
-//! `fixed-points` (the fixed-point analysis of an IMDB run beside the Koopman one).
+//! `fixed-points` (the fixed-point analysis of an IMDB run beside the Koopman one), `copy` (the
+//! copy problem of App. D).
 
 mod states;
 
@@ -36,6 +37,10 @@ enum Command {
     /// prediction of the linearisation beside Koopman's on the analysis batch;
     /// fixed_points.json/md in the run folder.
     FixedPoints(analyze::FixedPointArgs),
+    /// The copy problem (App. D): Koopman memory against the delay, fixed points at the blank
+    /// and zero inputs, and which predictor (Koopman, linearisation, trivial) reproduces the
+    /// network's recalled string on held-out sequences; report.md/json in the run folder.
+    Copy(analyze::CopyArgs),
     /// The runs of a sweep (`train sweep`) side by side: one table (per run and per cell, mean ±
     /// sd), spectral distances between runs, spectra overlaid per cell; compare.md/json/csv.
     Compare(analyze::CompareArgs),
@@ -49,6 +54,7 @@ fn main() {
         Command::Imdb(args) => analyze::run_imdb(&args).map(drop),
         Command::Ecg(args) => analyze::run_ecg(&args).map(drop),
         Command::FixedPoints(args) => analyze::fixed_points::run_fixed_points(&args).map(drop),
+        Command::Copy(args) => analyze::copy::run_copy(&args).map(drop),
         Command::Compare(args) => analyze::compare::run_compare(&args).map(drop),
     };
     // One line, as `train` does (no Debug output, no backtrace under RUST_BACKTRACE).

@@ -40,12 +40,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`imdb`], [`ecg`], [`tokenizer`], [`batch`], [`download`], [`progress`] (the
+//! Modules: [`imdb`], [`ecg`], [`copy`] (the copy problem of App. D, generated from a seed), [`tokenizer`], [`batch`], [`download`], [`progress`] (the
 //! progress bar both binaries draw), [`testdata`] (test support: locating the shared real data).
 //! Where the data and the workspace are: [`locate_data_dir`], [`resolve_data_dir`],
 //! [`workspace_root`].
 
 pub mod batch;
+pub mod copy;
 pub mod download;
 pub mod ecg;
 mod error;

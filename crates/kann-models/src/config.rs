@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::autoencoder::EcgAutoencoderConfig;
 use crate::cells::CellKind;
+use crate::copy::CopyModelConfig;
 use crate::error::ModelError;
 use crate::sentiment::SentimentConfig;
 
@@ -21,6 +22,8 @@ pub enum Task {
     Imdb,
     /// ECG5000 anomaly detection with an autoencoder (Sec. 4.2).
     Ecg,
+    /// The copy problem (App. D), generated from a seed.
+    Copy,
 }
 
 impl std::fmt::Display for Task {
@@ -28,6 +31,7 @@ impl std::fmt::Display for Task {
         f.write_str(match self {
             Task::Imdb => "imdb",
             Task::Ecg => "ecg",
+            Task::Copy => "copy",
         })
     }
 }
@@ -298,6 +302,152 @@ impl EcgRunConfig {
     }
 }
 
+/// `[model]` of a copy-problem run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CopyModel {
+    /// Recurrent cell: `gru` (default), `lstm` or `rnn`.
+    pub cell: CellKind,
+    /// Hidden width.
+    pub d_hidden: usize,
+}
+
+impl Default for CopyModel {
+    fn default() -> Self {
+        Self {
+            cell: CellKind::Gru,
+            d_hidden: 64,
+        }
+    }
+}
+
+/// `[data]` of a copy-problem run: the task's sizes and its seeded splits
+/// (`kann_data::copy`; no files).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CopyData {
+    /// Length of the string to remember.
+    pub len: usize,
+    /// Size of the alphabet.
+    pub symbols: usize,
+    /// Blank steps between the string and the recall cue.
+    pub delay: usize,
+    /// Training sequences.
+    pub train: usize,
+    /// Validation sequences.
+    pub validation: usize,
+    /// Test sequences.
+    pub test: usize,
+    /// Seed of the generated sequences.
+    pub seed: u64,
+}
+
+impl Default for CopyData {
+    fn default() -> Self {
+        Self {
+            len: 5,
+            symbols: 8,
+            delay: 10,
+            train: 20_000,
+            validation: 1_000,
+            test: 2_000,
+            seed: 42,
+        }
+    }
+}
+
+/// `[train]` of a copy-problem run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CopyTrain {
+    /// Number of epochs.
+    pub epochs: usize,
+    /// Sequences per batch.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Adam L2 weight decay.
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this value; `None`: no clipping.
+    pub grad_clip: Option<f64>,
+    /// Seed of weights init and batch order.
+    pub seed: u64,
+}
+
+impl Default for CopyTrain {
+    fn default() -> Self {
+        Self {
+            epochs: 20,
+            batch_size: 64,
+            lr: 2e-3,
+            weight_decay: 0.0,
+            grad_clip: Some(5.0),
+            seed: 42,
+        }
+    }
+}
+
+/// A whole copy-problem run config (`configs/copy.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyRunConfig {
+    /// Always `copy`.
+    pub task: Task,
+    /// Model section.
+    #[serde(default)]
+    pub model: CopyModel,
+    /// Data section.
+    #[serde(default)]
+    pub data: CopyData,
+    /// Training section.
+    #[serde(default)]
+    pub train: CopyTrain,
+}
+
+impl Default for CopyRunConfig {
+    fn default() -> Self {
+        Self {
+            task: Task::Copy,
+            model: CopyModel::default(),
+            data: CopyData::default(),
+            train: CopyTrain::default(),
+        }
+    }
+}
+
+impl CopyRunConfig {
+    /// The model config: one-hot input of `symbols + 2` tokens, `symbols + 1` classes.
+    pub fn model_config(&self) -> CopyModelConfig {
+        CopyModelConfig::new(self.data.symbols + 2, self.data.symbols + 1)
+            .with_d_hidden(self.model.d_hidden)
+            .with_cell(self.model.cell)
+    }
+
+    /// Every numeric setting within its allowed range; the error names each bad key and its range.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut c = RangeCheck::default();
+        c.at_least_1("model.d_hidden", self.model.d_hidden);
+        c.at_least_1("data.len", self.data.len);
+        if self.data.symbols < 2 {
+            c.0.push(format!(
+                "data.symbols = {}: must be at least 2",
+                self.data.symbols
+            ));
+        }
+        c.at_least_1("data.train", self.data.train);
+        c.at_least_1("data.validation", self.data.validation);
+        c.at_least_1("data.test", self.data.test);
+        c.at_least_1("train.epochs", self.train.epochs);
+        c.at_least_1("train.batch_size", self.train.batch_size);
+        c.positive("train.lr", self.train.lr);
+        c.non_negative("train.weight_decay", self.train.weight_decay);
+        if let Some(g) = self.train.grad_clip {
+            c.positive("train.grad_clip", g);
+        }
+        c.finish()
+    }
+}
+
 /// Collects the settings that are out of range, each with its allowed range.
 #[derive(Default)]
 struct RangeCheck(Vec<String>);
@@ -417,6 +567,8 @@ pub enum RunConfig {
     Imdb(ImdbRunConfig),
     /// ECG autoencoder.
     Ecg(EcgRunConfig),
+    /// The copy problem.
+    Copy(CopyRunConfig),
 }
 
 impl RunConfig {
@@ -425,6 +577,7 @@ impl RunConfig {
         match self {
             RunConfig::Imdb(_) => Task::Imdb,
             RunConfig::Ecg(_) => Task::Ecg,
+            RunConfig::Copy(_) => Task::Copy,
         }
     }
 
@@ -433,6 +586,7 @@ impl RunConfig {
         match self {
             RunConfig::Imdb(c) => c.validate(),
             RunConfig::Ecg(c) => c.validate(),
+            RunConfig::Copy(c) => c.validate(),
         }
     }
 
@@ -454,7 +608,7 @@ impl RunConfig {
         let table: toml::Table = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         let task = table
             .get("task")
-            .ok_or_else(|| err("missing key `task` (\"imdb\" or \"ecg\")".into()))?;
+            .ok_or_else(|| err("missing key `task` (\"imdb\", \"ecg\" or \"copy\")".into()))?;
         match task.as_str() {
             Some("imdb") => Ok(RunConfig::Imdb(
                 toml::from_str(text).map_err(|e| err(e.to_string()))?,
@@ -462,8 +616,11 @@ impl RunConfig {
             Some("ecg") => Ok(RunConfig::Ecg(
                 toml::from_str(text).map_err(|e| err(e.to_string()))?,
             )),
+            Some("copy") => Ok(RunConfig::Copy(
+                toml::from_str(text).map_err(|e| err(e.to_string()))?,
+            )),
             _ => Err(err(format!(
-                "`task = {task}` is not a task; expected \"imdb\" or \"ecg\""
+                "`task = {task}` is not a task; expected \"imdb\", \"ecg\" or \"copy\""
             ))),
         }
     }
@@ -479,6 +636,7 @@ impl RunConfig {
         let result = match self {
             RunConfig::Imdb(c) => toml::to_string_pretty(c),
             RunConfig::Ecg(c) => toml::to_string_pretty(c),
+            RunConfig::Copy(c) => toml::to_string_pretty(c),
         };
         result.map_err(|e| ModelError::Record(format!("cannot serialize config: {e}")))
     }
@@ -577,6 +735,33 @@ mod tests {
         // Every shipped default is valid.
         ImdbRunConfig::default().validate().unwrap();
         EcgRunConfig::default().validate().unwrap();
+        CopyRunConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn copy_config_checks_its_keys_and_round_trips() {
+        for (text, key) in [
+            ("task = \"copy\"\n[data]\nsymbols = 1\n", "data.symbols"),
+            ("task = \"copy\"\n[data]\nlen = 0\n", "data.len"),
+            ("task = \"copy\"\n[data]\ntest = 0\n", "data.test"),
+            ("task = \"copy\"\n[train]\nlr = 0.0\n", "train.lr"),
+            ("task = \"copy\"\n[model]\nd_hidden = 0\n", "model.d_hidden"),
+            ("task = \"copy\"\n[data]\nlength = 5\n", "length"),
+        ] {
+            let err = RunConfig::from_toml_str(text, Path::new("c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("c.toml") && err.contains(key), "{text}: {err}");
+        }
+        let mut c = CopyRunConfig::default();
+        c.data.delay = 17;
+        let c = RunConfig::Copy(c);
+        assert_eq!(c.task(), Task::Copy);
+        let text = c.to_toml_string().unwrap();
+        assert_eq!(
+            RunConfig::from_toml_str(&text, Path::new("r.toml")).unwrap(),
+            c
+        );
     }
 
     #[test]

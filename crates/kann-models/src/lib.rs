@@ -1,6 +1,6 @@
 //! Sequence models in burn for the Koopman analysis of the paper
 //! (`koopman-analysis-of-sequence-models`): fast recurrent cells ([`cells`]), the IMDB GRU
-//! classifier ([`sentiment`]), the ECG LSTM autoencoder ([`autoencoder`]), hooks that return all
+//! classifier ([`sentiment`]), the ECG LSTM autoencoder ([`autoencoder`]), the copy-problem model of App. D ([`copy`]), hooks that return all
 //! hidden states ([`hooks`]), import of PyTorch-trained weights ([`pytorch`]), run configs ([`config`]), the run folder ([`run`]) with its lock ([`lock`]) and
 //! integrity-checked weights ([`integrity`]).
 
@@ -8,6 +8,7 @@ pub mod atomic;
 pub mod autoencoder;
 pub mod cells;
 pub mod config;
+pub mod copy;
 pub mod error;
 pub mod hooks;
 pub mod hugepages;
@@ -23,6 +24,7 @@ pub use autoencoder::{
     EcgAutoencoder, EcgAutoencoderConfig, RocPoint, ThresholdAccuracy, beats_tensor, l1_per_beat,
     roc_curve, threshold_accuracy,
 };
+pub use copy::{CopyModel, CopyModelConfig};
 pub use error::ModelError;
 pub use hooks::HookedStates;
 pub use sentiment::{SentimentConfig, SentimentModel, bce_with_logits};

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::atomic::write_atomic;
 use crate::autoencoder::{EcgAutoencoder, EcgAutoencoderConfig};
 use crate::config::{RunConfig, Task};
+use crate::copy::{CopyModel, CopyModelConfig};
 use crate::error::ModelError;
 use crate::sentiment::{SentimentConfig, SentimentModel};
 
@@ -107,6 +108,22 @@ pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), ModelError
     write_atomic(path, &bytes)
 }
 
+/// Reads the CSV file `path` written by [`write_csv`] (columns by header name, values trimmed);
+/// a missing file, a missing column or a bad value is an error naming the file.
+pub fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, ModelError> {
+    let csv_err = |e: csv::Error| ModelError::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(csv_err)?
+        .deserialize()
+        .map(|row| row.map_err(csv_err))
+        .collect()
+}
+
 /// Rewrites `<dir>/metrics.csv` with all rows (atomically); with no rows, the header alone.
 pub fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Result<(), ModelError> {
     let path = dir.join(METRICS_FILE);
@@ -144,6 +161,8 @@ pub enum ModelSpec {
     Sentiment(SentimentConfig),
     /// The ECG autoencoder.
     Ecg(EcgAutoencoderConfig),
+    /// The copy-problem model.
+    Copy(CopyModelConfig),
 }
 
 /// A model rebuilt from a run folder.
@@ -155,6 +174,8 @@ pub enum RunModel {
     Sentiment(SentimentModel),
     /// The ECG autoencoder.
     Ecg(EcgAutoencoder),
+    /// The copy-problem model.
+    Copy(CopyModel),
 }
 
 /// Everything `analyze` needs from a run folder.
@@ -220,6 +241,7 @@ pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun, ModelError> {
             RunModel::Sentiment(load_weights(c.init(device), &weights)?)
         }
         (ModelSpec::Ecg(c), Task::Ecg) => RunModel::Ecg(load_weights(c.init(device), &weights)?),
+        (ModelSpec::Copy(c), Task::Copy) => RunModel::Copy(load_weights(c.init(device), &weights)?),
         (_, task) => {
             return Err(run_err(
                 dir,
@@ -235,7 +257,7 @@ pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun, ModelError> {
             }
             Some(v)
         }
-        Task::Ecg => None,
+        Task::Ecg | Task::Copy => None,
     };
     Ok(LoadedRun {
         dir: dir.to_path_buf(),
@@ -267,6 +289,15 @@ pub fn load_ecg_run(
     match run.model {
         RunModel::Ecg(m) => Ok((m, run.config)),
         _ => Err(run_err(dir, "not an ECG run")),
+    }
+}
+
+/// Load a copy-problem run: the model.
+pub fn load_copy_run(dir: &Path, device: &Device) -> Result<(CopyModel, RunConfig), ModelError> {
+    let run = load_run(dir, device)?;
+    match run.model {
+        RunModel::Copy(m) => Ok((m, run.config)),
+        _ => Err(run_err(dir, "not a copy-problem run")),
     }
 }
 

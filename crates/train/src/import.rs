@@ -362,8 +362,14 @@ pub fn export_data(
         ..TrainArgs::default()
     };
     let (config, _) = crate::setup::load_config(task, &args)?;
+    if let RunConfig::Copy(_) = config {
+        bail!(
+            "`train export-data` writes imdb or ecg data; the copy problem is generated from its seed"
+        );
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     match config {
+        RunConfig::Copy(_) => bail!("the copy problem has no data to export"),
         RunConfig::Imdb(cfg) => {
             let data_dir = locate_data_dir(data_dir.as_deref(), cfg.data.data_dir.as_deref());
             let vocab = vocab_path(&cfg, &data_dir);

@@ -2,10 +2,12 @@
 //! needs into `results/<run>/` (layout: [`kann_models::run`]).
 //!
 //! Library API (used by the binary and by end-to-end tests): [`run_imdb`], [`run_ecg`],
+//! [`run_copy`] (the copy problem of App. D),
 //! [`download`], with [`TrainArgs`] holding the command-line flags.
 
 pub mod checkpoint;
 pub mod common;
+pub mod copy;
 pub mod ecg;
 pub mod imdb;
 pub mod import;
@@ -145,6 +147,11 @@ pub fn run_ecg(args: &TrainArgs) -> anyhow::Result<PathBuf> {
     ecg::run(args)
 }
 
+/// Train the copy-problem model (App. D); returns the run folder.
+pub fn run_copy(args: &TrainArgs) -> anyhow::Result<PathBuf> {
+    copy::run(args)
+}
+
 /// Import a model trained in PyTorch as a run folder (`train import imdb|ecg`); returns it.
 pub fn import(
     task: kann_models::config::Task,
@@ -153,6 +160,9 @@ pub fn import(
     match task {
         kann_models::config::Task::Imdb => import::import_imdb(opts),
         kann_models::config::Task::Ecg => import::import_ecg_run(opts),
+        kann_models::config::Task::Copy => {
+            anyhow::bail!("`train import` takes imdb or ecg models, not copy-problem ones")
+        }
     }
 }
 

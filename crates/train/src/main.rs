@@ -1,7 +1,7 @@
 //! `train` binary: parses the command line and calls the [`train`] library.
 //!
 //! ```text
-//! train imdb|ecg [--config FILE] [--cell gru|lstm|rnn] [--epochs N] [--batch-size N]
+//! train imdb|ecg|copy [--config FILE] [--cell gru|lstm|rnn] [--epochs N] [--batch-size N]
 //!                [--seed N] [--data-dir DIR] [--out DIR] [--resume] [--device cpu|wgpu]
 //! train imdb ... [--max-len N]
 //! train download [--data-dir DIR]
@@ -38,6 +38,9 @@ enum Command {
     Imdb(ImdbArgs),
     /// LSTM autoencoder on ECG5000, normal iff summed L1 loss < threshold (paper Sec. 4.2).
     Ecg(CommonArgs),
+    /// The copy problem (App. D): one-hot input -> GRU -> Linear at every step, recall a random
+    /// string after a delay and a cue (generated from the config's seed; no data files).
+    Copy(CommonArgs),
     /// Import a model trained in PyTorch (a `.pt` state dict) as a run folder that `analyze`
     /// accepts, and measure it on the run's data (IMDB test accuracy; ECG at the threshold).
     Import {
@@ -103,6 +106,8 @@ enum TaskArg {
     Imdb,
     /// ECG5000 anomaly detection.
     Ecg,
+    /// The copy problem.
+    Copy,
 }
 
 impl From<TaskArg> for Task {
@@ -110,6 +115,7 @@ impl From<TaskArg> for Task {
         match t {
             TaskArg::Imdb => Task::Imdb,
             TaskArg::Ecg => Task::Ecg,
+            TaskArg::Copy => Task::Copy,
         }
     }
 }
@@ -184,6 +190,7 @@ fn main() {
     let result = match cli.command {
         Command::Imdb(args) => train::run_imdb(&args.into()).map(|_| ()),
         Command::Ecg(args) => train::run_ecg(&args.into()).map(|_| ()),
+        Command::Copy(args) => train::run_copy(&args.into()).map(|_| ()),
         Command::Import { task } => match task {
             ImportTask::Imdb { common, vocab } => {
                 train::import(Task::Imdb, &common.options(vocab)).map(|_| ())

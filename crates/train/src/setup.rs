@@ -349,6 +349,23 @@ fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
                 c.data.data_dir = Some(v.clone());
             }
         }
+        RunConfig::Copy(c) => {
+            if args.max_len.is_some() {
+                bail!("--max-len applies to imdb only (set [data] len and delay of the copy task)");
+            }
+            if let Some(v) = args.cell {
+                c.model.cell = v;
+            }
+            if let Some(v) = args.epochs {
+                c.train.epochs = v;
+            }
+            if let Some(v) = args.batch_size {
+                c.train.batch_size = v;
+            }
+            if let Some(v) = args.seed {
+                c.train.seed = v;
+            }
+        }
     }
     config
         .validate()

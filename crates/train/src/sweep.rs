@@ -113,6 +113,7 @@ pub fn run(opts: &SweepOptions) -> Result<Vec<SweepRun>> {
                 let result = match opts.task {
                     Task::Imdb => crate::run_imdb(&args),
                     Task::Ecg => crate::run_ecg(&args),
+                    Task::Copy => crate::run_copy(&args),
                 };
                 match result {
                     Ok(_) if resume => "resumed".to_string(),

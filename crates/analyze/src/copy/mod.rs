@@ -1,0 +1,746 @@
+//! `analyze copy`: the copy problem of the paper's App. D, where the Koopman analysis is set
+//! against the line-attractor (fixed-point) analysis of Maheswaranathan et al. (2019).
+//!
+//! Stages:
+//! 1. the run ([`kann_models::run::load_copy_run`]) and its test sequences, regenerated from the
+//!    config's seed; two DISJOINT seeded draws from them: the analysis batch (`--batch`), on
+//!    which everything is fitted or found, and the held-out batch (`--held-out`), on which the
+//!    predictors are scored; the trajectories (full state `s_t`, one-hot input `x_t`) of both;
+//! 2. the Koopman fit of the analysis batch's hidden states ([`crate::kann::fit`], Eqs. 4-5, the
+//!    same fit as `analyze imdb|ecg`), its spectrum and memory horizons `τ(0.01)` (Eq. 9) set
+//!    against the span the task needs ([`MemorySide`]);
+//! 3. fixed points of `F(·, x)` at the zero input and at the blank input (the input of the delay
+//!    and recall window), from states of the analysis batch ([`kann_dynamics`]): Jacobian
+//!    spectra, PCA, the symbol each reads out ([`FixedPointSide`]);
+//! 4. on the held-out batch: one-step prediction over the recall window and the rollout from
+//!    the cue ([`predict`]) by Koopman, the linearisations, the trivial predictor and the exact
+//!    map ([`PredictorScore`]).
+//!
+//! Written into the run folder (atomically, marked incomplete until done: [`crate::guarded`]):
+//! `report.json` ([`CopyReport`]), `report.md`, figures `copy_spectra`, `spectrum`,
+//! `copy_predictors` (PNG and SVG).
+
+pub mod predict;
+mod report;
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use kann_data::copy::{CopySequence, CopySpec, CopyTask};
+use kann_dynamics::faer::Mat;
+use kann_dynamics::{
+    Cell, CellAtInput, CellKind, FixedPointOptions, Linearisation, eigen, find_fixed_points, pca,
+};
+use kann_models::CopyModel;
+use kann_models::config::{RunConfig, Task};
+use kann_models::npy::tensor_to_vec;
+use serde::{Deserialize, Serialize};
+
+use crate::CommonArgs;
+use crate::common::{device, sample_indices, step};
+use crate::fixed_points::{Eigenvalue, Trajectories, cell_from_recurrent};
+use crate::kann::{self, DOMINANT_MODULUS, EPS, EigenSummary, eigen_summaries};
+use predict::{ClassReadout, OneStep, Predictor, Rollout, one_step, rollout};
+
+pub use report::markdown;
+
+/// Arguments of `analyze copy`.
+#[derive(Debug, Clone, Args)]
+pub struct CopyArgs {
+    /// The run, the size of the analysis batch (test sequences the operator is fitted on and the
+    /// fixed points are searched from), the Koopman rank and the seed of the draws.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Held-out test sequences (disjoint from the analysis batch) the predictors are scored on.
+    #[arg(long, default_value_t = 256)]
+    pub held_out: usize,
+    /// Starting states per input of the fixed-point search, sampled from the analysis batch.
+    #[arg(long, default_value_t = 128)]
+    pub starts: usize,
+    /// Levenberg-Marquardt iterations per start, at most.
+    #[arg(long, default_value_t = 200)]
+    pub max_iter: usize,
+    /// Minima with q = ½|F(s) − s|² above this are dropped.
+    /// The default keeps slow points (the copy network's minima creep along slow manifolds;
+    /// `analyze fixed-points` used 1e-5 for the same on IMDB).
+    #[arg(long, default_value_t = 1e-6)]
+    pub max_q: f64,
+    /// Minima closer than this (Euclidean) are one fixed point.
+    #[arg(long, default_value_t = 1e-3)]
+    pub unique_tol: f64,
+}
+
+impl Default for CopyArgs {
+    fn default() -> Self {
+        CopyArgs {
+            common: CommonArgs::default(),
+            held_out: 256,
+            starts: 128,
+            max_iter: 200,
+            max_q: 1e-6,
+            unique_tol: 1e-3,
+        }
+    }
+}
+
+impl CopyArgs {
+    fn options(&self) -> FixedPointOptions {
+        FixedPointOptions {
+            max_iter: self.max_iter,
+            max_q: self.max_q,
+            unique_tol: self.unique_tol,
+            ..FixedPointOptions::default()
+        }
+    }
+
+    /// Every flag in range (before anything is loaded).
+    pub fn check(&self) -> Result<()> {
+        if self.common.batch < 2 {
+            bail!("--batch must be at least 2, got {}", self.common.batch);
+        }
+        if self.held_out == 0 {
+            bail!("--held-out must be at least 1");
+        }
+        if self.starts == 0 {
+            bail!("--starts must be at least 1");
+        }
+        self.options()
+            .check()
+            .context("--max-iter, --max-q, --unique-tol")?;
+        Ok(())
+    }
+
+    /// The command line that reproduces a report.
+    pub fn command(&self, run: &Path) -> String {
+        let mut c = format!(
+            "cargo run --release -p analyze -- copy --run {} --batch {} --held-out {} --seed {} --starts {} --max-iter {} --max-q {:e} --unique-tol {:e}",
+            run.display(),
+            self.common.batch,
+            self.held_out,
+            self.common.seed,
+            self.starts,
+            self.max_iter,
+            self.max_q,
+            self.unique_tol
+        );
+        if let Some(r) = self.common.rank {
+            c.push_str(&format!(" --rank {r}"));
+        }
+        c
+    }
+}
+
+/// The task as analysed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSide {
+    /// String length.
+    pub len: usize,
+    /// Alphabet size.
+    pub symbols: usize,
+    /// Blank steps before the cue.
+    pub delay: usize,
+    /// Steps per sequence.
+    pub steps: usize,
+    /// First step of the recall window.
+    pub recall_start: usize,
+    /// Steps each symbol is held, `len + delay + 1`.
+    pub memory_span: usize,
+    /// Symbols × positions to remember, `symbols · len` (one-hot slots of a linear memory).
+    pub symbol_slots: usize,
+    /// Cell and hidden width.
+    pub cell: String,
+    /// Hidden width `H`.
+    pub hidden: usize,
+    /// Test sequences available.
+    pub test_sequences: usize,
+    /// The network's recall accuracy (per symbol, whole string) on the held-out batch.
+    pub network_symbol_accuracy: f64,
+    /// Whole strings right on the held-out batch.
+    pub network_string_accuracy: f64,
+}
+
+/// The Koopman operator of the analysis batch and its memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemorySide {
+    /// Rank of the basis.
+    pub rank: usize,
+    /// Sequences × steps fitted.
+    pub fitted_states: usize,
+    /// `e_rel` (Eq. 12) of the fit on its own pairs.
+    pub e_rel_fit: f64,
+    /// `|λ|` a mode needs to keep `ε = 0.01` of itself over the memory span:
+    /// `|λ|^span ≥ ε`, i.e. `τ(ε) ≥ span` (Eq. 9).
+    pub modulus_for_span: f64,
+    /// Eigenvalues with `τ(0.01) ≥ memory span` (infinite or unstable ones included).
+    pub count_horizon_at_least_span: usize,
+    /// Eigenvalues with `|λ| > 0.99`.
+    pub count_above_099: usize,
+    /// Eigenvalues with `|λ| > 0.95`.
+    pub count_above_095: usize,
+    /// The longest finite memory horizon `τ(0.01)` (Eq. 9).
+    pub longest_finite_tau: Option<f64>,
+    /// Every eigenvalue with its memory horizon, by modulus.
+    pub eigenvalues: Vec<EigenSummary>,
+}
+
+/// One fixed point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyPoint {
+    /// `q(s*) = ½|F(s*, x) − s*|²`.
+    pub q: f64,
+    /// Starts that ended here.
+    pub starts_merged: usize,
+    /// `|h*|`.
+    pub norm: f64,
+    /// The class the readout gives it, `argmax G(h*)` (`symbols` = blank).
+    pub readout_class: usize,
+    /// Jacobian eigenvalues with `|λ| > 0.99`.
+    pub count_above_099: usize,
+    /// Jacobian eigenvalues with `|λ| ≥` the modulus the memory span needs.
+    pub count_for_span: usize,
+    /// The largest Jacobian eigenvalues.
+    pub top_eigenvalues: Vec<Eigenvalue>,
+}
+
+/// The fixed points at one constant input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixedPointSide {
+    /// `zero` or `blank`.
+    pub input: String,
+    /// Starts.
+    pub starts: usize,
+    /// Dropped for `q > max_q`.
+    pub dropped_large_q: usize,
+    /// Merged into a kept point.
+    pub duplicates: usize,
+    /// Median final `q` over the starts.
+    pub q_of_starts_median: f64,
+    /// The kept points, by ascending `q`.
+    pub points: Vec<CopyPoint>,
+    /// Variance share of the first (at most 5) principal components of the points (a line
+    /// attractor puts nearly all on PC 1); empty with fewer than 2 points.
+    pub pca_variance_ratio: Vec<f64>,
+    /// Index of the point whose `|λ_1|` is closest to 1.
+    pub slowest_point: Option<usize>,
+    /// All Jacobian eigenvalues at that point.
+    pub slowest_spectrum: Vec<Eigenvalue>,
+    /// Whether the points look like a line attractor: at least 2 points, PC 1 ≥ 90% of their
+    /// variance, and a Jacobian eigenvalue within 0.01 of 1 at the slowest.
+    pub line_attractor: bool,
+}
+
+/// One predictor's scores on the held-out batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictorScore {
+    /// Name.
+    pub name: String,
+    /// One step ahead over the recall window.
+    pub one_step: OneStep,
+    /// Rolled out from the state at the cue over the recall window.
+    pub rollout: Rollout,
+}
+
+/// `report.json` of `analyze copy`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyReport {
+    /// The run folder.
+    pub run_dir: String,
+    /// The command that reproduces it.
+    pub command: String,
+    /// The task, the model and the network's own accuracy.
+    pub task: TaskSide,
+    /// Sequences in the analysis batch (fit, fixed points).
+    pub analysis_batch: usize,
+    /// Sequences in the held-out batch (scores).
+    pub held_out_batch: usize,
+    /// The Koopman operator and its memory.
+    pub koopman: MemorySide,
+    /// Fixed-point search settings.
+    pub options: FixedPointOptions,
+    /// Fixed points at the zero and the blank input.
+    pub fixed_points: Vec<FixedPointSide>,
+    /// Predictors scored on the held-out batch.
+    pub predictors: Vec<PredictorScore>,
+    /// Figure files written (PNG and SVG).
+    pub figures: Vec<String>,
+    /// Anything to keep in mind.
+    pub warnings: Vec<String>,
+    /// Seconds the analysis took.
+    pub seconds: f64,
+}
+
+impl CopyReport {
+    /// The scores of a predictor by name.
+    pub fn predictor(&self, name: &str) -> Option<&PredictorScore> {
+        self.predictors.iter().find(|p| p.name == name)
+    }
+}
+
+/// Names of the predictors, in report order: Koopman fitted on every step of the analysis batch.
+pub const KOOPMAN: &str = "Koopman";
+/// Koopman fitted on the steps after the string (where the only input is the cue).
+pub const KOOPMAN_AFTER: &str = "Koopman, fitted after the string";
+/// Linearisation around the nearest blank-input fixed point.
+pub const LIN_BLANK: &str = "linearised (blank-input fixed points)";
+/// Linearisation around the nearest zero-input fixed point, with the input term.
+pub const LIN_ZERO: &str = "linearised (zero-input fixed points)";
+/// Linearisation around the nearest zero-input fixed point, without the input term.
+pub const LIN_ZERO_NO_INPUT: &str = "linearised (zero-input fixed points), no input term";
+/// `ĥ_{t+1} = h_t`.
+pub const TRIVIAL: &str = "trivial h_(t+1) = h_t";
+/// The exact map in f64.
+pub const EXACT: &str = "exact map F (check)";
+
+/// Hooks the trajectories of `seqs`: full state (with the LSTM's `c`) and one-hot input.
+fn hook(model: &CopyModel, seqs: &[&CopySequence]) -> Result<Trajectories> {
+    let dev = device();
+    let k = model.d_hidden();
+    let tokens = model.tokens();
+    let lstm = model.recurrent.kind() == CellKind::Lstm;
+    let n = if lstm { 2 * k } else { k };
+    let mut states = Vec::with_capacity(seqs.len());
+    let mut inputs = Vec::with_capacity(seqs.len());
+    for part in seqs.chunks(256) {
+        let ids: Vec<&[usize]> = part.iter().map(|s| s.input.as_slice()).collect();
+        let t = ids[0].len();
+        let out = model.forward_states(model.one_hot(&ids, &dev)?, lstm)?;
+        let h = tensor_to_vec(&out.hidden)?;
+        let c = out.cell.as_ref().map(tensor_to_vec).transpose()?;
+        for (r, seq) in part.iter().enumerate() {
+            let mut s = Vec::with_capacity(t * n);
+            let mut x = vec![0.0; t * tokens];
+            for step in 0..t {
+                let base = (r * t + step) * k;
+                s.extend(h[base..base + k].iter().map(|&v| f64::from(v)));
+                if let Some(c) = &c {
+                    s.extend(c[base..base + k].iter().map(|&v| f64::from(v)));
+                }
+                x[step * tokens + seq.input[step]] = 1.0;
+            }
+            states.push(s);
+            inputs.push(x);
+        }
+    }
+    Ok(Trajectories {
+        state_dim: n,
+        hidden: k,
+        input_dim: tokens,
+        states,
+        inputs,
+    })
+}
+
+fn eig_values(values: &[kann_dynamics::faer::c64], n: usize) -> Vec<Eigenvalue> {
+    values
+        .iter()
+        .take(n)
+        .map(|l| Eigenvalue {
+            re: l.re,
+            im: l.im,
+            modulus: l.norm(),
+        })
+        .collect()
+}
+
+/// Fixed points of `F(·, x)` from `starts`, each with its Jacobian spectrum and readout class,
+/// and their PCA. Returns the report and the points' states.
+pub fn fixed_points_at(
+    name: &str,
+    cell: &Cell,
+    x: &[f64],
+    starts: &[Vec<f64>],
+    options: &FixedPointOptions,
+    readout: &ClassReadout,
+    modulus_for_span: f64,
+) -> Result<(FixedPointSide, Vec<Vec<f64>>)> {
+    let xp = cell.project_input(x)?;
+    let map = CellAtInput::new(cell, &xp)?;
+    let search = find_fixed_points(&map, starts, options)?;
+    let mut points = Vec::with_capacity(search.points.len());
+    let mut spectra = Vec::with_capacity(search.points.len());
+    for p in &search.points {
+        let e = eigen(cell.jacobian_state(&p.state, &xp)?.as_ref())?;
+        let h = cell.hidden(&p.state);
+        points.push(CopyPoint {
+            q: p.q,
+            starts_merged: p.starts_merged,
+            norm: h.iter().map(|v| v * v).sum::<f64>().sqrt(),
+            readout_class: readout.class(h),
+            count_above_099: e.values.iter().filter(|l| l.norm() > 0.99).count(),
+            count_for_span: e
+                .values
+                .iter()
+                .filter(|l| l.norm() >= modulus_for_span)
+                .count(),
+            top_eigenvalues: eig_values(&e.values, 8),
+        });
+        spectra.push(e);
+    }
+    let slowest = spectra
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.values.first().map(|l| (i, (l.norm() - 1.0).abs())))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i);
+    let states: Vec<Vec<f64>> = search.points.iter().map(|p| p.state.clone()).collect();
+    let pca_variance_ratio = if states.len() >= 2 {
+        pca(&states)?.variance_ratio.into_iter().take(5).collect()
+    } else {
+        Vec::new()
+    };
+    let slowest_spectrum = slowest
+        .map(|i| eig_values(&spectra[i].values, usize::MAX))
+        .unwrap_or_default();
+    let line_attractor = states.len() >= 2
+        && pca_variance_ratio.first().is_some_and(|&v| v >= 0.9)
+        && slowest_spectrum
+            .first()
+            .is_some_and(|l| (l.modulus - 1.0).abs() <= 0.01);
+    let mut q = search.q_of_starts.clone();
+    q.sort_by(f64::total_cmp);
+    Ok((
+        FixedPointSide {
+            input: name.to_string(),
+            starts: search.starts,
+            dropped_large_q: search.dropped_large_q,
+            duplicates: search.duplicates,
+            q_of_starts_median: q.get(q.len() / 2).copied().unwrap_or(f64::NAN),
+            points,
+            pca_variance_ratio,
+            slowest_point: slowest,
+            slowest_spectrum,
+            line_attractor,
+        },
+        states,
+    ))
+}
+
+/// The Koopman spectrum set against the span the task needs.
+pub fn memory_side(
+    fit: &kann::Fit,
+    e_rel_fit: f64,
+    fitted_states: usize,
+    span: usize,
+) -> Result<MemorySide> {
+    let eigenvalues = eigen_summaries(&fit.spectrum)?;
+    let modulus_for_span = EPS.powf(1.0 / span.max(1) as f64);
+    let count_horizon_at_least_span = eigenvalues
+        .iter()
+        .filter(|e| e.tau.is_none_or(|t| t >= span as f64))
+        .count();
+    Ok(MemorySide {
+        rank: fit.model.rank(),
+        fitted_states,
+        e_rel_fit,
+        modulus_for_span,
+        count_horizon_at_least_span,
+        count_above_099: eigenvalues
+            .iter()
+            .filter(|e| e.modulus > DOMINANT_MODULUS)
+            .count(),
+        count_above_095: eigenvalues.iter().filter(|e| e.modulus > 0.95).count(),
+        longest_finite_tau: eigenvalues
+            .iter()
+            .filter_map(|e| e.tau)
+            .filter(|t| t.is_finite())
+            .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t)))),
+        eigenvalues,
+    })
+}
+
+/// Scores every predictor on the held-out trajectories.
+#[allow(clippy::too_many_arguments)]
+pub fn score_predictors(
+    cell: &Cell,
+    fits: &[(&str, &kann::Fit)],
+    lin_blank: &[Linearisation],
+    lin_zero: &[Linearisation],
+    traj: &Trajectories,
+    strings: &[Vec<usize>],
+    task: &CopyTask,
+    readout: &ClassReadout,
+) -> Result<Vec<PredictorScore>> {
+    let maps: Vec<Vec<Mat<f64>>> = fits
+        .iter()
+        .map(|(_, fit)| {
+            (1..=task.len)
+                .map(|l| fit.model.multi_step_map(l))
+                .collect()
+        })
+        .collect();
+    let mut preds: Vec<(&str, Predictor)> = fits
+        .iter()
+        .zip(&maps)
+        .map(|((name, _), m)| (*name, Predictor::Koopman(m)))
+        .collect();
+    if !lin_blank.is_empty() {
+        preds.push((
+            LIN_BLANK,
+            Predictor::Linearised {
+                points: lin_blank,
+                input_term: true,
+            },
+        ));
+    }
+    if !lin_zero.is_empty() {
+        preds.push((
+            LIN_ZERO,
+            Predictor::Linearised {
+                points: lin_zero,
+                input_term: true,
+            },
+        ));
+        preds.push((
+            LIN_ZERO_NO_INPUT,
+            Predictor::Linearised {
+                points: lin_zero,
+                input_term: false,
+            },
+        ));
+    }
+    preds.push((TRIVIAL, Predictor::Trivial));
+    preds.push((EXACT, Predictor::Exact(cell)));
+    preds
+        .iter()
+        .map(|(name, p)| {
+            Ok(PredictorScore {
+                name: name.to_string(),
+                one_step: one_step(p, traj, strings, task.recall_start(), readout)
+                    .with_context(|| format!("one-step prediction by {name}"))?,
+                rollout: rollout(p, traj, strings, task.recall_start(), readout)
+                    .with_context(|| format!("rollout of {name}"))?,
+            })
+        })
+        .collect()
+}
+
+/// Runs `analyze copy` (under the run folder's lock, marked incomplete until done) and writes
+/// `report.json`, `report.md` and the figures into the run folder.
+pub fn run_copy(args: &CopyArgs) -> Result<CopyReport> {
+    args.check()?;
+    crate::guarded(Task::Copy, &args.common, |common| {
+        analyse(&CopyArgs {
+            common,
+            ..args.clone()
+        })
+    })
+}
+
+fn analyse(args: &CopyArgs) -> Result<CopyReport> {
+    let started = std::time::Instant::now();
+    let dir = args
+        .common
+        .run
+        .clone()
+        .context("the run folder was not resolved")?;
+    println!("analyze copy: run folder {}", dir.display());
+    let (model, config) = kann_models::run::load_copy_run(&dir, &device())?;
+    let RunConfig::Copy(cfg) = config else {
+        bail!("{} is not a copy-problem run", dir.display());
+    };
+    let task = CopyTask::new(cfg.data.len, cfg.data.symbols, cfg.data.delay)?;
+    if model.tokens() != task.input_tokens() || model.classes() != task.classes() {
+        bail!(
+            "{}: the model takes {} tokens and gives {} classes, the config's task needs {} and {}",
+            dir.display(),
+            model.tokens(),
+            model.classes(),
+            task.input_tokens(),
+            task.classes()
+        );
+    }
+    let splits = CopySpec {
+        task,
+        train: 0,
+        validation: cfg.data.validation,
+        test: cfg.data.test,
+        seed: cfg.data.seed,
+    }
+    .splits()?;
+    let (nb, nh) = (args.common.batch, args.held_out);
+    if nb + nh > splits.test.len() {
+        bail!(
+            "--batch {nb} + --held-out {nh} = {} sequences, but the run has {} test sequences ([data] test in {})",
+            nb + nh,
+            splits.test.len(),
+            dir.join(kann_models::run::CONFIG_FILE).display()
+        );
+    }
+    let draw = sample_indices(splits.test.len(), nb + nh, args.common.seed);
+    let batch: Vec<&CopySequence> = draw[..nb].iter().map(|&i| &splits.test[i]).collect();
+    let held: Vec<&CopySequence> = draw[nb..].iter().map(|&i| &splits.test[i]).collect();
+    let cell = cell_from_recurrent(&model.recurrent)?;
+    let (w, b) = model.readout_weights()?;
+    let readout = ClassReadout::new(
+        w.into_iter().map(f64::from).collect(),
+        b.into_iter().map(f64::from).collect(),
+        model.d_hidden(),
+    )?;
+    let (traj, held_traj) = step(
+        &format!(
+            "hooking the states of {nb} analysis and {nh} held-out test sequences ({} steps)",
+            task.steps()
+        ),
+        || Ok((hook(&model, &batch)?, hook(&model, &held)?)),
+    )?;
+    let held_strings: Vec<Vec<usize>> = held.iter().map(|s| s.string.clone()).collect();
+    let states = traj.hidden_states()?;
+    let fit = step("fitting the Koopman operator on the analysis batch", || {
+        kann::fit(&states, args.common.rank)
+    })?;
+    let after = after_string(&traj, task.len)?;
+    let fit_after = step(
+        "fitting the Koopman operator on the steps after the string",
+        || kann::fit(&after, args.common.rank),
+    )?;
+    let koopman = memory_side(
+        &fit,
+        kann::e_rel(&states, &fit)?.e_rel,
+        nb * task.steps(),
+        task.memory_span(),
+    )?;
+    let options = args.options();
+    let starts = traj.sample_states(args.starts, args.common.seed);
+    let mut blank = vec![0.0; task.input_tokens()];
+    blank[task.blank()] = 1.0;
+    let mut fixed_points = Vec::new();
+    let mut lins: Vec<Vec<Linearisation>> = Vec::new();
+    let mut warnings = Vec::new();
+    for (name, x) in [
+        ("blank", blank.clone()),
+        ("zero", vec![0.0; task.input_tokens()]),
+    ] {
+        let (side, pts) = step(
+            &format!(
+                "fixed points at the {name} input from {} starts",
+                starts.len()
+            ),
+            || {
+                fixed_points_at(
+                    name,
+                    &cell,
+                    &x,
+                    &starts,
+                    &options,
+                    &readout,
+                    koopman.modulus_for_span,
+                )
+            },
+        )?;
+        if pts.is_empty() {
+            warnings.push(format!(
+                "no fixed point at the {name} input with q <= {:e}: its linearisation is not scored",
+                args.max_q
+            ));
+        }
+        lins.push(
+            pts.iter()
+                .map(|p| Linearisation::new(&cell, p, &x))
+                .collect::<std::result::Result<_, _>>()?,
+        );
+        fixed_points.push(side);
+    }
+    let predictors = step(
+        &format!("scoring the predictors on {nh} held-out sequences"),
+        || {
+            score_predictors(
+                &cell,
+                &[(KOOPMAN, &fit), (KOOPMAN_AFTER, &fit_after)],
+                &lins[0],
+                &lins[1],
+                &held_traj,
+                &held_strings,
+                &task,
+                &readout,
+            )
+        },
+    )?;
+    let exact = predictors
+        .iter()
+        .find(|p| p.name == EXACT)
+        .context("the exact map was not scored")?;
+    if exact.rollout.agreement < 1.0 {
+        warnings.push(format!(
+            "the exact map in f64 agrees with the network's own output on only {:.4} of the recall steps (f32 rounding at a near tie, or a hook error)",
+            exact.rollout.agreement
+        ));
+    }
+    let net = network_accuracy(&held_traj, &held_strings, &task, &readout);
+    let task_side = TaskSide {
+        len: task.len,
+        symbols: task.symbols,
+        delay: task.delay,
+        steps: task.steps(),
+        recall_start: task.recall_start(),
+        memory_span: task.memory_span(),
+        symbol_slots: task.len * task.symbols,
+        cell: cell.kind().to_string(),
+        hidden: model.d_hidden(),
+        test_sequences: splits.test.len(),
+        network_symbol_accuracy: net.0,
+        network_string_accuracy: net.1,
+    };
+    let mut report = CopyReport {
+        run_dir: dir.display().to_string(),
+        command: args.command(&dir),
+        task: task_side,
+        analysis_batch: nb,
+        held_out_batch: nh,
+        koopman,
+        options,
+        fixed_points,
+        predictors,
+        figures: Vec::new(),
+        warnings,
+        seconds: 0.0,
+    };
+    report.figures = report::figures(&dir, &report, &crate::kann::eigen_points(&fit.spectrum))?;
+    report.seconds = started.elapsed().as_secs_f64();
+    kann_koopman::io::write_json_atomic(dir.join("report.json"), &report)?;
+    kann_models::atomic::write_atomic(&dir.join("report.md"), markdown(&report).as_bytes())?;
+    print!("{}", report::summary(&report));
+    println!("analyze copy: report.json, report.md in {}", dir.display());
+    Ok(report)
+}
+
+/// The hidden states of steps `from..` of every sequence (the steps after the string: the
+/// delay, the cue and the recall window).
+pub fn after_string(traj: &Trajectories, from: usize) -> Result<kann_koopman::States> {
+    let (s, k) = (traj.states.len(), traj.hidden);
+    let width = (0..s).map(|i| traj.len_of(i)).min().unwrap_or(0);
+    if width < from + 2 {
+        bail!("sequences of {width} steps have fewer than 2 steps after step {from}");
+    }
+    let w = width - from;
+    let mut data = Vec::with_capacity(s * w * k);
+    for i in 0..s {
+        for t in from..width {
+            data.extend_from_slice(&traj.state(i, t)[..k]);
+        }
+    }
+    Ok(kann_koopman::States::new_with_lengths(
+        data,
+        s,
+        w,
+        k,
+        vec![w; s],
+    )?)
+}
+
+/// The network's own recall accuracy (per symbol, whole string) read from the hooked states.
+fn network_accuracy(
+    traj: &Trajectories,
+    strings: &[Vec<usize>],
+    task: &CopyTask,
+    readout: &ClassReadout,
+) -> (f64, f64) {
+    let mut acc = kann_data::copy::RecallAccuracy::default();
+    for (i, s) in strings.iter().enumerate() {
+        let out: Vec<usize> = (0..task.len)
+            .map(|j| readout.class(&traj.state(i, task.recall_start() + j)[..traj.hidden]))
+            .collect();
+        acc.add(&out, s);
+    }
+    (acc.per_symbol(), acc.whole_string())
+}
