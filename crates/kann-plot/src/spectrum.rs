@@ -616,13 +616,24 @@ impl SpectraFigure<'_> {
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()?;
         let gray = RGBColor(90, 90, 90);
+        // The visible arcs of the unit circle, each drawn on its own: one polyline through all
+        // visible points would join the arc leaving the panel to the arc entering it.
+        let mut arcs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for k in 0..=2880 {
+            let t = f64::from(k) / 2880.0 * std::f64::consts::TAU;
+            let p = (t.cos(), t.sin());
+            if xs.contains(&p.0) && ys.contains(&p.1) {
+                arcs.last_mut().expect("one arc").push(p);
+            } else if !arcs.last().expect("one arc").is_empty() {
+                arcs.push(Vec::new());
+            }
+        }
+        for arc in arcs.iter().skip(1).filter(|a| !a.is_empty()) {
+            chart.draw_series(LineSeries::new(arc.iter().copied(), gray.stroke_width(2)))?;
+        }
         chart
             .draw_series(LineSeries::new(
-                (0..=2880).filter_map(|k| {
-                    let t = f64::from(k) / 2880.0 * std::f64::consts::TAU;
-                    let p = (t.cos(), t.sin());
-                    (xs.contains(&p.0) && ys.contains(&p.1)).then_some(p)
-                }),
+                arcs[0].iter().copied(),
                 gray.stroke_width(2),
             ))?
             .label("unit circle |λ| = 1")
