@@ -107,7 +107,8 @@ pub fn prepare(
     })
 }
 
-/// Mean loss and accuracy of `model` over all kept reviews of `batcher` (inference).
+/// Mean binary cross-entropy and accuracy of `model` on every kept review of `data`
+/// (`NaN`s when there are none).
 pub fn evaluate(
     model: &SentimentModel,
     data: &Prepared,
@@ -115,33 +116,76 @@ pub fn evaluate(
     device: &Device,
     label: &str,
 ) -> Result<(f64, f64)> {
-    let batcher = &data.batcher;
-    // Sorted by length: least padding; the order does not change the result.
-    let mut order = batcher.kept_indices().to_vec();
-    order.sort_by_key(|&i| data.lengths[i]);
-    let batches: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
-    let bar = progress_bar(batches.len() as u64, label);
-    let (mut loss_sum, mut n, mut ok) = (0.0f64, 0usize, 0usize);
-    for idx in &batches {
-        let batch = batcher.make_batch(idx);
-        let logits = model.forward(tokens_tensor(&batch, device), &batch.lengths)?;
-        let loss = bce_with_logits(logits.clone(), labels_tensor(&batch, device));
-        let loss: f32 = loss.into_scalar();
-        let logits = tensor_to_vec(&logits)?;
-        loss_sum += loss as f64 * batch.batch_size as f64;
-        n += batch.batch_size;
-        ok += logits
+    let scored = logits_in_order(model, data, batch_size, device, label)?;
+    if scored.logits.is_empty() {
+        return Ok((f64::NAN, f64::NAN));
+    }
+    // −(y log σ(z) + (1 − y) log(1 − σ(z))) = max(z, 0) − z·y + log(1 + e^{−|z|}), as
+    // `bce_with_logits`, summed in f64 on the host.
+    let loss = scored
+        .logits
+        .iter()
+        .zip(&scored.labels)
+        .map(|(&z, &y)| {
+            let (z, y) = (f64::from(z), f64::from(y));
+            z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+        })
+        .sum::<f64>()
+        / scored.logits.len() as f64;
+    Ok((loss, scored.accuracy()))
+}
+
+/// The logit and label of every kept review of a split, in the batcher's kept order.
+pub(crate) struct Scored {
+    /// Logit of each review.
+    pub logits: Vec<f32>,
+    /// Its label (1 = positive).
+    pub labels: Vec<f32>,
+}
+
+impl Scored {
+    /// Share of reviews whose logit has the sign of the label.
+    pub fn accuracy(&self) -> f64 {
+        let ok = self
+            .labels
             .iter()
-            .zip(&batch.labels)
-            .filter(|&(&z, &y)| (z > 0.0) == (y > 0.5))
+            .zip(&self.logits)
+            .filter(|&(&y, &z)| (z > 0.0) == (y > 0.5))
             .count();
+        ok as f64 / self.labels.len().max(1) as f64
+    }
+}
+
+/// The model on every kept review of `data`, in kept order (batches sorted by length for the
+/// least padding, the results written back in place).
+pub(crate) fn logits_in_order(
+    model: &SentimentModel,
+    data: &Prepared,
+    batch_size: usize,
+    device: &Device,
+    label: &str,
+) -> Result<Scored> {
+    let kept = data.batcher.kept_indices();
+    // Sorted by length for the least padding; written back in kept order.
+    let mut order: Vec<usize> = (0..kept.len()).collect();
+    order.sort_by_key(|&r| data.lengths[kept[r]]);
+    let mut out = Scored {
+        logits: vec![0.0f32; kept.len()],
+        labels: vec![0.0f32; kept.len()],
+    };
+    let bar = progress_bar(kept.len().div_ceil(batch_size) as u64, label);
+    for rows in order.chunks(batch_size) {
+        let idx: Vec<usize> = rows.iter().map(|&r| kept[r]).collect();
+        let batch: Batch = data.batcher.make_batch(&idx);
+        let logits = tensor_to_vec(&model.forward(tokens_tensor(&batch, device), &batch.lengths)?)?;
+        for ((&r, z), &y) in rows.iter().zip(logits).zip(&batch.labels) {
+            out.logits[r] = z;
+            out.labels[r] = y;
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    if n == 0 {
-        return Ok((f64::NAN, f64::NAN));
-    }
-    Ok((loss_sum / n as f64, ok as f64 / n as f64))
+    Ok(out)
 }
 
 /// The vocabulary file: the config's `vocab`, else `imdb_wordpiece.vocab` in the data folder.

@@ -13,29 +13,25 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::prelude::*;
-use kann_data::batch::Batch;
 use kann_data::ecg::{EcgSplits, SERIES_LEN};
 use kann_data::imdb::Review;
 use kann_data::locate_data_dir;
-use kann_data::progress::progress_bar;
 use kann_data::tokenizer::Tokenizer;
 use kann_models::atomic::write_atomic;
 use kann_models::cells::CellKind;
 use kann_models::config::{RunConfig, Task};
 use kann_models::integrity::{Checksum, module_bytes, write_weights};
 use kann_models::npy;
-use kann_models::npy::tensor_to_vec;
 use kann_models::pytorch::{KeyRename, StateDict, import_ecg, import_sentiment};
 use kann_models::run::{ModelSpec, VOCAB_FILE, WEIGHTS_FILE, write_csv, write_run_header};
-use kann_models::{SentimentModel, threshold_accuracy};
+use kann_models::threshold_accuracy;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::{Logger, write_summary};
 use crate::ecg::scores;
-use crate::imdb::{Prepared, imdb_splits, prepare, tokens_tensor, vocab_path};
+use crate::imdb::{imdb_splits, logits_in_order, prepare, vocab_path};
 use crate::setup::run_resolved;
 
 /// What `train import` needs besides the task.
@@ -291,56 +287,6 @@ fn write_imported<M: burn::module::Module>(
         out.display()
     ));
     Ok(())
-}
-
-/// The logit and label of every kept review of a split, in the batcher's kept order.
-struct Scored {
-    logits: Vec<f32>,
-    labels: Vec<f32>,
-}
-
-impl Scored {
-    /// Share of reviews whose logit has the sign of the label.
-    fn accuracy(&self) -> f64 {
-        let ok = self
-            .labels
-            .iter()
-            .zip(&self.logits)
-            .filter(|&(&y, &z)| (z > 0.0) == (y > 0.5))
-            .count();
-        ok as f64 / self.labels.len().max(1) as f64
-    }
-}
-
-/// The imported model on every kept review of `data`.
-fn logits_in_order(
-    model: &SentimentModel,
-    data: &Prepared,
-    batch_size: usize,
-    device: &Device,
-    label: &str,
-) -> Result<Scored> {
-    let kept = data.batcher.kept_indices();
-    // Sorted by length for the least padding; written back in kept order.
-    let mut order: Vec<usize> = (0..kept.len()).collect();
-    order.sort_by_key(|&r| data.lengths[kept[r]]);
-    let mut out = Scored {
-        logits: vec![0.0f32; kept.len()],
-        labels: vec![0.0f32; kept.len()],
-    };
-    let bar = progress_bar(kept.len().div_ceil(batch_size) as u64, label);
-    for rows in order.chunks(batch_size) {
-        let idx: Vec<usize> = rows.iter().map(|&r| kept[r]).collect();
-        let batch: Batch = data.batcher.make_batch(&idx);
-        let logits = tensor_to_vec(&model.forward(tokens_tensor(&batch, device), &batch.lengths)?)?;
-        for ((&r, z), &y) in rows.iter().zip(logits).zip(&batch.labels) {
-            out.logits[r] = z;
-            out.labels[r] = y;
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(out)
 }
 
 /// `train export-data imdb|ecg --out DIR`: the splits exactly as `train` feeds them, as `.npy`.
