@@ -46,11 +46,14 @@ class Sentiment(nn.Module):
         return self.out(last).squeeze(1)
 
 
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
 class Autoencoder(nn.Module):
-    def __init__(self, latent=64, decoder=128):
+    def __init__(self, latent=64, decoder=128, cell="lstm"):
         super().__init__()
-        self.enc = nn.LSTM(1, latent, batch_first=True)
-        self.dec = nn.LSTM(latent, decoder, batch_first=True)
+        self.enc = CELLS[cell](1, latent, batch_first=True)
+        self.dec = CELLS[cell](latent, decoder, batch_first=True)
         self.out = nn.Linear(decoder, 1)
 
     def forward(self, beats):
@@ -144,8 +147,8 @@ def train_ecg(args):
     test_n, test_a = load("test_normal"), load("test_anomalous")
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    model = Autoencoder()
-    optim = torch.optim.Adam(model.parameters(), lr=1e-3, eps=args.eps)
+    model = Autoencoder(cell=args.cell)
+    optim = torch.optim.Adam(model.parameters(), lr=args.lr, eps=args.eps)
     # kann's recipe: reduce-on-plateau on the validation loss (factor 0.5, patience 2, PyTorch's
     # relative threshold 1e-4); off with --no-plateau.
     sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(optim, factor=0.5, patience=2)
@@ -180,6 +183,7 @@ def train_ecg(args):
     summary = {
         "seed": args.seed, "epochs": args.epochs, "best_epoch": best_epoch, "best_val_loss": best,
         "clip": args.clip, "eps": args.eps, "plateau": args.plateau, "batch": args.batch,
+        "cell": args.cell, "lr": args.lr,
         "train_accuracy": float(np.mean(ecg_scores(model, train) < thr)),
         "val_accuracy": float(np.mean(ecg_scores(model, val) < thr)),
         "test_accuracy": ok / (len(sn) + len(sa)),
@@ -227,6 +231,9 @@ def main():
             s.add_argument("--clip", type=float, default=0.0,
                            help="clip the global gradient norm at this value (0: no clipping)")
             s.add_argument("--eps", type=float, default=1e-8, help="Adam's epsilon")
+            s.add_argument("--cell", choices=sorted(CELLS), default="lstm",
+                           help="recurrent cell of encoder and decoder (App. C)")
+            s.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
             s.add_argument("--no-plateau", dest="plateau", action="store_false",
                            help="keep the learning rate constant (default: reduce on plateau)")
     c = sub.add_parser("compare")
