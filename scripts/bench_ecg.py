@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pytorch_reference import Autoencoder, ecg_scores  # noqa: E402
+from pytorch_reference import Autoencoder, ecg_epoch, ecg_scores  # noqa: E402
 
 
 def main():
@@ -39,15 +39,8 @@ def main():
     model = Autoencoder()
     optim = torch.optim.Adam(model.parameters(), lr=1e-3)
     for epoch in range(1, args.epochs + 1):
-        model.train()
         t0 = time.perf_counter()
-        order = rng.permutation(len(train))
-        for i in range(0, len(order), args.batch):
-            x = torch.from_numpy(train[order[i : i + args.batch]])
-            loss = (model(x) - x).abs().sum(1).mean()
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
+        ecg_epoch(model, optim, train, rng.permutation(len(train)), args.batch)
         t1 = time.perf_counter()
         v = float(np.mean(ecg_scores(model, val)))
         if args.test:

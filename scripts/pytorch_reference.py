@@ -140,6 +140,20 @@ def ecg_scores(model, beats):
         return (model(x) - x).abs().sum(1).numpy()
 
 
+def ecg_epoch(model, optim, beats, order, batch, clip=0.0):
+    """One training epoch: batches of `batch` beats in `order`, summed L1 loss averaged over the
+    batch, backward, optional clipping of the global gradient norm, Adam step."""
+    model.train()
+    for i in range(0, len(order), batch):
+        x = torch.from_numpy(beats[order[i : i + batch]])
+        loss = (model(x) - x).abs().sum(1).mean()
+        optim.zero_grad()
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optim.step()
+
+
 def train_ecg(args):
     folder = Path(args.data)
     load = lambda name: np.load(folder / f"{name}_beats.npy").astype(np.float32)
@@ -155,17 +169,8 @@ def train_ecg(args):
              if args.plateau else None)
     best, best_state, best_epoch = float("inf"), None, 0
     for epoch in range(1, args.epochs + 1):
-        model.train()
         t0 = time.time()
-        order = rng.permutation(len(train))
-        for i in range(0, len(order), args.batch):
-            x = torch.from_numpy(train[order[i : i + args.batch]])
-            loss = (model(x) - x).abs().sum(1).mean()
-            optim.zero_grad()
-            loss.backward()
-            if args.clip:
-                nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-            optim.step()
+        ecg_epoch(model, optim, train, rng.permutation(len(train)), args.batch, args.clip)
         v = float(np.mean(ecg_scores(model, val)))
         if v < best:
             best, best_epoch = v, epoch

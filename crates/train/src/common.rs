@@ -225,6 +225,18 @@ pub fn clip_global_norm<M: Module>(
     norm
 }
 
+/// The order in which an epoch visits `n` training examples: a shuffle seeded from the run's
+/// seed and the epoch, so that a resumed run repeats the uninterrupted one's order.
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9),
+    ));
+    order
+}
+
 /// Stop on a non-finite loss or gradient, naming where it happened.
 pub fn check_finite(what: &str, value: f64, epoch: usize, batch: usize) -> Result<()> {
     if !value.is_finite() {

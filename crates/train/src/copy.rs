@@ -20,9 +20,6 @@ use kann_models::integrity::{module_bytes, module_from_bytes, read_verified};
 use kann_models::run::{
     ModelSpec, WEIGHTS_FILE, load_weights, read_csv, write_csv, write_run_header,
 };
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -194,10 +191,7 @@ fn train_copy(
     let bs = cfg.train.batch_size;
     for epoch in state.epochs_done + 1..=cfg.train.epochs {
         let t_train = Timer::start();
-        let mut order: Vec<usize> = (0..splits.train.len()).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-            cfg.train.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9),
-        ));
+        let order = epoch_order(splits.train.len(), cfg.train.seed, epoch);
         let n_batches = order.len().div_ceil(bs);
         let bar = progress_bar(
             n_batches as u64,

@@ -13,9 +13,6 @@ use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, write_csv, write_r
 use kann_models::{
     EcgAutoencoder, beats_tensor, l1_per_beat, npy::tensor_to_vec, roc_curve, threshold_accuracy,
 };
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::json;
 
@@ -169,10 +166,7 @@ fn train_ecg(
 
     for epoch in state.epochs_done + 1..=cfg.train.epochs {
         let t_train = Timer::start();
-        let mut order: Vec<usize> = (0..splits.train.len()).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-            cfg.train.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9),
-        ));
+        let order = epoch_order(splits.train.len(), cfg.train.seed, epoch);
         let n_batches = order.len().div_ceil(bs);
         let bar = progress_bar(
             n_batches as u64,

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use kann_data::workspace_root;
 use kann_models::atomic::write_atomic;
+use kann_models::cells::CellKind;
 use kann_models::config::{RunConfig, Task};
 use kann_models::lock::{RunLock, lock_run_dir};
 use kann_models::run::CONFIG_FILE;
@@ -297,6 +298,28 @@ fn check_task(config: &RunConfig, task: Task) -> Result<()> {
     Ok(())
 }
 
+/// The flags every task has: `--cell`, `--epochs`, `--batch-size`, `--seed`.
+fn shared_flags(
+    args: &TrainArgs,
+    cell: &mut CellKind,
+    epochs: &mut usize,
+    batch_size: &mut usize,
+    seed: &mut u64,
+) {
+    if let Some(v) = args.cell {
+        *cell = v;
+    }
+    if let Some(v) = args.epochs {
+        *epochs = v;
+    }
+    if let Some(v) = args.batch_size {
+        *batch_size = v;
+    }
+    if let Some(v) = args.seed {
+        *seed = v;
+    }
+}
+
 /// Apply the command-line flags to `config` and check every value's range.
 fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
     for (flag, v) in [
@@ -310,20 +333,15 @@ fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
     }
     match config {
         RunConfig::Imdb(c) => {
-            if let Some(v) = args.cell {
-                c.model.cell = v;
-            }
-            if let Some(v) = args.epochs {
-                c.train.epochs = v;
-            }
-            if let Some(v) = args.batch_size {
-                c.train.batch_size = v;
-            }
+            shared_flags(
+                args,
+                &mut c.model.cell,
+                &mut c.train.epochs,
+                &mut c.train.batch_size,
+                &mut c.train.seed,
+            );
             if let Some(v) = args.max_len {
                 c.data.max_len = v;
-            }
-            if let Some(v) = args.seed {
-                c.train.seed = v;
             }
             if let Some(v) = &args.data_dir {
                 c.data.data_dir = Some(v.clone());
@@ -333,18 +351,13 @@ fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
             if args.max_len.is_some() {
                 bail!("--max-len applies to imdb only (ECG beats have 140 samples)");
             }
-            if let Some(v) = args.cell {
-                c.model.cell = v;
-            }
-            if let Some(v) = args.epochs {
-                c.train.epochs = v;
-            }
-            if let Some(v) = args.batch_size {
-                c.train.batch_size = v;
-            }
-            if let Some(v) = args.seed {
-                c.train.seed = v;
-            }
+            shared_flags(
+                args,
+                &mut c.model.cell,
+                &mut c.train.epochs,
+                &mut c.train.batch_size,
+                &mut c.train.seed,
+            );
             if let Some(v) = &args.data_dir {
                 c.data.data_dir = Some(v.clone());
             }
@@ -353,18 +366,13 @@ fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
             if args.max_len.is_some() {
                 bail!("--max-len applies to imdb only (set [data] len and delay of the copy task)");
             }
-            if let Some(v) = args.cell {
-                c.model.cell = v;
-            }
-            if let Some(v) = args.epochs {
-                c.train.epochs = v;
-            }
-            if let Some(v) = args.batch_size {
-                c.train.batch_size = v;
-            }
-            if let Some(v) = args.seed {
-                c.train.seed = v;
-            }
+            shared_flags(
+                args,
+                &mut c.model.cell,
+                &mut c.train.epochs,
+                &mut c.train.batch_size,
+                &mut c.train.seed,
+            );
         }
     }
     config
