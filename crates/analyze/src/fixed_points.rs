@@ -443,7 +443,8 @@ pub struct FixedPointsReport {
     pub warnings: Vec<String>,
 }
 
-fn eig_values(values: &[kann_dynamics::faer::c64], n: usize) -> Vec<Eigenvalue> {
+/// The first `n` eigenvalues as report rows.
+pub(crate) fn eig_values(values: &[kann_dynamics::faer::c64], n: usize) -> Vec<Eigenvalue> {
     values
         .iter()
         .take(n)
@@ -844,7 +845,7 @@ fn figures(
 }
 
 /// The file names of a figure's PNG and SVG.
-fn names(p: &kann_plot::FigurePaths) -> [String; 2] {
+pub(crate) fn names(p: &kann_plot::FigurePaths) -> [String; 2] {
     [&p.png, &p.svg].map(|f| {
         f.file_name()
             .map(|f| f.to_string_lossy().into_owned())

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CommonArgs;
 use crate::common::{device, sample_indices, step};
-use crate::fixed_points::{Eigenvalue, Trajectories, cell_from_recurrent};
+use crate::fixed_points::{Eigenvalue, Trajectories, cell_from_recurrent, eig_values};
 use crate::kann::{self, DOMINANT_MODULUS, EPS, EigenSummary, eigen_summaries};
 use predict::{ClassReadout, OneStep, Predictor, Rollout, one_step, rollout};
 
@@ -329,18 +329,6 @@ fn hook(model: &CopyModel, seqs: &[&CopySequence]) -> Result<Trajectories> {
         states,
         inputs,
     })
-}
-
-fn eig_values(values: &[kann_dynamics::faer::c64], n: usize) -> Vec<Eigenvalue> {
-    values
-        .iter()
-        .take(n)
-        .map(|l| Eigenvalue {
-            re: l.re,
-            im: l.im,
-            modulus: l.norm(),
-        })
-        .collect()
 }
 
 /// Fixed points of `F(·, x)` from `starts`, each with its Jacobian spectrum and readout class,

@@ -6,18 +6,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::{CopyReport, EXACT, FixedPointSide, KOOPMAN, TRIVIAL};
+use crate::fixed_points::names;
 
 fn pct(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
-}
-
-/// The file names of a figure's PNG and SVG.
-fn names(p: &kann_plot::FigurePaths) -> [String; 2] {
-    [&p.png, &p.svg].map(|f| {
-        f.file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    })
 }
 
 /// The fixed-point set whose slowest point is drawn: blank input, else zero input.
