@@ -97,6 +97,23 @@ pub enum Predictor<'a> {
     Trivial,
 }
 
+/// The recall window starts after step 0 and fits in every scored sequence.
+fn check_window(traj: &Trajectories, strings: &[Vec<usize>], recall_start: usize) -> Result<()> {
+    if recall_start == 0 {
+        bail!("the recall window must start after step 0");
+    }
+    for (i, string) in strings.iter().enumerate().take(traj.states.len()) {
+        let len = traj.len_of(i);
+        if len < recall_start + string.len() {
+            bail!(
+                "sequence {i} has {len} steps; the recall window needs {}",
+                recall_start + string.len()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn dist2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
@@ -153,19 +170,10 @@ pub fn one_step(
     recall_start: usize,
     readout: &ClassReadout,
 ) -> Result<OneStep> {
-    if recall_start == 0 {
-        bail!("the recall window must start after step 0");
-    }
+    check_window(traj, strings, recall_start)?;
     let k = traj.hidden;
     let (mut err, mut agree, mut right, mut n) = (0.0, 0usize, 0usize, 0usize);
     for (i, string) in strings.iter().enumerate().take(traj.states.len()) {
-        let len = traj.len_of(i);
-        if len < recall_start + string.len() {
-            bail!(
-                "sequence {i} has {len} steps; the recall window needs {}",
-                recall_start + string.len()
-            );
-        }
         for (j, &symbol) in string.iter().enumerate() {
             let t1 = recall_start + j;
             let target = &traj.state(i, t1)[..k];
@@ -218,20 +226,11 @@ pub fn rollout(
     recall_start: usize,
     readout: &ClassReadout,
 ) -> Result<Rollout> {
-    if recall_start == 0 {
-        bail!("the recall window must start after step 0");
-    }
+    check_window(traj, strings, recall_start)?;
     let k = traj.hidden;
     let (mut right, mut strings_right, mut agree, mut n, mut seqs) = (0, 0, 0, 0usize, 0usize);
     let mut err = 0.0;
     for (i, string) in strings.iter().enumerate().take(traj.states.len()) {
-        let len = traj.len_of(i);
-        if len < recall_start + string.len() {
-            bail!(
-                "sequence {i} has {len} steps; the recall window needs {}",
-                recall_start + string.len()
-            );
-        }
         let cue = traj.state(i, recall_start - 1);
         let mut s = cue.to_vec();
         let mut all = true;
