@@ -110,6 +110,17 @@ impl StateDict {
         top_level_key: Option<&str>,
         renames: &[KeyRename],
     ) -> Result<Self, ModelError> {
+        // A FIFO or device would make the reader wait forever: regular files only.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(import_err(
+                    path,
+                    "is not a regular file (a folder, pipe or device); give a .pt file",
+                ));
+            }
+            Err(e) => return Err(ModelError::io(path, e)),
+        }
         let reader = match top_level_key {
             Some(k) => PytorchReader::with_top_level_key(path, k),
             None => PytorchReader::new(path),
