@@ -108,3 +108,48 @@ fn analyze_on_a_folder_that_is_not_a_run_leaves_no_lock() {
         .collect();
     assert_eq!(names, ["notes.txt"]);
 }
+
+/// Class 3: `train --resume` marks the old analysis stale (the marker `analysis.incomplete`),
+/// so it is never read as describing the new weights; `analyze compare` names a path that does
+/// not exist instead of skipping it.
+#[test]
+fn resume_marks_the_old_analysis_stale_and_compare_names_a_missing_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("copy");
+    let args = train::TrainArgs {
+        config: Some(workspace().join("configs/copy-smoke.toml")),
+        out: Some(run.clone()),
+        ..Default::default()
+    };
+    train::run_copy(&args).expect("train copy smoke");
+    let o = analyze_bin()
+        .args(["copy", "--batch", "32", "--held-out", "64", "--run"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let marker = run.join(kann_models::run::ANALYSIS_INCOMPLETE_FILE);
+    assert!(run.join("report.json").is_file() && !marker.exists());
+    assert!(kann_models::run::report_is_current(&run));
+    train::run_copy(&train::TrainArgs {
+        config: None,
+        resume: true,
+        epochs: Some(3),
+        ..args.clone()
+    })
+    .expect("resume to epoch 3");
+    let text = std::fs::read_to_string(&marker).expect("resume left the old report unmarked");
+    assert!(text.contains("stale"), "{text}");
+    assert!(!kann_models::run::report_is_current(&run));
+    // compare: a path that does not exist is an error naming it, not skipped.
+    let missing = tmp.path().join("no-such-run");
+    let o = analyze_bin()
+        .arg("compare")
+        .arg(&run)
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no-such-run"), "{err}");
+}

@@ -142,6 +142,18 @@ impl StateDict {
                     ),
                 )
             })?;
+            // Weights must be finite: NaN or inf would give NaN logits and a meaningless accuracy.
+            let bad = data.iter().filter(|v| !v.is_finite()).count();
+            if bad > 0 {
+                return Err(import_err(
+                    path,
+                    format!(
+                        "tensor `{name}` holds {bad} non-finite value(s) (NaN or inf) of {}; \
+                         only finite weights are imported",
+                        data.len()
+                    ),
+                ));
+            }
             let key = renames
                 .iter()
                 .find_map(|r| r.apply(&name))

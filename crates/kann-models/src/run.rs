@@ -95,6 +95,46 @@ pub fn classify_run_dir(dir: &Path) -> Result<FolderContent, ModelError> {
     Ok(FolderContent::Foreign(names))
 }
 
+/// Files of an analysis written into a run folder (`analyze imdb|ecg|copy`).
+const REPORT_FILES: [&str; 2] = ["report.json", "report.md"];
+
+/// Marks the analysis in `dir` (if any) as stale by writing [`ANALYSIS_INCOMPLETE_FILE`] with
+/// `why`: `train --resume` calls it before training on, so the old `report.json`, `report.md`
+/// and figures, which describe the earlier weights, are never taken for current ones. The next
+/// `analyze` of the run replaces the marker (and removes it when it finishes). Returns whether a
+/// report was there to mark.
+pub fn mark_analysis_stale(dir: &Path, why: &str) -> Result<bool, ModelError> {
+    if !REPORT_FILES.iter().any(|f| dir.join(f).exists()) {
+        return Ok(false);
+    }
+    let text = format!(
+        "The analysis in this folder is stale: {why}.\n\
+         report.json, report.md and the figures here describe earlier weights; run the analysis \
+         again (this file goes when it finishes).\n"
+    );
+    write_atomic(&dir.join(ANALYSIS_INCOMPLETE_FILE), text.as_bytes())?;
+    Ok(true)
+}
+
+/// Whether the analysis report in `dir` may be used as current: `report.json` exists, no
+/// [`ANALYSIS_INCOMPLETE_FILE`] marks it, and it is not older than the weights `model.bpk`.
+pub fn report_is_current(dir: &Path) -> bool {
+    let report = dir.join("report.json");
+    let (Ok(r), false) = (
+        std::fs::metadata(&report),
+        dir.join(ANALYSIS_INCOMPLETE_FILE).exists(),
+    ) else {
+        return false;
+    };
+    match (
+        r.modified(),
+        std::fs::metadata(dir.join(WEIGHTS_FILE)).and_then(|m| m.modified()),
+    ) {
+        (Ok(report), Ok(weights)) => report >= weights,
+        _ => r.is_file(),
+    }
+}
+
 /// One row of `metrics.csv`: `train` writes one per epoch, `analyze` reads them back (by column
 /// name) for the training curves and the accuracies of a run without `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

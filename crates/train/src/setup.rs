@@ -208,6 +208,18 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         let mut config = RunConfig::load(&cfg_path)?;
         check_task(&config, task)?;
         apply_flags(&mut config, args)?;
+        // The old analysis describes the old weights: mark it before training on.
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        if kann_models::run::mark_analysis_stale(
+            &out,
+            &format!("training was resumed after it (`{command}`)"),
+        )? {
+            println!(
+                "note: the analysis in {} describes the earlier weights; {} marks it stale",
+                out.display(),
+                kann_models::run::ANALYSIS_INCOMPLETE_FILE
+            );
+        }
         let guard = StartGuard::inert(&out);
         return Ok(Resolved {
             config,
