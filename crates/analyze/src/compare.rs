@@ -350,7 +350,8 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareReport> {
         if !p.is_dir() {
             bail!("{}: no such run folder", p.display());
         }
-        let canon = std::fs::canonicalize(p).with_context(|| format!("resolving {}", p.display()))?;
+        let canon =
+            std::fs::canonicalize(p).with_context(|| format!("resolving {}", p.display()))?;
         if seen.insert(canon) {
             runs.push(p.clone());
         } else {
