@@ -277,7 +277,7 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
             out.display()
         )),
         FolderContent::Run { resumable: false } => Some(anyhow::anyhow!(
-            "{} already holds a finished or imported run (it has {CONFIG_FILE} but no checkpoint to resume); \
+            "{} already holds a run with no checkpoint to resume (finished, imported, or stopped before its first epoch: it has {CONFIG_FILE}); \
              choose another --out, or delete that folder to start it again",
             out.display()
         )),
