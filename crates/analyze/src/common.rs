@@ -27,6 +27,13 @@ pub fn resolve_run_dir(explicit: Option<&Path>, task: Task) -> Result<PathBuf> {
         if !dir.is_dir() {
             bail!("--run {}: no such run folder", dir.display());
         }
+        // Checked before the lock is taken, so a folder that is not a run gets no `run.lock`.
+        if !dir.join(CONFIG_FILE).is_file() {
+            bail!(
+                "--run {}: not a run folder (no {CONFIG_FILE}); give a folder written by `train`",
+                dir.display()
+            );
+        }
         return Ok(dir.to_path_buf());
     }
     let mut roots = vec![PathBuf::from("results")];

@@ -310,7 +310,8 @@ pub fn summarise(task: Task, rows: Vec<RunRow>, k: usize) -> Result<CompareRepor
 /// analysis of the run.
 fn report_of(run: &Path, task: Task, args: &CompareArgs) -> Result<Value> {
     let path = run.join("report.json");
-    if path.is_file() && !args.reanalyze {
+    // A report marked stale or incomplete, or older than the weights, is analysed again.
+    if kann_models::run::report_is_current(run) && !args.reanalyze {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         // Typed first, so a report of an older layout is named as such instead of giving blanks.
@@ -342,7 +343,21 @@ fn report_of(run: &Path, task: Task, args: &CompareArgs) -> Result<Value> {
 
 /// `analyze compare`.
 pub fn run_compare(args: &CompareArgs) -> Result<CompareReport> {
-    let runs: Vec<PathBuf> = args.runs.iter().filter(|p| p.is_dir()).cloned().collect();
+    // Every path must be a run folder; the same folder given twice (by any path) counts once.
+    let mut runs: Vec<PathBuf> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in &args.runs {
+        if !p.is_dir() {
+            bail!("{}: no such run folder", p.display());
+        }
+        let canon =
+            std::fs::canonicalize(p).with_context(|| format!("resolving {}", p.display()))?;
+        if seen.insert(canon) {
+            runs.push(p.clone());
+        } else {
+            eprintln!("note: {} given twice; counted once", p.display());
+        }
+    }
     if runs.is_empty() {
         bail!("no run folders among the {} paths given", args.runs.len());
     }

@@ -15,7 +15,7 @@ use kann_koopman::{
     States, StatesReport, analyze_states,
 };
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Estimator choice on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -284,8 +284,31 @@ fn options(args: &StatesArgs) -> anyhow::Result<AnalysisOptions> {
     })
 }
 
+/// Refuses `--out` when it names an input (the same file, by any path or link): writing the
+/// report there would replace the data it was computed from.
+fn refuse_output_over_input(out: &Path, input: &Path) -> anyhow::Result<()> {
+    let same = match (std::fs::canonicalize(out), std::fs::canonicalize(input)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        anyhow::bail!(
+            "--out {} is the input {}; writing the report there would replace it, choose another path",
+            out.display(),
+            input.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `analyze states`.
 pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
+    if let Some(out) = &args.out {
+        refuse_output_over_input(out, &args.file)?;
+        if let Some(lengths) = &args.lengths {
+            refuse_output_over_input(out, lengths)?;
+        }
+    }
     let options = options(args)?;
     let (states, input) = read_input(args)?;
     let (checks, warnings) = check_input(&states, &input);

@@ -33,6 +33,24 @@ pub struct NpyHeaderInfo {
     pub fortran_order: bool,
 }
 
+/// Refuses an input that is not a regular file (a FIFO, a device, a folder) before opening it,
+/// so a named pipe gives an error instead of a read that waits forever.
+pub fn require_regular_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| KoopmanError::file(path, e))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file (a pipe or device?)"
+        };
+        return Err(KoopmanError::file(
+            path,
+            format!("is {what}; give a regular .npy file"),
+        ));
+    }
+    Ok(())
+}
+
 /// Upper limit on the header text of a `.npy` file (numpy writes well under 1 KiB).
 const MAX_NPY_HEADER: u64 = 1 << 20;
 
@@ -44,6 +62,7 @@ const MAX_NPY_HEADER: u64 = 1 << 20;
 pub fn inspect_npy(path: impl AsRef<Path>) -> Result<NpyHeaderInfo> {
     let path = path.as_ref();
     let err = |m: String| KoopmanError::file(path, m);
+    require_regular_file(path)?;
     let mut file = std::fs::File::open(path).map_err(|e| KoopmanError::file(path, e))?;
     let file_len = file
         .metadata()
@@ -162,6 +181,7 @@ fn header_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 /// Opens a `.npy` file whose header passed [`inspect_npy`]; only non-empty arrays get here, so
 /// `npyz`'s own shape arithmetic cannot overflow.
 fn open_npy(path: &Path, info: &NpyHeaderInfo) -> Result<NpyFile<BufReader<std::fs::File>>> {
+    require_regular_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| KoopmanError::file(path, e))?;
     let npy = NpyFile::new(BufReader::new(file))
         .map_err(|e| KoopmanError::file(path, format!("not a valid .npy file: {e}")))?;

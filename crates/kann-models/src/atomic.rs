@@ -61,7 +61,12 @@ pub fn write_atomic_with(
     }
     let tmp = temp_path(path);
     let result = (|| {
-        let mut file = File::create(&tmp)?;
+        // A fresh file, never through a link planted at the temporary name.
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         fill(&mut file)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -83,17 +83,53 @@ fn alive(pid: u32) -> bool {
     }
 }
 
+/// Open (creating if absent) the lock file `path` for reading and writing without following a
+/// symbolic link (`O_NOFOLLOW`), and only when it is a regular file; anything else is refused with
+/// an error naming the path, before a byte of it is changed.
+fn open_no_follow(path: &Path) -> Result<File, ModelError> {
+    let refuse = |what: &str| ModelError::Run {
+        path: path.to_path_buf(),
+        message: format!(
+            "is {what}, not a regular file kann wrote; refusing to open it as a lock \
+             (remove it if it is not needed)"
+        ),
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_symlink() {
+            return Err(refuse("a symbolic link"));
+        }
+        if !meta.is_file() {
+            return Err(refuse("not a regular file"));
+        }
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    // ELOOP (40 on Linux): the path turned into a link between the check and the open.
+    let file = options.open(path).map_err(|e| {
+        if cfg!(target_os = "linux") && e.raw_os_error() == Some(40) {
+            refuse("a symbolic link")
+        } else {
+            ModelError::io(path, e)
+        }
+    })?;
+    let meta = file.metadata().map_err(|e| ModelError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file"));
+    }
+    Ok(file)
+}
+
 /// Take the lock of run folder `dir` (which must exist). Fails at once, naming the holder, when
 /// another process holds it.
 pub fn lock_run_dir(dir: &Path) -> Result<RunLock, ModelError> {
     let path = dir.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| ModelError::io(&path, e))?;
+    // Never follow a link: a `run.lock` that is a symlink would have its target truncated.
+    let mut file = open_no_follow(&path)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -159,6 +195,18 @@ mod tests {
         );
         drop(first);
         lock_run_dir(dir.path()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_lock_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious.txt");
+        std::fs::write(&target, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(LOCK_FILE)).unwrap();
+        let err = lock_run_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
     }
 
     #[test]

@@ -110,6 +110,17 @@ impl StateDict {
         top_level_key: Option<&str>,
         renames: &[KeyRename],
     ) -> Result<Self, ModelError> {
+        // A FIFO or device would make the reader wait forever: regular files only.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(import_err(
+                    path,
+                    "is not a regular file (a folder, pipe or device); give a .pt file",
+                ));
+            }
+            Err(e) => return Err(ModelError::io(path, e)),
+        }
         let reader = match top_level_key {
             Some(k) => PytorchReader::with_top_level_key(path, k),
             None => PytorchReader::new(path),
@@ -131,6 +142,18 @@ impl StateDict {
                     ),
                 )
             })?;
+            // Weights must be finite: NaN or inf would give NaN logits and a meaningless accuracy.
+            let bad = data.iter().filter(|v| !v.is_finite()).count();
+            if bad > 0 {
+                return Err(import_err(
+                    path,
+                    format!(
+                        "tensor `{name}` holds {bad} non-finite value(s) (NaN or inf) of {}; \
+                         only finite weights are imported",
+                        data.len()
+                    ),
+                ));
+            }
             let key = renames
                 .iter()
                 .find_map(|r| r.apply(&name))

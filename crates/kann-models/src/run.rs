@@ -52,6 +52,89 @@ pub const CHECKPOINT_DIR: &str = "checkpoint";
 pub const ANALYSIS_INCOMPLETE_FILE: &str = "analysis.incomplete";
 pub use crate::lock::LOCK_FILE;
 
+/// What a folder holds, for the one rule of who may write into it ([`classify_run_dir`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderContent {
+    /// Absent, or empty apart from `run.lock` and temporary files of killed writes.
+    Empty,
+    /// A kann run (it has `config.toml`): `resumable` when its checkpoint names a finished epoch.
+    /// A finished run whose `checkpoint/LATEST` was lost, or an imported run (no checkpoint), is
+    /// still a run: it is never silently replaced by a fresh start.
+    Run {
+        /// Whether `checkpoint/LATEST` exists (so `--resume` can continue it).
+        resumable: bool,
+    },
+    /// Anything else: files kann did not write (the first few named).
+    Foreign(Vec<String>),
+}
+
+/// The one "may a fresh run write here?" rule: only a folder that is [`FolderContent::Empty`].
+/// `train` and `train import` call it under the folder's lock before writing anything; a
+/// [`FolderContent::Run`] is continued only with `--resume`, and a [`FolderContent::Foreign`]
+/// folder is never written.
+pub fn classify_run_dir(dir: &Path) -> Result<FolderContent, ModelError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FolderContent::Empty),
+        Err(e) => return Err(ModelError::io(dir, e)),
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != LOCK_FILE && !crate::atomic::is_temp_name(n))
+        .collect();
+    if names.is_empty() {
+        return Ok(FolderContent::Empty);
+    }
+    if dir.join(CONFIG_FILE).is_file() {
+        let resumable = dir.join(CHECKPOINT_DIR).join("LATEST").is_file();
+        return Ok(FolderContent::Run { resumable });
+    }
+    names.sort();
+    names.truncate(5);
+    Ok(FolderContent::Foreign(names))
+}
+
+/// Files of an analysis written into a run folder (`analyze imdb|ecg|copy`).
+const REPORT_FILES: [&str; 2] = ["report.json", "report.md"];
+
+/// Marks the analysis in `dir` (if any) as stale by writing [`ANALYSIS_INCOMPLETE_FILE`] with
+/// `why`: `train --resume` calls it before training on, so the old `report.json`, `report.md`
+/// and figures, which describe the earlier weights, are never taken for current ones. The next
+/// `analyze` of the run replaces the marker (and removes it when it finishes). Returns whether a
+/// report was there to mark.
+pub fn mark_analysis_stale(dir: &Path, why: &str) -> Result<bool, ModelError> {
+    if !REPORT_FILES.iter().any(|f| dir.join(f).exists()) {
+        return Ok(false);
+    }
+    let text = format!(
+        "The analysis in this folder is stale: {why}.\n\
+         report.json, report.md and the figures here describe earlier weights; run the analysis \
+         again (this file goes when it finishes).\n"
+    );
+    write_atomic(&dir.join(ANALYSIS_INCOMPLETE_FILE), text.as_bytes())?;
+    Ok(true)
+}
+
+/// Whether the analysis report in `dir` may be used as current: `report.json` exists, no
+/// [`ANALYSIS_INCOMPLETE_FILE`] marks it, and it is not older than the weights `model.bpk`.
+pub fn report_is_current(dir: &Path) -> bool {
+    let report = dir.join("report.json");
+    let (Ok(r), false) = (
+        std::fs::metadata(&report),
+        dir.join(ANALYSIS_INCOMPLETE_FILE).exists(),
+    ) else {
+        return false;
+    };
+    match (
+        r.modified(),
+        std::fs::metadata(dir.join(WEIGHTS_FILE)).and_then(|m| m.modified()),
+    ) {
+        (Ok(report), Ok(weights)) => report >= weights,
+        _ => r.is_file(),
+    }
+}
+
 /// One row of `metrics.csv`: `train` writes one per epoch, `analyze` reads them back (by column
 /// name) for the training curves and the accuracies of a run without `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

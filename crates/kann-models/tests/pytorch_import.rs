@@ -183,3 +183,21 @@ fn mismatches_are_errors_naming_the_key() {
         .to_string();
     assert!(err.contains("model.pt"), "{err}");
 }
+
+/// Issue 19, class 5: weights holding NaN or inf are refused on import, naming the tensor
+/// (`ecg_gru_nan.pt` is `ecg_gru.pt` with the first two values of one tensor set to NaN and inf,
+/// its zip CRC fixed; made with Python's zipfile/struct, no torch).
+#[test]
+fn non_finite_weights_are_refused_naming_the_tensor() {
+    let err = match StateDict::open(&fixture("ecg_gru_nan.pt"), None, &[]) {
+        Ok(_) => panic!("NaN weights were accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("non-finite") && err.contains("ecg_gru_nan.pt"),
+        "{err}"
+    );
+    assert!(err.contains("2 non-finite"), "{err}");
+    // The same file without the damage imports.
+    open("ecg_gru.pt", &[]);
+}

@@ -2,7 +2,7 @@
 //! folder; undoing a failed start.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -12,7 +12,7 @@ use kann_models::atomic::write_atomic;
 use kann_models::cells::CellKind;
 use kann_models::config::{RunConfig, Task};
 use kann_models::lock::{RunLock, lock_run_dir};
-use kann_models::run::CONFIG_FILE;
+use kann_models::run::{CONFIG_FILE, FolderContent, LOCK_FILE};
 
 use crate::common::Checkpoint;
 use crate::{DeviceArg, TrainArgs};
@@ -46,6 +46,18 @@ fn locate_config(p: &Path) -> Result<PathBuf> {
         if root.is_file() {
             return Ok(root);
         }
+    }
+    if let Ok(meta) = std::fs::metadata(p) {
+        // Exists but is a folder, pipe or device (`/dev/zero`): say so, not "does not exist".
+        bail!(
+            "config file {} is not a regular file{}",
+            p.display(),
+            if meta.is_dir() {
+                " (it is a folder)"
+            } else {
+                ""
+            }
+        )
     }
     bail!("config file {} does not exist", p.display())
 }
@@ -196,6 +208,18 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         let mut config = RunConfig::load(&cfg_path)?;
         check_task(&config, task)?;
         apply_flags(&mut config, args)?;
+        // The old analysis describes the old weights: mark it before training on.
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        if kann_models::run::mark_analysis_stale(
+            &out,
+            &format!("training was resumed after it (`{command}`)"),
+        )? {
+            println!(
+                "note: the analysis in {} describes the earlier weights; {} marks it stale",
+                out.display(),
+                kann_models::run::ANALYSIS_INCOMPLETE_FILE
+            );
+        }
         let guard = StartGuard::inert(&out);
         return Ok(Resolved {
             config,
@@ -243,11 +267,37 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
     announce_takeover(&lock, &out);
     kann_models::testhook::point("locked");
     // Checked under the lock, so that a run still writing here is named as the lock holder.
-    if Checkpoint::new(&out).exists() {
-        bail!(
+    // One rule (kann_models::run::classify_run_dir): a fresh start writes only into an empty
+    // folder; a run (even one whose checkpoint was lost, or an imported one) and files kann did
+    // not write are never replaced.
+    let refusal = match kann_models::run::classify_run_dir(&out)? {
+        FolderContent::Empty => None,
+        FolderContent::Run { resumable: true } => Some(anyhow::anyhow!(
             "{} already holds a run; pass --resume to continue it or choose another --out",
             out.display()
-        );
+        )),
+        FolderContent::Run { resumable: false } => Some(anyhow::anyhow!(
+            "{} already holds a run with no checkpoint to resume (finished, imported, or stopped before its first epoch: it has {CONFIG_FILE}); \
+             choose another --out, or delete that folder to start it again",
+            out.display()
+        )),
+        FolderContent::Foreign(names) => Some(anyhow::anyhow!(
+            "{} holds files kann did not write ({}); choose a new or empty folder for --out",
+            out.display(),
+            names.join(", ")
+        )),
+    };
+    if let Some(e) = refusal {
+        // Take back the run.lock this start added, leaving the folder as it was found.
+        if !guard
+            .before
+            .as_ref()
+            .is_some_and(|b| b.contains(OsStr::new(LOCK_FILE)))
+        {
+            drop(lock);
+            let _ = std::fs::remove_file(out.join(LOCK_FILE));
+        }
+        return Err(e);
     }
     Ok(Resolved {
         config,
