@@ -68,7 +68,9 @@ impl SequenceGrams {
             parts.push(acc.grams());
         }
         if parts.is_empty() {
-            return Err(KoopmanError::NotEnoughData("no sequence to resample".into()));
+            return Err(KoopmanError::NotEnoughData(
+                "no sequence to resample".into(),
+            ));
         }
         Ok(SequenceGrams { parts, k })
     }
