@@ -14,6 +14,7 @@
 //! - the sign convention of the basis and fits with other signs ([`signs`]: Eq. 11 depends on it);
 //! - statistics for the figures ([`silhouette`], [`median_mad_over_time`], [`Pca`]);
 //! - a basis-free distance between the spectra of two runs ([`spectral_distance`]);
+//! - resampled error bars of the spectrum from per-sequence Grams ([`resample`]);
 //! - `.npy` / JSON input and output ([`io`]).
 
 pub mod analysis;
@@ -25,6 +26,7 @@ pub mod gram;
 pub mod io;
 pub mod predict;
 pub mod report;
+pub mod resample;
 pub mod signs;
 pub mod spectrum;
 pub mod states;
@@ -48,6 +50,10 @@ pub use predict::{
 };
 pub use report::{
     AnalysisOptions, DOMINANT_MODULUS, EigenReport, Memory, StatesReport, analyze_states, snr,
+};
+pub use resample::{
+    BootstrapOptions, EigenInterval, Scheme, SequenceGrams, SpectrumIntervals, bootstrap_spectrum,
+    match_eigenvalues,
 };
 pub use signs::{canonical_basis_signs, is_canonical, with_basis_signs};
 pub use spectrum::{MemoryHorizon, Spectrum, Stability, memory_horizon};
