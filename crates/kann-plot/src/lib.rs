@@ -16,6 +16,7 @@
 //!   component pairs (Eq. 11).
 //! - [`median_comparison`] (Fig. 3 left) and [`silhouette_curves`] (Fig. 3 right).
 //! - [`agreement_bars`] and [`loss_histogram`] (Fig. 4), [`roc_curve`], [`training_curves`].
+//! - [`write_report_html`]: a self-contained `report.html` with a verdict table (issue 25).
 //! - [`sweep_spectra`] and [`sweep_numbers`] (App. C): the runs of a sweep over cells and seeds.
 #![warn(missing_docs)]
 
@@ -23,6 +24,7 @@ mod colors;
 mod common;
 mod ecg;
 mod fonts;
+mod html;
 mod quality;
 mod scatter;
 mod spectrum;
@@ -36,6 +38,10 @@ pub use ecg::{
     SilhouetteFigure, TimeMarker, median_comparison, median_panels, silhouette_curves,
 };
 pub use fonts::{FONT_FAMILY, text_width};
+pub use html::{
+    Claim, HtmlReport, MAX_HTML_BYTES, Section, VERDICT_RULE, Verdict, check_self_contained,
+    render_report_html, verdict, verdict_table_markdown, write_report_html,
+};
 pub use quality::{
     AgreementBarsFigure, ConfusionCounts, HistogramSeries, LabelledPoint, LossHistogramFigure,
     MetricSeries, RocCurve, RocFigure, TrainingCurvesFigure, agreement_bars, loss_histogram,
