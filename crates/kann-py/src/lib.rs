@@ -171,13 +171,13 @@ fn run<T: numpy::Element + Sync>(
             "rank: {r} is out of range 1..={k} for states of shape {shape:?}"
         )));
     }
-    if let Some(l) = &lengths {
-        if l.len() != s {
-            return Err(PyValueError::new_err(format!(
-                "lengths: has {} entries, states of shape {shape:?} need {s}",
-                l.len()
-            )));
-        }
+    if let Some(l) = &lengths
+        && l.len() != s
+    {
+        return Err(PyValueError::new_err(format!(
+            "lengths: has {} entries, states of shape {shape:?} need {s}",
+            l.len()
+        )));
     }
     let result = py.allow_threads(|| -> kann_koopman::Result<Fit> {
         let mut acc = GramAccumulator::with_precision(k, options.precision);
