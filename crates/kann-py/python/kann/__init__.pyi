@@ -1,0 +1,1 @@
+from ._kann import Fit as Fit, fit as fit
