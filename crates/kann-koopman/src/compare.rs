@@ -7,6 +7,7 @@
 //! `k` slowest eigenvalues of each, as equal-weight points in the complex plane.
 
 use crate::error::{KoopmanError, Result};
+use crate::resample::assign_min_cost;
 
 /// The `k` eigenvalues of largest modulus (ties broken by real part, then imaginary part, so the
 /// choice does not depend on input order).
@@ -54,75 +55,18 @@ pub fn spectral_distance(a: &[(f64, f64)], b: &[(f64, f64)], k: usize) -> Result
         }
     }
     let (a, b) = (slowest(a, k), slowest(b, k));
-    let cost: Vec<Vec<f64>> = a
+    // Row-major k × k costs |λ_i − μ_j|.
+    let cost: Vec<f64> = a
         .iter()
-        .map(|x| b.iter().map(|y| (x.0 - y.0).hypot(x.1 - y.1)).collect())
+        .flat_map(|x| b.iter().map(move |y| (x.0 - y.0).hypot(x.1 - y.1)))
         .collect();
-    let assignment = min_cost_assignment(&cost);
+    let assignment = assign_min_cost(&cost, k);
     let total: f64 = assignment
         .iter()
         .enumerate()
-        .map(|(i, &j)| cost[i][j])
+        .map(|(i, &j)| cost[i * k + j])
         .sum();
     Ok(total / k as f64)
-}
-
-/// Minimum-cost perfect matching of a square cost matrix (the Hungarian algorithm with
-/// potentials, `O(n³)`): returns, for each row, its column.
-fn min_cost_assignment(cost: &[Vec<f64>]) -> Vec<usize> {
-    let n = cost.len();
-    // 1-based potentials u (rows), v (columns); p[j] = row matched to column j (0 = none).
-    let (mut u, mut v) = (vec![0.0f64; n + 1], vec![0.0f64; n + 1]);
-    let (mut p, mut way) = (vec![0usize; n + 1], vec![0usize; n + 1]);
-    for i in 1..=n {
-        p[0] = i;
-        let mut j0 = 0usize;
-        let mut minv = vec![f64::INFINITY; n + 1];
-        let mut used = vec![false; n + 1];
-        loop {
-            used[j0] = true;
-            let i0 = p[j0];
-            let (mut delta, mut j1) = (f64::INFINITY, 0usize);
-            for j in 1..=n {
-                if !used[j] {
-                    let cur = cost[i0 - 1][j - 1] - u[i0] - v[j];
-                    if cur < minv[j] {
-                        minv[j] = cur;
-                        way[j] = j0;
-                    }
-                    if minv[j] < delta {
-                        delta = minv[j];
-                        j1 = j;
-                    }
-                }
-            }
-            for j in 0..=n {
-                if used[j] {
-                    u[p[j]] += delta;
-                    v[j] -= delta;
-                } else {
-                    minv[j] -= delta;
-                }
-            }
-            j0 = j1;
-            if p[j0] == 0 {
-                break;
-            }
-        }
-        loop {
-            let j1 = way[j0];
-            p[j0] = p[j1];
-            j0 = j1;
-            if j0 == 0 {
-                break;
-            }
-        }
-    }
-    let mut row_to_col = vec![0usize; n];
-    for j in 1..=n {
-        row_to_col[p[j] - 1] = j - 1;
-    }
-    row_to_col
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! fit (symmetric eigensolver, `r × r` solve, non-symmetric eigensolver).
 //!
 //! Matching: each replicate's eigenvalues are assigned one-to-one to the full fit's by minimum
-//! total cost `Σ |λ_i − λ'_σ(i)|` (Hungarian algorithm, [`assign_min_cost`], written here with
+//! total cost `Σ |λ_i − λ'_σ(i)|` (Hungarian algorithm, [`assign_min_cost`], also used by [`crate::spectral_distance`]; written here with
 //! tests: an `O(r³)` routine of 60 lines did not warrant a new dependency in a crate that
 //! `train` and `analyze` build). A match counts as existing when `|λ_i − λ'_σ(i)|` is at most
 //! [`BootstrapOptions::match_radius`].

@@ -96,20 +96,7 @@ pub struct HtmlReport {
     pub sections: Vec<Section>,
 }
 
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::words::escape_html as esc;
 
 /// Drops an XML prolog or doctype before the `<svg` element so the text can be inlined.
 fn inline_svg(svg: &str) -> Result<&str, PlotError> {
