@@ -8,44 +8,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn train() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_train"));
-    c.current_dir(workspace())
-        .env("RAYON_NUM_THREADS", "1")
-        .env_remove("KANN_TEST_HOOK");
-    c
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run train");
-    assert!(out.status.success(), "train failed:\n{}", text(&out));
-    text(&out)
-}
-
-fn run_err(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run train");
-    assert!(
-        !out.status.success(),
-        "train should have failed:\n{}",
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{run_err, run_ok, text, train};
 
 /// A small ECG5000 folder: the first `normal` normal and `anomalous` anomalous beats of the real
 /// training file, as `ECG5000_TRAIN.tsv` (the test file is empty of rows but present).

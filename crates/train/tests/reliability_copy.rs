@@ -4,44 +4,11 @@
 //! not a regular file is named as such (class 9).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn train() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_train"));
-    c.current_dir(workspace())
-        .env("RAYON_NUM_THREADS", "1")
-        .env_remove("KANN_TEST_HOOK");
-    c
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run train");
-    assert!(out.status.success(), "train failed:\n{}", text(&out));
-    text(&out)
-}
-
-fn run_err(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run train");
-    assert!(
-        !out.status.success(),
-        "train should have failed:\n{}",
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{run_err, run_ok, train, workspace};
 
 fn start(out: &Path) -> Command {
     let mut c = train();
