@@ -214,16 +214,18 @@ pub fn read_float_npy(path: impl AsRef<Path>) -> Result<(Vec<f64>, Vec<usize>)> 
         return Ok((Vec::new(), info.shape));
     }
     let npy = open_npy(path, &info)?;
-    let data = match plain_type(path, &npy.dtype())? {
-        (TypeChar::Float, 4) => npy
-            .into_vec::<f32>()
-            .map_err(|e| KoopmanError::file(path, e))?
-            .into_iter()
-            .map(|x| x as f64)
-            .collect(),
-        (TypeChar::Float, 8) => npy
-            .into_vec::<f64>()
-            .map_err(|e| KoopmanError::file(path, e))?,
+    let mut data = reserve_f64(path, &info)?;
+    match plain_type(path, &npy.dtype())? {
+        (TypeChar::Float, 4) => {
+            for x in npy.data::<f32>().map_err(|e| KoopmanError::file(path, e))? {
+                data.push(x.map_err(|e| KoopmanError::file(path, e))? as f64);
+            }
+        }
+        (TypeChar::Float, 8) => {
+            for x in npy.data::<f64>().map_err(|e| KoopmanError::file(path, e))? {
+                data.push(x.map_err(|e| KoopmanError::file(path, e))?);
+            }
+        }
         _ => {
             return Err(KoopmanError::file(
                 path,
@@ -232,6 +234,46 @@ pub fn read_float_npy(path: impl AsRef<Path>) -> Result<(Vec<f64>, Vec<usize>)> 
         }
     };
     Ok((data, info.shape))
+}
+
+/// The buffer for an array's `len` values as `f64`, reserved before any data is read: an array
+/// larger than the memory the machine has free (a sparse 12 GB `.npy` with a valid header) is an
+/// error naming its shape and the bytes it needs, not an aborted allocation.
+fn reserve_f64(path: &Path, info: &NpyHeaderInfo) -> Result<Vec<f64>> {
+    let bytes = info.len as f64 * std::mem::size_of::<f64>() as f64;
+    let too_big = |free: String| {
+        KoopmanError::file(
+            path,
+            format!(
+                "shape {:?} needs {:.1} GiB as f64 in memory, {free}; stream it in chunks \
+                 instead (kann_koopman::GramAccumulator, or the Python kann.GramAccumulator)",
+                info.shape,
+                bytes / GIB
+            ),
+        )
+    };
+    if let Some(available) = available_memory() {
+        if bytes > available as f64 {
+            return Err(too_big(format!(
+                "the machine has {:.1} GiB available",
+                available as f64 / GIB
+            )));
+        }
+    }
+    let mut data = Vec::new();
+    data.try_reserve_exact(info.len)
+        .map_err(|_| too_big("more than can be allocated".into()))?;
+    Ok(data)
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// `MemAvailable` of `/proc/meminfo` in bytes (Linux); `None` where it cannot be read.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 fn check_float(path: &Path, info: &NpyHeaderInfo) -> Result<()> {

@@ -26,6 +26,29 @@ fn crafted_npy(path: &std::path::Path, dict: &str, data: &[u8]) {
 }
 
 #[test]
+fn an_array_larger_than_memory_is_an_error_naming_its_shape_not_an_abort() {
+    // A valid header and a sparse file of the full size (64 GiB of f32, 128 GiB as f64): no disk
+    // is used, and no machine this runs on has that much memory free.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.npy");
+    crafted_npy(
+        &path,
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (16, 1048576, 1024), }",
+        &[],
+    );
+    let header = std::fs::metadata(&path).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(header + 16 * 1048576 * 1024 * 4).unwrap();
+    let err = read_states_npy(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("huge.npy")
+            && err.contains("[16, 1048576, 1024]")
+            && err.contains("128.0 GiB"),
+        "{err}"
+    );
+}
+
+#[test]
 fn crafted_headers_give_errors_before_any_allocation() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name);

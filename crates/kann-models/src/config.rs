@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::autoencoder::EcgAutoencoderConfig;
 use crate::cells::CellKind;
+
+mod budget;
 use crate::copy::CopyModelConfig;
 use crate::error::ModelError;
 use crate::sentiment::SentimentConfig;
+pub use budget::MAX_PLANNED_BYTES;
 
 /// Which of the paper's two experiments a run belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -444,7 +447,38 @@ impl CopyRunConfig {
         if let Some(g) = self.train.grad_clip {
             c.positive("train.grad_clip", g);
         }
+        c.budget(|b| self.plan(b));
         c.finish()
+    }
+
+    /// The memory the model, one batch and the generated splits would need.
+    fn plan(&self, b: &mut budget::Budget) {
+        let (m, d) = (&self.model, &self.data);
+        let inputs = d.symbols.saturating_add(2);
+        b.recurrent_layer("model.d_hidden", m.cell, inputs, m.d_hidden);
+        b.dense_layer(
+            "data.symbols",
+            d.symbols,
+            m.d_hidden,
+            d.symbols.saturating_add(1),
+        );
+        let steps = 2.0 * d.len as f64 + d.delay as f64 + 1.0;
+        let width = inputs as f64 + (m.cell.gates() * m.d_hidden) as f64 + d.symbols as f64;
+        b.data(
+            "train.batch_size",
+            self.train.batch_size,
+            "one batch's activations",
+            self.train.batch_size as f64 * steps,
+            width * 8.0,
+        );
+        let sequences = d.train as f64 + d.validation as f64 + d.test as f64;
+        b.data(
+            "data.train",
+            d.train,
+            "the generated splits (string, input and target of every sequence)",
+            sequences,
+            (d.len as f64 + 2.0 * steps) * std::mem::size_of::<usize>() as f64,
+        );
     }
 }
 
@@ -493,6 +527,15 @@ impl RangeCheck {
     fn non_negative(&mut self, key: &str, v: f64) {
         self.range(key, v, 0.0, true, f64::INFINITY, false);
     }
+    /// Adds the parts of `plan` whose memory is over [`MAX_PLANNED_BYTES`]; skipped when a size
+    /// is already out of range (its estimate would mean nothing).
+    fn budget(&mut self, plan: impl FnOnce(&mut budget::Budget)) {
+        if self.0.is_empty() {
+            let mut b = budget::Budget::default();
+            plan(&mut b);
+            self.0.extend(b.0);
+        }
+    }
     fn finish(self) -> Result<(), String> {
         if self.0.is_empty() {
             Ok(())
@@ -529,6 +572,20 @@ impl ImdbRunConfig {
             c.positive("train.grad_clip", g);
         }
         c.at_least_1("train.bucket_batches", self.train.bucket_batches);
+        c.budget(|b| {
+            let m = &self.model;
+            b.recurrent_layer("model.d_hidden", m.cell, m.d_embed, m.d_hidden);
+            let width = m
+                .d_embed
+                .saturating_add(m.cell.gates().saturating_mul(m.d_hidden));
+            b.activations(
+                "data.max_len",
+                self.data.max_len,
+                self.train.batch_size,
+                self.data.max_len,
+                width,
+            );
+        });
         c.finish()
     }
 }
@@ -556,6 +613,20 @@ impl EcgRunConfig {
             c.positive("train.grad_clip", g);
         }
         c.positive("train.threshold", self.train.threshold);
+        c.budget(|b| {
+            let m = &self.model;
+            b.recurrent_layer("model.d_latent", m.cell, 1, m.d_latent);
+            b.recurrent_layer("model.d_decoder", m.cell, m.d_latent, m.d_decoder);
+            let gates = m.cell.gates();
+            let width = gates.saturating_mul(m.d_latent.saturating_add(m.d_decoder));
+            b.activations(
+                "train.batch_size",
+                self.train.batch_size,
+                self.train.batch_size,
+                kann_data::ecg::SERIES_LEN,
+                width,
+            );
+        });
         c.finish()
     }
 }
@@ -762,6 +833,53 @@ mod tests {
             RunConfig::from_toml_str(&text, Path::new("r.toml")).unwrap(),
             c
         );
+    }
+
+    #[test]
+    fn sizes_whose_memory_is_out_of_bounds_are_errors_naming_key_and_memory() {
+        for (text, key) in [
+            (
+                "task = \"imdb\"\n[model]\nd_hidden = 1000000000\n",
+                "model.d_hidden",
+            ),
+            (
+                "task = \"imdb\"\n[data]\nmax_len = 100000000\n",
+                "data.max_len",
+            ),
+            (
+                "task = \"ecg\"\n[model]\nd_latent = 200000\n",
+                "model.d_latent",
+            ),
+            (
+                "task = \"copy\"\n[model]\nd_hidden = 1000000000\n",
+                "model.d_hidden",
+            ),
+            (
+                "task = \"copy\"\n[data]\nsymbols = 1000000000\n",
+                "data.symbols",
+            ),
+            ("task = \"copy\"\n[data]\nlen = 1000000000\n", "data.train"),
+            (
+                "task = \"copy\"\n[data]\ndelay = 10000000000\n",
+                "data.train",
+            ),
+            (
+                "task = \"copy\"\n[data]\ntrain = 10000000000\n",
+                "data.train",
+            ),
+        ] {
+            let err = RunConfig::from_toml_str(text, Path::new("b.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("b.toml") && err.contains(key) && err.contains("would need about"),
+                "{text}: {err}"
+            );
+        }
+        // The paper's sizes and the defaults are well inside the bounds.
+        RunConfig::from_toml_str("task = \"imdb\"\n", Path::new("d.toml")).unwrap();
+        RunConfig::from_toml_str("task = \"ecg\"\n", Path::new("d.toml")).unwrap();
+        RunConfig::from_toml_str("task = \"copy\"\n", Path::new("d.toml")).unwrap();
     }
 
     #[test]
