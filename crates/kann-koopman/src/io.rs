@@ -252,13 +252,13 @@ fn reserve_f64(path: &Path, info: &NpyHeaderInfo) -> Result<Vec<f64>> {
             ),
         )
     };
-    if let Some(available) = available_memory() {
-        if bytes > available as f64 {
-            return Err(too_big(format!(
-                "the machine has {:.1} GiB available",
-                available as f64 / GIB
-            )));
-        }
+    if let Some(available) = available_memory()
+        && bytes > available as f64
+    {
+        return Err(too_big(format!(
+            "the machine has {:.1} GiB available",
+            available as f64 / GIB
+        )));
     }
     let mut data = Vec::new();
     data.try_reserve_exact(info.len)

@@ -623,7 +623,7 @@ impl EcgRunConfig {
                 "train.batch_size",
                 self.train.batch_size,
                 self.train.batch_size,
-                kann_data::ecg::SERIES_LEN,
+                budget::ECG_STEPS,
                 width,
             );
         });
@@ -833,6 +833,11 @@ mod tests {
             RunConfig::from_toml_str(&text, Path::new("r.toml")).unwrap(),
             c
         );
+    }
+
+    #[test]
+    fn the_ecg_budget_uses_the_data_sets_beat_length() {
+        assert_eq!(budget::ECG_STEPS, kann_data::ecg::SERIES_LEN);
     }
 
     #[test]

@@ -14,6 +14,10 @@ use crate::cells::CellKind;
 /// machine.
 pub const MAX_PLANNED_BYTES: f64 = 16.0 * GIB;
 
+/// Steps of an ECG5000 beat (`kann_data::ecg::SERIES_LEN`, which this crate does not depend on
+/// outside its tests; a test checks the two agree).
+pub(crate) const ECG_STEPS: usize = 140;
+
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Bytes of training state per `f32` parameter: the weight, its gradient and Adam's two moments.
