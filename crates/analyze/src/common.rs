@@ -203,7 +203,7 @@ fn finite(v: Option<f64>) -> Option<f64> {
 /// Where a run's model came from, for the reports' source column: the `train` command, or the
 /// PyTorch file a `train import` read (`summary.json`'s `imported_from`).
 pub fn run_origin(run: &Path, task: Task) -> String {
-    let imported = std::fs::read_to_string(run.join(SUMMARY_FILE))
+    let imported = kann_models::run::read_checked_text(&run.join(SUMMARY_FILE))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| v["imported_from"]["file"].as_str().map(str::to_owned));
@@ -221,7 +221,7 @@ pub fn run_origin(run: &Path, task: Task) -> String {
 pub fn read_accuracies(run: &Path, train_key: &str) -> Result<Accuracies> {
     let summary = run.join(SUMMARY_FILE);
     if summary.is_file() {
-        let text = std::fs::read_to_string(&summary)
+        let text = kann_models::run::read_checked_text(&summary)
             .with_context(|| format!("reading {}", summary.display()))?;
         let v: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("{} is not valid JSON", summary.display()))?;

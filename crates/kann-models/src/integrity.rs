@@ -1,26 +1,29 @@
-//! Integrity-checked weight files.
+//! Integrity-checked run files.
 //!
-//! Every weights file `X.bpk` that `train` writes gets a sidecar `X.bpk.crc32` holding the CRC-32
-//! and the length of the file. [`load_weights_verified`] recomputes both before applying the
-//! weights, so a file whose bytes were flipped, truncated or swapped is refused with a message
-//! naming it instead of silently giving different numbers. CRC-32 catches every error burst of
+//! Every file of a run that a result depends on (the weights `X.bpk`, `config.toml`,
+//! `model.json`, `vocab.txt`, `metrics.csv`, `summary.json`, the task's own metrics) is written
+//! by [`write_checked`] with a sidecar `X.crc32` holding the CRC-32 and the length of the file.
+//! [`read_verified`] (and [`load_weights_verified`] for weights) recomputes both on every load, so
+//! a file whose bytes were flipped, truncated, edited or swapped is refused with a message naming
+//! it instead of silently giving different numbers. CRC-32 catches every error burst of
 //! up to 32 bits and misses random damage with probability 2^-32; it guards against accidents
 //! (bad disks, partial copies, edited files), not against deliberate forgery.
 //!
-//! The weights file and its sidecar cannot be replaced in one atomic step, so [`write_weights`]
+//! A file and its sidecar cannot be replaced in one atomic step, so [`write_checked`]
 //! goes through a state in which both the old and the new file are accepted:
 //! 1. the new weights are written to a temporary file (synced);
 //! 2. the sidecar is replaced by one listing the new checksum *and* the old file's;
 //! 3. the temporary file is renamed over the weights;
 //! 4. the sidecar is replaced by one listing only the new checksum.
 //!
-//! A kill at any point leaves a weights file that matches its sidecar (old or new weights).
+//! A kill at any point leaves a file that matches its sidecar (old or new contents).
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::Tensor;
 use burn::tensor::Bytes;
 
 use crate::atomic::{temp_path, write_atomic};
@@ -78,7 +81,7 @@ impl std::fmt::Display for Checksum {
     }
 }
 
-/// The sidecar of a weights file.
+/// The sidecar of a checked file (`model.bpk` -> `model.bpk.crc32`).
 pub fn sidecar_path(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
@@ -147,8 +150,25 @@ pub fn module_from_bytes<M: Module>(
         .map_err(|e| ModelError::Record(format!("{}: {e}", origin.display())))
 }
 
-/// Write weights `bytes` to `path` with its checksum sidecar, crash-safe (see the module docs).
+/// Write weights `bytes` to `path` with its checksum sidecar, crash-safe (see the module docs);
+/// the test hook points `weights-between-sidecar-and-rename` and `weights-after-rename` are on
+/// this path only.
 pub fn write_weights(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    write_with_sidecar(path, bytes, true)
+}
+
+/// Write any run file `bytes` to `path` with its checksum sidecar, crash-safe (see the module
+/// docs); read it back with [`read_verified`].
+pub fn write_checked(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    write_with_sidecar(path, bytes, false)
+}
+
+fn write_with_sidecar(path: &Path, bytes: &[u8], weight_hooks: bool) -> Result<(), ModelError> {
+    let hook = |name: &str| {
+        if weight_hooks {
+            testhook::point(name)
+        }
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
     }
@@ -173,9 +193,9 @@ pub fn write_weights(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
             path,
             &[Some(new), old].into_iter().flatten().collect::<Vec<_>>(),
         )?;
-        testhook::point("weights-between-sidecar-and-rename");
+        hook("weights-between-sidecar-and-rename");
         std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))?;
-        testhook::point("weights-after-rename");
+        hook("weights-after-rename");
         write_sidecar(path, &[new])
     })();
     if result.is_err() {
@@ -184,14 +204,15 @@ pub fn write_weights(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     result
 }
 
-/// Read a weights file and check it against its sidecar. Returns the bytes and whether a
-/// checksum was recorded (`false`: a run written before checksums existed; not verified).
+/// Read a file written by [`write_checked`] or [`write_weights`] and check it against its
+/// sidecar. Returns the bytes and whether a checksum was recorded (`false`: a file written before
+/// checksums existed, or by hand; not verified).
 pub fn read_verified(path: &Path) -> Result<(Vec<u8>, bool), ModelError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ModelError::Record(format!(
-                "{}: no such weights file",
+                "{}: no such file",
                 path.display()
             )));
         }
@@ -204,7 +225,7 @@ pub fn read_verified(path: &Path) -> Result<(Vec<u8>, bool), ModelError> {
     if !accepted.contains(&found) {
         return Err(ModelError::Record(format!(
             "{}: the file is damaged: it has {found}, but {} records {}; \
-             the weights were changed after they were written",
+             the file was changed after kann wrote it",
             path.display(),
             sidecar_path(path).display(),
             accepted
@@ -217,8 +238,9 @@ pub fn read_verified(path: &Path) -> Result<(Vec<u8>, bool), ModelError> {
     Ok((bytes, true))
 }
 
-/// Load the weights at `path` into `module` after checking them against `path.crc32`. Weights
-/// without a sidecar (runs from before checksums) load with a warning on stderr.
+/// Load the weights at `path` into `module` after checking them against `path.crc32`, and
+/// refuse weights that hold NaN or inf (a diverged model: every number computed from it would be
+/// meaningless). Weights without a sidecar (runs from before checksums) load with a warning.
 pub fn load_weights_verified<M: Module>(module: M, path: &Path) -> Result<M, ModelError> {
     let (bytes, verified) = read_verified(path)?;
     if !verified {
@@ -228,7 +250,58 @@ pub fn load_weights_verified<M: Module>(module: M, path: &Path) -> Result<M, Mod
             sidecar_path(path).display()
         );
     }
-    module_from_bytes(module, bytes, path)
+    let module = module_from_bytes(module, bytes, path)?;
+    require_finite(&module, path)?;
+    Ok(module)
+}
+
+/// Every float parameter of `module` is finite; else an error naming `origin`, the first
+/// parameter (by its module path) with NaN or inf, and how many such values there are.
+pub fn require_finite<M: Module>(module: &M, origin: &Path) -> Result<(), ModelError> {
+    #[derive(Default)]
+    struct NonFinite {
+        path: Vec<String>,
+        first: Option<String>,
+        count: usize,
+        unreadable: Option<String>,
+    }
+    impl ModuleVisitor for NonFinite {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            match param.val().into_data().convert::<f32>().to_vec::<f32>() {
+                Ok(values) => {
+                    let bad = values.iter().filter(|v| !v.is_finite()).count();
+                    if bad > 0 && self.first.is_none() {
+                        self.first = Some(self.path.join("."));
+                    }
+                    self.count += bad;
+                }
+                Err(e) => self.unreadable = Some(format!("{e:?}")),
+            }
+        }
+    }
+    let mut v = NonFinite::default();
+    module.visit(&mut v);
+    if let Some(e) = v.unreadable {
+        return Err(ModelError::Record(format!(
+            "{}: cannot read a parameter's values: {e}",
+            origin.display()
+        )));
+    }
+    match v.first {
+        None => Ok(()),
+        Some(name) => Err(ModelError::Record(format!(
+            "{}: the weights hold {} NaN or infinite values (first in `{name}`); \
+             the model diverged and cannot be analysed",
+            origin.display(),
+            v.count
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +327,33 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let err = read_verified(&path).unwrap_err().to_string();
         assert!(err.contains("w.bpk") && err.contains("damaged"), "{err}");
+    }
+
+    #[test]
+    fn weights_with_nan_are_refused_on_load_naming_the_parameter() {
+        use burn::nn::LinearConfig;
+        use burn::prelude::Device;
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.bpk");
+        let mut linear = LinearConfig::new(3, 2).init(&device);
+        write_weights(&path, &module_bytes(&linear).unwrap()).unwrap();
+        load_weights_verified(LinearConfig::new(3, 2).init(&device), &path).unwrap();
+        let mut values = vec![0.5f32; 6];
+        values[4] = f32::NAN;
+        values[5] = f32::INFINITY;
+        let weight = Tensor::<2>::from_data(burn::tensor::TensorData::new(values, [3, 2]), &device);
+        linear.weight = Param::from_tensor(weight);
+        write_weights(&path, &module_bytes(&linear).unwrap()).unwrap();
+        let err = load_weights_verified(LinearConfig::new(3, 2).init(&device), &path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("model.bpk")
+                && err.contains("2 NaN or infinite")
+                && err.contains("weight"),
+            "{err}"
+        );
     }
 
     #[test]

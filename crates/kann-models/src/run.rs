@@ -30,6 +30,7 @@ use crate::autoencoder::{EcgAutoencoder, EcgAutoencoderConfig};
 use crate::config::{RunConfig, Task};
 use crate::copy::{CopyModel, CopyModelConfig};
 use crate::error::ModelError;
+use crate::integrity::{read_verified, write_checked};
 use crate::sentiment::{SentimentConfig, SentimentModel};
 
 /// Resolved config file name.
@@ -182,57 +183,54 @@ pub fn csv_bytes<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, String> {
     w.into_inner().map_err(|e| e.error().to_string())
 }
 
-/// Writes `rows` as the CSV file `path` ([`csv_bytes`]), atomically.
+/// Writes `rows` as the CSV file `path` ([`csv_bytes`]), atomically, with its checksum sidecar
+/// ([`write_checked`]).
 pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), ModelError> {
     let bytes = csv_bytes(rows).map_err(|message| ModelError::Csv {
         path: path.to_path_buf(),
         message,
     })?;
-    write_atomic(path, &bytes)
+    write_checked(path, &bytes)
 }
 
-/// Reads the CSV file `path` written by [`write_csv`] (columns by header name, values trimmed);
-/// a missing file, a missing column or a bad value is an error naming the file.
+/// Reads the CSV file `path` written by [`write_csv`] (columns by header name, values trimmed),
+/// checked against its sidecar; a missing file, a changed file, a missing column or a bad value
+/// is an error naming the file (and the line).
 pub fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, ModelError> {
+    let (bytes, _) = read_verified(path)?;
     let csv_err = |e: csv::Error| ModelError::Csv {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
     csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(csv_err)?
+        .from_reader(bytes.as_slice())
         .deserialize()
         .map(|row| row.map_err(csv_err))
         .collect()
 }
 
-/// Rewrites `<dir>/metrics.csv` with all rows (atomically); with no rows, the header alone.
+/// Rewrites `<dir>/metrics.csv` with all rows (atomically, checked); with no rows, the header.
 pub fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Result<(), ModelError> {
     let path = dir.join(METRICS_FILE);
     if rows.is_empty() {
-        return write_atomic(&path, format!("{METRICS_HEADER}\n").as_bytes());
+        return write_checked(&path, format!("{METRICS_HEADER}\n").as_bytes());
     }
     write_csv(&path, rows)
 }
 
-/// Reads `<dir>/metrics.csv`: columns by header name (others are ignored; `lr` and the seconds
-/// may be absent), values trimmed, `NaN` for a split that was not measured. A missing column or
-/// a value that is not a number is an error naming the file and the line.
+/// Reads `<dir>/metrics.csv` ([`read_csv`]): columns by header name (others are ignored; `lr` and
+/// the seconds may be absent), values trimmed, `NaN` for a split that was not measured. A changed
+/// file, a missing column or a value that is not a number is an error naming the file and line.
 pub fn read_metrics(dir: &Path) -> Result<Vec<EpochMetrics>, ModelError> {
-    let path = dir.join(METRICS_FILE);
-    let csv_err = |e: csv::Error| ModelError::Csv {
-        path: path.clone(),
-        message: e.to_string(),
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(&path)
-        .map_err(csv_err)?;
-    reader
-        .deserialize()
-        .map(|row| row.map_err(csv_err))
-        .collect()
+    read_csv(&dir.join(METRICS_FILE))
+}
+
+/// Reads a run file as text after checking it against its sidecar ([`read_verified`]).
+pub fn read_checked_text(path: &Path) -> Result<String, ModelError> {
+    let (bytes, _) = read_verified(path)?;
+    String::from_utf8(bytes)
+        .map_err(|e| ModelError::Record(format!("{}: not UTF-8 text: {e}", path.display())))
 }
 
 /// The model's shape, stored as `model.json` so the weights can be applied to a model of the
@@ -289,16 +287,16 @@ pub fn write_run_header(
     config: &RunConfig,
     spec: &ModelSpec,
 ) -> Result<(), ModelError> {
-    write_atomic(&dir.join(CONFIG_FILE), config.to_toml_string()?.as_bytes())?;
+    write_checked(&dir.join(CONFIG_FILE), config.to_toml_string()?.as_bytes())?;
     let json = serde_json::to_string_pretty(spec)
         .map_err(|e| ModelError::Record(format!("cannot serialize model spec: {e}")))?;
-    write_atomic(&dir.join(MODEL_SPEC_FILE), json.as_bytes())
+    write_checked(&dir.join(MODEL_SPEC_FILE), json.as_bytes())
 }
 
-/// Read `model.json` from a run folder.
+/// Read `model.json` from a run folder (checked against its sidecar).
 pub fn read_model_spec(dir: &Path) -> Result<ModelSpec, ModelError> {
     let path = dir.join(MODEL_SPEC_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
+    let text = read_checked_text(&path)?;
     serde_json::from_str(&text).map_err(|e| ModelError::Config {
         path,
         message: e.to_string(),
@@ -316,7 +314,8 @@ pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun, ModelError> {
     if !dir.is_dir() {
         return Err(run_err(dir, "not a folder"));
     }
-    let config = RunConfig::load(&dir.join(CONFIG_FILE))?;
+    let config_path = dir.join(CONFIG_FILE);
+    let config = RunConfig::from_toml_str(&read_checked_text(&config_path)?, &config_path)?;
     let spec = read_model_spec(dir)?;
     let weights = dir.join(WEIGHTS_FILE);
     let model = match (&spec, config.task()) {
@@ -338,6 +337,8 @@ pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun, ModelError> {
             if !v.is_file() {
                 return Err(run_err(dir, format!("missing {VOCAB_FILE}")));
             }
+            // Checked here; the tokenizer reads the file itself later.
+            read_verified(&v)?;
             Some(v)
         }
         Task::Ecg | Task::Copy => None,
@@ -423,6 +424,32 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(METRICS_FILE)).unwrap();
         assert_eq!(text, format!("{METRICS_HEADER}\n"));
         assert!(read_metrics(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_changed_run_file_is_refused_naming_it_and_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        write_metrics(dir.path(), &[row(1), row(2)]).unwrap();
+        let path = dir.path().join(METRICS_FILE);
+        assert!(dir.path().join("metrics.csv.crc32").is_file());
+        // One digit of one accuracy edited: same length, different bytes.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("0.875", "0.975", 1)).unwrap();
+        let e = read_metrics(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("metrics.csv") && e.contains("metrics.csv.crc32") && e.contains("changed"),
+            "{e}"
+        );
+        // The config and model shape of a run are checked the same way.
+        let config = RunConfig::Copy(crate::config::CopyRunConfig::default());
+        let spec = ModelSpec::Copy(CopyModelConfig::new(10, 9));
+        write_run_header(dir.path(), &config, &spec).unwrap();
+        read_model_spec(dir.path()).unwrap();
+        let spec_path = dir.path().join(MODEL_SPEC_FILE);
+        let text = std::fs::read_to_string(&spec_path).unwrap();
+        std::fs::write(&spec_path, text.replacen("10", "11", 1)).unwrap();
+        let e = read_model_spec(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("model.json") && e.contains("changed"), "{e}");
     }
 
     #[test]

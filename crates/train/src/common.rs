@@ -11,7 +11,6 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
 use indicatif::ProgressBar;
-use kann_models::atomic::write_atomic;
 use kann_models::run::{LOG_FILE, SUMMARY_FILE, WEIGHTS_FILE, write_metrics};
 
 pub use crate::checkpoint::{Checkpoint, Restored};
@@ -148,9 +147,9 @@ pub fn publish(dir: &Path, weights: &[u8], metrics: &[EpochMetrics]) -> Result<(
     Ok(())
 }
 
-/// Write `summary.json` atomically.
+/// Write `summary.json` atomically, with its checksum sidecar.
 pub fn write_summary(dir: &Path, summary: &serde_json::Value) -> Result<()> {
-    write_atomic(
+    kann_models::integrity::write_checked(
         &dir.join(SUMMARY_FILE),
         serde_json::to_string_pretty(summary)?.as_bytes(),
     )?;

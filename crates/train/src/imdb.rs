@@ -11,7 +11,6 @@ use kann_data::imdb::{ImdbDataset, ImdbSplits, Review, SplitLimits};
 use kann_data::locate_data_dir;
 use kann_data::progress::progress_bar;
 use kann_data::tokenizer::Tokenizer;
-use kann_models::atomic::write_atomic;
 use kann_models::config::{ImdbRunConfig, RunConfig, Task};
 use kann_models::integrity::{module_bytes, module_from_bytes};
 use kann_models::npy::tensor_to_vec;
@@ -294,7 +293,7 @@ fn train_imdb(
         None => {
             let vocab_bytes =
                 std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
-            write_atomic(&out.join(VOCAB_FILE), &vocab_bytes)?;
+            kann_models::integrity::write_checked(&out.join(VOCAB_FILE), &vocab_bytes)?;
             write_run_header(out, full_config, &ModelSpec::Sentiment(mcfg.clone()))?;
             (model, optim, TrainState::fresh(cfg.train.lr))
         }

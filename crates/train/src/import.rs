@@ -17,7 +17,6 @@ use kann_data::ecg::{EcgSplits, SERIES_LEN};
 use kann_data::imdb::Review;
 use kann_data::locate_data_dir;
 use kann_data::tokenizer::Tokenizer;
-use kann_models::atomic::write_atomic;
 use kann_models::cells::CellKind;
 use kann_models::config::{RunConfig, Task};
 use kann_models::integrity::{Checksum, module_bytes, write_weights};
@@ -127,7 +126,7 @@ pub fn import_imdb(opts: &ImportOptions) -> Result<PathBuf> {
         cfg.model.d_hidden = mcfg.d_hidden;
         let vocab_bytes =
             std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
-        write_atomic(&out.join(VOCAB_FILE), &vocab_bytes)?;
+        kann_models::integrity::write_checked(&out.join(VOCAB_FILE), &vocab_bytes)?;
         let shape = format!(
             "Embedding({}, {e}) -> {c}({e}, {h}) -> Linear({h}, 1)",
             mcfg.vocab_size,
@@ -357,7 +356,7 @@ pub fn export_data(
             }
             let bytes =
                 std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
-            write_atomic(&out.join(VOCAB_FILE), &bytes)?;
+            kann_models::integrity::write_checked(&out.join(VOCAB_FILE), &bytes)?;
         }
         RunConfig::Ecg(cfg) => {
             let data_dir = locate_data_dir(data_dir.as_deref(), cfg.data.data_dir.as_deref());

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use kann_data::workspace_root;
-use kann_models::atomic::write_atomic;
 use kann_models::cells::CellKind;
 use kann_models::config::{RunConfig, Task};
 use kann_models::lock::{RunLock, lock_run_dir};
@@ -489,7 +488,7 @@ fn finished(out: &Path, epochs_done: usize, epochs: usize) -> Result<bool> {
 pub fn update_config(out: &Path, config: &RunConfig) -> Result<()> {
     let path = out.join(CONFIG_FILE);
     if RunConfig::load(&path).ok().as_ref() != Some(config) {
-        write_atomic(&path, config.to_toml_string()?.as_bytes())?;
+        kann_models::integrity::write_checked(&path, config.to_toml_string()?.as_bytes())?;
     }
     Ok(())
 }

@@ -59,7 +59,7 @@ pub fn run_dir(out: &Path, cell: CellKind, seed: u64) -> PathBuf {
 }
 
 fn test_accuracy(dir: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(dir.join(SUMMARY_FILE)).ok()?;
+    let text = kann_models::run::read_checked_text(&dir.join(SUMMARY_FILE)).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v["test_accuracy"].as_f64()
 }
