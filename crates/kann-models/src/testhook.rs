@@ -5,6 +5,10 @@
 //! `<name>[@<n>]:<action>`, the `n`-th time (default: the first) that point is reached the
 //! process runs `action`: `abort` (dies at once, like `kill -9`: no destructors, no cleanup) or
 //! `wait` (sleeps until it is killed). Unset, [`point`] does nothing but read the variable once.
+//!
+//! The hooks exist only in builds with debug assertions (the `dev`/`test` profile the tests run
+//! in); in a release build [`point`] is empty and `KANN_TEST_HOOK` is ignored, so no environment
+//! variable can stop a release `train` or `analyze`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,6 +44,9 @@ fn hook() -> Option<&'static Hook> {
 
 /// A named point of a write sequence (see the module docs).
 pub fn point(name: &str) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
     let Some(h) = hook() else { return };
     if h.name != name || h.seen.fetch_add(1, Ordering::SeqCst) + 1 != h.nth {
         return;
