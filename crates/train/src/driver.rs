@@ -12,6 +12,12 @@
 //! finite check of the validation loss, the `metrics.csv` row, the [`Improvement`] rule, the
 //! [`Schedule`], the checkpoint (the commit point), publishing `model.bpk` and `metrics.csv`,
 //! the task's own per-epoch tables ([`EpochTable`]), and the epoch's log line.
+//!
+//! A kill anywhere in an epoch loses at most that epoch: `--resume` starts again from the last
+//! committed checkpoint and gives the files of the uninterrupted run. The test hook
+//! ([`kann_models::testhook`]) names the points between the steps: `driver-after-step`,
+//! `driver-after-evaluation`, the checkpoint's own points, `publish-after-weights`,
+//! `driver-after-publish`, `driver-after-tables`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,6 +30,7 @@ use kann_data::progress::progress_bar;
 use kann_models::config::RunConfig;
 use kann_models::integrity::{module_bytes, module_from_bytes, read_verified};
 use kann_models::run::{WEIGHTS_FILE, read_csv, write_csv};
+use kann_models::testhook;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -271,6 +278,7 @@ pub fn drive<T: Task>(
         let t_eval = Timer::start();
         let eval = task.evaluate(&model.valid(), epoch, &eval_device)?;
         check_finite("validation loss", eval.val_loss, epoch, trained.batches)?;
+        testhook::point("driver-after-evaluation");
         let row = EpochMetrics {
             epoch,
             lr: t.state.lr,
@@ -386,6 +394,7 @@ fn train_epoch<T: Task>(
         let norm = clip_global_norm(&model, &mut grads, policy.grad_clip);
         check_finite("gradient norm", norm, epoch, bi + 1)?;
         model = t.optim.step(t.state.lr, model, grads);
+        testhook::point("driver-after-step");
         loss_sum += step.value * step.examples as f64;
         seen += step.examples;
         let msg = task.progress(loss_sum / seen as f64);
@@ -442,7 +451,9 @@ fn commit_epoch<T: Task>(
     };
     checkpoint.save(&model_bytes, &optim_bytes(&t.optim)?, &t.state, best)?;
     publish(out, published, &t.state.metrics)?;
+    testhook::point("driver-after-publish");
     task.write_tables(out)?;
+    testhook::point("driver-after-tables");
     Ok(improved)
 }
 
@@ -502,5 +513,340 @@ impl<R: EpochRow> EpochTable<R> {
     pub fn write(&self, out: &Path) -> Result<()> {
         write_csv(&out.join(self.file), &self.rows)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use burn::nn::{Linear, LinearConfig};
+    use kann_models::config::CopyRunConfig;
+
+    use super::*;
+
+    #[test]
+    fn strict_and_relative_improvement() {
+        assert!(Improvement::Strict.improves(0.999, 1.0));
+        assert!(!Improvement::Strict.improves(1.0, 1.0));
+        let rel = Improvement::Relative(1e-4);
+        // PyTorch's rel mode: better only below best * (1 - 1e-4) = 0.9999.
+        assert!(!rel.improves(0.99995, 1.0));
+        assert!(!rel.improves(0.9999, 1.0));
+        assert!(rel.improves(0.99989, 1.0));
+        // The first epoch always improves on the fresh state's infinite best.
+        for rule in [Improvement::Strict, rel] {
+            assert!(rule.improves(1e30, f64::INFINITY));
+            assert!(!rule.improves(f64::NAN, f64::INFINITY));
+        }
+    }
+
+    fn lrs(schedule: Schedule, improved: &[bool]) -> Vec<(f64, usize)> {
+        let mut state = TrainState::fresh(1.0);
+        improved
+            .iter()
+            .map(|&i| {
+                schedule.after_epoch(&mut state, i);
+                (state.lr, state.bad_epochs)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plateau_reduces_after_more_than_patience_bad_epochs_and_restarts_the_count() {
+        let plateau = Schedule::Plateau {
+            factor: 0.5,
+            patience: 2,
+        };
+        // Two bad epochs are tolerated; the third halves the rate and restarts the count.
+        let got = lrs(plateau, &[false, false, false, false, false, false, false]);
+        assert_eq!(
+            got,
+            [
+                (1.0, 1),
+                (1.0, 2),
+                (0.5, 0),
+                (0.5, 1),
+                (0.5, 2),
+                (0.25, 0),
+                (0.25, 1)
+            ]
+        );
+        // An improvement resets the count.
+        let got = lrs(plateau, &[false, false, true, false, false, false]);
+        assert_eq!(
+            got,
+            [(1.0, 1), (1.0, 2), (1.0, 0), (1.0, 1), (1.0, 2), (0.5, 0)]
+        );
+    }
+
+    #[test]
+    fn exponential_and_constant_schedules() {
+        let got = lrs(Schedule::Exponential(0.8), &[true, false, true]);
+        assert_eq!(got, [(0.8, 0), (0.8 * 0.8, 0), (0.8 * 0.8 * 0.8, 0)]);
+        assert_eq!(lrs(Schedule::Constant, &[false; 5]), [(1.0, 0); 5]);
+    }
+
+    /// `weight·3 + bias·4` summed: gradients 3 (both weights) and 4 (bias), norm √34.
+    fn known_grads(model: &Linear) -> GradientsParams {
+        let w = model.weight.val().mul_scalar(3.0).sum();
+        let b = model.bias.as_ref().unwrap().val().mul_scalar(4.0).sum();
+        GradientsParams::from_grads((w + b).backward(), model)
+    }
+
+    #[test]
+    fn clipping_scales_the_global_norm_down_to_the_limit_only() {
+        let device = Device::flex().autodiff();
+        let model = LinearConfig::new(2, 1).init(&device);
+        let full = 34f64.sqrt();
+        for (limit, after) in [(None, full), (Some(10.0), full), (Some(1.0), 1.0)] {
+            let mut grads = known_grads(&model);
+            let before = clip_global_norm(&model, &mut grads, limit);
+            assert!((before - full).abs() < 1e-5, "{limit:?}: {before}");
+            let now = clip_global_norm(&model, &mut grads, None);
+            assert!((now - after).abs() < 1e-5, "{limit:?}: {now} != {after}");
+        }
+    }
+
+    #[test]
+    fn epoch_order_is_a_seeded_permutation_new_each_epoch() {
+        let a = epoch_order(50, 7, 1);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_eq!(a, epoch_order(50, 7, 1), "not repeatable");
+        assert_ne!(a, epoch_order(50, 7, 2), "same order in the next epoch");
+        assert_ne!(a, epoch_order(50, 8, 1), "same order for another seed");
+    }
+
+    /// A real, tiny task for the driver: fit `y = 3x + 1` with one linear unit, recording each
+    /// call the driver makes and what the run folder holds when the epoch's tables are written.
+    struct Line {
+        events: Rc<RefCell<Vec<String>>>,
+        out: std::path::PathBuf,
+        x: Vec<f32>,
+    }
+
+    impl Line {
+        fn log(&self, e: String) {
+            self.events.borrow_mut().push(e);
+        }
+        fn tensors(&self, idx: &[usize], device: &Device) -> (Tensor<2>, Tensor<2>) {
+            let x: Vec<f32> = idx.iter().map(|&i| self.x[i]).collect();
+            let y: Vec<f32> = x.iter().map(|v| 3.0 * v + 1.0).collect();
+            let n = idx.len();
+            (
+                Tensor::from_data(TensorData::new(x, [n, 1]), device),
+                Tensor::from_data(TensorData::new(y, [n, 1]), device),
+            )
+        }
+        fn mse(&self, model: &Linear, idx: &[usize], device: &Device) -> Tensor<1> {
+            let (x, y) = self.tensors(idx, device);
+            let d = model.forward(x) - y;
+            (d.clone() * d).mean()
+        }
+    }
+
+    impl Task for Line {
+        type Model = Linear;
+        fn init_model(&self, device: &Device) -> Linear {
+            LinearConfig::new(1, 1).init(device)
+        }
+        fn write_header(&self, _out: &Path) -> Result<()> {
+            self.log("header".into());
+            Ok(())
+        }
+        fn describe(&self, _out: &Path) -> String {
+            self.log("describe".into());
+            "line".into()
+        }
+        fn batches(&self, epoch: usize) -> Vec<Vec<usize>> {
+            self.log(format!("batches {epoch}"));
+            let order = epoch_order(self.x.len(), 1, epoch);
+            order.chunks(4).map(<[usize]>::to_vec).collect()
+        }
+        fn begin_epoch(&mut self) {
+            self.log("begin".into());
+        }
+        fn train_step(
+            &mut self,
+            model: &Linear,
+            batch: &[usize],
+            device: &Device,
+        ) -> Result<StepLoss> {
+            self.log("step".into());
+            let loss = self.mse(model, batch, device);
+            let value = f64::from(loss.clone().into_scalar::<f32>());
+            Ok(StepLoss {
+                loss,
+                value,
+                examples: batch.len(),
+            })
+        }
+        fn progress(&self, mean_loss: f64) -> String {
+            format!("{mean_loss}")
+        }
+        fn train_accuracy(&self) -> f64 {
+            f64::NAN
+        }
+        fn evaluate(
+            &mut self,
+            model: &Linear,
+            epoch: usize,
+            device: &Device,
+        ) -> Result<Evaluation> {
+            self.log(format!("evaluate {epoch}"));
+            let all: Vec<usize> = (0..self.x.len()).collect();
+            let val_loss = f64::from(self.mse(model, &all, device).into_scalar::<f32>());
+            Ok(Evaluation {
+                val_loss,
+                val_acc: f64::NAN,
+                test_loss: f64::NAN,
+                test_acc: f64::NAN,
+            })
+        }
+        fn epoch_line(&self, row: &EpochMetrics, _improved: bool) -> String {
+            self.log(format!("line {}", row.epoch));
+            String::new()
+        }
+        fn tables(&self) -> Result<BTreeMap<String, serde_json::Value>> {
+            self.log("tables".into());
+            Ok(BTreeMap::new())
+        }
+        fn restore_tables(&mut self, state: &TrainState, _out: &Path) -> Result<()> {
+            self.log(format!("restore {}", state.epochs_done));
+            Ok(())
+        }
+        fn write_tables(&self, out: &Path) -> Result<()> {
+            // The checkpoint is committed and the weights and metrics published before this.
+            let latest = std::fs::read_to_string(out.join("checkpoint/LATEST")).unwrap();
+            let rows = std::fs::read_to_string(out.join("metrics.csv"))
+                .unwrap()
+                .lines()
+                .count()
+                - 1;
+            let weights = out.join(WEIGHTS_FILE).is_file();
+            self.log(format!("write_tables {} {rows} {weights}", latest.trim()));
+            assert_eq!(out, self.out);
+            Ok(())
+        }
+        fn finish(&mut self, end: &Finish) -> Result<()> {
+            self.log(format!("finish {}", end.state.epochs_done));
+            let summary = serde_json::json!({"epochs": end.state.epochs_done});
+            write_summary(end.out, &summary)
+        }
+    }
+
+    fn line_policy(epochs: usize) -> Policy {
+        Policy {
+            name: "line",
+            epochs,
+            seed: 3,
+            lr: 0.05,
+            weight_decay: 0.0,
+            grad_clip: Some(5.0),
+            improvement: Improvement::Strict,
+            schedule: Schedule::Exponential(0.9),
+            published: Published::BestValidation,
+        }
+    }
+
+    fn epoch_events(e: usize) -> Vec<String> {
+        let mut v = vec![format!("batches {e}"), "begin".into()];
+        v.extend(std::iter::repeat_n("step".to_string(), 4));
+        v.extend([
+            format!("evaluate {e}"),
+            "tables".into(),
+            format!("write_tables epoch-{e:04} {e} true"),
+            format!("line {e}"),
+        ]);
+        v
+    }
+
+    #[test]
+    fn an_epoch_runs_its_steps_in_order_and_commits_before_it_publishes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("run");
+        std::fs::create_dir(&out).unwrap();
+        let device = Device::flex().autodiff();
+        let config = RunConfig::Copy(CopyRunConfig::default());
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let train = |epochs: usize, resume: bool| {
+            let run = RunSpec {
+                out: &out,
+                resume,
+                device: &device,
+                config: &config,
+            };
+            let task = Line {
+                events: events.clone(),
+                out: out.clone(),
+                x: (0..16).map(|i| i as f32 / 16.0).collect(),
+            };
+            drive(&run, &line_policy(epochs), || Ok(task)).unwrap();
+            std::mem::take(&mut *events.borrow_mut())
+        };
+        let mut expected = vec!["header".to_string(), "describe".into()];
+        expected.extend(epoch_events(1));
+        expected.extend(epoch_events(2));
+        expected.push("finish 2".into());
+        assert_eq!(train(2, false), expected);
+        // A resume restores, then runs only the new epochs; with nothing to do, it loads nothing.
+        let mut expected = vec!["restore 2".to_string(), "describe".into()];
+        expected.extend(epoch_events(3));
+        expected.push("finish 3".into());
+        assert_eq!(train(3, true), expected);
+        assert_eq!(train(3, true), Vec::<String>::new());
+        // The rate decayed once per epoch; the loss fell.
+        let state = Checkpoint::new(&out).load().unwrap().state;
+        assert_eq!(state.lr, 0.05 * 0.9 * 0.9 * 0.9);
+        let m = &state.metrics;
+        assert!(m[2].val_loss < m[0].val_loss, "{m:?}");
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+    struct Row {
+        epoch: usize,
+        value: f64,
+    }
+
+    impl EpochRow for Row {
+        fn epoch(&self) -> usize {
+            self.epoch
+        }
+    }
+
+    #[test]
+    fn an_epoch_table_comes_back_from_the_checkpoint_or_names_the_bad_line_of_its_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut table = EpochTable::<Row>::new("rows.csv");
+        table.rows = (1..=3)
+            .map(|epoch| Row {
+                epoch,
+                value: 0.1 * epoch as f64,
+            })
+            .collect();
+        let mut state = TrainState::fresh(1.0);
+        state.epochs_done = 2;
+        table.save_into(&mut state.tables).unwrap();
+        // From the checkpoint: rows after the committed epoch dropped, the file written.
+        let mut back = EpochTable::<Row>::new("rows.csv");
+        back.restore(&state, tmp.path()).unwrap();
+        assert_eq!(back.rows, table.rows[..2]);
+        let text = std::fs::read_to_string(tmp.path().join("rows.csv")).unwrap();
+        assert_eq!(text, "epoch,value\n1,0.1\n2,0.2\n");
+        // A checkpoint without tables (older layout) reads the file; a bad line is an error.
+        state.tables.clear();
+        let mut legacy = EpochTable::<Row>::new("rows.csv");
+        legacy.restore(&state, tmp.path()).unwrap();
+        assert_eq!(legacy.rows, table.rows[..2]);
+        std::fs::write(tmp.path().join("rows.csv"), "epoch,value\n1,0.1\n2,oops\n").unwrap();
+        let err = format!("{:#}", legacy.restore(&state, tmp.path()).unwrap_err());
+        assert!(err.contains("rows.csv") && err.contains("line: 3"), "{err}");
+        // No file and no table: an empty history.
+        std::fs::remove_file(tmp.path().join("rows.csv")).unwrap();
+        legacy.restore(&state, tmp.path()).unwrap();
+        assert!(legacy.rows.is_empty());
     }
 }
