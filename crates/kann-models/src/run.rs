@@ -143,30 +143,42 @@ pub struct EpochMetrics {
     /// 1-based epoch.
     pub epoch: usize,
     /// Learning rate used in this epoch (NaN when a file does not record it).
-    #[serde(default = "not_recorded")]
+    #[serde(default = "not_recorded", deserialize_with = "nan_if_null")]
     pub lr: f64,
     /// Mean training loss over the epoch's batches.
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_loss: f64,
     /// Training accuracy over the epoch (running, as the model changed).
+    #[serde(deserialize_with = "nan_if_null")]
     pub train_acc: f64,
     /// Validation loss.
+    #[serde(deserialize_with = "nan_if_null")]
     pub val_loss: f64,
     /// Validation accuracy.
+    #[serde(deserialize_with = "nan_if_null")]
     pub val_acc: f64,
     /// Test loss (NaN when not evaluated).
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_loss: f64,
     /// Test accuracy (NaN when not evaluated).
+    #[serde(deserialize_with = "nan_if_null")]
     pub test_acc: f64,
     /// Seconds spent training this epoch (NaN when a file does not record it).
-    #[serde(default = "not_recorded")]
+    #[serde(default = "not_recorded", deserialize_with = "nan_if_null")]
     pub train_seconds: f64,
     /// Seconds spent evaluating this epoch (NaN when a file does not record it).
-    #[serde(default = "not_recorded")]
+    #[serde(default = "not_recorded", deserialize_with = "nan_if_null")]
     pub eval_seconds: f64,
 }
 
 fn not_recorded() -> f64 {
     f64::NAN
+}
+
+/// A number, or NaN for `null`: JSON has no NaN, so serde_json writes a NaN (a test loss not
+/// evaluated) as `null`, and a checkpoint's `state.json` must read it back.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Header of `metrics.csv` (the fields of [`EpochMetrics`], in order).

@@ -1,6 +1,7 @@
-//! Pieces shared by both training loops: log, metrics, publishing the weights, gradient
+//! Pieces of the training loop ([`crate::driver`]): log, metrics, publishing the weights, gradient
 //! clipping, optimizer, progress bars (the checkpoint is in [`crate::checkpoint`]).
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -95,6 +96,10 @@ pub struct TrainState {
     pub elapsed_seconds: f64,
     /// Metrics rows so far.
     pub metrics: Vec<EpochMetrics>,
+    /// The task's own per-epoch tables (file name -> rows; [`crate::driver::EpochTable`]),
+    /// committed with the checkpoint. Absent from `state.json` when the task keeps none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, serde_json::Value>,
 }
 
 impl TrainState {
@@ -108,6 +113,7 @@ impl TrainState {
             bad_epochs: 0,
             elapsed_seconds: 0.0,
             metrics: Vec::new(),
+            tables: BTreeMap::new(),
         }
     }
 }

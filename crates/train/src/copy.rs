@@ -6,26 +6,26 @@
 //! (`*_acc`), and `copy_metrics.csv` ([`CopyEpoch`]) the whole-string accuracies of validation
 //! and test. `summary.json` gives both accuracies of the best weights on every split.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 use kann_data::copy::{CopySequence, CopySpec, CopySplits, CopyTask, RecallAccuracy};
-use kann_data::progress::progress_bar;
 use kann_models::CopyModel;
 use kann_models::config::{CopyRunConfig, RunConfig, Task};
 use kann_models::copy::{argmax_classes, recall_cross_entropy};
-use kann_models::integrity::{module_bytes, module_from_bytes, read_verified};
-use kann_models::run::{
-    ModelSpec, WEIGHTS_FILE, load_weights, read_csv, write_csv, write_run_header,
-};
+use kann_models::run::{ModelSpec, WEIGHTS_FILE, load_weights, write_run_header};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::*;
-use crate::setup::{Start, remove_leftovers, restore_point, run_resolved, update_config};
+use crate::driver::{
+    EpochRow, EpochTable, Evaluation, Finish, Improvement, Policy, Published, RunSpec, Schedule,
+    StepLoss, drive,
+};
+use crate::setup::run_resolved;
 
 /// `copy_metrics.csv`: whole-string accuracy per epoch.
 pub const COPY_METRICS_FILE: &str = "copy_metrics.csv";
@@ -106,194 +106,212 @@ pub fn run(args: &TrainArgs) -> Result<std::path::PathBuf> {
         let RunConfig::Copy(cfg) = &r.config else {
             bail!("resolve returned a config of another task")
         };
-        train_copy(cfg, &r.config, &r.out, r.resume, &r.device)
+        let run = RunSpec {
+            out: &r.out,
+            resume: r.resume,
+            device: &r.device,
+            config: &r.config,
+        };
+        drive(&run, &policy(cfg), || CopyTraining::new(cfg, &r.config))
     })
 }
 
-fn train_copy(
-    cfg: &CopyRunConfig,
-    full_config: &RunConfig,
-    out: &Path,
-    resume: bool,
-    device: &Device,
-) -> Result<()> {
-    let checkpoint = Checkpoint::new(out);
-    let restored = match restore_point(&checkpoint, out, resume, cfg.train.epochs)? {
-        Start::Fresh => None,
-        Start::Resume(r) => Some(r),
-        Start::Finished => return Ok(()),
-    };
-    let mut log = Logger::new(out);
-    let total = Timer::start();
-    let splits = copy_splits(cfg)?;
-    let task = splits.task;
-    let mcfg = cfg.model_config();
-    device.seed(cfg.train.seed);
-    let model = mcfg.init(device);
-    let optim = adam(cfg.train.weight_decay);
-    let (mut model, mut optim, mut state, mut best, mut copy_rows) = match restored {
-        Some(r) => {
-            let model = module_from_bytes(model, r.model, &r.dir.join("model.bpk"))?;
-            let optim = optim_from_bytes(optim, r.optim, &r.dir.join("optim.bpk"))?;
-            let best = match r.best {
-                Some(b) => b,
-                None => read_verified(&out.join(WEIGHTS_FILE))?.0,
-            };
-            // Rows of epochs after the checkpoint (a kill between the two writes) are dropped.
-            let rows: Vec<CopyEpoch> = read_csv(&out.join(COPY_METRICS_FILE))
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|row: &CopyEpoch| row.epoch <= r.state.epochs_done)
-                .collect();
-            update_config(out, full_config)?;
-            publish(out, &best, &r.state.metrics)?;
-            write_csv(&out.join(COPY_METRICS_FILE), &rows)?;
-            let removed = remove_leftovers(out)?;
-            log.line(format!(
-                "resuming after epoch {}{}",
-                r.state.epochs_done,
-                if removed > 0 {
-                    format!("; removed {removed} leftover(s) of interrupted writes")
-                } else {
-                    String::new()
-                }
-            ));
-            (model, optim, r.state, Some(best), rows)
-        }
-        None => {
-            write_run_header(out, full_config, &ModelSpec::Copy(mcfg.clone()))?;
-            (
-                model,
-                optim,
-                TrainState::fresh(cfg.train.lr),
-                None,
-                Vec::new(),
-            )
-        }
-    };
-    log.line(format!(
-        "copy: strings of {} over {} symbols, delay {} ({} steps, recall window {}..{}); {} train / {} val / {} test sequences (seed {}); cell {}, hidden {}, run folder {}",
-        task.len,
-        task.symbols,
-        task.delay,
-        task.steps(),
-        task.recall_start(),
-        task.steps(),
-        splits.train.len(),
-        splits.validation.len(),
-        splits.test.len(),
-        cfg.data.seed,
-        cfg.model.cell,
-        cfg.model.d_hidden,
-        out.display()
-    ));
-    let eval_device = device.clone().inner();
-    let bs = cfg.train.batch_size;
-    for epoch in state.epochs_done + 1..=cfg.train.epochs {
-        let t_train = Timer::start();
-        let order = epoch_order(splits.train.len(), cfg.train.seed, epoch);
-        let n_batches = order.len().div_ceil(bs);
-        let bar = progress_bar(
-            n_batches as u64,
-            &format!("copy epoch {epoch}/{}", cfg.train.epochs),
-        );
-        log.attach(Some(bar.clone()));
-        let (mut loss_sum, mut n_seen) = (0.0f64, 0usize);
-        let mut acc = RecallAccuracy::default();
-        for (bi, idx) in order.chunks(bs).enumerate() {
-            let seqs: Vec<&CopySequence> = idx.iter().map(|&i| &splits.train[i]).collect();
-            let inputs: Vec<&[usize]> = seqs.iter().map(|s| s.input.as_slice()).collect();
-            let targets: Vec<usize> = seqs.iter().flat_map(|s| s.string.iter().copied()).collect();
-            let x = model.one_hot(&inputs, device)?;
-            let hidden = model.forward_states(x, false)?.hidden;
-            let logits = model.readout(hidden.narrow(1, task.recall_start(), task.len));
-            let loss = recall_cross_entropy(logits.clone(), &targets)?;
-            let batch_loss = f64::from(loss.clone().detach().into_scalar::<f32>());
-            check_finite("training loss", batch_loss, epoch, bi + 1)?;
+/// Copy's training settings: a constant rate, a strict `<` on the validation loss, the
+/// best-validation weights published.
+pub fn policy(cfg: &CopyRunConfig) -> Policy {
+    Policy {
+        name: "copy",
+        epochs: cfg.train.epochs,
+        seed: cfg.train.seed,
+        lr: cfg.train.lr,
+        weight_decay: cfg.train.weight_decay,
+        grad_clip: cfg.train.grad_clip,
+        improvement: Improvement::Strict,
+        schedule: Schedule::Constant,
+        published: Published::BestValidation,
+    }
+}
+
+impl EpochRow for CopyEpoch {
+    fn epoch(&self) -> usize {
+        self.epoch
+    }
+}
+
+/// The copy task as the driver trains it.
+pub struct CopyTraining<'a> {
+    cfg: &'a CopyRunConfig,
+    full_config: &'a RunConfig,
+    splits: CopySplits,
+    /// Running recall accuracy of the epoch's training batches.
+    train_acc: RecallAccuracy,
+    /// The last evaluation's validation and test recall.
+    last: (RecallAccuracy, RecallAccuracy),
+    /// `copy_metrics.csv`.
+    rows: EpochTable<CopyEpoch>,
+}
+
+impl<'a> CopyTraining<'a> {
+    /// The task of `cfg` with its splits drawn.
+    pub fn new(cfg: &'a CopyRunConfig, full_config: &'a RunConfig) -> Result<Self> {
+        Ok(Self {
+            cfg,
+            full_config,
+            splits: copy_splits(cfg)?,
+            train_acc: RecallAccuracy::default(),
+            last: Default::default(),
+            rows: EpochTable::new(COPY_METRICS_FILE),
+        })
+    }
+}
+
+impl crate::driver::Task for CopyTraining<'_> {
+    type Model = CopyModel;
+
+    fn init_model(&self, device: &Device) -> CopyModel {
+        self.cfg.model_config().init(device)
+    }
+
+    fn write_header(&self, out: &Path) -> Result<()> {
+        let spec = ModelSpec::Copy(self.cfg.model_config());
+        Ok(write_run_header(out, self.full_config, &spec)?)
+    }
+
+    fn describe(&self, out: &Path) -> String {
+        let (task, splits, cfg) = (&self.splits.task, &self.splits, self.cfg);
+        format!(
+            "copy: strings of {} over {} symbols, delay {} ({} steps, recall window {}..{}); {} train / {} val / {} test sequences (seed {}); cell {}, hidden {}, run folder {}",
+            task.len,
+            task.symbols,
+            task.delay,
+            task.steps(),
+            task.recall_start(),
+            task.steps(),
+            splits.train.len(),
+            splits.validation.len(),
+            splits.test.len(),
+            cfg.data.seed,
+            cfg.model.cell,
+            cfg.model.d_hidden,
+            out.display()
+        )
+    }
+
+    fn batches(&self, epoch: usize) -> Vec<Vec<usize>> {
+        let order = epoch_order(self.splits.train.len(), self.cfg.train.seed, epoch);
+        order
+            .chunks(self.cfg.train.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect()
+    }
+
+    fn begin_epoch(&mut self) {
+        self.train_acc = RecallAccuracy::default();
+    }
+
+    fn train_step(
+        &mut self,
+        model: &CopyModel,
+        batch: &[usize],
+        device: &Device,
+    ) -> Result<StepLoss> {
+        let task = &self.splits.task;
+        let seqs: Vec<&CopySequence> = batch.iter().map(|&i| &self.splits.train[i]).collect();
+        let inputs: Vec<&[usize]> = seqs.iter().map(|s| s.input.as_slice()).collect();
+        let targets: Vec<usize> = seqs.iter().flat_map(|s| s.string.iter().copied()).collect();
+        let x = model.one_hot(&inputs, device)?;
+        let hidden = model.forward_states(x, false)?.hidden;
+        let logits = model.readout(hidden.narrow(1, task.recall_start(), task.len));
+        let loss = recall_cross_entropy(logits.clone(), &targets)?;
+        let value = f64::from(loss.clone().detach().into_scalar::<f32>());
+        if value.is_finite() {
             let classes = argmax_classes(logits.detach())?;
             for (s, c) in seqs.iter().zip(classes.chunks(task.len)) {
-                acc.add(c, &s.string);
+                self.train_acc.add(c, &s.string);
             }
-            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-            let norm = clip_global_norm(&model, &mut grads, cfg.train.grad_clip);
-            check_finite("gradient norm", norm, epoch, bi + 1)?;
-            model = optim.step(state.lr, model, grads);
-            loss_sum += batch_loss * seqs.len() as f64;
-            n_seen += seqs.len();
-            let msg = format!(
-                "loss {:.3} recall {:.1}%",
-                loss_sum / n_seen as f64,
-                100.0 * acc.per_symbol()
-            );
-            log_progress(&log, &bar, bi + 1, n_batches, &t_train, &msg);
-            bar.inc(1);
-            bar.set_message(msg);
         }
-        bar.finish_and_clear();
-        log.attach(None);
-        let train_seconds = t_train.secs();
+        Ok(StepLoss {
+            loss,
+            value,
+            examples: seqs.len(),
+        })
+    }
 
-        let t_eval = Timer::start();
-        let valid = model.valid();
-        let (val_loss, val) = evaluate(&valid, &task, &splits.validation, &eval_device)?;
-        let (test_loss, test) = evaluate(&valid, &task, &splits.test, &eval_device)?;
-        check_finite("validation loss", val_loss, epoch, n_batches)?;
-        let row = EpochMetrics {
-            epoch,
-            lr: state.lr,
-            train_loss: loss_sum / n_seen as f64,
-            train_acc: acc.per_symbol(),
-            val_loss,
-            val_acc: val.per_symbol(),
-            test_loss,
-            test_acc: test.per_symbol(),
-            train_seconds,
-            eval_seconds: t_eval.secs(),
-        };
-        let improved = val_loss < state.best_val_loss;
-        let model_bytes = module_bytes(&model)?;
-        if improved {
-            state.best_val_loss = val_loss;
-            state.best_epoch = epoch;
-            best = Some(model_bytes.clone());
-        }
-        state.epochs_done = epoch;
-        state.elapsed_seconds += row.train_seconds + row.eval_seconds;
-        state.metrics.push(row.clone());
-        copy_rows.push(CopyEpoch {
+    fn progress(&self, mean_loss: f64) -> String {
+        format!(
+            "loss {mean_loss:.3} recall {:.1}%",
+            100.0 * self.train_acc.per_symbol()
+        )
+    }
+
+    fn train_accuracy(&self) -> f64 {
+        self.train_acc.per_symbol()
+    }
+
+    fn evaluate(&mut self, model: &CopyModel, epoch: usize, device: &Device) -> Result<Evaluation> {
+        let task = &self.splits.task;
+        let (val_loss, val) = evaluate(model, task, &self.splits.validation, device)?;
+        let (test_loss, test) = evaluate(model, task, &self.splits.test, device)?;
+        self.rows.rows.push(CopyEpoch {
             epoch,
             val_string_acc: val.whole_string(),
             test_string_acc: test.whole_string(),
         });
-        let best_bytes = best
-            .as_deref()
-            .context("no best-validation weights after an epoch")?;
-        checkpoint.save(
-            &model_bytes,
-            &optim_bytes(&optim)?,
-            &state,
-            Some(best_bytes),
-        )?;
-        publish(out, best_bytes, &state.metrics)?;
-        write_csv(&out.join(COPY_METRICS_FILE), &copy_rows)?;
-        log.line(format!(
-            "epoch {epoch:>3}/{} | train loss {:.4} recall {:.2}% | val loss {:.4} recall {:.2}% strings {:.2}%{} | test recall {:.2}% strings {:.2}% | {}",
-            cfg.train.epochs,
+        let eval = Evaluation {
+            val_loss,
+            val_acc: val.per_symbol(),
+            test_loss,
+            test_acc: test.per_symbol(),
+        };
+        self.last = (val, test);
+        Ok(eval)
+    }
+
+    fn epoch_line(&self, row: &EpochMetrics, improved: bool) -> String {
+        let (val, test) = &self.last;
+        format!(
+            "epoch {:>3}/{} | train loss {:.4} recall {:.2}% | val loss {:.4} recall {:.2}% strings {:.2}%{} | test recall {:.2}% strings {:.2}% | {}",
+            row.epoch,
+            self.cfg.train.epochs,
             row.train_loss,
             100.0 * row.train_acc,
-            val_loss,
+            row.val_loss,
             100.0 * val.per_symbol(),
             100.0 * val.whole_string(),
             if improved { " *best" } else { "" },
             100.0 * test.per_symbol(),
             100.0 * test.whole_string(),
             fmt_secs(row.train_seconds + row.eval_seconds)
-        ));
+        )
     }
 
-    // Final evaluation with the best-validation weights.
-    let best = load_weights(mcfg.init(&eval_device), &out.join(WEIGHTS_FILE))
-        .context("loading the best-validation weights")?;
+    fn tables(&self) -> Result<BTreeMap<String, serde_json::Value>> {
+        let mut tables = BTreeMap::new();
+        self.rows.save_into(&mut tables)?;
+        Ok(tables)
+    }
+
+    fn restore_tables(&mut self, state: &TrainState, out: &Path) -> Result<()> {
+        self.rows.restore(state, out)
+    }
+
+    fn write_tables(&self, out: &Path) -> Result<()> {
+        self.rows.write(out)
+    }
+
+    fn finish(&mut self, end: &Finish) -> Result<()> {
+        finish(self.cfg, &self.splits, end)
+    }
+}
+
+/// Final evaluation with the best-validation weights, `summary.json` and the closing line.
+fn finish(cfg: &CopyRunConfig, splits: &CopySplits, end: &Finish) -> Result<()> {
+    let (task, state, eval_device) = (&splits.task, end.state, end.eval_device);
+    let best = load_weights(
+        cfg.model_config().init(eval_device),
+        &end.out.join(WEIGHTS_FILE),
+    )
+    .context("loading the best-validation weights")?;
     let mut accs = serde_json::Map::new();
     let mut line = Vec::new();
     for (name, seqs) in [
@@ -301,7 +319,7 @@ fn train_copy(
         ("validation", &splits.validation),
         ("test", &splits.test),
     ] {
-        let (loss, a) = evaluate(&best, &task, seqs, &eval_device)?;
+        let (loss, a) = evaluate(&best, task, seqs, eval_device)?;
         accs.insert(
             name.into(),
             json!({"loss": loss, "symbol_accuracy": a.per_symbol(), "string_accuracy": a.whole_string(), "sequences": seqs.len()}),
@@ -329,10 +347,10 @@ fn train_copy(
         "splits": accs,
         "epochs": state.epochs_done,
         "train_seconds": state.elapsed_seconds,
-        "wall_seconds_this_session": total.secs(),
+        "wall_seconds_this_session": end.session.secs(),
     });
-    write_summary(out, &summary)?;
-    log.line(format!(
+    write_summary(end.out, &summary)?;
+    end.log.line(format!(
         "copy done: best epoch {} (val loss {:.4}); recall per symbol / whole string: {} (chance {:.1}% per symbol); training time {}",
         state.best_epoch,
         state.best_val_loss,

@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod common;
 pub mod copy;
+pub mod driver;
 pub mod ecg;
 pub mod imdb;
 pub mod import;
