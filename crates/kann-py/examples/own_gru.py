@@ -40,6 +40,7 @@ class Model(nn.Module):
 
 def main():
     torch.manual_seed(0)
+    torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(0)
     model = Model()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -60,15 +61,13 @@ def main():
     print("eigenvalues:", np.round(fit.eigenvalues, 3))
     print("memory horizons tau(0.01):", np.round(fit.memory_horizon(0.01), 1))
     print(f"e_rel (Eq. 12): {fit.relative_error:.4f}")
-    lead = fit.groups[0]
-    mag = fit.project(states, lead, kind="magnitude")[..., 0]  # Eq. 10, [B, T]
-    value = np.where(tokens == 1, 1, np.where(tokens == 2, -1, 0)).cumsum(1)
+    lead = fit.groups[0]  # the paper's u_1 (or U_12 when lambda_1, lambda_2 are a pair)
+    coord = fit.project(states, lead, kind="coordinates")[..., 0]  # Eq. 7, [B, T]
+    value = np.where(tokens == 1, 1, np.where(tokens == 2, -1, 0)).cumsum(1)  # running sum
     real = np.arange(states.shape[1])[None, :] < lens[:, None]
-    proj = fit.project(states, lead)  # Eq. 11 without modulus: the state on the leading group
-    r = np.corrcoef((proj @ fit.basis[:, 0])[real], value[real])[0, 1]
-    print(f"leading group u{[j + 1 for j in lead]}: |lambda| = {abs(fit.eigenvalues[lead[0]]):.3f}, "
-          f"mean magnitude {mag[real].mean():.3f}, correlation of its projection with the running sum {r:+.3f}")
-
+    r = np.corrcoef(coord.real[real], value[real])[0, 1]
+    print(f"leading group u{[j + 1 for j in lead]}: |lambda| = {abs(fit.eigenvalues[lead[0]]):.3f}; "
+          f"correlation of its coordinate (Eq. 7) with the running sum: {r:+.3f}")
 
 if __name__ == "__main__":
     main()
