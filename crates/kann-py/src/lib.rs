@@ -1072,10 +1072,17 @@ impl PyGramAccumulator {
             .map_err(|e| PyValueError::new_err(format!("other: {e}")))
     }
 
-    /// Fits the model from the accumulated Grams (Eqs. 4-5); `rank` as in `kann.fit`. The fit's
-    /// `relative_error` is `None`: score it with `Fit.score` / `Fit.error_sums`.
-    #[pyo3(signature = (rank = None))]
-    fn fit(&self, py: Python<'_>, rank: Option<&Bound<'_, PyAny>>) -> PyResult<Fit> {
+    /// Fits the model from the accumulated Grams (Eqs. 4-5); `rank` as in `kann.fit`;
+    /// `fit_steps` says which steps were pushed (`"real"` or `"all"`), kept with the fit. The
+    /// fit's `relative_error` is `None`: score it with `Fit.score` / `Fit.error_sums`.
+    #[pyo3(signature = (rank = None, fit_steps = "real"))]
+    fn fit(
+        &self,
+        py: Python<'_>,
+        rank: Option<&Bound<'_, PyAny>>,
+        fit_steps: &str,
+    ) -> PyResult<Fit> {
+        let fit_steps = parse_fit_steps(fit_steps)?;
         let options = FitOptions {
             rank: parse_rank(rank)?,
             precision: self.inner.precision(),
@@ -1097,7 +1104,7 @@ impl PyGramAccumulator {
                 model,
                 spectrum,
                 e_rel: None,
-                fit_steps: FitSteps::Real,
+                fit_steps,
             })
         })
         .map_err(|e| match e {

@@ -59,6 +59,7 @@ def test_dask_fit_tbh_mask_and_dask_lengths(client):
                         fit_steps="all", layout="tbh")
     np.testing.assert_allclose(got.eigenvalues, ref.eigenvalues, rtol=0, atol=1e-10)
     assert abs(got.relative_error - ref.relative_error) < 1e-10
+    assert got.fit_steps == "all" and got.num_states == ref.num_states == 24 * 30
 
 
 def test_dask_bad_input():

@@ -85,8 +85,9 @@ class GramAccumulator:
         """Adds the valid states and pairs of a chunk of sequences [B, T, H] (or [T, B, H])."""
     def merge(self, other: "GramAccumulator") -> None:
         """Adds everything other accumulated (same dim and precision)."""
-    def fit(self, rank: RankArg = None) -> Fit:
-        """Fits from the accumulated Grams; relative_error is None (see Fit.score)."""
+    def fit(self, rank: RankArg = None, fit_steps: str = "real") -> Fit:
+        """Fits from the accumulated Grams; fit_steps labels which steps were pushed;
+        relative_error is None (see Fit.score)."""
     @property
     def dim(self) -> int: ...
     @property

@@ -113,7 +113,7 @@ def fit(x: Any, lengths: Any = None, rank: Any = None, fit_steps: str = "real",
         raise ValueError(f"split_every: must be at least 2, got {split_every}")
     acc = gram(x, lengths, fit_steps=fit_steps, layout=layout, precision=precision,
                split_every=split_every)
-    model = acc.fit(rank=rank)
+    model = acc.fit(rank=rank, fit_steps=fit_steps)
     x, (blocks, parts), _ = _prepare(x, lengths, layout)
     shared = dask.delayed(model, pure=True, traverse=False)
     sums = [dask.delayed(_error_block, pure=True)(shared, blk, l, layout) for blk, l in zip(blocks, parts)]
