@@ -54,6 +54,17 @@ fn times_v(tilde: MatRef<'_, f64>, v: &Mat<c64>) -> Mat<c64> {
     })
 }
 
+/// Eigen-coordinates `Ĥ = H B V = H~ V` (Eq. 7) of the rows of `h` (`m × k` → `m × r`
+/// complex); their moduli are the projection magnitudes of Eq. 10.
+pub fn eigen_coordinates(
+    h: MatRef<'_, f64>,
+    model: &KoopmanModel,
+    spectrum: &Spectrum,
+) -> Result<Mat<c64>> {
+    check(h.ncols(), model, spectrum)?;
+    Ok(times_v(coefficients(h, model).as_ref(), &spectrum.v))
+}
+
 /// Projections `Ĥ = H B V = H~ V` (Eq. 7) of all states, C order `[s, n, r]`; padded steps are 0.
 pub fn projections(states: &States, model: &KoopmanModel, spectrum: &Spectrum) -> Result<Vec<c64>> {
     check(states.hidden(), model, spectrum)?;

@@ -286,6 +286,30 @@ fn gram_blocks<T: Elem>(
     (g, g01)
 }
 
+/// The complete state of a [`GramAccumulator`] as plain data (row-major `k × k` matrices), for
+/// serialisation ([`GramAccumulator::to_parts`], [`GramAccumulator::from_parts`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GramParts {
+    /// Hidden size `k`.
+    pub hidden: usize,
+    /// Arithmetic of the products.
+    pub precision: Precision,
+    /// Lower triangle of `G` (the upper triangle is not used; row-major `k × k`).
+    pub g_lower: Vec<f64>,
+    /// `G01 = XᵀY`.
+    pub g01: Vec<f64>,
+    /// `Σ` over sequences of the outer product of the first state (`G1 = G − first`).
+    pub first: Vec<f64>,
+    /// `Σ` over sequences of the outer product of the last state (`G0 = G − last`).
+    pub last: Vec<f64>,
+    /// Valid states pushed.
+    pub num_states: usize,
+    /// Pairs pushed.
+    pub num_pairs: usize,
+    /// Sequences pushed.
+    pub num_sequences: usize,
+}
+
 /// Streaming accumulator of [`Grams`]: `push` batches of sequences (with their lengths), then
 /// `finish` with the fit options to get the same model as [`crate::koopman_operator`] would on
 /// all the data at once. Holds `O(k²)` memory plus one block's conversion buffer per core.
@@ -462,6 +486,85 @@ impl GramAccumulator {
             let m = MatRef::from_row_major_slice(m, rows, k);
             matmul(acc.as_mut(), Accum::Add, m.transpose(), m, 1.0, Par::Seq);
         }
+    }
+
+    /// Adds everything `other` accumulated (its sequences) to `self`: the result equals one
+    /// accumulator fed both sets of batches, up to the order of the `f64` additions. This is the
+    /// reduce step of a distributed fit (map each chunk of sequences to an accumulator, merge
+    /// them in a tree, [`Self::finish`] once). An error if the hidden sizes or precisions differ.
+    pub fn merge(&mut self, other: &GramAccumulator) -> Result<()> {
+        self.check_k(other.k)?;
+        if other.precision != self.precision {
+            return Err(KoopmanError::InvalidParameter(format!(
+                "cannot merge an accumulator in precision {} into one in precision {}",
+                other.precision, self.precision
+            )));
+        }
+        self.g_lower += &other.g_lower;
+        self.g01 += &other.g01;
+        self.first += &other.first;
+        self.last += &other.last;
+        self.num_states += other.num_states;
+        self.num_pairs += other.num_pairs;
+        self.num_sequences += other.num_sequences;
+        Ok(())
+    }
+
+    /// The accumulator's complete state as plain data (to serialise it, e.g. to send it to
+    /// another process); [`Self::from_parts`] restores it exactly.
+    pub fn to_parts(&self) -> GramParts {
+        let flat = |m: &Mat<f64>| {
+            let mut v = Vec::with_capacity(self.k * self.k);
+            for i in 0..self.k {
+                for j in 0..self.k {
+                    v.push(m[(i, j)]);
+                }
+            }
+            v
+        };
+        GramParts {
+            hidden: self.k,
+            precision: self.precision,
+            g_lower: flat(&self.g_lower),
+            g01: flat(&self.g01),
+            first: flat(&self.first),
+            last: flat(&self.last),
+            num_states: self.num_states,
+            num_pairs: self.num_pairs,
+            num_sequences: self.num_sequences,
+        }
+    }
+
+    /// Restores an accumulator from [`Self::to_parts`]; an error naming the field whose length
+    /// does not match `hidden²`, or if a value is not finite.
+    pub fn from_parts(parts: &GramParts) -> Result<Self> {
+        let k = parts.hidden;
+        let mat = |name: &str, v: &[f64]| -> Result<Mat<f64>> {
+            if v.len() != k * k {
+                return Err(KoopmanError::Shape(format!(
+                    "accumulator field {name} has {} values, hidden size {k} needs {}",
+                    v.len(),
+                    k * k
+                )));
+            }
+            if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+                return Err(KoopmanError::InvalidParameter(format!(
+                    "accumulator field {name} holds the non-finite value {x}"
+                )));
+            }
+            Ok(Mat::from_fn(k, k, |i, j| v[i * k + j]))
+        };
+        Ok(GramAccumulator {
+            k,
+            precision: parts.precision,
+            g_lower: mat("g_lower", &parts.g_lower)?,
+            g01: mat("g01", &parts.g01)?,
+            first: mat("first", &parts.first)?,
+            last: mat("last", &parts.last)?,
+            num_states: parts.num_states,
+            num_pairs: parts.num_pairs,
+            num_sequences: parts.num_sequences,
+        })
     }
 
     /// The Gram matrices accumulated so far.

@@ -33,8 +33,8 @@ pub mod states;
 pub mod stats;
 
 pub use analysis::{
-    coefficients, dominance, pair_product_imaginary_share, project_onto, projection_magnitude,
-    projections, reconstruct_modulus,
+    coefficients, dominance, eigen_coordinates, pair_product_imaginary_share, project_onto,
+    projection_magnitude, projections, reconstruct_modulus,
 };
 pub use compare::spectral_distance;
 pub use error::{KoopmanError, Result};
@@ -43,7 +43,7 @@ pub use fit::{
     CoefficientGrams, Estimator, FitMethod, FitOptions, KoopmanModel, Rank, koopman_operator,
     koopman_operator_direct,
 };
-pub use gram::{BLOCK_ROWS, GramAccumulator, Grams, MIXED_CONDITION_LIMIT, Precision};
+pub use gram::{BLOCK_ROWS, GramAccumulator, GramParts, Grams, MIXED_CONDITION_LIMIT, Precision};
 pub use predict::{
     RelativeError, RelativeErrorAccumulator, multi_step_error, predict_one_step, predict_steps,
     relative_error,

@@ -228,6 +228,27 @@ impl RelativeErrorAccumulator {
         n: usize,
         lengths: Option<&[usize]>,
     ) -> Result<()> {
+        self.push_generic(data, s, n, lengths)
+    }
+
+    /// Like [`Self::push_f32`] for `f64` data, read in place (no copy into [`States`]).
+    pub fn push_f64(
+        &mut self,
+        data: &[f64],
+        s: usize,
+        n: usize,
+        lengths: Option<&[usize]>,
+    ) -> Result<()> {
+        self.push_generic(data, s, n, lengths)
+    }
+
+    fn push_generic<T: Elem>(
+        &mut self,
+        data: &[T],
+        s: usize,
+        n: usize,
+        lengths: Option<&[usize]>,
+    ) -> Result<()> {
         let k = self.map.nrows();
         if data.len() != s * n * k {
             return Err(KoopmanError::Shape(format!(
@@ -241,22 +262,29 @@ impl RelativeErrorAccumulator {
         check_lengths(lengths, s, n)?;
         for (i, &len) in lengths.iter().enumerate() {
             let seq = &data[i * n * k..(i * n + len) * k];
-            if let Some(pos) = seq.iter().position(|x| !x.is_finite()) {
+            if let Some(pos) = seq.iter().position(|x| !x.to_f64().is_finite()) {
                 return Err(KoopmanError::NonFinite {
                     seq: i,
                     time: pos / k,
                     unit: pos % k,
-                    value: seq[pos] as f64,
+                    value: seq[pos].to_f64(),
                 });
             }
         }
-        let seqs: Vec<&[f32]> = lengths
+        let seqs: Vec<&[T]> = lengths
             .iter()
             .enumerate()
             .map(|(i, &len)| &data[i * n * k..(i * n + len) * k])
             .collect();
         self.push_seqs(&seqs);
         Ok(())
+    }
+
+    /// The running sums `(Σ ratio, admissible targets, zero-norm targets skipped)`: the partial
+    /// result of one chunk in a distributed `e_rel` pass (add the sums of all chunks, then
+    /// `e_rel = Σ ratio / targets`).
+    pub fn sums(&self) -> (f64, usize, usize) {
+        (self.sum, self.count, self.zero)
     }
 
     /// The relative error so far; an error if no admissible target was seen.

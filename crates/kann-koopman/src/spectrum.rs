@@ -169,6 +169,27 @@ impl Spectrum {
             .collect()
     }
 
+    /// The eigen-groups (0-based): each real eigenvector alone, each complex-conjugate pair
+    /// together, in spectrum order. The paper's `U_12` is the first group when `λ_1, λ_2` are a
+    /// pair; a group closed under conjugation has a real projection (Eq. 11).
+    pub fn groups(&self) -> Vec<Vec<usize>> {
+        let mut out = Vec::new();
+        let mut j = 0;
+        while j < self.len() {
+            match self.partner(j) {
+                Some(p) if p == j + 1 => {
+                    out.push(vec![j, j + 1]);
+                    j += 2;
+                }
+                _ => {
+                    out.push(vec![j]);
+                    j += 1;
+                }
+            }
+        }
+        out
+    }
+
     /// Index of the conjugate partner of eigenvalue `j` (`None` for a real eigenvalue).
     pub fn partner(&self, j: usize) -> Option<usize> {
         let l = self.eigenvalues[j];

@@ -491,3 +491,73 @@ fn basis_sign_flips_change_eq11_with_modulus_but_not_the_projection() {
     assert!(mixed > 0.1, "mixed set imaginary share {mixed}");
     assert!(with_basis_signs(&model, &spec, &[1.0; 3]).is_err());
 }
+
+#[test]
+fn merged_accumulators_and_their_parts_equal_one_accumulator() {
+    let states = simulate_rnn(10, 12, 30, 8);
+    let (n, k) = (30, 10);
+    let data = states.data();
+    let lengths: Vec<usize> = (0..12).map(|i| 10 + (i * 7) % 21).collect();
+    let mut whole = GramAccumulator::new(k);
+    whole.push_f64(data, 12, n, Some(&lengths)).unwrap();
+    let mut a = GramAccumulator::new(k);
+    let mut b = GramAccumulator::new(k);
+    a.push_f64(&data[..5 * n * k], 5, n, Some(&lengths[..5]))
+        .unwrap();
+    b.push_f64(&data[5 * n * k..], 7, n, Some(&lengths[5..]))
+        .unwrap();
+    // b travels as plain data (what a worker process sends back) before the merge
+    let b = GramAccumulator::from_parts(&b.to_parts()).unwrap();
+    a.merge(&b).unwrap();
+    assert_eq!(a.num_sequences(), 12);
+    assert_eq!(a.num_states(), lengths.iter().sum::<usize>());
+    let opts = FitOptions {
+        rank: Rank::Fixed(6),
+        ..FitOptions::default()
+    };
+    let (want, got) = (whole.finish(&opts).unwrap(), a.finish(&opts).unwrap());
+    let (pw, pg) = (want.prediction_map(), got.prediction_map());
+    assert!((pw.as_ref() - pg.as_ref()).norm_l2() < 1e-12 * pw.norm_l2());
+    assert_eq!(want.num_pairs, got.num_pairs);
+    // a mismatched merge or damaged parts are errors, and leave the accumulator as it was
+    assert!(a.merge(&GramAccumulator::new(k + 1)).is_err());
+    assert!(
+        a.merge(&GramAccumulator::with_precision(k, Precision::Mixed))
+            .is_err()
+    );
+    let mut parts = a.to_parts();
+    parts.g01.pop();
+    assert!(GramAccumulator::from_parts(&parts).is_err());
+    assert_eq!(a.num_sequences(), 12);
+    // the e_rel pass on f64 data in place equals the one on States, and its sums add up
+    let states = States::new_with_lengths(data.to_vec(), 12, n, k, lengths.clone()).unwrap();
+    let e = relative_error(&states, &got).unwrap();
+    let mut ea = RelativeErrorAccumulator::new(&got);
+    ea.push_f64(data, 12, n, Some(&lengths)).unwrap();
+    let (sum, count, _) = ea.sums();
+    assert_eq!(count, e.count);
+    assert!((sum / count as f64 - e.e_rel).abs() < 1e-14);
+}
+
+#[test]
+fn eigen_groups_and_coordinates() {
+    let eigs = [
+        c64::new(0.9 * 0.3f64.cos(), 0.9 * 0.3f64.sin()),
+        c64::new(0.7, 0.0),
+        c64::new(0.5, 0.0),
+    ];
+    let mut r = rng(11);
+    let a = matrix_with_eigenvalues(&eigs, &mut r);
+    let states = States::from_f64(simulate_linear(&a, 6, 40, &mut r), 6, 40, 4).unwrap();
+    let model = fit_full(&states);
+    let spectrum = Spectrum::new(&model).unwrap();
+    assert_eq!(spectrum.groups(), vec![vec![0, 1], vec![2], vec![3]]);
+    let h = states.sequence(2);
+    let coords = eigen_coordinates(h, &model, &spectrum).unwrap();
+    let all = projections(&states, &model, &spectrum).unwrap();
+    for t in 0..h.nrows() {
+        for j in 0..4 {
+            assert!((coords[(t, j)] - all[(2 * 40 + t) * 4 + j]).norm() < 1e-14);
+        }
+    }
+}

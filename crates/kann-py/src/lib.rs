@@ -1,71 +1,562 @@
-//! Python bindings of kann-koopman: `kann.fit` on a numpy array `[B, T, H]` read without a copy,
-//! with the GIL released while Rust computes (paper Sec. 3, Eqs. 4-5, 9, 12).
+//! Python bindings of kann-koopman (`kann._kann`): the Koopman fit (paper Sec. 3.2, Eqs. 4-5)
+//! of a numpy states array read in place, its spectrum and memory horizons (Eq. 9), one- and
+//! multi-step prediction (Eq. 6), projections on eigen-groups (Eqs. 7, 10, 11), `e_rel`
+//! (Eq. 12), and the streaming / mergeable Gram accumulator behind distributed fits.
+//!
+//! Every computation runs with the GIL released. A C-contiguous `[B, T, H]` array is read
+//! without a copy; any other array (a `[T, B, H]` one, a strided view) is read in chunks of
+//! sequences of at most [`CHUNK_BYTES`], so memory stays bounded whatever the layout.
 
+use kann_koopman::faer::{Mat, MatRef};
 use kann_koopman::{
-    FitOptions, GramAccumulator, KoopmanModel, Precision, Rank, RelativeErrorAccumulator, Spectrum,
-    memory_horizon,
+    Estimator, FitMethod, FitOptions, FitSteps, GramAccumulator, GramParts, KoopmanError,
+    KoopmanModel, MIXED_CONDITION_LIMIT, Precision, Rank, RelativeErrorAccumulator, Spectrum,
+    States, eigen_coordinates, koopman_operator_direct, memory_horizon, project_onto,
+    reconstruct_modulus,
 };
-use numpy::{PyArray1, PyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
+use numpy::ndarray::{ArrayD, ArrayView3, IxDyn, s};
+use numpy::{
+    Complex64, IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray3,
+    PyReadonlyArrayDyn, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+/// Largest buffer (bytes) a non-contiguous states array is copied into, one chunk of whole
+/// sequences at a time (at least one sequence).
+pub const CHUNK_BYTES: usize = 64 << 20;
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-/// A Koopman fit: basis `B` [H, r], operator `C` [r, r] (Eqs. 4-5), its spectrum and e_rel (Eq. 12).
+/// Axis order of a states array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `[B, T, H]`.
+    Bth,
+    /// `[T, B, H]` (PyTorch's default `batch_first=False`).
+    Tbh,
+}
+
+fn parse_layout(layout: &str) -> PyResult<Layout> {
+    match layout {
+        "bth" => Ok(Layout::Bth),
+        "tbh" => Ok(Layout::Tbh),
+        other => Err(PyValueError::new_err(format!(
+            "layout: expected \"bth\" ([B, T, H]) or \"tbh\" ([T, B, H]), got {other:?}"
+        ))),
+    }
+}
+
+fn parse_precision(precision: &str) -> PyResult<Precision> {
+    match precision {
+        "f64" => Ok(Precision::F64),
+        "mixed" => Ok(Precision::Mixed),
+        other => Err(PyValueError::new_err(format!(
+            "precision: expected \"f64\" or \"mixed\", got {other:?}"
+        ))),
+    }
+}
+
+fn parse_fit_steps(steps: &str) -> PyResult<FitSteps> {
+    match steps {
+        "real" => Ok(FitSteps::Real),
+        "all" => Ok(FitSteps::All),
+        other => Err(PyValueError::new_err(format!(
+            "fit_steps: expected \"real\" (t < length) or \"all\" (padding included), got {other:?}"
+        ))),
+    }
+}
+
+/// `None` → the reference default `min(pairs, H) − 1`; an int → that rank; a float in (0, 1] →
+/// the fewest vectors holding that fraction of the energy.
+fn parse_rank(rank: Option<&Bound<'_, PyAny>>) -> PyResult<Rank> {
+    let Some(rank) = rank else {
+        return Ok(Rank::ReferenceDefault);
+    };
+    if rank.is_none() {
+        return Ok(Rank::ReferenceDefault);
+    }
+    if rank.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(
+            "rank: expected an int, a float or None, got a bool",
+        ));
+    }
+    if let Ok(r) = rank.extract::<i64>() {
+        if r < 1 {
+            return Err(PyValueError::new_err(format!("rank: {r} is not >= 1")));
+        }
+        return Ok(Rank::Fixed(r as usize));
+    }
+    if let Ok(f) = rank.extract::<f64>() {
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(PyValueError::new_err(format!(
+                "rank: an energy fraction must lie in (0, 1], got {f}"
+            )));
+        }
+        return Ok(Rank::Energy(f));
+    }
+    Err(PyTypeError::new_err(format!(
+        "rank: expected an int, a float in (0, 1] or None, got {}",
+        rank.get_type().name()?
+    )))
+}
+
+/// A borrowed states array in `[B, T, H]` axis order (a view: nothing copied).
+enum StatesView<'a> {
+    F32(ArrayView3<'a, f32>),
+    F64(ArrayView3<'a, f64>),
+}
+
+/// The numpy array behind `states`, kept borrowed (read-only) while Rust reads it.
+enum Borrowed<'py> {
+    F32(PyReadonlyArray3<'py, f32>),
+    F64(PyReadonlyArray3<'py, f64>),
+}
+
+fn describe(obj: &Bound<'_, PyAny>) -> String {
+    let shape = obj
+        .getattr("shape")
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| "?".into());
+    let dtype = obj
+        .getattr("dtype")
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| {
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        });
+    format!("{dtype} of shape {shape}")
+}
+
+fn borrow_states<'py>(states: &Bound<'py, PyAny>, layout: Layout) -> PyResult<Borrowed<'py>> {
+    if let Ok(a) = states.extract::<PyReadonlyArray3<'py, f32>>() {
+        return Ok(Borrowed::F32(a));
+    }
+    if let Ok(a) = states.extract::<PyReadonlyArray3<'py, f64>>() {
+        return Ok(Borrowed::F64(a));
+    }
+    let order = match layout {
+        Layout::Bth => "[B, T, H]",
+        Layout::Tbh => "[T, B, H] (layout=\"tbh\")",
+    };
+    Err(PyTypeError::new_err(format!(
+        "states: expected a 3-d numpy array {order} of float32 or float64, got {}",
+        describe(states)
+    )))
+}
+
+impl Borrowed<'_> {
+    fn shape(&self) -> Vec<usize> {
+        match self {
+            Borrowed::F32(a) => a.shape().to_vec(),
+            Borrowed::F64(a) => a.shape().to_vec(),
+        }
+    }
+
+    /// The array as `[B, T, H]` (a permuted view for `tbh`).
+    fn view(&self, layout: Layout) -> StatesView<'_> {
+        let perm = |l: Layout| match l {
+            Layout::Bth => [0, 1, 2],
+            Layout::Tbh => [1, 0, 2],
+        };
+        match self {
+            Borrowed::F32(a) => StatesView::F32(a.as_array().permuted_axes(perm(layout))),
+            Borrowed::F64(a) => StatesView::F64(a.as_array().permuted_axes(perm(layout))),
+        }
+    }
+}
+
+fn shape_str(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("({})", parts.join(", "))
+}
+
+/// Shifts the sequence index of a non-finite-value error of a chunk that starts at `offset`.
+fn offset_error(e: KoopmanError, offset: usize) -> KoopmanError {
+    match e {
+        KoopmanError::NonFinite {
+            seq,
+            time,
+            unit,
+            value,
+        } => KoopmanError::NonFinite {
+            seq: seq + offset,
+            time,
+            unit,
+            value,
+        },
+        e => e,
+    }
+}
+
+/// Calls `f(data, s, n, lengths)` on the states in C order `[s, n, k]`: once on the array itself
+/// when it is C-contiguous in `[B, T, H]` order (no copy), else on chunks of whole sequences
+/// copied into a buffer of at most [`CHUNK_BYTES`].
+fn for_each_chunk<T: Copy>(
+    view: &ArrayView3<'_, T>,
+    lengths: Option<&[usize]>,
+    mut f: impl FnMut(&[T], usize, usize, Option<&[usize]>) -> kann_koopman::Result<()>,
+) -> kann_koopman::Result<()> {
+    let (b, n, k) = view.dim();
+    if let Some(data) = view.as_slice() {
+        return f(data, b, n, lengths);
+    }
+    let per_seq = (n * k * std::mem::size_of::<T>()).max(1);
+    let per = (CHUNK_BYTES / per_seq).clamp(1, b.max(1));
+    let mut buf: Vec<T> = Vec::with_capacity(per * n * k);
+    let mut start = 0;
+    while start < b {
+        let end = (start + per).min(b);
+        buf.clear();
+        buf.extend(view.slice(s![start..end, .., ..]).iter().copied());
+        f(&buf, end - start, n, lengths.map(|l| &l[start..end]))
+            .map_err(|e| offset_error(e, start))?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// Pushes every chunk of `view` into `acc` (`lengths`: valid steps, `None` = all).
+fn push_gram(
+    acc: &mut GramAccumulator,
+    view: &StatesView<'_>,
+    lengths: Option<&[usize]>,
+) -> kann_koopman::Result<()> {
+    match view {
+        StatesView::F32(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f32(d, s, n, l)),
+        StatesView::F64(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f64(d, s, n, l)),
+    }
+}
+
+/// Pushes every chunk of `view` into the `e_rel` accumulator.
+fn push_error(
+    acc: &mut RelativeErrorAccumulator,
+    view: &StatesView<'_>,
+    lengths: Option<&[usize]>,
+) -> kann_koopman::Result<()> {
+    match view {
+        StatesView::F32(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f32(d, s, n, l)),
+        StatesView::F64(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f64(d, s, n, l)),
+    }
+}
+
+impl StatesView<'_> {
+    fn dim(&self) -> (usize, usize, usize) {
+        match self {
+            StatesView::F32(v) => v.dim(),
+            StatesView::F64(v) => v.dim(),
+        }
+    }
+
+    /// A copy as [`States`] (for the direct SVD + QR fallback only).
+    fn to_states(&self, lengths: Vec<usize>) -> kann_koopman::Result<States> {
+        let (b, n, k) = self.dim();
+        let data: Vec<f64> = match self {
+            StatesView::F32(v) => v.iter().map(|&x| x as f64).collect(),
+            StatesView::F64(v) => v.iter().copied().collect(),
+        };
+        States::new_with_lengths(data, b, n, k, lengths)
+    }
+}
+
+/// Normalises `lengths` (None, int `[B]`, 0/1 mask `[B, T]`) with the Python helper
+/// `kann._checks.lengths`, which raises the errors that name the argument and the shapes.
+fn read_lengths(
+    py: Python<'_>,
+    lengths: Option<&Bound<'_, PyAny>>,
+    b: usize,
+    n: usize,
+) -> PyResult<Option<Vec<usize>>> {
+    let Some(lengths) = lengths else {
+        return Ok(None);
+    };
+    if lengths.is_none() {
+        return Ok(None);
+    }
+    let v = py
+        .import("kann._checks")?
+        .getattr("lengths")?
+        .call1((lengths, b, n))?;
+    Ok(Some(v.extract()?))
+}
+
+/// The `[B, T, H]` dimensions of a states array of `shape` in `layout`.
+fn bth(shape: &[usize], layout: Layout) -> (usize, usize, usize) {
+    match layout {
+        Layout::Bth => (shape[0], shape[1], shape[2]),
+        Layout::Tbh => (shape[1], shape[0], shape[2]),
+    }
+}
+
+fn states_error(name: &str, shape: &[usize], layout: Layout, e: KoopmanError) -> PyErr {
+    let where_ = format!(
+        "{name} of shape {}{}",
+        shape_str(shape),
+        if layout == Layout::Tbh {
+            " [T, B, H]"
+        } else {
+            ""
+        }
+    );
+    match e {
+        KoopmanError::InvalidRank { .. } => PyValueError::new_err(format!("rank: {e} ({where_})")),
+        e => PyValueError::new_err(format!("{where_}: {e}")),
+    }
+}
+
+/// The in-memory fit of `kann.fit`, following `kann_koopman::koopman_operator` (what
+/// `analyze states` runs): Gram fit; a mixed-precision fit of an ill-conditioned system redone
+/// in `f64`; a least-squares fit worse conditioned than the limit redone by SVD + QR on a copy.
+fn fit_view(
+    view: &StatesView<'_>,
+    lengths: Option<&[usize]>,
+    options: &FitOptions,
+    fit_steps: FitSteps,
+) -> kann_koopman::Result<Fit> {
+    let (b, n, k) = view.dim();
+    let fit_lengths = match fit_steps {
+        FitSteps::Real => lengths,
+        FitSteps::All => None,
+    };
+    let gram_fit = |options: &FitOptions| -> kann_koopman::Result<KoopmanModel> {
+        let mut acc = GramAccumulator::with_precision(k, options.precision);
+        push_gram(&mut acc, view, fit_lengths)?;
+        acc.finish(options)
+    };
+    let mut model = gram_fit(options)?;
+    let mut used = *options;
+    let well_conditioned = model.condition <= MIXED_CONDITION_LIMIT;
+    if options.precision == Precision::Mixed && !well_conditioned {
+        used.precision = Precision::F64;
+        model = gram_fit(&used)?;
+    }
+    if model.condition > used.condition_limit && used.estimator == Estimator::LeastSquares {
+        let all = fit_lengths
+            .map(<[usize]>::to_vec)
+            .unwrap_or_else(|| vec![n; b]);
+        let states = view.to_states(all)?;
+        let mut direct = koopman_operator_direct(&states, &used)?;
+        direct.warnings.push(format!(
+            "normal matrix X~ᵀX~ has condition {:.3e} > {:.1e}: used SVD + QR least squares on the data instead of the Gram solution",
+            model.condition, used.condition_limit
+        ));
+        model = direct;
+    }
+    let spectrum = Spectrum::new(&model)?;
+    let mut err = RelativeErrorAccumulator::new(&model);
+    push_error(&mut err, view, lengths)?;
+    let e_rel = Some(err.finish()?.e_rel);
+    Ok(Fit {
+        model,
+        spectrum,
+        e_rel,
+        fit_steps,
+    })
+}
+
+/// A Koopman fit: basis `B` [H, r] and operator `C` [r, r] (Eqs. 4-5), its spectrum
+/// `C = V Λ U`, and `e_rel` (Eq. 12) on the steps it was scored on.
 #[pyclass(module = "kann._kann", frozen)]
 pub struct Fit {
     model: KoopmanModel,
     spectrum: Spectrum,
-    e_rel: f64,
+    e_rel: Option<f64>,
+    fit_steps: FitSteps,
+}
+
+fn mat<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> Bound<'py, PyArray2<f64>> {
+    let a = numpy::ndarray::Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)]);
+    a.into_pyarray(py)
+}
+
+/// A float array `[..., H]` as row-major `f64` rows `[m, H]` (a copy) and its leading shape.
+fn read_rows(h: &Bound<'_, PyAny>, k: usize, name: &str) -> PyResult<(Vec<f64>, Vec<usize>)> {
+    let (data, shape): (Vec<f64>, Vec<usize>) = if let Ok(a) =
+        h.extract::<PyReadonlyArrayDyn<'_, f64>>()
+    {
+        (a.as_array().iter().copied().collect(), a.shape().to_vec())
+    } else if let Ok(a) = h.extract::<PyReadonlyArrayDyn<'_, f32>>() {
+        (
+            a.as_array().iter().map(|&x| x as f64).collect(),
+            a.shape().to_vec(),
+        )
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: expected a numpy array [..., H] = [..., {k}] of float32 or float64, got {}",
+            describe(h)
+        )));
+    };
+    if shape.last() != Some(&k) {
+        return Err(PyValueError::new_err(format!(
+            "{name}: last axis must be the hidden size H = {k}, got shape {}",
+            shape_str(&shape)
+        )));
+    }
+    if let Some(pos) = data.iter().position(|x| !x.is_finite()) {
+        return Err(PyValueError::new_err(format!(
+            "{name}: non-finite value {} at flat row {}, unit {} (shape {})",
+            data[pos],
+            pos / k,
+            pos % k,
+            shape_str(&shape)
+        )));
+    }
+    Ok((data, shape[..shape.len() - 1].to_vec()))
+}
+
+/// `groups` as a list of index lists and whether a single group was given.
+fn read_groups(
+    groups: Option<&Bound<'_, PyAny>>,
+    spectrum: &Spectrum,
+) -> PyResult<(Vec<Vec<usize>>, bool)> {
+    let r = spectrum.len();
+    let (sets, single) = match groups {
+        None => (spectrum.groups(), false),
+        Some(g) if g.is_none() => (spectrum.groups(), false),
+        Some(g) => {
+            if let Ok(j) = g.extract::<i64>() {
+                (vec![vec![to_index(j, r)?]], true)
+            } else if let Ok(set) = g.extract::<Vec<i64>>() {
+                let set: PyResult<Vec<usize>> = set.into_iter().map(|j| to_index(j, r)).collect();
+                (vec![set?], true)
+            } else if let Ok(sets) = g.extract::<Vec<Vec<i64>>>() {
+                let sets: PyResult<Vec<Vec<usize>>> = sets
+                    .into_iter()
+                    .map(|s| s.into_iter().map(|j| to_index(j, r)).collect())
+                    .collect();
+                (sets?, false)
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "groups: expected an eigenvector index, a list of indices or a list of lists (0-based, rank {r}), got {}",
+                    g.get_type().name()?
+                )));
+            }
+        }
+    };
+    if let Some(i) = sets.iter().position(Vec::is_empty) {
+        return Err(PyValueError::new_err(format!("groups: group {i} is empty")));
+    }
+    Ok((sets, single))
+}
+
+fn to_index(j: i64, r: usize) -> PyResult<usize> {
+    if j < 0 || j as usize >= r {
+        return Err(PyValueError::new_err(format!(
+            "groups: eigenvector index {j} out of range 0..{r} (rank {r})"
+        )));
+    }
+    Ok(j as usize)
+}
+
+fn estimator_name(e: Estimator) -> String {
+    e.to_string()
+}
+
+fn parse_estimator(name: &str, alpha: Option<f64>) -> PyResult<Estimator> {
+    Ok(match name {
+        "least-squares" => Estimator::LeastSquares,
+        "exact-dmd" => Estimator::ExactDmd,
+        "tls-dmd" => Estimator::TotalLeastSquares,
+        _ if name.starts_with("ridge") => Estimator::Ridge {
+            alpha: alpha.unwrap_or(0.0),
+        },
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "state: unknown estimator {other:?}"
+            )));
+        }
+    })
 }
 
 #[pymethods]
 impl Fit {
-    /// Eigenvalues of `C` (complex128 [r]), largest modulus first.
+    /// Eigenvalues `λ_j` of `C` (complex128 `[r]`), largest modulus first; complex-conjugate
+    /// pairs adjacent, positive imaginary part first.
     #[getter]
-    fn eigenvalues<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<numpy::Complex64>> {
-        let v: Vec<numpy::Complex64> = self
+    fn eigenvalues<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<Complex64>> {
+        let v: Vec<Complex64> = self
             .spectrum
             .eigenvalues
             .iter()
-            .map(|z| numpy::Complex64::new(z.re, z.im))
+            .map(|z| Complex64::new(z.re, z.im))
             .collect();
         PyArray1::from_vec(py, v)
     }
 
-    /// Memory horizon τ_j(ε) = log ε / log |λ_j| per eigenvalue (Eq. 9); inf where |λ| >= 1.
-    #[pyo3(signature = (eps = 0.01))]
+    /// Memory horizon `τ_j(ε) = log ε / log |λ_j|` per eigenvalue (Eq. 9); `inf` where
+    /// `|λ_j| ≥ 1 − unit_tol` is not below one (marginal or unstable modes).
+    #[pyo3(signature = (eps = 0.01, unit_tol = 0.0))]
     fn memory_horizon<'py>(
         &self,
         py: Python<'py>,
         eps: f64,
+        unit_tol: f64,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        if !(eps > 0.0 && eps < 1.0) {
+            return Err(PyValueError::new_err(format!(
+                "eps: must lie in (0, 1), got {eps}"
+            )));
+        }
         let mut out = Vec::with_capacity(self.spectrum.eigenvalues.len());
         for &z in &self.spectrum.eigenvalues {
-            let h = memory_horizon(z, eps, 0.0).map_err(value_error)?;
+            let h = memory_horizon(z, eps, unit_tol).map_err(value_error)?;
             out.push(h.tau.unwrap_or(f64::INFINITY));
         }
         Ok(PyArray1::from_vec(py, out))
     }
 
-    /// e_rel (Eq. 12) on the steps the fit was scored on.
+    /// `e_rel` (Eq. 12) of the one-step prediction on the real steps of the states the fit was
+    /// scored on; `None` for a fit from an accumulator that was not scored (see `score`).
     #[getter]
-    fn relative_error(&self) -> f64 {
+    fn relative_error(&self) -> Option<f64> {
         self.e_rel
     }
 
-    /// Basis `B` [H, r] (Eq. 5).
+    /// Basis `B` [H, r] (Eq. 5): the top right singular vectors of the states, each column's
+    /// largest entry positive.
     #[getter]
     fn basis<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
         mat(py, self.model.basis.as_ref())
     }
 
-    /// Koopman operator `C` [r, r] (Eq. 4).
+    /// Koopman operator `C` [r, r] (Eq. 4), acting on row coefficients: `h~_{t+1} ≈ h~_t C`.
     #[getter]
     fn operator<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
         mat(py, self.model.koopman_operator.as_ref())
+    }
+
+    /// Right eigenvectors `V` [r, r] (complex128) of `C`, columns in eigenvalue order.
+    #[getter]
+    fn eigenvectors<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<Complex64>> {
+        let v = &self.spectrum.v;
+        numpy::ndarray::Array2::from_shape_fn((v.nrows(), v.ncols()), |(i, j)| {
+            Complex64::new(v[(i, j)].re, v[(i, j)].im)
+        })
+        .into_pyarray(py)
+    }
+
+    /// Singular values of the states the basis came from (descending, `[H]`).
+    #[getter]
+    fn singular_values<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_vec(py, self.model.singular_values.clone())
+    }
+
+    /// Residual `‖(Y~ − λX~)v‖ / ‖X~v‖` of every eigenpair on the fitted pairs (residual DMD).
+    #[getter]
+    fn residuals<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_vec(py, self.spectrum.residuals.clone())
+    }
+
+    /// The eigen-groups (0-based): each real eigenvector alone, each conjugate pair together;
+    /// the paper's `U_12` is `groups[0]` when `λ_1, λ_2` are a pair.
+    #[getter]
+    fn groups(&self) -> Vec<Vec<usize>> {
+        self.spectrum.groups()
     }
 
     /// Rank `r` of the fit.
@@ -73,133 +564,657 @@ impl Fit {
     fn rank(&self) -> usize {
         self.model.rank()
     }
+
+    /// Hidden size `H`.
+    #[getter]
+    fn hidden(&self) -> usize {
+        self.model.hidden()
+    }
+
+    /// Condition number of the system solved for `C`.
+    #[getter]
+    fn condition(&self) -> f64 {
+        self.model.condition
+    }
+
+    /// Number of states the basis was fitted on.
+    #[getter]
+    fn num_states(&self) -> usize {
+        self.model.num_states
+    }
+
+    /// Number of pairs `(h_t, h_{t+1})` the operator was fitted on.
+    #[getter]
+    fn num_pairs(&self) -> usize {
+        self.model.num_pairs
+    }
+
+    /// Warnings of the fit (clamped rank, ill conditioning, fallback to SVD + QR).
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.model.warnings.clone()
+    }
+
+    /// Which steps the fit used: `"real"` or `"all"` (padding included).
+    #[getter]
+    fn fit_steps(&self) -> String {
+        self.fit_steps.to_string()
+    }
+
+    /// Arithmetic of the products over the states: `"f64"` or `"mixed"`.
+    #[getter]
+    fn precision(&self) -> String {
+        self.model.precision.to_string()
+    }
+
+    /// Prediction `steps` steps ahead of every state in `h` [..., H] (float32/float64):
+    /// `h B C^steps Bᵀ` (Eq. 6 for `steps = 1`). Returns float64 of the shape of `h`.
+    #[pyo3(signature = (h, steps = 1))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        h: &Bound<'py, PyAny>,
+        steps: usize,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+        if steps == 0 {
+            return Err(PyValueError::new_err("steps: must be at least 1, got 0"));
+        }
+        let k = self.model.hidden();
+        let (data, mut shape) = read_rows(h, k, "h")?;
+        let out = py.allow_threads(|| {
+            let m = data.len() / k;
+            let x = MatRef::from_row_major_slice(&data, m, k);
+            let p = x * self.model.multi_step_map(steps).as_ref();
+            row_major(p.as_ref())
+        });
+        shape.push(k);
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out)
+            .map_err(value_error)?
+            .into_pyarray(py))
+    }
+
+    /// Projections of the states `h` [..., H] on eigen-groups (0-based eigenvector indices; a
+    /// conjugate pair should stay together). `groups`: one index, one list (one group) or a list
+    /// of lists (several); `None` = every group of `self.groups`. `kind`:
+    ///
+    /// - `"plain"`: `Re(h B V_S U_S) Bᵀ` [..., H], the state projected on the group (Eq. 11
+    ///   without the modulus; independent of the basis signs);
+    /// - `"modulus"`: `h B |V_S U_S| Bᵀ` [..., H] (Eq. 11, element-wise modulus);
+    /// - `"coordinates"`: `ĥ_S = (h B V)_S` [..., |S|] complex (Eq. 7);
+    /// - `"magnitude"`: `|ĥ_S|` [..., |S|] (Eq. 10).
+    ///
+    /// Returns one array for one group, a list of arrays (one per group) otherwise.
+    #[pyo3(signature = (h, groups = None, kind = "plain"))]
+    fn project<'py>(
+        &self,
+        py: Python<'py>,
+        h: &Bound<'py, PyAny>,
+        groups: Option<&Bound<'py, PyAny>>,
+        kind: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let k = self.model.hidden();
+        if !matches!(kind, "plain" | "modulus" | "coordinates" | "magnitude") {
+            return Err(PyValueError::new_err(format!(
+                "kind: expected \"plain\", \"modulus\", \"coordinates\" or \"magnitude\", got {kind:?}"
+            )));
+        }
+        let (sets, single) = read_groups(groups, &self.spectrum)?;
+        let (data, lead) = read_rows(h, k, "h")?;
+        let m = data.len() / k;
+        enum Out {
+            Real(Vec<f64>, usize),
+            Complex(Vec<Complex64>, usize),
+        }
+        let results: kann_koopman::Result<Vec<Out>> = py.allow_threads(|| {
+            let x = MatRef::from_row_major_slice(&data, m, k);
+            let coords = if matches!(kind, "coordinates" | "magnitude") {
+                Some(eigen_coordinates(x, &self.model, &self.spectrum)?)
+            } else {
+                None
+            };
+            sets.iter()
+                .map(|set| {
+                    Ok(match kind {
+                        "plain" => Out::Real(
+                            row_major(project_onto(x, &self.model, &self.spectrum, set)?.as_ref()),
+                            k,
+                        ),
+                        "modulus" => Out::Real(
+                            row_major(
+                                reconstruct_modulus(x, &self.model, &self.spectrum, set)?.as_ref(),
+                            ),
+                            k,
+                        ),
+                        _ => {
+                            let c = coords.as_ref().expect("computed above");
+                            let mut re = Vec::with_capacity(m * set.len());
+                            let mut cx = Vec::with_capacity(m * set.len());
+                            for i in 0..m {
+                                for &j in set {
+                                    let z = c[(i, j)];
+                                    re.push(z.norm());
+                                    cx.push(Complex64::new(z.re, z.im));
+                                }
+                            }
+                            if kind == "magnitude" {
+                                Out::Real(re, set.len())
+                            } else {
+                                Out::Complex(cx, set.len())
+                            }
+                        }
+                    })
+                })
+                .collect()
+        });
+        let results = results.map_err(value_error)?;
+        let mut arrays = Vec::with_capacity(results.len());
+        for out in results {
+            let arr: Bound<'py, PyAny> = match out {
+                Out::Real(v, w) => {
+                    let mut shape = lead.clone();
+                    shape.push(w);
+                    ArrayD::from_shape_vec(IxDyn(&shape), v)
+                        .map_err(value_error)?
+                        .into_pyarray(py)
+                        .into_any()
+                }
+                Out::Complex(v, w) => {
+                    let mut shape = lead.clone();
+                    shape.push(w);
+                    ArrayD::from_shape_vec(IxDyn(&shape), v)
+                        .map_err(value_error)?
+                        .into_pyarray(py)
+                        .into_any()
+                }
+            };
+            arrays.push(arr);
+        }
+        if single {
+            Ok(arrays.pop().expect("one group"))
+        } else {
+            Ok(PyList::new(py, arrays)?.into_any())
+        }
+    }
+
+    /// `e_rel` (Eq. 12) of this fit's one-step prediction on other `states` (e.g. a test set),
+    /// on their real steps. Same arguments as `kann.fit`.
+    #[pyo3(signature = (states, lengths = None, layout = "bth"))]
+    fn score(
+        &self,
+        py: Python<'_>,
+        states: &Bound<'_, PyAny>,
+        lengths: Option<&Bound<'_, PyAny>>,
+        layout: &str,
+    ) -> PyResult<f64> {
+        let (sum, count, _) = self.error_sums(py, states, lengths, layout)?;
+        if count == 0 {
+            return Err(PyValueError::new_err(
+                "states: no admissible target (valid step with a valid predecessor and |h| > 0)",
+            ));
+        }
+        Ok(sum / count as f64)
+    }
+
+    /// Partial sums `(Σ ratio, targets, zero-norm targets skipped)` of `e_rel` (Eq. 12) on
+    /// `states`: add them over chunks, then `e_rel = Σ ratio / targets` (the distributed pass).
+    #[pyo3(signature = (states, lengths = None, layout = "bth"))]
+    fn error_sums(
+        &self,
+        py: Python<'_>,
+        states: &Bound<'_, PyAny>,
+        lengths: Option<&Bound<'_, PyAny>>,
+        layout: &str,
+    ) -> PyResult<(f64, usize, usize)> {
+        let layout = parse_layout(layout)?;
+        let a = borrow_states(states, layout)?;
+        let shape = a.shape();
+        let (b, n, k) = bth(&shape, layout);
+        if k != self.model.hidden() {
+            return Err(PyValueError::new_err(format!(
+                "states: hidden size {k} (shape {}) does not match the fit's H = {}",
+                shape_str(&shape),
+                self.model.hidden()
+            )));
+        }
+        let lengths = read_lengths(py, lengths, b, n)?;
+        let view = a.view(layout);
+        let r = py.allow_threads(|| {
+            let mut err = RelativeErrorAccumulator::new(&self.model);
+            push_error(&mut err, &view, lengths.as_deref())?;
+            Ok::<_, KoopmanError>(err.sums())
+        });
+        r.map_err(|e| states_error("states", &shape, layout, e))
+    }
+
+    /// A copy of this fit with `relative_error` set (e.g. from summed `error_sums`).
+    fn with_relative_error(&self, e_rel: f64) -> Fit {
+        Fit {
+            model: self.model.clone(),
+            spectrum: self.spectrum.clone(),
+            e_rel: Some(e_rel),
+            fit_steps: self.fit_steps,
+        }
+    }
+
+    /// Everything needed to rebuild the fit, as a dict of numpy arrays and plain values (the
+    /// spectrum is recomputed from `C`, bit for bit).
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let m = &self.model;
+        let g = &m.coefficient_grams;
+        d.set_item("format", "kann.fit")?;
+        d.set_item("version", 1)?;
+        d.set_item("basis", mat(py, m.basis.as_ref()))?;
+        d.set_item("operator", mat(py, m.koopman_operator.as_ref()))?;
+        d.set_item("readout", mat(py, m.readout.as_ref()))?;
+        d.set_item("a0", mat(py, g.a0.as_ref()))?;
+        d.set_item("a01", mat(py, g.a01.as_ref()))?;
+        d.set_item("a1", mat(py, g.a1.as_ref()))?;
+        d.set_item(
+            "singular_values",
+            PyArray1::from_vec(py, m.singular_values.clone()),
+        )?;
+        d.set_item("estimator", estimator_name(m.estimator))?;
+        if let Estimator::Ridge { alpha } = m.estimator {
+            d.set_item("ridge_alpha", alpha)?;
+        }
+        d.set_item(
+            "method",
+            match m.method {
+                FitMethod::Gram => "gram",
+                FitMethod::DirectLstsq => "direct",
+            },
+        )?;
+        d.set_item("condition", m.condition)?;
+        d.set_item("num_states", m.num_states)?;
+        d.set_item("num_pairs", m.num_pairs)?;
+        d.set_item("warnings", m.warnings.clone())?;
+        d.set_item("precision", m.precision.to_string())?;
+        d.set_item("relative_error", self.e_rel)?;
+        d.set_item("fit_steps", self.fit_steps.to_string())?;
+        Ok(d)
+    }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyDict>,))> {
+        let f = py.import("kann._kann")?.getattr("_fit_from_state")?;
+        Ok((f, (self.state(py)?,)))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "kann.Fit(rank={}, hidden={}, |λ|max={:.4}, relative_error={})",
+            self.model.rank(),
+            self.model.hidden(),
+            self.spectrum
+                .eigenvalues
+                .first()
+                .map(|z| z.norm())
+                .unwrap_or(f64::NAN),
+            self.e_rel
+                .map(|e| format!("{e:.4e}"))
+                .unwrap_or_else(|| "None".into())
+        )
+    }
 }
 
-fn mat<'py>(py: Python<'py>, m: kann_koopman::faer::MatRef<'_, f64>) -> Bound<'py, PyArray2<f64>> {
-    let rows: Vec<Vec<f64>> = (0..m.nrows())
-        .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect())
-        .collect();
-    PyArray2::from_vec2(py, &rows).expect("rectangular by construction")
+fn row_major(m: MatRef<'_, f64>) -> Vec<f64> {
+    let mut v = Vec::with_capacity(m.nrows() * m.ncols());
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            v.push(m[(i, j)]);
+        }
+    }
+    v
 }
 
-/// Fits the Koopman operator to `states` [B, T, H] (float32 or float64, C-contiguous, read
-/// without a copy) with optional per-sequence `lengths` [B]; the GIL is released meanwhile.
+fn dict_mat(d: &Bound<'_, PyDict>, key: &str, rows: usize, cols: usize) -> PyResult<Mat<f64>> {
+    let v = d
+        .get_item(key)?
+        .ok_or_else(|| PyValueError::new_err(format!("state: missing {key:?}")))?;
+    let a = v
+        .extract::<PyReadonlyArrayDyn<'_, f64>>()
+        .map_err(|_| PyTypeError::new_err(format!("state: {key:?} is not a float64 array")))?;
+    let shape = a.shape().to_vec();
+    if shape != [rows, cols] {
+        return Err(PyValueError::new_err(format!(
+            "state: {key:?} has shape {}, expected ({rows}, {cols})",
+            shape_str(&shape)
+        )));
+    }
+    let a = a.as_array();
+    Ok(Mat::from_fn(rows, cols, |i, j| a[[i, j]]))
+}
+
+fn dict_get<'py, T: FromPyObject<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    d.get_item(key)?
+        .ok_or_else(|| PyValueError::new_err(format!("state: missing {key:?}")))?
+        .extract()
+}
+
+/// Rebuilds a [`Fit`] from [`Fit::state`] (pickle and `kann.load`).
 #[pyfunction]
-#[pyo3(signature = (states, lengths = None, rank = None, precision = "f64"))]
+fn _fit_from_state(py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<Fit> {
+    let format: String = dict_get(state, "format")?;
+    if format != "kann.fit" {
+        return Err(PyValueError::new_err(format!(
+            "state: format is {format:?}, not \"kann.fit\""
+        )));
+    }
+    let basis_any = state
+        .get_item("basis")?
+        .ok_or_else(|| PyValueError::new_err("state: missing \"basis\""))?;
+    let shape: Vec<usize> = basis_any.getattr("shape")?.extract()?;
+    if shape.len() != 2 {
+        return Err(PyValueError::new_err("state: basis must be 2-d [H, r]"));
+    }
+    let (k, r) = (shape[0], shape[1]);
+    let sv: Vec<f64> = dict_get(state, "singular_values")?;
+    let estimator: String = dict_get(state, "estimator")?;
+    let alpha: Option<f64> = state
+        .get_item("ridge_alpha")?
+        .map(|a| a.extract())
+        .transpose()?;
+    let method: String = dict_get(state, "method")?;
+    let precision: String = dict_get(state, "precision")?;
+    let fit_steps: String = dict_get(state, "fit_steps")?;
+    let model = KoopmanModel {
+        basis: dict_mat(state, "basis", k, r)?,
+        koopman_operator: dict_mat(state, "operator", r, r)?,
+        readout: dict_mat(state, "readout", r, k)?,
+        singular_values: sv,
+        estimator: parse_estimator(&estimator, alpha)?,
+        method: match method.as_str() {
+            "gram" => FitMethod::Gram,
+            "direct" => FitMethod::DirectLstsq,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "state: unknown method {other:?}"
+                )));
+            }
+        },
+        coefficient_grams: kann_koopman::CoefficientGrams {
+            a0: dict_mat(state, "a0", r, r)?,
+            a01: dict_mat(state, "a01", r, r)?,
+            a1: dict_mat(state, "a1", r, r)?,
+        },
+        condition: dict_get(state, "condition")?,
+        num_states: dict_get(state, "num_states")?,
+        num_pairs: dict_get(state, "num_pairs")?,
+        warnings: dict_get(state, "warnings")?,
+        precision: parse_precision(&precision)?,
+    };
+    let e_rel: Option<f64> = dict_get(state, "relative_error")?;
+    let fit_steps = parse_fit_steps(&fit_steps)?;
+    let spectrum = py
+        .allow_threads(|| Spectrum::new(&model))
+        .map_err(value_error)?;
+    Ok(Fit {
+        model,
+        spectrum,
+        e_rel,
+        fit_steps,
+    })
+}
+
+/// Fits the Koopman operator (Sec. 3.2, Eqs. 4-5) to `states` and scores it (`e_rel`, Eq. 12).
+///
+/// - `states`: float32/float64 numpy array `[B, T, H]` (`layout="bth"`) or `[T, B, H]`
+///   (`layout="tbh"`); a C-contiguous `[B, T, H]` array is read in place, any other in chunks.
+/// - `lengths`: valid steps per sequence, an int array `[B]` or a 0/1 prefix mask `[B, T]`;
+///   `None` = every step is valid.
+/// - `rank`: `None` = `min(pairs, H) − 1` (the reference default), an int `r`, or a float in
+///   (0, 1] = the fewest basis vectors holding that fraction of the energy.
+/// - `fit_steps`: `"real"` fits on the valid steps only, `"all"` on the padded batch as it is
+///   (the paper's reference pipeline); `e_rel` is always scored on the real steps.
+/// - `precision`: `"f64"` or `"mixed"` (`f32` products summed in `f64`).
+///
+/// The GIL is released while Rust computes.
+#[pyfunction]
+#[pyo3(signature = (states, lengths = None, rank = None, fit_steps = "real", layout = "bth", precision = "f64"))]
 fn fit(
     py: Python<'_>,
     states: &Bound<'_, PyAny>,
-    lengths: Option<Vec<usize>>,
-    rank: Option<usize>,
+    lengths: Option<&Bound<'_, PyAny>>,
+    rank: Option<&Bound<'_, PyAny>>,
+    fit_steps: &str,
+    layout: &str,
     precision: &str,
 ) -> PyResult<Fit> {
-    let precision = match precision {
-        "f64" => Precision::F64,
-        "mixed" => Precision::Mixed,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "precision: expected \"f64\" or \"mixed\", got {other:?}"
-            )));
-        }
-    };
+    let layout = parse_layout(layout)?;
+    let fit_steps = parse_fit_steps(fit_steps)?;
     let options = FitOptions {
-        rank: rank.map(Rank::Fixed).unwrap_or(Rank::ReferenceDefault),
-        precision,
+        rank: parse_rank(rank)?,
+        precision: parse_precision(precision)?,
         ..FitOptions::default()
     };
-    if let Ok(a) = states.extract::<PyReadonlyArray3<'_, f32>>() {
-        run(
-            py,
-            a,
-            lengths,
-            &options,
-            |acc, d, s, n, l| acc.push_f32(d, s, n, l),
-            |e, d, s, n, l| e.push_f32(d, s, n, l),
-        )
-    } else if let Ok(a) = states.extract::<PyReadonlyArray3<'_, f64>>() {
-        run(
-            py,
-            a,
-            lengths,
-            &options,
-            |acc, d, s, n, l| acc.push_f64(d, s, n, l),
-            push_err_f64,
-        )
-    } else {
-        Err(PyTypeError::new_err(
-            "states: expected a 3-d numpy array of float32 or float64 [B, T, H]",
-        ))
-    }
-}
-
-/// e_rel pass for `f64` states: kann-koopman's accumulator takes `f64` data as [`States`]
-/// (one copy of the batch; the Gram pass above reads the buffer in place).
-fn push_err_f64(
-    e: &mut RelativeErrorAccumulator,
-    d: &[f64],
-    s: usize,
-    n: usize,
-    l: Option<&[usize]>,
-) -> kann_koopman::Result<()> {
-    let k = d.len() / (s * n).max(1);
-    let lengths = l.map(<[usize]>::to_vec).unwrap_or_else(|| vec![n; s]);
-    let states = kann_koopman::States::new_with_lengths(d.to_vec(), s, n, k, lengths)?;
-    e.push(&states)
-}
-
-type Push<T, A> = fn(&mut A, &[T], usize, usize, Option<&[usize]>) -> kann_koopman::Result<()>;
-
-fn run<T: numpy::Element + Sync>(
-    py: Python<'_>,
-    a: numpy::PyReadonlyArray3<'_, T>,
-    lengths: Option<Vec<usize>>,
-    options: &FitOptions,
-    push: Push<T, GramAccumulator>,
-    push_err: Push<T, RelativeErrorAccumulator>,
-) -> PyResult<Fit> {
-    let shape = a.shape().to_vec();
-    let (s, n, k) = (shape[0], shape[1], shape[2]);
-    let data = a.as_slice().map_err(|_| {
-        PyValueError::new_err(format!(
-            "states: array of shape {shape:?} is not C-contiguous"
-        ))
-    })?;
+    let a = borrow_states(states, layout)?;
+    let shape = a.shape();
+    let (b, n, k) = bth(&shape, layout);
     if let Rank::Fixed(r) = options.rank
-        && !(1..=k).contains(&r)
+        && r > k
     {
         return Err(PyValueError::new_err(format!(
-            "rank: {r} is out of range 1..={k} for states of shape {shape:?}"
+            "rank: {r} is out of range 1..={k} for states of shape {}",
+            shape_str(&shape)
         )));
     }
-    if let Some(l) = &lengths
-        && l.len() != s
-    {
-        return Err(PyValueError::new_err(format!(
-            "lengths: has {} entries, states of shape {shape:?} need {s}",
-            l.len()
-        )));
-    }
-    let result = py.allow_threads(|| -> kann_koopman::Result<Fit> {
-        let mut acc = GramAccumulator::with_precision(k, options.precision);
-        push(&mut acc, data, s, n, lengths.as_deref())?;
-        let model = acc.finish(options)?;
-        let spectrum = Spectrum::new(&model)?;
-        let mut err = RelativeErrorAccumulator::new(&model).with_precision(options.precision);
-        push_err(&mut err, data, s, n, lengths.as_deref())?;
-        let e_rel = err.finish()?.e_rel;
-        Ok(Fit {
-            model,
-            spectrum,
-            e_rel,
+    let lengths = read_lengths(py, lengths, b, n)?;
+    let view = a.view(layout);
+    py.allow_threads(|| fit_view(&view, lengths.as_deref(), &options, fit_steps))
+        .map_err(|e| states_error("states", &shape, layout, e))
+}
+
+/// Streaming, mergeable accumulator of the Gram matrices of the fit (`G`, `XᵀY` and the
+/// boundary terms; `O(H²)` memory whatever the number of states). `push` chunks of sequences,
+/// `merge` accumulators of other chunks (e.g. from other processes: it pickles), then `fit`.
+#[pyclass(module = "kann._kann", name = "GramAccumulator")]
+pub struct PyGramAccumulator {
+    inner: GramAccumulator,
+}
+
+#[pymethods]
+impl PyGramAccumulator {
+    /// A fresh accumulator for states of hidden size `dim`; `precision` `"f64"` or `"mixed"`.
+    #[new]
+    #[pyo3(signature = (dim, precision = "f64"))]
+    fn new(dim: usize, precision: &str) -> PyResult<Self> {
+        if dim == 0 {
+            return Err(PyValueError::new_err("dim: must be at least 1, got 0"));
+        }
+        Ok(PyGramAccumulator {
+            inner: GramAccumulator::with_precision(dim, parse_precision(precision)?),
         })
-    });
-    result.map_err(|e| PyValueError::new_err(format!("states of shape {shape:?}: {e}")))
+    }
+
+    /// Adds every valid state and pair of `chunk` (`[B, T, H]` or `[T, B, H]` with
+    /// `layout="tbh"`, float32/float64, read in place when C-contiguous `[B, T, H]`) with optional
+    /// `lengths` (int `[B]` or 0/1 mask `[B, T]`). A chunk with a bad value adds nothing.
+    #[pyo3(signature = (chunk, lengths = None, layout = "bth"))]
+    fn push(
+        &mut self,
+        py: Python<'_>,
+        chunk: &Bound<'_, PyAny>,
+        lengths: Option<&Bound<'_, PyAny>>,
+        layout: &str,
+    ) -> PyResult<()> {
+        let layout = parse_layout(layout)?;
+        let a = borrow_states(chunk, layout)?;
+        let shape = a.shape();
+        let (b, n, k) = bth(&shape, layout);
+        if k != self.inner.hidden() {
+            return Err(PyValueError::new_err(format!(
+                "chunk: hidden size {k} (shape {}) does not match the accumulator's dim {}",
+                shape_str(&shape),
+                self.inner.hidden()
+            )));
+        }
+        let lengths = read_lengths(py, lengths, b, n)?;
+        let view = a.view(layout);
+        let inner = &mut self.inner;
+        py.allow_threads(|| {
+            // A fresh accumulator, merged only when the whole chunk was read: a bad value in a
+            // later part of a chunk read in parts leaves `self` unchanged.
+            let mut part = GramAccumulator::with_precision(inner.hidden(), inner.precision());
+            push_gram(&mut part, &view, lengths.as_deref())?;
+            inner.merge(&part)
+        })
+        .map_err(|e| states_error("chunk", &shape, layout, e))
+    }
+
+    /// Adds everything `other` accumulated (same `dim` and precision).
+    fn merge(&mut self, other: &Bound<'_, PyGramAccumulator>) -> PyResult<()> {
+        let other = other.borrow();
+        self.inner
+            .merge(&other.inner)
+            .map_err(|e| PyValueError::new_err(format!("other: {e}")))
+    }
+
+    /// Fits the model from the accumulated Grams (Eqs. 4-5); `rank` as in `kann.fit`;
+    /// `fit_steps` says which steps were pushed (`"real"` or `"all"`), kept with the fit. The
+    /// fit's `relative_error` is `None`: score it with `Fit.score` / `Fit.error_sums`.
+    #[pyo3(signature = (rank = None, fit_steps = "real"))]
+    fn fit(
+        &self,
+        py: Python<'_>,
+        rank: Option<&Bound<'_, PyAny>>,
+        fit_steps: &str,
+    ) -> PyResult<Fit> {
+        let fit_steps = parse_fit_steps(fit_steps)?;
+        let options = FitOptions {
+            rank: parse_rank(rank)?,
+            precision: self.inner.precision(),
+            ..FitOptions::default()
+        };
+        let k = self.inner.hidden();
+        if let Rank::Fixed(r) = options.rank
+            && r > k
+        {
+            return Err(PyValueError::new_err(format!(
+                "rank: {r} is out of range 1..={k} (accumulator dim {k})"
+            )));
+        }
+        let inner = &self.inner;
+        py.allow_threads(|| {
+            let model = inner.finish(&options)?;
+            let spectrum = Spectrum::new(&model)?;
+            Ok::<_, KoopmanError>(Fit {
+                model,
+                spectrum,
+                e_rel: None,
+                fit_steps,
+            })
+        })
+        .map_err(|e| match e {
+            KoopmanError::InvalidRank { .. } => PyValueError::new_err(format!("rank: {e}")),
+            e => value_error(e),
+        })
+    }
+
+    /// Hidden size `H`.
+    #[getter]
+    fn dim(&self) -> usize {
+        self.inner.hidden()
+    }
+
+    /// Number of sequences pushed.
+    #[getter]
+    fn num_sequences(&self) -> usize {
+        self.inner.num_sequences()
+    }
+
+    /// Number of valid states pushed.
+    #[getter]
+    fn num_states(&self) -> usize {
+        self.inner.num_states()
+    }
+
+    /// `"f64"` or `"mixed"`.
+    #[getter]
+    fn precision(&self) -> String {
+        self.inner.precision().to_string()
+    }
+
+    /// The complete state as a dict of float64 arrays `[H, H]` and counts.
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let p = self.inner.to_parts();
+        let k = p.hidden;
+        let d = PyDict::new(py);
+        let sq = |v: Vec<f64>| -> PyResult<Bound<'py, PyAny>> {
+            Ok(PyArray1::from_vec(py, v).reshape([k, k])?.into_any())
+        };
+        d.set_item("format", "kann.gram")?;
+        d.set_item("version", 1)?;
+        d.set_item("hidden", k)?;
+        d.set_item("precision", p.precision.to_string())?;
+        d.set_item("g_lower", sq(p.g_lower)?)?;
+        d.set_item("g01", sq(p.g01)?)?;
+        d.set_item("first", sq(p.first)?)?;
+        d.set_item("last", sq(p.last)?)?;
+        d.set_item("num_states", p.num_states)?;
+        d.set_item("num_pairs", p.num_pairs)?;
+        d.set_item("num_sequences", p.num_sequences)?;
+        Ok(d)
+    }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyDict>,))> {
+        let f = py.import("kann._kann")?.getattr("_gram_from_state")?;
+        Ok((f, (self.state(py)?,)))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "kann.GramAccumulator(dim={}, sequences={}, states={}, precision={:?})",
+            self.inner.hidden(),
+            self.inner.num_sequences(),
+            self.inner.num_states(),
+            self.inner.precision().to_string()
+        )
+    }
+}
+
+/// Rebuilds a `GramAccumulator` from its `state()` (pickle and `kann.load`).
+#[pyfunction]
+fn _gram_from_state(state: &Bound<'_, PyDict>) -> PyResult<PyGramAccumulator> {
+    let format: String = dict_get(state, "format")?;
+    if format != "kann.gram" {
+        return Err(PyValueError::new_err(format!(
+            "state: format is {format:?}, not \"kann.gram\""
+        )));
+    }
+    let k: usize = dict_get(state, "hidden")?;
+    let flat =
+        |key: &str| -> PyResult<Vec<f64>> { Ok(row_major(dict_mat(state, key, k, k)?.as_ref())) };
+    let precision: String = dict_get(state, "precision")?;
+    let parts = GramParts {
+        hidden: k,
+        precision: parse_precision(&precision)?,
+        g_lower: flat("g_lower")?,
+        g01: flat("g01")?,
+        first: flat("first")?,
+        last: flat("last")?,
+        num_states: dict_get(state, "num_states")?,
+        num_pairs: dict_get(state, "num_pairs")?,
+        num_sequences: dict_get(state, "num_sequences")?,
+    };
+    Ok(PyGramAccumulator {
+        inner: GramAccumulator::from_parts(&parts).map_err(value_error)?,
+    })
 }
 
 /// The native module `kann._kann`.
 #[pymodule]
 fn _kann(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Fit>()?;
+    m.add_class::<PyGramAccumulator>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(_fit_from_state, m)?)?;
+    m.add_function(wrap_pyfunction!(_gram_from_state, m)?)?;
+    m.add("CHUNK_BYTES", CHUNK_BYTES)?;
     Ok(())
 }

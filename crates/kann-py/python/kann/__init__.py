@@ -1,10 +1,22 @@
 """kann: Koopman analysis of sequence-model hidden states (Rust core, numpy in, numpy out).
 
-``kann.fit(states, lengths=None, rank=None, precision="f64")`` fits the Koopman operator
-(paper Eqs. 4-5) to states ``[B, T, H]`` and returns a :class:`Fit` with ``eigenvalues``,
-``memory_horizon(eps)`` (Eq. 9), ``relative_error`` (Eq. 12), ``basis`` and ``operator``.
+The paper "A Koopman approach to understanding sequence neural models" fits a linear operator
+``C`` on the top-``r`` SVD coefficients ``h B`` of a model's hidden states (Eqs. 4-5); its
+eigenvalues give memory horizons (Eq. 9), its eigenvectors the projections (Eqs. 7, 10, 11).
+
+>>> import kann
+>>> fit = kann.fit(states, lengths=None, rank=None, fit_steps="real", layout="bth", precision="f64")
+>>> fit.eigenvalues, fit.memory_horizon(eps=0.01), fit.relative_error
+>>> fit.predict(h, steps=1); fit.project(h, fit.groups[0])
+>>> acc = kann.GramAccumulator(dim); acc.push(chunk, lengths); acc.merge(other); acc.fit(rank=8)
+>>> kann.save(fit, "fit_dir"); kann.load("fit_dir")
+
+Submodules (imported on use): ``kann.torch`` (states of PyTorch RNNs; needs torch) and
+``kann.dask`` (fits of dask arrays on a cluster; needs dask).
 """
 
-from ._kann import Fit, fit
+from ._io import load, save
+from ._kann import CHUNK_BYTES, Fit, GramAccumulator, fit
 
-__all__ = ["Fit", "fit"]
+__all__ = ["CHUNK_BYTES", "Fit", "GramAccumulator", "fit", "load", "save"]
+__version__ = "0.1.0"
