@@ -167,9 +167,6 @@ pub fn fetch_to_part(
         url: url.into(),
         msg,
     };
-    if let Some(dir) = part.parent() {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(30)))
@@ -234,6 +231,9 @@ pub fn fetch_to_part(
                 String::new()
             }
         );
+        if let Some(dir) = part.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
         let mut file = fs::OpenOptions::new()
             .create(true)
             .write(true)

@@ -347,14 +347,14 @@ fn unavailable(
     let dest = data_dir.join(remote.file_name);
     let part = part_path(&dest);
     let size = match expected {
-        Some(e) => format!(", {} bytes, SHA-256 {}", e.size, e.sha256),
+        Some(e) => format!(" ({} bytes, SHA-256 {})", e.size, e.sha256),
         None => String::new(),
     };
     let mut fix = format!(
-        "place {} there ({}{size}), e.g. on a machine with network: curl -fLo {} {url}; \
-         or give --data-dir (or KANN_DATA_DIR) a folder that holds it",
+        "put {}{size} in {}: on a machine with network, curl -fLo {} {url} (or copy it there); \
+         or give --data-dir (or KANN_DATA_DIR) a folder that already holds the data set",
         remote.file_name,
-        remote.what,
+        data_dir.display(),
         dest.display(),
     );
     if let Ok(m) = fs::metadata(&part) {
@@ -398,7 +398,7 @@ fn fetch(
             "mirror {url}: expected an http:// or https:// URL"
         )));
     }
-    fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+    // The folder is made by the first byte written (`fetch_to_part`), not before.
     let dest = data_dir.join(remote.file_name);
     let part = part_path(&dest);
     let size_note = expected

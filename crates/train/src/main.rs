@@ -33,7 +33,10 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Never download: a missing data set is an error that says what to place where.
-    #[arg(long, global = true, env = kann_data::fetch::OFFLINE_ENV)]
+    /// (`KANN_OFFLINE=1` too; `0`, `false`, `no`, `off` or empty leave fetching on.)
+    #[arg(long, global = true, env = kann_data::fetch::OFFLINE_ENV,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::FalseyValueParser::new())]
     offline: bool,
     /// Fetch missing data sets from this host instead of the public ones (same paths, e.g.
     /// `URL/~amaas/data/sentiment/aclImdb_v1.tar.gz`, `URL/aeon-toolkit/ECG5000.zip`).
