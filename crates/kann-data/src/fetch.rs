@@ -255,7 +255,10 @@ fn check_ecg_zip(zip: &Path) -> Result<()> {
 /// ECG5000's published shape, checked when no checksum is recorded: 500 training and 4,500
 /// test beats (the loader already checks 140 samples each), classes 1..=5 counted
 /// 2,919 / 1,767 / 96 / 194 / 24 over both files.
-pub fn check_ecg_counts(train: &[ecg::Beat], test: &[ecg::Beat]) -> std::result::Result<(), String> {
+pub fn check_ecg_counts(
+    train: &[ecg::Beat],
+    test: &[ecg::Beat],
+) -> std::result::Result<(), String> {
     const COUNTS: [usize; 5] = [2919, 1767, 96, 194, 24];
     if train.len() != 500 || test.len() != 4500 {
         return Err(format!(
@@ -266,7 +269,10 @@ pub fn check_ecg_counts(train: &[ecg::Beat], test: &[ecg::Beat]) -> std::result:
     }
     let mut counts = [0usize; 5];
     for b in train.iter().chain(test) {
-        if let Some(c) = (b.label as usize).checked_sub(1).and_then(|k| counts.get_mut(k)) {
+        if let Some(c) = (b.label as usize)
+            .checked_sub(1)
+            .and_then(|k| counts.get_mut(k))
+        {
             *c += 1;
         }
     }
@@ -421,12 +427,9 @@ fn fetch(
             {
                 let _ = fs::remove_file(&part);
             }
-            if let Err(e) = download::fetch_to_part(
-                &url,
-                &part,
-                expected.as_ref().map(|e| e.size),
-                !opts.quiet,
-            ) {
+            if let Err(e) =
+                download::fetch_to_part(&url, &part, expected.as_ref().map(|e| e.size), !opts.quiet)
+            {
                 let now = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
                 let msg = match &e {
                     Error::Download { msg, .. } => msg.clone(),
@@ -449,13 +452,19 @@ fn fetch(
             }
         }
         let verdict = match verify(&part, expected.as_ref()) {
-            Ok(()) if expected.is_none() => check(&part).map_err(|e| Refusal::Corrupt(e.to_string())),
+            Ok(()) if expected.is_none() => {
+                check(&part).map_err(|e| Refusal::Corrupt(e.to_string()))
+            }
             other => other,
         };
         match verdict {
             Ok(()) => {
                 fs::rename(&part, &dest).map_err(|e| Error::io(&dest, e))?;
-                eprintln!("{}: verified, saved as {}", remote.file_name, dest.display());
+                eprintln!(
+                    "{}: verified, saved as {}",
+                    remote.file_name,
+                    dest.display()
+                );
                 return Ok(dest);
             }
             Err(r) => {

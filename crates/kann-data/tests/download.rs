@@ -151,7 +151,10 @@ fn ecg_first_use_fetches_resumes_and_checks_contents() {
     assert_eq!(EcgDataset::load(&data).unwrap().beats.len(), 5000);
     assert_eq!(
         server.log.lock().unwrap().clone(),
-        [(ECG_PATH.to_string(), Some(format!("bytes={}-", zip.len() / 2)))]
+        [(
+            ECG_PATH.to_string(),
+            Some(format!("bytes={}-", zip.len() / 2))
+        )]
     );
 
     // Present: nothing is fetched.
@@ -209,7 +212,10 @@ fn imdb_download_is_checked_against_the_public_checksum() {
     let e = fetch::ensure_imdb(&data, &mirror(&server.base)).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::Unavailable { .. }), "{msg}");
-    assert!(msg.contains(&format!("{}{IMDB_PATH}", server.base)), "{msg}");
+    assert!(
+        msg.contains(&format!("{}{IMDB_PATH}", server.base)),
+        "{msg}"
+    );
     assert!(msg.contains("84125825"), "{msg}");
     assert!(msg.contains("curl -fLo"), "{msg}");
     assert!(!data.join("aclImdb_v1.tar.gz").exists());
@@ -253,7 +259,10 @@ fn offline_and_unreachable_say_what_to_do() {
         msg.contains("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"),
         "{msg}"
     );
-    assert!(msg.contains("put aclImdb_v1.tar.gz (84125825 bytes, SHA-256 c40f74a1"), "{msg}");
+    assert!(
+        msg.contains("put aclImdb_v1.tar.gz (84125825 bytes, SHA-256 c40f74a1"),
+        "{msg}"
+    );
     assert!(!data.exists(), "offline must write nothing");
 
     // A host that refuses connections: the URL tried and the fix; nothing written.

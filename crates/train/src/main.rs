@@ -15,11 +15,11 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kann_data::fetch::FetchOptions;
 use kann_models::cells::CellKind;
 use kann_models::config::Task;
 use kann_models::pytorch::KeyRename;
 use train::import::ImportOptions;
-use kann_data::fetch::FetchOptions;
 use train::{CommonArgs, ImdbArgs, TrainArgs};
 
 /// Large training buffers are backed by transparent huge pages (see `kann_models::hugepages`).
@@ -239,11 +239,11 @@ fn main() {
         } => train::setup::fetch_data(task.into(), config.clone(), data_dir.clone(), &fetch)
             .and_then(|()| {
                 train::sweep::run(&train::sweep::SweepOptions {
-            task: task.into(),
-            cells,
-            seeds,
-            epochs,
-            config,
+                    task: task.into(),
+                    cells,
+                    seeds,
+                    epochs,
+                    config,
                     data_dir,
                     out,
                 })

@@ -544,10 +544,16 @@ pub fn download(data_dir: Option<PathBuf>, fetch: &FetchOptions) -> Result<()> {
 pub fn ensure_data(config: &RunConfig, fetch: &FetchOptions) -> Result<()> {
     match config {
         RunConfig::Imdb(c) => {
-            kann_data::fetch::ensure_imdb(&locate_data_dir(None, c.data.data_dir.as_deref()), fetch)?;
+            kann_data::fetch::ensure_imdb(
+                &locate_data_dir(None, c.data.data_dir.as_deref()),
+                fetch,
+            )?;
         }
         RunConfig::Ecg(c) => {
-            kann_data::fetch::ensure_ecg(&locate_data_dir(None, c.data.data_dir.as_deref()), fetch)?;
+            kann_data::fetch::ensure_ecg(
+                &locate_data_dir(None, c.data.data_dir.as_deref()),
+                fetch,
+            )?;
         }
         RunConfig::Copy(_) => {}
     }

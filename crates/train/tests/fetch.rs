@@ -115,12 +115,23 @@ fn tiny_imdb() -> Vec<u8> {
         h.set_cksum();
         tar.append_data(&mut h, path, text.as_bytes()).unwrap();
     };
-    add("aclImdb/README", "Large Movie Review Dataset v1.0 (tiny test copy)\n");
+    add(
+        "aclImdb/README",
+        "Large Movie Review Dataset v1.0 (tiny test copy)\n",
+    );
     add("aclImdb/imdb.vocab", "the\nfilm\n");
     for split in ["train", "test"] {
         for (label, rating, words) in [
-            ("pos", 9, "a wonderful film, great acting and a moving story; I loved it"),
-            ("neg", 2, "a terrible film, boring acting and a dull story; I hated it"),
+            (
+                "pos",
+                9,
+                "a wonderful film, great acting and a moving story; I loved it",
+            ),
+            (
+                "neg",
+                2,
+                "a terrible film, boring acting and a dull story; I hated it",
+            ),
         ] {
             for id in 0..40 {
                 add(
@@ -241,8 +252,14 @@ fn imdb_first_use_fetches_resumes_verifies_and_trains() {
     let log = text(&out);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("fetching aclImdb_v1.tar.gz ("), "{log}");
-    assert!(log.contains(&format!(", {} bytes) from", imdb.len())), "{log}");
-    assert!(log.contains(&format!("{}{IMDB_PATH}", server.base)), "{log}");
+    assert!(
+        log.contains(&format!(", {} bytes) from", imdb.len())),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("{}{IMDB_PATH}", server.base)),
+        "{log}"
+    );
     assert!(log.contains(&format!("resuming at byte {half}")), "{log}");
     assert!(log.contains("verified"), "{log}");
     assert_eq!(fs::read(data.join("aclImdb_v1.tar.gz")).unwrap(), imdb);
@@ -317,7 +334,9 @@ fn without_network_or_offline_the_error_says_what_to_do() {
         .unwrap()
         .port();
     let dead = format!("http://127.0.0.1:{port}");
-    let cases: [(&[&str], Option<(&str, &str)>, String, &str); 3] = [
+    // (flags, environment variable, URL named, reason named)
+    type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, String, &'a str);
+    let cases: [Case; 3] = [
         (
             &["--mirror", &dead],
             None,
