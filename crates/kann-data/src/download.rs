@@ -1,153 +1,52 @@
-//! Downloading the public archives when they are missing.
+//! The transfer and archive handling under [`crate::fetch`]:
 //!
-//! - IMDB: Stanford AI Lab's `aclImdb_v1.tar.gz`, kept as is (the loader streams it);
-//! - ECG5000: the UEA & UCR repository's `ECG5000.zip`, whose `ECG5000_TRAIN` / `ECG5000_TEST`
-//!   files (`.tsv`, `.txt` or `.arff`, first available in that order) are extracted into
-//!   `ECG5000/` after they parse.
+//! - [`fetch_to_part`]: one HTTP download into `<name>.part`, resuming an existing `.part` with a
+//!   `Range` request, with an indicatif progress bar (bytes, rate, ETA);
+//! - the ECG5000 zip: its `ECG5000_TRAIN` / `ECG5000_TEST` files (`.tsv`, `.txt` or `.arff`, first
+//!   available in that order) are parsed in memory ([`ecg_zip_beats`]) and extracted into
+//!   `ECG5000/` atomically ([`extract_ecg_zip`]);
+//! - [`download_all`] (`train download`): both data sets at once.
 //!
-//! Each download goes into `<name>.part`, resumes with an HTTP `Range` request if a `.part` is
-//! already there, shows an indicatif progress bar (rate, ETA) when asked, and is renamed into
-//! place only after its structure has been checked (the tar lists the four labelled folders;
-//! the zip holds both ECG5000 files and they parse). Nothing is ever substituted for real data:
-//! any failure is an error.
+//! Nothing is ever substituted for real data: any failure is an error.
 
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
 use crate::ecg;
 use crate::error::{Error, Result};
-use crate::imdb;
+use crate::fetch::{self, FetchOptions, Outcome};
 
-/// Default base URL of the IMDB archive (Stanford AI Lab).
-pub const IMDB_BASE_URL: &str = "https://ai.stanford.edu/~amaas/data/sentiment";
-/// Default base URL of `ECG5000.zip` (UEA & UCR Time Series Classification repository).
-pub const ECG_BASE_URL: &str = "https://www.timeseriesclassification.com/aeon-toolkit";
 /// File name of the ECG5000 archive.
 pub const ECG_ZIP_NAME: &str = "ECG5000.zip";
-
-/// Where to download from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sources {
-    /// Base URL; the archive is `<imdb_base>/aclImdb_v1.tar.gz`.
-    pub imdb_base: String,
-    /// Base URL; the archive is `<ecg_base>/ECG5000.zip`.
-    pub ecg_base: String,
-    /// Show progress bars on stderr.
-    pub show_progress: bool,
-}
-
-impl Default for Sources {
-    fn default() -> Self {
-        Sources {
-            imdb_base: IMDB_BASE_URL.into(),
-            ecg_base: ECG_BASE_URL.into(),
-            show_progress: true,
-        }
-    }
-}
-
-impl Sources {
-    /// URL of the IMDB archive.
-    pub fn imdb_url(&self) -> String {
-        format!(
-            "{}/{}",
-            self.imdb_base.trim_end_matches('/'),
-            imdb::ARCHIVE_NAME
-        )
-    }
-
-    /// URL of the ECG5000 archive.
-    pub fn ecg_url(&self) -> String {
-        format!("{}/{ECG_ZIP_NAME}", self.ecg_base.trim_end_matches('/'))
-    }
-}
 
 /// What [`download_all`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadReport {
-    /// The IMDB data (archive or extracted folder).
-    pub imdb: PathBuf,
-    /// Whether the IMDB archive was downloaded now (false: already present).
-    pub imdb_downloaded: bool,
-    /// The `ECG5000/` folder.
-    pub ecg: PathBuf,
-    /// Whether ECG5000 was downloaded now (false: already present).
-    pub ecg_downloaded: bool,
+    /// IMDB: already present, fetched now.
+    pub imdb: Outcome,
+    /// ECG5000: already present, fetched now, or extracted from a zip already there.
+    pub ecg: Outcome,
 }
 
-/// Downloads whatever of IMDB and ECG5000 is missing from `data_dir` (created if needed).
-pub fn download_all(data_dir: &Path, sources: &Sources) -> Result<DownloadReport> {
+/// `train download`: makes sure both IMDB and ECG5000 are in `data_dir` (created if needed),
+/// fetching what is missing ([`fetch::ensure_imdb`], [`fetch::ensure_ecg`]).
+pub fn download_all(data_dir: &Path, opts: &FetchOptions) -> Result<DownloadReport> {
     fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
-    let (imdb, imdb_downloaded) = match imdb::ImdbSource::locate(data_dir) {
-        Ok(imdb::ImdbSource::Archive(p)) | Ok(imdb::ImdbSource::Directory(p)) => (p, false),
-        Err(_) => (
-            download_imdb(data_dir, &sources.imdb_url(), sources.show_progress)?,
-            true,
-        ),
-    };
-    let ecg_dir = data_dir.join(ecg::FOLDER_NAME);
-    let ecg_downloaded = if ecg::locate(&ecg_dir).is_ok() {
-        false
-    } else {
-        download_ecg(data_dir, &sources.ecg_url(), sources.show_progress)?;
-        true
-    };
     Ok(DownloadReport {
-        imdb,
-        imdb_downloaded,
-        ecg: ecg_dir,
-        ecg_downloaded,
+        imdb: fetch::ensure_imdb(data_dir, opts)?,
+        ecg: fetch::ensure_ecg(data_dir, opts)?,
     })
 }
 
-fn part_path(dest: &Path) -> PathBuf {
+/// `<dest>.part`: where a download of `dest` is written until it is verified.
+pub fn part_path(dest: &Path) -> PathBuf {
     let mut s = dest.as_os_str().to_owned();
     s.push(".part");
     PathBuf::from(s)
-}
-
-/// Downloads the IMDB archive into `data_dir/aclImdb_v1.tar.gz` (resuming a `.part`), checks
-/// that it lists the four labelled folders, then renames it into place. A `.part` that is
-/// complete but fails the check is deleted (so the next try starts afresh) and the error names
-/// it.
-pub fn download_imdb(data_dir: &Path, url: &str, show_progress: bool) -> Result<PathBuf> {
-    let dest = data_dir.join(imdb::ARCHIVE_NAME);
-    let part = part_path(&dest);
-    fetch_to_part(url, &part, show_progress)?;
-    if let Err(e) = imdb::archive_folder_counts(&part) {
-        let _ = fs::remove_file(&part);
-        return Err(Error::Download {
-            url: url.into(),
-            msg: format!("downloaded file is not the IMDB archive (deleted): {e}"),
-        });
-    }
-    fs::rename(&part, &dest).map_err(|e| Error::io(&dest, e))?;
-    Ok(dest)
-}
-
-/// Downloads `ECG5000.zip` into `data_dir` (resuming a `.part`), extracts `ECG5000_TRAIN` and
-/// `ECG5000_TEST` (first format present in both of `.tsv`, `.txt`, `.arff`) into a temporary
-/// folder, parses them, then renames the folder to `data_dir/ECG5000/` and the archive to
-/// `data_dir/ECG5000.zip`. Returns the folder.
-pub fn download_ecg(data_dir: &Path, url: &str, show_progress: bool) -> Result<PathBuf> {
-    let zip_dest = data_dir.join(ECG_ZIP_NAME);
-    if !zip_dest.is_file() {
-        let part = part_path(&zip_dest);
-        fetch_to_part(url, &part, show_progress)?;
-        if let Err(e) = check_ecg_zip(&part) {
-            let _ = fs::remove_file(&part);
-            return Err(Error::Download {
-                url: url.into(),
-                msg: format!("downloaded file is not the ECG5000 archive (deleted): {e}"),
-            });
-        }
-        fs::rename(&part, &zip_dest).map_err(|e| Error::io(&zip_dest, e))?;
-    }
-    extract_ecg_zip(&zip_dest, data_dir)
 }
 
 fn zip_err(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -184,8 +83,26 @@ fn find_ecg_entries(path: &Path) -> Result<(String, String, String)> {
     ))
 }
 
-fn check_ecg_zip(path: &Path) -> Result<()> {
-    find_ecg_entries(path).map(|_| ())
+/// Parses the ECG5000 train and test files of a zip in memory (nothing is written).
+pub fn ecg_zip_beats(path: &Path) -> Result<(Vec<ecg::Beat>, Vec<ecg::Beat>)> {
+    let (ext, train, test) = find_ecg_entries(path)?;
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| zip_err(path, e))?;
+    let mut read = |entry: &str| -> Result<Vec<ecg::Beat>> {
+        let mut f = archive
+            .by_name(entry)
+            .map_err(|e| zip_err(path, format!("{entry}: {e}")))?;
+        let mut text = String::new();
+        f.read_to_string(&mut text)
+            .map_err(|e| zip_err(path, format!("{entry}: {e}")))?;
+        let name = format!("{}: {entry}", path.display());
+        if ext == "arff" {
+            ecg::parse_arff(&text, &name)
+        } else {
+            ecg::parse_text(&text, &name)
+        }
+    };
+    Ok((read(&train)?, read(&test)?))
 }
 
 /// Extracts the ECG5000 train/test files of `zip_path` into `data_dir/ECG5000/` (atomically:
@@ -236,16 +153,20 @@ fn parse_content_range(v: &str) -> (Option<u64>, Option<u64>) {
 }
 
 /// Downloads `url` into `part`, resuming from its current size with a `Range` request. On
-/// success the file at `part` is complete (its size matches the server's total when the server
-/// states one). An interrupted transfer leaves `part` in place for the next try.
-pub fn fetch_to_part(url: &str, part: &Path, show_progress: bool) -> Result<()> {
+/// success the file at `part` holds everything the server sent (its size matches the server's
+/// total when the server states one); the caller verifies it. An interrupted transfer leaves
+/// `part` in place for the next try. `size_hint` (the expected size) sizes the progress bar when
+/// the server states no length. The size and the resume point are said on stderr.
+pub fn fetch_to_part(
+    url: &str,
+    part: &Path,
+    size_hint: Option<u64>,
+    show_progress: bool,
+) -> Result<()> {
     let derr = |msg: String| Error::Download {
         url: url.into(),
         msg,
     };
-    if let Some(dir) = part.parent() {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(30)))
@@ -292,6 +213,27 @@ pub fn fetch_to_part(url: &str, part: &Path, show_progress: bool) -> Result<()> 
             }
             s => return Err(derr(format!("HTTP status {s}"))),
         };
+        // The server's length decides completeness; the expected size only sizes the bar.
+        let shown = total.or(size_hint);
+        let name = part
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        eprintln!(
+            "  {name}: {}{}",
+            shown.map_or("size not stated".to_string(), |t| format!(
+                "{} ({t} bytes)",
+                HumanBytes(t)
+            )),
+            if offset > 0 {
+                format!(", resuming at byte {offset}")
+            } else {
+                String::new()
+            }
+        );
+        if let Some(dir) = part.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
         let mut file = fs::OpenOptions::new()
             .create(true)
             .write(true)
@@ -300,17 +242,13 @@ pub fn fetch_to_part(url: &str, part: &Path, show_progress: bool) -> Result<()> 
             .open(part)
             .map_err(|e| Error::io(part, e))?;
         let pb = if show_progress {
-            let pb = ProgressBar::new(total.unwrap_or(0));
+            let pb = ProgressBar::new(shown.unwrap_or(0));
             if let Ok(style) = ProgressStyle::with_template(
                 "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
             ) {
                 pb.set_style(style.progress_chars("=> "));
             }
-            pb.set_message(
-                part.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            );
+            pb.set_message(name.clone());
             pb.set_position(offset);
             pb
         } else {
@@ -336,6 +274,14 @@ pub fn fetch_to_part(url: &str, part: &Path, show_progress: bool) -> Result<()> 
             file.write_all(&buf[..n]).map_err(|e| Error::io(part, e))?;
             written += n as u64;
             pb.set_position(written);
+            if let Some(h) = size_hint
+                && written > h
+            {
+                pb.abandon();
+                return Err(derr(format!(
+                    "the server sent more than the expected {h} bytes"
+                )));
+            }
         }
         file.sync_all().map_err(|e| Error::io(part, e))?;
         pb.finish();
@@ -364,16 +310,5 @@ mod tests {
         );
         assert_eq!(parse_content_range("bytes */200"), (None, Some(200)));
         assert_eq!(parse_content_range("bytes 5-9/*"), (Some(5), None));
-    }
-
-    #[test]
-    fn urls() {
-        let s = Sources {
-            imdb_base: "http://127.0.0.1:9/a/".into(),
-            ecg_base: "http://h/b".into(),
-            show_progress: false,
-        };
-        assert_eq!(s.imdb_url(), "http://127.0.0.1:9/a/aclImdb_v1.tar.gz");
-        assert_eq!(s.ecg_url(), "http://h/b/ECG5000.zip");
     }
 }

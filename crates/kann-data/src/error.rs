@@ -52,6 +52,21 @@ pub enum Error {
         /// What went wrong.
         msg: String,
     },
+    /// A data set is missing from the data folder and could not be fetched (no network, fetching
+    /// turned off, or every try refused); says what fixes it.
+    #[error("{what} is not in {} and could not be fetched: {reason}\n  URL: {url}\n  fix: {fix}", dir.display())]
+    Unavailable {
+        /// The data set.
+        what: String,
+        /// The data folder.
+        dir: PathBuf,
+        /// The URL tried (or that would be tried, when offline).
+        url: String,
+        /// Why it could not be fetched.
+        reason: String,
+        /// What the user can do.
+        fix: String,
+    },
     /// Invalid configuration or arguments (e.g. a batch size of 0).
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -35,12 +35,12 @@
 //! let batches = batch::ecg_batches(&ecg.train, 8, Some(0))?;
 //! # let _ = batches;
 //!
-//! // Download the public archives if missing (resumable, structure-checked).
-//! kann_data::download::download_all(&dir, &kann_data::download::Sources::default())?;
+//! // First use fetches: download a missing data set (resumable, size + SHA-256 checked).
+//! kann_data::fetch::ensure_imdb(&dir, &kann_data::fetch::FetchOptions::default())?;
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`imdb`], [`ecg`], [`copy`] (the copy problem of App. D, generated from a seed), [`tokenizer`], [`batch`], [`download`], [`progress`] (the
+//! Modules: [`imdb`], [`ecg`], [`copy`] (the copy problem of App. D, generated from a seed), [`tokenizer`], [`batch`], [`fetch`] (first use downloads what is missing), [`download`], [`progress`] (the
 //! progress bar both binaries draw), [`testdata`] (test support: locating the shared real data).
 //! Where the data and the workspace are: [`locate_data_dir`], [`resolve_data_dir`],
 //! [`workspace_root`].
@@ -50,6 +50,7 @@ pub mod copy;
 pub mod download;
 pub mod ecg;
 mod error;
+pub mod fetch;
 pub mod imdb;
 pub mod progress;
 pub mod testdata;

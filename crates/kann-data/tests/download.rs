@@ -1,4 +1,6 @@
-//! Downloads from a local HTTP server (tiny_http on 127.0.0.1, supporting `Range`).
+//! First-use fetching against a local HTTP server (tiny_http on 127.0.0.1, supporting `Range`)
+//! that serves the public hosts' layout, with the recorded public checksums (no test override
+//! here: the tiny-archive runs with overridden checksums are in `train`'s `fetch` test).
 
 use std::collections::HashMap;
 use std::fs;
@@ -8,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kann_data::download::{Sources, download_all};
+use kann_data::Error;
+use kann_data::download::download_all;
 use kann_data::ecg::EcgDataset;
+use kann_data::fetch::{self, FetchOptions, Outcome};
 use kann_data::testdata::shared_data_dir;
 
 /// A request seen by the server: (path, Range header).
@@ -90,11 +94,14 @@ fn serve(routes: HashMap<String, Vec<u8>>) -> TestServer {
     }
 }
 
-fn sources(base: &str) -> Sources {
-    Sources {
-        imdb_base: format!("{base}/imdb"),
-        ecg_base: format!("{base}/ucr/"),
-        show_progress: false,
+const IMDB_PATH: &str = "/~amaas/data/sentiment/aclImdb_v1.tar.gz";
+const ECG_PATH: &str = "/aeon-toolkit/ECG5000.zip";
+
+fn mirror(base: &str) -> FetchOptions {
+    FetchOptions {
+        mirror: Some(format!("{base}/")),
+        quiet: true,
+        ..Default::default()
     }
 }
 
@@ -115,34 +122,25 @@ fn ecg_zip(dir: &std::path::Path) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
+/// ECG5000 has no recorded checksum: the download is checked by its contents (500 + 4,500
+/// beats, the published class counts), resumed from a `.part`, and not fetched a second time.
 #[test]
-fn download_resume_and_extract_real_archives() {
+fn ecg_first_use_fetches_resumes_and_checks_contents() {
     let Some(shared) = shared_data_dir() else {
         return;
     };
-    let imdb = fs::read(shared.join("aclImdb_v1.tar.gz")).unwrap();
     let zip = ecg_zip(&shared);
-    let server = serve(HashMap::from([
-        ("/imdb/aclImdb_v1.tar.gz".to_string(), imdb.clone()),
-        ("/ucr/ECG5000.zip".to_string(), zip.clone()),
-    ]));
+    let server = serve(HashMap::from([(ECG_PATH.to_string(), zip.clone())]));
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     fs::create_dir_all(&data).unwrap();
-    // An interrupted earlier download: the first 10 MB are already there.
-    fs::write(data.join("aclImdb_v1.tar.gz.part"), &imdb[..10_000_000]).unwrap();
-    // ... and the whole zip, as a .part that was never renamed (server answers 416).
-    fs::write(data.join("ECG5000.zip.part"), &zip).unwrap();
+    // An interrupted earlier download: the first half is there.
+    fs::write(data.join("ECG5000.zip.part"), &zip[..zip.len() / 2]).unwrap();
 
-    let report = download_all(&data, &sources(&server.base)).unwrap();
-    assert!(report.imdb_downloaded && report.ecg_downloaded);
-    assert_eq!(report.imdb, data.join("aclImdb_v1.tar.gz"));
-    assert!(
-        fs::read(&report.imdb).unwrap() == imdb,
-        "resumed archive differs"
-    );
-    assert!(!data.join("aclImdb_v1.tar.gz.part").exists());
+    let got = fetch::ensure_ecg(&data, &mirror(&server.base)).unwrap();
+    assert_eq!(got, Outcome::Fetched);
     assert_eq!(fs::read(data.join("ECG5000.zip")).unwrap(), zip);
+    assert!(!data.join("ECG5000.zip.part").exists());
     for part in ["TRAIN", "TEST"] {
         let name = format!("ECG5000/ECG5000_{part}.tsv");
         assert_eq!(
@@ -151,78 +149,164 @@ fn download_resume_and_extract_real_archives() {
         );
     }
     assert_eq!(EcgDataset::load(&data).unwrap().beats.len(), 5000);
-    let log = server.log.lock().unwrap().clone();
     assert_eq!(
-        log,
-        [
-            (
-                "/imdb/aclImdb_v1.tar.gz".to_string(),
-                Some("bytes=10000000-".to_string())
-            ),
-            (
-                "/ucr/ECG5000.zip".to_string(),
-                Some(format!("bytes={}-", zip.len()))
-            ),
-        ]
+        server.log.lock().unwrap().clone(),
+        [(
+            ECG_PATH.to_string(),
+            Some(format!("bytes={}-", zip.len() / 2))
+        )]
     );
 
-    // Everything present: nothing is fetched.
-    let again = download_all(&data, &sources(&server.base)).unwrap();
-    assert!(!again.imdb_downloaded && !again.ecg_downloaded);
-    assert_eq!(server.log.lock().unwrap().len(), 2);
-
-    // A fresh download (no .part) of the zip alone.
+    // Present: nothing is fetched.
+    assert_eq!(
+        fetch::ensure_ecg(&data, &mirror(&server.base)).unwrap(),
+        Outcome::Present
+    );
+    // A zip already in the folder (placed by hand) is only extracted.
     fs::remove_dir_all(data.join("ECG5000")).unwrap();
-    fs::remove_file(data.join("ECG5000.zip")).unwrap();
-    let third = download_all(&data, &sources(&server.base)).unwrap();
-    assert!(!third.imdb_downloaded && third.ecg_downloaded);
     assert_eq!(
-        server.log.lock().unwrap()[2],
-        ("/ucr/ECG5000.zip".to_string(), None)
+        fetch::ensure_ecg(&data, &mirror(&server.base)).unwrap(),
+        Outcome::Extracted
     );
+    assert_eq!(server.log.lock().unwrap().len(), 1);
 }
 
+/// A zip of the right layout but other contents (one beat dropped) is refused and not kept.
 #[test]
-fn download_errors_never_leave_fake_data() {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file("README.txt", zip::write::SimpleFileOptions::default())
-        .unwrap();
-    w.write_all(b"nothing").unwrap();
-    let wrong_zip = w.finish().unwrap().into_inner();
-    let server = serve(HashMap::from([
-        (
-            "/imdb/aclImdb_v1.tar.gz".to_string(),
-            b"<html>moved</html>".to_vec(),
-        ),
-        ("/ucr/ECG5000.zip".to_string(), wrong_zip),
-    ]));
+fn ecg_with_other_contents_is_refused() {
+    let Some(shared) = shared_data_dir() else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
-    let src = sources(&server.base);
+    let src = tmp.path().join("src");
+    fs::create_dir_all(src.join("ECG5000")).unwrap();
+    let train = fs::read_to_string(shared.join("ECG5000/ECG5000_TRAIN.tsv")).unwrap();
+    let short: String = train.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    fs::write(src.join("ECG5000/ECG5000_TRAIN.tsv"), short).unwrap();
+    fs::copy(
+        shared.join("ECG5000/ECG5000_TEST.tsv"),
+        src.join("ECG5000/ECG5000_TEST.tsv"),
+    )
+    .unwrap();
+    let server = serve(HashMap::from([(ECG_PATH.to_string(), ecg_zip(&src))]));
+    let data = tmp.path().join("data");
+    let e = fetch::ensure_ecg(&data, &mirror(&server.base))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("499 training and 4500 test beats"), "{e}");
+    assert!(e.contains(ECG_PATH), "{e}");
+    assert!(!data.join("ECG5000.zip").exists());
+    assert!(!data.join("ECG5000.zip.part").exists());
+    assert!(!data.join("ECG5000").exists());
+}
 
-    let e = download_all(tmp.path(), &src).unwrap_err().to_string();
+/// Against the recorded public size and SHA-256: a server that sends something else is refused
+/// (a short file kept as a resumable `.part`, a wrong one deleted), nothing lands under the final
+/// name, and the error says what to do.
+#[test]
+fn imdb_download_is_checked_against_the_public_checksum() {
+    let wrong = b"<html>moved</html>".to_vec();
+    let server = serve(HashMap::from([(IMDB_PATH.to_string(), wrong.clone())]));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let e = fetch::ensure_imdb(&data, &mirror(&server.base)).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Unavailable { .. }), "{msg}");
     assert!(
-        e.contains("/imdb/aclImdb_v1.tar.gz") && e.contains("not the IMDB archive"),
-        "{e}"
+        msg.contains(&format!("{}{IMDB_PATH}", server.base)),
+        "{msg}"
     );
-    assert!(!tmp.path().join("aclImdb_v1.tar.gz").exists());
-    assert!(!tmp.path().join("aclImdb_v1.tar.gz.part").exists());
+    assert!(msg.contains("84125825"), "{msg}");
+    assert!(msg.contains("curl -fLo"), "{msg}");
+    assert!(!data.join("aclImdb_v1.tar.gz").exists());
+    // Short of the recorded size: kept to resume, and each try asked for the rest.
+    assert_eq!(
+        fs::read(data.join("aclImdb_v1.tar.gz.part")).unwrap(),
+        wrong
+    );
+    assert!(msg.contains("is kept and the next run resumes it"), "{msg}");
+    let log = server.log.lock().unwrap().clone();
+    assert_eq!(log.len(), fetch::MAX_ATTEMPTS);
+    assert_eq!(log[0].1, None);
+    assert_eq!(log[1].1, Some(format!("bytes={}-", wrong.len())));
 
-    let e = kann_data::download::download_ecg(tmp.path(), &src.ecg_url(), false)
+    // Longer than the recorded size: deleted, not resumed.
+    let big = vec![7u8; 84_125_826];
+    let server = serve(HashMap::from([(IMDB_PATH.to_string(), big)]));
+    let data = tmp.path().join("data2");
+    let msg = fetch::ensure_imdb(&data, &mirror(&server.base))
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("ECG5000.zip") && e.contains("ECG5000_TRAIN"),
-        "{e}"
+        msg.contains("the server sent more than the expected 84125825 bytes"),
+        "{msg}"
     );
-    assert!(!tmp.path().join("ECG5000").exists());
-    assert!(!tmp.path().join("ECG5000.zip").exists());
+    assert!(!data.join("aclImdb_v1.tar.gz").exists());
+    assert!(!data.join("aclImdb_v1.tar.gz.part").exists());
+}
 
-    let e = kann_data::download::download_imdb(
-        tmp.path(),
-        &format!("{}/missing.tar.gz", server.base),
-        false,
+#[test]
+fn offline_and_unreachable_say_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let offline = FetchOptions {
+        offline: true,
+        ..Default::default()
+    };
+    let msg = fetch::ensure_imdb(&data, &offline).unwrap_err().to_string();
+    assert!(msg.contains("fetching is turned off"), "{msg}");
+    assert!(
+        msg.contains("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("put aclImdb_v1.tar.gz (84125825 bytes, SHA-256 c40f74a1"),
+        "{msg}"
+    );
+    assert!(!data.exists(), "offline must write nothing");
+
+    // A host that refuses connections: the URL tried and the fix; nothing written.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let msg = fetch::ensure_ecg(&data, &mirror(&format!("http://127.0.0.1:{port}")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains(&format!("http://127.0.0.1:{port}{ECG_PATH}")),
+        "{msg}"
+    );
+    assert!(msg.contains("put ECG5000.zip in"), "{msg}");
+    assert!(!data.exists(), "nothing written");
+}
+
+#[test]
+fn download_all_fetches_only_what_is_missing() {
+    let Some(shared) = shared_data_dir() else {
+        return;
+    };
+    let zip = ecg_zip(&shared);
+    let server = serve(HashMap::from([(ECG_PATH.to_string(), zip)]));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    // IMDB already there (the project's repacked copy is used in place, never re-verified).
+    std::os::unix::fs::symlink(
+        shared.join("aclImdb_v1.tar.gz"),
+        data.join("aclImdb_v1.tar.gz"),
     )
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("missing.tar.gz") && e.contains("404"), "{e}");
+    .unwrap();
+    let report = download_all(&data, &mirror(&server.base)).unwrap();
+    assert_eq!(report.imdb, Outcome::Present);
+    assert_eq!(report.ecg, Outcome::Fetched);
+    let paths: Vec<String> = server
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(paths, [ECG_PATH]);
 }

@@ -188,12 +188,22 @@ pub(crate) fn logits_in_order(
     Ok(out)
 }
 
-/// The vocabulary file: the config's `vocab`, else `imdb_wordpiece.vocab` in the data folder.
+/// The vocabulary file: the config's `vocab`, else `imdb_wordpiece.vocab` in the data folder,
+/// else the copy that ships with the repository (`<workspace>/data/imdb_wordpiece.vocab`). When
+/// neither exists, the data folder's path (so the error names where it was looked for).
 pub(crate) fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
-    cfg.data
-        .vocab
-        .clone()
-        .unwrap_or_else(|| data_dir.join("imdb_wordpiece.vocab"))
+    if let Some(v) = &cfg.data.vocab {
+        return v.clone();
+    }
+    let in_data = data_dir.join("imdb_wordpiece.vocab");
+    if in_data.is_file() {
+        return in_data;
+    }
+    let shipped = kann_data::workspace_root().join("data/imdb_wordpiece.vocab");
+    if shipped.is_file() {
+        return shipped;
+    }
+    in_data
 }
 
 /// `train imdb`.

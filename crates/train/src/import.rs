@@ -53,6 +53,8 @@ pub struct ImportOptions {
     pub config: Option<PathBuf>,
     /// Data folder.
     pub data_dir: Option<PathBuf>,
+    /// Whether and from where a missing data set is fetched.
+    pub fetch: kann_data::fetch::FetchOptions,
 }
 
 impl ImportOptions {
@@ -60,6 +62,7 @@ impl ImportOptions {
         TrainArgs {
             config: self.config.clone(),
             data_dir: self.data_dir.clone(),
+            fetch: self.fetch.clone(),
             out: Some(self.out.clone()),
             ..TrainArgs::default()
         }
@@ -300,6 +303,7 @@ pub fn export_data(
     config: Option<PathBuf>,
     data_dir: Option<PathBuf>,
     out: &Path,
+    fetch: &kann_data::fetch::FetchOptions,
 ) -> Result<()> {
     let args = TrainArgs {
         config,
@@ -307,6 +311,7 @@ pub fn export_data(
         ..TrainArgs::default()
     };
     let (config, _) = crate::setup::load_config(task, &args)?;
+    crate::setup::ensure_data(&config, fetch)?;
     if let RunConfig::Copy(_) = config {
         bail!(
             "`train export-data` writes imdb or ecg data; the copy problem is generated from its seed"

@@ -110,6 +110,9 @@ pub struct TrainArgs {
     pub resume: bool,
     /// Device.
     pub device: DeviceArg,
+    /// Whether and from where a missing data set is fetched (`--offline`, `--mirror`; the
+    /// default fetches from the public hosts, and `KANN_OFFLINE` / `KANN_MIRROR` apply).
+    pub fetch: kann_data::fetch::FetchOptions,
 }
 
 impl From<CommonArgs> for TrainArgs {
@@ -125,6 +128,7 @@ impl From<CommonArgs> for TrainArgs {
             out: c.out,
             resume: c.resume,
             device: c.device,
+            fetch: Default::default(),
         }
     }
 }
@@ -167,7 +171,11 @@ pub fn import(
     }
 }
 
-/// Download the public data sets into `data_dir` (default: env `KANN_DATA_DIR`, else `data/`).
-pub fn download(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    setup::download(data_dir)
+/// Download the public data sets into `data_dir` (default: env `KANN_DATA_DIR`, else `data/`)
+/// when they are missing there.
+pub fn download(
+    data_dir: Option<PathBuf>,
+    fetch: &kann_data::fetch::FetchOptions,
+) -> anyhow::Result<()> {
+    setup::download(data_dir, fetch)
 }

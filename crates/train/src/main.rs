@@ -5,6 +5,7 @@
 //!                [--seed N] [--data-dir DIR] [--out DIR] [--resume] [--device cpu|wgpu]
 //! train imdb ... [--max-len N]
 //! train download [--data-dir DIR]
+//! every command: [--offline] [--mirror URL]   (also KANN_OFFLINE=1, KANN_MIRROR=URL)
 //! train import imdb|ecg --pytorch MODEL.pt --out DIR [--vocab FILE] [--cell C] [--key-map FROM=TO]
 //! train export-data imdb|ecg --out DIR [--config FILE] [--data-dir DIR]
 //! train sweep imdb|ecg --out DIR [--cells gru,lstm,rnn] [--seeds 1,2,3] [--epochs N]
@@ -14,11 +15,12 @@ use std::path::PathBuf;
 
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kann_data::fetch::FetchOptions;
 use kann_models::cells::CellKind;
 use kann_models::config::Task;
 use kann_models::pytorch::KeyRename;
 use train::import::ImportOptions;
-use train::{CommonArgs, ImdbArgs};
+use train::{CommonArgs, ImdbArgs, TrainArgs};
 
 /// Large training buffers are backed by transparent huge pages (see `kann_models::hugepages`).
 #[global_allocator]
@@ -30,6 +32,16 @@ static ALLOC: kann_models::hugepages::HugePageAlloc = kann_models::hugepages::Hu
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Never download: a missing data set is an error that says what to place where.
+    /// (`KANN_OFFLINE=1` too; `0`, `false`, `no`, `off` or empty leave fetching on.)
+    #[arg(long, global = true, env = kann_data::fetch::OFFLINE_ENV,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::FalseyValueParser::new())]
+    offline: bool,
+    /// Fetch missing data sets from this host instead of the public ones (same paths, e.g.
+    /// `URL/~amaas/data/sentiment/aclImdb_v1.tar.gz`, `URL/aeon-toolkit/ECG5000.zip`).
+    #[arg(long, global = true, value_name = "URL", env = kann_data::fetch::MIRROR_ENV)]
+    mirror: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,7 +102,8 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Download the public data sets (IMDB archive, ECG5000 zip), resumable and checked.
+    /// Download the public data sets (IMDB archive, ECG5000 zip) that are missing, resumable and
+    /// checked (`train imdb|ecg` also fetch what they need on first use).
     Download {
         /// Target folder (default: $KANN_DATA_DIR, else `data/`). Training reads the same
         /// folders, and also `../shared/data` beside the workspace when it exists.
@@ -170,7 +183,7 @@ struct ImportArgs {
 }
 
 impl ImportArgs {
-    fn options(self, vocab: Option<PathBuf>) -> ImportOptions {
+    fn options(self, vocab: Option<PathBuf>, fetch: &FetchOptions) -> ImportOptions {
         ImportOptions {
             pytorch: self.pytorch,
             out: self.out,
@@ -180,6 +193,7 @@ impl ImportArgs {
             top_level_key: self.top_level_key,
             config: self.config,
             data_dir: self.data_dir,
+            fetch: fetch.clone(),
         }
     }
 }
@@ -187,16 +201,25 @@ impl ImportArgs {
 fn main() {
     kann_models::hugepages::retain_freed_memory();
     let cli = Cli::parse();
+    let fetch = FetchOptions {
+        offline: cli.offline,
+        mirror: cli.mirror.filter(|m| !m.trim().is_empty()),
+        quiet: false,
+    };
+    let with_fetch = |args: TrainArgs| TrainArgs {
+        fetch: fetch.clone(),
+        ..args
+    };
     let result = match cli.command {
-        Command::Imdb(args) => train::run_imdb(&args.into()).map(|_| ()),
-        Command::Ecg(args) => train::run_ecg(&args.into()).map(|_| ()),
+        Command::Imdb(args) => train::run_imdb(&with_fetch(args.into())).map(|_| ()),
+        Command::Ecg(args) => train::run_ecg(&with_fetch(args.into())).map(|_| ()),
         Command::Copy(args) => train::run_copy(&args.into()).map(|_| ()),
         Command::Import { task } => match task {
             ImportTask::Imdb { common, vocab } => {
-                train::import(Task::Imdb, &common.options(vocab)).map(|_| ())
+                train::import(Task::Imdb, &common.options(vocab, &fetch)).map(|_| ())
             }
             ImportTask::Ecg { common } => {
-                train::import(Task::Ecg, &common.options(None)).map(|_| ())
+                train::import(Task::Ecg, &common.options(None, &fetch)).map(|_| ())
             }
         },
         Command::ExportData {
@@ -204,7 +227,7 @@ fn main() {
             out,
             config,
             data_dir,
-        } => train::import::export_data(task.into(), config, data_dir, &out),
+        } => train::import::export_data(task.into(), config, data_dir, &out, &fetch),
         Command::Sweep {
             task,
             out,
@@ -213,17 +236,20 @@ fn main() {
             epochs,
             config,
             data_dir,
-        } => train::sweep::run(&train::sweep::SweepOptions {
-            task: task.into(),
-            cells,
-            seeds,
-            epochs,
-            config,
-            data_dir,
-            out,
-        })
-        .map(drop),
-        Command::Download { data_dir } => train::download(data_dir),
+        } => train::setup::fetch_data(task.into(), config.clone(), data_dir.clone(), &fetch)
+            .and_then(|()| {
+                train::sweep::run(&train::sweep::SweepOptions {
+                    task: task.into(),
+                    cells,
+                    seeds,
+                    epochs,
+                    config,
+                    data_dir,
+                    out,
+                })
+                .map(drop)
+            }),
+        Command::Download { data_dir } => train::download(data_dir, &fetch),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

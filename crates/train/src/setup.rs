@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use kann_data::workspace_root;
+use kann_data::fetch::FetchOptions;
+use kann_data::{locate_data_dir, workspace_root};
 use kann_models::cells::CellKind;
 use kann_models::config::{RunConfig, Task};
 use kann_models::lock::{RunLock, lock_run_dir};
@@ -207,6 +208,7 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         let mut config = RunConfig::load(&cfg_path)?;
         check_task(&config, task)?;
         apply_flags(&mut config, args)?;
+        ensure_data(&config, &args.fetch)?;
         // The old analysis describes the old weights: mark it before training on.
         let command = std::env::args().collect::<Vec<_>>().join(" ");
         if kann_models::run::mark_analysis_stale(
@@ -230,6 +232,8 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         });
     }
     let (config, path) = load_config(task, args)?;
+    // Fetched before the run folder is made, so a failed fetch leaves no half-made run.
+    ensure_data(&config, &args.fetch)?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -519,11 +523,54 @@ fn wgpu_device() -> Result<Device> {
     bail!("this `train` was built without wgpu; rebuild with `--features wgpu` or use --device cpu")
 }
 
-/// `train download`: fetch the public data sets.
-pub fn download(data_dir: Option<PathBuf>) -> Result<()> {
+/// `train download`: fetch whichever public data set is missing from the data folder.
+pub fn download(data_dir: Option<PathBuf>, fetch: &FetchOptions) -> Result<()> {
     let dir = kann_data::resolve_data_dir(data_dir.as_deref());
-    kann_data::download::download_all(&dir, &kann_data::download::Sources::default())
+    let report = kann_data::download::download_all(&dir, fetch)
         .with_context(|| format!("downloading into {}", dir.display()))?;
-    println!("data ready in {}", dir.display());
+    println!(
+        "data ready in {} (IMDB: {:?}, ECG5000: {:?})",
+        dir.display(),
+        report.imdb,
+        report.ecg
+    );
     Ok(())
+}
+
+/// First use fetches: makes sure the data set of `config` is in its data folder
+/// ([`kann_data::locate_data_dir`] of the config's `data_dir`, flags applied), downloading it
+/// there when missing ([`kann_data::fetch`]). The copy problem needs no data.
+pub fn ensure_data(config: &RunConfig, fetch: &FetchOptions) -> Result<()> {
+    match config {
+        RunConfig::Imdb(c) => {
+            kann_data::fetch::ensure_imdb(
+                &locate_data_dir(None, c.data.data_dir.as_deref()),
+                fetch,
+            )?;
+        }
+        RunConfig::Ecg(c) => {
+            kann_data::fetch::ensure_ecg(
+                &locate_data_dir(None, c.data.data_dir.as_deref()),
+                fetch,
+            )?;
+        }
+        RunConfig::Copy(_) => {}
+    }
+    Ok(())
+}
+
+/// [`ensure_data`] for the config a command would use (`config`, else `configs/<task>.toml`,
+/// with `data_dir` applied): `train sweep` fetches once before its runs.
+pub fn fetch_data(
+    task: Task,
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    fetch: &FetchOptions,
+) -> Result<()> {
+    let args = TrainArgs {
+        config,
+        data_dir,
+        ..TrainArgs::default()
+    };
+    ensure_data(&load_config(task, &args)?.0, fetch)
 }

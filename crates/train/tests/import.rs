@@ -21,7 +21,10 @@ fn fixture(name: &str) -> PathBuf {
 
 fn train() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_train"));
-    c.current_dir(workspace()).env("RAYON_NUM_THREADS", "1");
+    // Tests never reach the network: missing data is an error (tests/fetch.rs serves its own).
+    c.current_dir(workspace())
+        .env("RAYON_NUM_THREADS", "1")
+        .env("KANN_OFFLINE", "1");
     c
 }
 

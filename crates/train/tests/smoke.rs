@@ -10,7 +10,10 @@ fn workspace() -> PathBuf {
 
 fn train() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_train"));
-    c.current_dir(workspace()).env("RAYON_NUM_THREADS", "1");
+    // Tests never reach the network: missing data is an error (tests/fetch.rs serves its own).
+    c.current_dir(workspace())
+        .env("RAYON_NUM_THREADS", "1")
+        .env("KANN_OFFLINE", "1");
     c
 }
 
@@ -152,7 +155,10 @@ fn bad_input_gives_clear_errors() {
             .arg("--out")
             .arg(out.path().join("r3")),
     );
-    assert!(err.contains("nowhere"), "{err}");
+    assert!(
+        err.contains("nowhere") && err.contains("ECG5000") && err.contains("turned off"),
+        "{err}"
+    );
     // Resume without a run.
     let err = run_err(
         train()

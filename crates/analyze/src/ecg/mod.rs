@@ -80,6 +80,8 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         args.common.data_dir.as_deref(),
         cfg.data.data_dir.as_deref(),
     );
+    // First use fetches (KANN_OFFLINE / KANN_MIRROR apply).
+    kann_data::fetch::ensure_ecg(&data_dir, &Default::default())?;
     let splits = step(
         &format!("loading ECG5000 from {}", data_dir.display()),
         || Ok(EcgSplits::load(&data_dir, cfg.data.split_seed)?),

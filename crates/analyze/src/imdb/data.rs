@@ -170,6 +170,8 @@ impl ImdbData {
     pub fn load(run: &ImdbRun, flag: Option<&Path>) -> Result<Self> {
         let cfg = &run.config;
         let data_dir = locate_data_dir(flag, cfg.data.data_dir.as_deref());
+        // First use fetches (KANN_OFFLINE / KANN_MIRROR apply).
+        kann_data::fetch::ensure_imdb(&data_dir, &Default::default())?;
         // The run's own splits (the same call as `train`'s), and the whole test set.
         let (splits, all_test) =
             step(&format!("loading IMDB from {}", data_dir.display()), || {

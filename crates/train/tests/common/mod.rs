@@ -11,8 +11,10 @@ pub fn workspace() -> PathBuf {
 
 pub fn train() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_train"));
+    // Tests never reach the network: missing data is an error (tests/fetch.rs serves its own).
     c.current_dir(workspace())
         .env("RAYON_NUM_THREADS", "1")
+        .env("KANN_OFFLINE", "1")
         .env_remove("KANN_TEST_HOOK");
     c
 }
