@@ -18,7 +18,7 @@
 //! sampling noise; intervals are percentile intervals of the replicates around the fit.
 
 use crate::error::{KoopmanError, Result};
-use crate::fit::{FitOptions, KoopmanModel, fit_from_grams};
+use crate::fit::{FitOptions, KoopmanModel, Rank, fit_from_grams};
 use crate::gram::{GramAccumulator, Grams, Precision};
 use crate::spectrum::{Spectrum, memory_horizon};
 use crate::states::States;
@@ -329,10 +329,24 @@ fn interval(mut values: Vec<f64>, level: f64, scheme: Scheme, center: f64) -> [f
 /// Bootstrap (or subsample) intervals of the spectrum of the fit from `grams` (weights all ones
 /// for the full fit). Replicates run in parallel (rayon); replicate `b` draws its weights from
 /// ChaCha8 seeded with `seed`, stream `b`, so results do not depend on the thread count.
+///
+/// Every replicate is fitted at the full fit's rank (`Rank::Fixed`), whatever rank rule `fit`
+/// gives, so that each replicate's spectrum has as many eigenvalues as the full fit's.
 pub fn bootstrap_spectrum(
     grams: &SequenceGrams,
     fit: &FitOptions,
     options: &BootstrapOptions,
+) -> Result<SpectrumIntervals> {
+    bootstrap_spectrum_with_progress(grams, fit, options, &|| {})
+}
+
+/// [`bootstrap_spectrum`], calling `progress` once after each replicate's refit (from the
+/// worker threads: drive a progress bar with it).
+pub fn bootstrap_spectrum_with_progress(
+    grams: &SequenceGrams,
+    fit: &FitOptions,
+    options: &BootstrapOptions,
+    progress: &(dyn Fn() + Sync),
 ) -> Result<SpectrumIntervals> {
     if !(options.level > 0.0 && options.level < 1.0) {
         return Err(KoopmanError::InvalidParameter(format!(
@@ -340,19 +354,32 @@ pub fn bootstrap_spectrum(
             options.level
         )));
     }
+    if options.replicates == 0 {
+        return Err(KoopmanError::InvalidParameter(
+            "resampling needs at least one replicate".into(),
+        ));
+    }
     let s = grams.num_sequences();
     let full = grams.fit_weighted(&vec![1.0; s], fit)?;
     let reference = Spectrum::new(&full)?.eigenvalues;
     let r = reference.len();
+    let refit = FitOptions {
+        rank: Rank::Fixed(full.rank()),
+        ..*fit
+    };
     let replicates: Vec<Option<Vec<c64>>> = (0..options.replicates)
         .into_par_iter()
         .map(|b| {
             let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
             rng.set_stream(b as u64);
             let w = draw_weights(options.scheme, s, &mut rng);
-            let model = grams.fit_weighted(&w, fit).ok()?;
-            let eig = Spectrum::new(&model).ok()?.eigenvalues;
-            (eig.len() == r).then_some(eig)
+            let eig = grams
+                .fit_weighted(&w, &refit)
+                .and_then(|model| Spectrum::new(&model))
+                .ok()
+                .map(|sp| sp.eigenvalues);
+            progress();
+            eig.filter(|e| e.len() == r)
         })
         .collect();
     let ok: Vec<&Vec<c64>> = replicates.iter().flatten().collect();
