@@ -99,7 +99,7 @@ pub struct StatesArgs {
     #[arg(long)]
     pub bootstrap: Option<usize>,
     /// Resampling scheme: bootstrap (sequences with replacement) or subsample (half of them
-    /// without replacement, spread scaled by 1/sqrt 2).
+    /// without replacement, deviations from the fit scaled by sqrt(m / (s - m)), 1 for even s).
     #[arg(long, value_enum, default_value_t = SchemeArg::Bootstrap)]
     pub scheme: SchemeArg,
     /// Two-sided level of the intervals.

@@ -33,9 +33,10 @@ use rayon::prelude::*;
 pub enum Scheme {
     /// `s` sequences drawn with replacement (multinomial weights).
     Bootstrap,
-    /// `⌊s/2⌋` sequences drawn without replacement (half-sampling); the interval is the
-    /// replicates' spread scaled by `1/√2` around the full fit's value (the half sample's
-    /// variance is about twice the full one's).
+    /// `m = ⌊s/2⌋` sequences drawn without replacement (half-sampling); the interval is the
+    /// replicates' deviations from the full fit's value scaled by `√(m / (s − m))` (1 for even
+    /// `s`): a statistic of `m` of `s` draws without replacement deviates from the full one with
+    /// variance `σ²(1/m − 1/s)`, against `σ²/s` for the full one's error.
     Subsample,
 }
 
@@ -310,19 +311,26 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo as f64)
 }
 
+/// The factor [`Scheme::Subsample`] scales the replicates' deviations by, for `s` sequences.
+fn subsample_scale(s: usize) -> f64 {
+    let m = (s / 2).max(1);
+    if s > m {
+        (m as f64 / (s - m) as f64).sqrt()
+    } else {
+        1.0
+    }
+}
+
 /// Interval of `values` at `level`: plain percentiles for the bootstrap; for the half-sample,
-/// the replicate deviations from `center` scaled by `1/√2`.
-fn interval(mut values: Vec<f64>, level: f64, scheme: Scheme, center: f64) -> [f64; 2] {
+/// the replicate deviations from `center` scaled by `scale` ([`subsample_scale`]).
+fn interval(mut values: Vec<f64>, level: f64, scheme: Scheme, center: f64, scale: f64) -> [f64; 2] {
     values.retain(|x| !x.is_nan());
     values.sort_by(f64::total_cmp);
     let a = (1.0 - level) / 2.0;
     let (lo, hi) = (percentile(&values, a), percentile(&values, 1.0 - a));
     match scheme {
         Scheme::Bootstrap => [lo, hi],
-        Scheme::Subsample => {
-            let f = std::f64::consts::FRAC_1_SQRT_2;
-            [center + (lo - center) * f, center + (hi - center) * f]
-        }
+        Scheme::Subsample => [center + (lo - center) * scale, center + (hi - center) * scale],
     }
 }
 
@@ -360,6 +368,7 @@ pub fn bootstrap_spectrum_with_progress(
         ));
     }
     let s = grams.num_sequences();
+    let scale = subsample_scale(s);
     let full = grams.fit_weighted(&vec![1.0; s], fit)?;
     let reference = Spectrum::new(&full)?.eigenvalues;
     let r = reference.len();
@@ -428,15 +437,15 @@ pub fn bootstrap_spectrum_with_progress(
         let tau0 = memory_horizon(l0, options.eps, 0.0)?
             .tau
             .unwrap_or(f64::INFINITY);
-        let tau_ci = interval(taus, options.level, options.scheme, tau0);
+        let tau_ci = interval(taus, options.level, options.scheme, tau0, scale);
         let fin = |x: f64| x.is_finite().then_some(x);
         eigen.push(EigenInterval {
             lambda: [l0.re, l0.im],
-            modulus_ci: interval(mods, options.level, options.scheme, l0.norm()),
+            modulus_ci: interval(mods, options.level, options.scheme, l0.norm(), scale),
             tau_ci: [fin(tau_ci[0]), fin(tau_ci[1])],
             region: [
-                interval(re, options.level, options.scheme, l0.re),
-                interval(im, options.level, options.scheme, l0.im),
+                interval(re, options.level, options.scheme, l0.re, scale),
+                interval(im, options.level, options.scheme, l0.im, scale),
             ],
             match_fraction: within as f64 / n,
             pair_fraction: partner.map(|_| paired as f64 / n),
@@ -458,7 +467,13 @@ pub fn bootstrap_spectrum_with_progress(
         match_radius: options.match_radius,
         eigen,
         count_above,
-        count_above_ci: interval(counts, options.level, options.scheme, count_above as f64),
+        count_above_ci: interval(
+            counts,
+            options.level,
+            options.scheme,
+            count_above as f64,
+            scale,
+        ),
         modulus_threshold: options.modulus_threshold,
     })
 }
