@@ -100,7 +100,8 @@ fn bootstrap_zero_is_the_plain_analysis_and_intervals_leave_the_estimates_alone(
     assert!(!text.contains("interval"), "{text}");
     let text = run_ok(&[&file, "--bootstrap", "30"]);
     assert!(
-        text.contains("|lambda| interval") && text.contains("30 bootstrap replicates of the 30 sequences"),
+        text.contains("|lambda| interval")
+            && text.contains("30 bootstrap replicates of the 30 sequences"),
         "{text}"
     );
 }
@@ -109,23 +110,11 @@ fn bootstrap_zero_is_the_plain_analysis_and_intervals_leave_the_estimates_alone(
 fn seeded_runs_are_identical_and_the_seed_matters() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_planted(dir.path());
-    let args = |seed: &'static str| {
-        vec![
-            file.clone(),
-            "--json".into(),
-            "--bootstrap".into(),
-            "40".into(),
-            "--seed".into(),
-            seed.into(),
-        ]
-    };
-    let a = args("3");
-    let b = args("4");
-    let as_str = |v: &Vec<String>| v.iter().map(String::as_str).collect::<Vec<_>>();
-    let first = run_ok(&as_str(&a));
-    let second = run_ok(&as_str(&a));
+    let args = |seed: &'static str| [file.as_str(), "--json", "--bootstrap", "40", "--seed", seed];
+    let first = run_ok(&args("3"));
+    let second = run_ok(&args("3"));
     assert_eq!(first, second);
-    let other = run_ok(&as_str(&b));
+    let other = run_ok(&args("4"));
     assert_ne!(first, other);
 }
 
@@ -207,7 +196,10 @@ fn one_sequence_gets_no_intervals_and_asking_for_them_is_an_error() {
     let out = run(&[f, "--bootstrap", "10"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("one.npy") && err.contains("at least 2"), "{err}");
+    assert!(
+        err.contains("one.npy") && err.contains("at least 2"),
+        "{err}"
+    );
     let out = run(&[f, "--level", "1.5"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--level"));

@@ -254,9 +254,7 @@ fn resample_cost(states: &States, replicates: usize, scheme: Scheme) {
         ci.failed,
         Par::rayon(0).degree()
     );
-    println!(
-        "  one fit (Grams pass + basis + operator + spectrum): {fit_s:.3} s (best of 2)"
-    );
+    println!("  one fit (Grams pass + basis + operator + spectrum): {fit_s:.3} s (best of 2)");
     println!(
         "  per-sequence Gram pass: {parts_s:.3} s; one refit from weighted Grams (sum + basis + operator + spectrum): {dense_s:.3} s (best of 2)"
     );

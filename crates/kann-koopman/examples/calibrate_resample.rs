@@ -9,11 +9,11 @@
 //! Settings: eigenvalues 0.9, 0.6 ± 0.3i (|λ| = 0.671), −0.5 (`k = 4`); noise σ ∈ {0.1, 0.3,
 //! 1.0} (initial state N(0, I)); 20 or 100 sequences of 30 steps; both schemes.
 
+use kann_koopman::Scheme;
 use kann_koopman::calibration::{CoverageOptions, PlantedSetting, coverage};
 use kann_koopman::faer::c64;
 use kann_koopman::io::write_atomic;
 use std::io::Write;
-use kann_koopman::Scheme;
 use std::time::Instant;
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {

@@ -4,14 +4,14 @@
 use crate::analysis::dominance;
 use crate::error::{KoopmanError, Result};
 use crate::fit::{FitMethod, FitOptions, Rank, koopman_operator};
+use crate::predict::{RelativeError, relative_error};
 use crate::resample::{
     BootstrapOptions, EigenInterval, Scheme, SequenceGrams, bootstrap_spectrum_with_progress,
     match_eigenvalues,
 };
-use faer::c64;
-use crate::predict::{RelativeError, relative_error};
 use crate::spectrum::{Spectrum, Stability};
 use crate::states::{FitSteps, States};
+use faer::c64;
 use serde::{Deserialize, Serialize};
 
 /// Moduli above this count as dominant (the paper's `|λ| > 0.99`).

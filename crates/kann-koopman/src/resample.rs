@@ -330,7 +330,10 @@ fn interval(mut values: Vec<f64>, level: f64, scheme: Scheme, center: f64, scale
     let (lo, hi) = (percentile(&values, a), percentile(&values, 1.0 - a));
     match scheme {
         Scheme::Bootstrap => [lo, hi],
-        Scheme::Subsample => [center + (lo - center) * scale, center + (hi - center) * scale],
+        Scheme::Subsample => [
+            center + (lo - center) * scale,
+            center + (hi - center) * scale,
+        ],
     }
 }
 

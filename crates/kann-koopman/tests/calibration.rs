@@ -7,7 +7,7 @@ use kann_koopman::faer::c64;
 /// The easy setting of `docs/error-bars.md` (σ = 0.3, 100 sequences of 30 steps), at 100 data sets
 /// of 100 replicates: both schemes measured 0.94-0.96 there at 200 × 200. The band [0.88, 1]
 /// is about three binomial standard deviations (2.2% at 100 data sets) below the nominal 0.95;
-/// the scheme's old 1/√2 scaling of the half-sample spread measured 0.81-0.84 and fails it.
+/// the old 1/√2 scaling of the half-sample spread measured 0.81-0.84 there, below the band.
 #[test]
 fn nominal_95_percent_intervals_cover_the_planted_moduli() {
     let setting = PlantedSetting {
