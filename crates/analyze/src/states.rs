@@ -11,8 +11,9 @@ use kann_koopman::checks::{
 };
 use kann_koopman::io::{Layout, read_lengths_npy, read_states_array, write_json_atomic};
 use kann_koopman::{
-    AnalysisOptions, DOMINANT_MODULUS, Estimator, FitOptions, FitSteps, KoopmanError, Memory, Rank,
-    States, StatesReport, analyze_states,
+    AnalysisOptions, BootstrapOptions, DOMINANT_MODULUS, EigenReport, Estimator, FitOptions,
+    FitSteps, KoopmanError, Memory, Rank, Scheme, States, StatesReport, analyze_states,
+    bootstrap_report,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -92,6 +93,42 @@ pub struct StatesArgs {
     /// Print only the first N eigenvalues in the table (all in JSON).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// Resampling replicates over sequences for the intervals of every eigenpair (|lambda|,
+    /// tau, the lambda box, how often its match exists and a pair stays a pair); 0 skips them.
+    /// Default: 200, skipped with a warning when there is only one sequence.
+    #[arg(long)]
+    pub bootstrap: Option<usize>,
+    /// Resampling scheme: bootstrap (sequences with replacement) or subsample (half of them
+    /// without replacement, deviations from the fit scaled by sqrt(m / (s - m)), 1 for even s).
+    #[arg(long, value_enum, default_value_t = SchemeArg::Bootstrap)]
+    pub scheme: SchemeArg,
+    /// Two-sided level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub level: f64,
+    /// Seed of the replicates' weights (the result does not depend on the thread count).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Replicates of `analyze states` when `--bootstrap` is not given.
+pub const DEFAULT_BOOTSTRAP: usize = 200;
+
+/// Resampling scheme on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemeArg {
+    /// Draw as many sequences as there are, with replacement.
+    Bootstrap,
+    /// Draw half of the sequences without replacement.
+    Subsample,
+}
+
+impl From<SchemeArg> for Scheme {
+    fn from(s: SchemeArg) -> Self {
+        match s {
+            SchemeArg::Bootstrap => Scheme::Bootstrap,
+            SchemeArg::Subsample => Scheme::Subsample,
+        }
+    }
 }
 
 /// What was read and how it was interpreted.
@@ -259,6 +296,9 @@ fn options(args: &StatesArgs) -> anyhow::Result<AnalysisOptions> {
     if !(args.eps > 0.0 && args.eps < 1.0) {
         bail!("--eps must be in (0, 1), got {}", args.eps);
     }
+    if !(args.level > 0.0 && args.level < 1.0) {
+        bail!("--level must be in (0, 1), got {}", args.level);
+    }
     if !(args.min_snr >= 0.0 && args.min_snr.is_finite()) {
         bail!("--min-snr must be finite and >= 0, got {}", args.min_snr);
     }
@@ -327,6 +367,26 @@ pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
         report.warnings.push(
             "--fit-steps all without --lengths: every step is real, so it changes nothing".into(),
         );
+    }
+    let replicates = args.bootstrap.unwrap_or(DEFAULT_BOOTSTRAP);
+    if replicates > 0 {
+        if states.num_sequences() < 2 && args.bootstrap.is_none() {
+            report.warnings.push(
+                "no intervals: resampling draws whole sequences and there is only one (--seq-len splits a stacked array)".into(),
+            );
+        } else {
+            let boot = BootstrapOptions {
+                scheme: args.scheme.into(),
+                replicates,
+                seed: args.seed,
+                level: args.level,
+                ..BootstrapOptions::default()
+            };
+            let bar = kann_data::progress::progress_bar(replicates as u64, "  resampling");
+            bootstrap_report(&states, &options, &boot, &mut report, &|| bar.inc(1))
+                .with_context(|| format!("resampling {}", args.file.display()))?;
+            bar.finish_and_clear();
+        }
     }
     let run = StatesRun {
         input,
@@ -423,8 +483,23 @@ fn print_table(run: &StatesRun, top: usize) {
     for w in &r.warnings {
         println!("warning: {w}");
     }
+    if let Some(b) = &r.bootstrap {
+        println!(
+            "intervals: {:.0}% percentile intervals over {} {} replicates of the {} sequences (seed {}, {} failed); count of |lambda| > {DOMINANT_MODULUS} in [{}, {}]; match = share of replicates with a match within {} of lambda, pair = share in which a complex pair stays a pair",
+            100.0 * b.level,
+            b.replicates,
+            b.scheme,
+            b.sequences,
+            b.seed,
+            b.failed,
+            b.num_dominant_ci[0],
+            b.num_dominant_ci[1],
+            b.match_radius
+        );
+    }
+    let with_ci = r.bootstrap.is_some();
     println!(
-        "{:>4}  {:>11} {:>11}  {:>9}  {:>12}  {:>9}  {:>9}  {:>9}  {:>5}",
+        "{:>4}  {:>11} {:>11}  {:>9}  {:>12}  {:>9}  {:>9}  {:>9}  {:>5}{}",
         "j",
         "re",
         "im",
@@ -433,7 +508,15 @@ fn print_table(run: &StatesRun, top: usize) {
         "residual",
         "snr",
         "dominance",
-        "dom#"
+        "dom#",
+        if with_ci {
+            format!(
+                "  {:>21}  {:>19}  {:>5}  {:>5}",
+                "|lambda| interval", "tau interval", "match", "pair"
+            )
+        } else {
+            String::new()
+        }
     );
     for e in r.eigen.iter().take(top) {
         let tau = match (e.tau, e.memory) {
@@ -442,7 +525,7 @@ fn print_table(run: &StatesRun, top: usize) {
             (None, _) => "inf".into(),
         };
         println!(
-            "{:>4}  {:>11.6} {:>11.6}  {:>9.6}  {:>12}  {:>9.2e}  {:>9.2e}{} {:>9.3}  {:>5}",
+            "{:>4}  {:>11.6} {:>11.6}  {:>9.6}  {:>12}  {:>9.2e}  {:>9.2e}{} {:>9.3}  {:>5}{}",
             e.index,
             e.re,
             e.im,
@@ -452,7 +535,8 @@ fn print_table(run: &StatesRun, top: usize) {
             e.snr,
             if e.spurious { "*" } else { " " },
             e.dominance,
-            e.dominance_rank
+            e.dominance_rank,
+            interval_columns(e)
         );
     }
     if r.eigen.len() > top {
@@ -464,4 +548,20 @@ fn print_table(run: &StatesRun, top: usize) {
             r.min_snr
         );
     }
+}
+
+/// The interval columns of one eigenpair's table row (empty without intervals).
+fn interval_columns(e: &EigenReport) -> String {
+    let Some(ci) = &e.intervals else {
+        return String::new();
+    };
+    let end = |t: Option<f64>| t.map_or_else(|| "inf".to_string(), |t| format!("{t:.1}"));
+    format!(
+        "  {:>21}  {:>19}  {:>5.2}  {:>5}",
+        format!("[{:.6}, {:.6}]", ci.modulus_ci[0], ci.modulus_ci[1]),
+        format!("[{}, {}]", end(ci.tau_ci[0]), end(ci.tau_ci[1])),
+        ci.match_fraction,
+        ci.pair_fraction
+            .map_or_else(|| "-".to_string(), |p| format!("{p:.2}"))
+    )
 }

@@ -8,6 +8,8 @@
 //! bench_fit agree --data states.npy [--lengths lengths.npy]  # mixed vs f64 eigenvalues
 //! bench_fit peak [--repeats 5]                 # faer GEMM GFLOP/s of this machine
 //! bench_fit stream --sequences 2560 [--total 25000 --batch 64 --n 1000 --k 256]
+//! bench_fit resample [--data states.npy | --s 64 --n 1000 --k 256] [--replicates 200]
+//!     [--scheme bootstrap|subsample]   # resampled spectrum intervals against one fit
 //! ```
 //!
 //! States come from a seeded RNN-like recurrence `h_{t+1} = tanh(W h_t + x_t)` (f32).
@@ -210,6 +212,73 @@ fn peak(repeats: usize) {
     }
 }
 
+/// Cost of the resampled intervals (issue #23) against one fit, in the same run: one fit (Grams
+/// pass, basis, operator, spectrum), the per-sequence Gram pass, the small dense problems of one
+/// fit from Grams, and `replicates` refits with matching ([`bootstrap_spectrum`]).
+fn resample_cost(states: &States, replicates: usize, scheme: Scheme) {
+    let options = FitOptions::default();
+    let mut fit_s = f64::INFINITY;
+    let mut rank = 0;
+    for _ in 0..2 {
+        let t0 = Instant::now();
+        let model = koopman_operator(states, &options).expect("fit");
+        let spectrum = Spectrum::new(&model).expect("spectrum");
+        fit_s = fit_s.min(t0.elapsed().as_secs_f64());
+        rank = spectrum.len();
+    }
+    let t0 = Instant::now();
+    let parts = SequenceGrams::from_states(states, Precision::F64).expect("per-sequence Grams");
+    let parts_s = t0.elapsed().as_secs_f64();
+    let ones = vec![1.0; states.num_sequences()];
+    let mut dense_s = f64::INFINITY;
+    for _ in 0..2 {
+        let t0 = Instant::now();
+        let model = parts.fit_weighted(&ones, &options).expect("refit");
+        Spectrum::new(&model).expect("spectrum");
+        dense_s = dense_s.min(t0.elapsed().as_secs_f64());
+    }
+    let boot = BootstrapOptions {
+        scheme,
+        replicates,
+        ..BootstrapOptions::default()
+    };
+    let t0 = Instant::now();
+    let ci = bootstrap_spectrum(&parts, &options, &boot).expect("resampling");
+    let boot_s = t0.elapsed().as_secs_f64();
+    let total = parts_s + boot_s;
+    println!(
+        "resample [{}, {}, {}] rank {rank}, {replicates} {scheme} replicates ({} failed), {} threads:",
+        states.num_sequences(),
+        states.seq_len(),
+        states.hidden(),
+        ci.failed,
+        Par::rayon(0).degree()
+    );
+    println!("  one fit (Grams pass + basis + operator + spectrum): {fit_s:.3} s (best of 2)");
+    println!(
+        "  per-sequence Gram pass: {parts_s:.3} s; one refit from weighted Grams (sum + basis + operator + spectrum): {dense_s:.3} s (best of 2)"
+    );
+    println!(
+        "  {replicates} replicates + matching: {boot_s:.3} s = {:.3} s per replicate = {:.2}x the refit from Grams",
+        boot_s / replicates as f64,
+        boot_s / replicates as f64 / dense_s
+    );
+    println!(
+        "  RATIO intervals (Gram pass + replicates) / one fit = {total:.2} s / {fit_s:.3} s = {:.1}x (vs {replicates}x for {replicates} passes over the states)",
+        total / fit_s
+    );
+    for e in ci.eigen.iter().take(3) {
+        println!(
+            "  lambda ({:.5}, {:.5}): |lambda| in [{:.5}, {:.5}], match {:.2}",
+            e.lambda[0], e.lambda[1], e.modulus_ci[0], e.modulus_ci[1], e.match_fraction
+        );
+    }
+    println!(
+        "  count |lambda| > 0.99: {} in [{}, {}]",
+        ci.count_above, ci.count_above_ci[0], ci.count_above_ci[1]
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = args.first().map(String::as_str).unwrap_or("");
@@ -385,6 +454,32 @@ fn main() {
             }
         }
         "peak" => peak(arg(&args, "--repeats", 5)),
+        "resample" => {
+            let data: String = arg(&args, "--data", String::new());
+            let states = if data.is_empty() {
+                let (s, n, k) = (
+                    arg(&args, "--s", 64),
+                    arg(&args, "--n", 1000),
+                    arg(&args, "--k", 256),
+                );
+                let seed: u64 = arg(&args, "--seed", 0);
+                let w = weights(k, seed);
+                let mut buf = vec![0.0f32; s * n * k];
+                generate_batch(&w, s, n, seed + 1, &mut buf);
+                States::from_f32(&buf, s, n, k).expect("states")
+            } else {
+                read_states_npy(&data).expect("read states")
+            };
+            let scheme = match arg(&args, "--scheme", "bootstrap".to_string()).as_str() {
+                "bootstrap" => Scheme::Bootstrap,
+                "subsample" => Scheme::Subsample,
+                other => {
+                    eprintln!("--scheme {other}: expected bootstrap or subsample");
+                    std::process::exit(2)
+                }
+            };
+            resample_cost(&states, arg(&args, "--replicates", 200), scheme);
+        }
         "agree" => {
             let data: String = arg(&args, "--data", "states.npy".to_string());
             let lengths: String = arg(&args, "--lengths", String::new());
@@ -392,7 +487,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: bench_fit generate|fit|profile|stream|peak [options] (see the source header)"
+                "usage: bench_fit generate|fit|profile|stream|peak|agree|resample [options] (see the source header)"
             );
             std::process::exit(2);
         }

@@ -14,10 +14,12 @@
 //! - the sign convention of the basis and fits with other signs ([`signs`]: Eq. 11 depends on it);
 //! - statistics for the figures ([`silhouette`], [`median_mad_over_time`], [`Pca`]);
 //! - a basis-free distance between the spectra of two runs ([`spectral_distance`]);
-//! - resampled error bars of the spectrum from per-sequence Grams ([`resample`]);
+//! - resampled error bars of the spectrum from per-sequence Grams ([`resample`]) and their
+//!   measured coverage on planted systems ([`calibration`]);
 //! - `.npy` / JSON input and output ([`io`]).
 
 pub mod analysis;
+pub mod calibration;
 pub mod checks;
 pub mod compare;
 pub mod error;
@@ -49,11 +51,12 @@ pub use predict::{
     relative_error,
 };
 pub use report::{
-    AnalysisOptions, DOMINANT_MODULUS, EigenReport, Memory, StatesReport, analyze_states, snr,
+    AnalysisOptions, BootstrapSummary, DOMINANT_MODULUS, EigenCi, EigenReport, Memory,
+    StatesReport, analyze_states, bootstrap_report, snr,
 };
 pub use resample::{
     BootstrapOptions, EigenInterval, Scheme, SequenceGrams, SpectrumIntervals, bootstrap_spectrum,
-    match_eigenvalues,
+    bootstrap_spectrum_with_progress, match_eigenvalues,
 };
 pub use signs::{canonical_basis_signs, is_canonical, with_basis_signs};
 pub use spectrum::{MemoryHorizon, Spectrum, Stability, memory_horizon};

@@ -2,11 +2,16 @@
 //! residuals, dominance and `e_rel` (what `analyze states` prints).
 
 use crate::analysis::dominance;
-use crate::error::Result;
-use crate::fit::{FitMethod, FitOptions, koopman_operator};
+use crate::error::{KoopmanError, Result};
+use crate::fit::{FitMethod, FitOptions, Rank, koopman_operator};
 use crate::predict::{RelativeError, relative_error};
+use crate::resample::{
+    BootstrapOptions, EigenInterval, Scheme, SequenceGrams, bootstrap_spectrum_with_progress,
+    match_eigenvalues,
+};
 use crate::spectrum::{Spectrum, Stability};
 use crate::states::{FitSteps, States};
+use faer::c64;
 use serde::{Deserialize, Serialize};
 
 /// Moduli above this count as dominant (the paper's `|λ| > 0.99`).
@@ -112,6 +117,69 @@ pub struct EigenReport {
     pub dominance: f64,
     /// Rank of this eigenvector by dominance (0 = most dominant).
     pub dominance_rank: usize,
+    /// Resampling intervals of this eigenpair ([`bootstrap_report`]), written as fields of the
+    /// eigenpair (`modulus_ci`, `tau_ci`, `re_ci`, `im_ci`, `match_fraction`, `pair_fraction`);
+    /// absent when the analysis was not resampled.
+    #[serde(flatten, default)]
+    pub intervals: Option<EigenCi>,
+}
+
+/// Resampling intervals of one eigenpair (issue #23): percentile intervals over the replicates
+/// of the eigenvalue matched to this one ([`crate::resample`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EigenCi {
+    /// Interval `[low, high]` of `|λ|`.
+    pub modulus_ci: [f64; 2],
+    /// Interval of `τ(ε)` (Eq. 9); an end is `null` where it is infinite (`|λ| ≥ 1`).
+    pub tau_ci: [Option<f64>; 2],
+    /// The λ region, real part: interval of `Re λ` (with `im_ci`, a box in the complex plane).
+    pub re_ci: [f64; 2],
+    /// The λ region, imaginary part: interval of `Im λ`.
+    pub im_ci: [f64; 2],
+    /// Fraction of replicates whose matched eigenvalue lies within the match radius of `λ`:
+    /// how often this eigenvalue's match exists.
+    pub match_fraction: f64,
+    /// For a complex `λ`: fraction of replicates in which its match is complex and its
+    /// partner's match is its conjugate (the pair stays a pair); `null` for a real `λ`.
+    pub pair_fraction: Option<f64>,
+}
+
+impl From<&EigenInterval> for EigenCi {
+    fn from(e: &EigenInterval) -> Self {
+        EigenCi {
+            modulus_ci: e.modulus_ci,
+            tau_ci: e.tau_ci,
+            re_ci: e.region[0],
+            im_ci: e.region[1],
+            match_fraction: e.match_fraction,
+            pair_fraction: e.pair_fraction,
+        }
+    }
+}
+
+/// How the intervals of a resampled report were made (top level of the report).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BootstrapSummary {
+    /// Resampling scheme over sequences.
+    pub scheme: Scheme,
+    /// Replicates asked for.
+    pub replicates: usize,
+    /// Replicates whose refit failed (dropped from the intervals).
+    pub failed: usize,
+    /// Two-sided level of the percentile intervals.
+    pub level: f64,
+    /// Seed of the replicate weights.
+    pub seed: u64,
+    /// Sequences resampled.
+    pub sequences: usize,
+    /// A replicate's eigenvalue within this distance of the fit's counts as its match existing.
+    pub match_radius: f64,
+    /// The matching rule, in words.
+    pub matching: String,
+    /// Interval of `num_dominant` (the count of `|λ| > 0.99`).
+    pub num_dominant_ci: [f64; 2],
+    /// What the intervals do not include, in words.
+    pub note: String,
 }
 
 /// The full report of one states tensor.
@@ -165,6 +233,10 @@ pub struct StatesReport {
     pub eigen: Vec<EigenReport>,
     /// Warnings of the fit.
     pub warnings: Vec<String>,
+    /// How the per-eigenpair intervals were made, when the analysis was resampled
+    /// ([`bootstrap_report`]); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<BootstrapSummary>,
 }
 
 /// Fits, eigen-decomposes and evaluates `states` (Sec. 3, Eq. 9, Eq. 12) in one call.
@@ -231,6 +303,7 @@ pub fn analyze_states(states: &States, options: &AnalysisOptions) -> Result<Stat
                 spurious: snr < options.min_snr,
                 dominance: dom_score[j],
                 dominance_rank: dom_rank[j],
+                intervals: None,
             }
         })
         .collect();
@@ -263,5 +336,87 @@ pub fn analyze_states(states: &States, options: &AnalysisOptions) -> Result<Stat
         num_spurious: count(&|e| e.spurious),
         eigen,
         warnings: model.warnings.clone(),
+        bootstrap: None,
     })
+}
+
+/// Puts resampling intervals (issue #23) on every eigenpair of `report`, the report
+/// [`analyze_states`] gave for `states` with `options`.
+///
+/// One pass over the fitted steps keeps each sequence's Grams ([`SequenceGrams`]); each replicate
+/// refits basis, operator and spectrum from reweighted sums at the report's rank
+/// ([`bootstrap_spectrum_with_progress`], `progress` is called once per replicate). The
+/// intervals' eigenvalues are assigned to the report's by minimum total distance. Needs at least
+/// two sequences. `boot.eps` and `boot.modulus_threshold` are taken from `options` and
+/// [`DOMINANT_MODULUS`].
+pub fn bootstrap_report(
+    states: &States,
+    options: &AnalysisOptions,
+    boot: &BootstrapOptions,
+    report: &mut StatesReport,
+    progress: &(dyn Fn() + Sync),
+) -> Result<()> {
+    let fit_on = states.for_fit(options.fit_steps)?;
+    let s = fit_on.num_sequences();
+    if s < 2 {
+        return Err(KoopmanError::InvalidParameter(format!(
+            "resampling draws whole sequences and needs at least 2, the states have {s} (split one long sequence into several of equal length, e.g. --seq-len)"
+        )));
+    }
+    let grams = SequenceGrams::from_states(&fit_on, options.fit.precision)?;
+    drop(fit_on);
+    let fit = FitOptions {
+        rank: Rank::Fixed(report.rank),
+        ..options.fit
+    };
+    let boot = BootstrapOptions {
+        eps: options.eps,
+        modulus_threshold: DOMINANT_MODULUS,
+        ..*boot
+    };
+    let ci = bootstrap_spectrum_with_progress(&grams, &fit, &boot, progress)?;
+    let ours: Vec<c64> = report.eigen.iter().map(|e| c64::new(e.re, e.im)).collect();
+    let theirs: Vec<c64> = ci
+        .eigen
+        .iter()
+        .map(|e| c64::new(e.lambda[0], e.lambda[1]))
+        .collect();
+    if ours.len() != theirs.len() {
+        return Err(KoopmanError::Shape(format!(
+            "the resampled fit has {} eigenvalues, the report {}",
+            theirs.len(),
+            ours.len()
+        )));
+    }
+    let m = match_eigenvalues(&ours, &theirs);
+    let mut worst: f64 = 0.0;
+    for (j, e) in report.eigen.iter_mut().enumerate() {
+        worst = worst.max((ours[j] - theirs[m[j]]).norm() / (1.0 + ours[j].norm()));
+        e.intervals = Some(EigenCi::from(&ci.eigen[m[j]]));
+    }
+    if worst > 1e-6 {
+        report.warnings.push(format!(
+            "the resampled intervals are around the Gram fit's eigenvalues, which differ from this report's ({:?} fit) by up to {worst:.1e} (relative): read them as the spread, not as brackets of these values",
+            report.method
+        ));
+    }
+    if ci.failed > 0 {
+        report.warnings.push(format!(
+            "{} of {} resampled refits failed and were left out of the intervals",
+            ci.failed, boot.replicates
+        ));
+    }
+    report.bootstrap = Some(BootstrapSummary {
+        scheme: boot.scheme,
+        replicates: boot.replicates,
+        failed: ci.failed,
+        level: boot.level,
+        seed: boot.seed,
+        sequences: s,
+        match_radius: boot.match_radius,
+        matching: "each replicate's eigenvalues assigned one-to-one to the fit's by minimum total |lambda_i - lambda'_j| (Hungarian); intervals are percentiles of the matched values".into(),
+        num_dominant_ci: ci.count_above_ci,
+        note: "sampling spread over sequences only: the fit's own bias (finite basis rank, the least-squares estimator on finite sequences) is the same in every replicate and is not inside these intervals".into(),
+    });
+    Ok(())
 }

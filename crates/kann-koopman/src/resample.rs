@@ -18,7 +18,7 @@
 //! sampling noise; intervals are percentile intervals of the replicates around the fit.
 
 use crate::error::{KoopmanError, Result};
-use crate::fit::{FitOptions, KoopmanModel, fit_from_grams};
+use crate::fit::{FitOptions, KoopmanModel, Rank, fit_from_grams};
 use crate::gram::{GramAccumulator, Grams, Precision};
 use crate::spectrum::{Spectrum, memory_horizon};
 use crate::states::States;
@@ -33,9 +33,10 @@ use rayon::prelude::*;
 pub enum Scheme {
     /// `s` sequences drawn with replacement (multinomial weights).
     Bootstrap,
-    /// `⌊s/2⌋` sequences drawn without replacement (half-sampling); the interval is the
-    /// replicates' spread scaled by `1/√2` around the full fit's value (the half sample's
-    /// variance is about twice the full one's).
+    /// `m = ⌊s/2⌋` sequences drawn without replacement (half-sampling); the interval is the
+    /// replicates' deviations from the full fit's value scaled by `√(m / (s − m))` (1 for even
+    /// `s`): a statistic of `m` of `s` draws without replacement deviates from the full one with
+    /// variance `σ²(1/m − 1/s)`, against `σ²/s` for the full one's error.
     Subsample,
 }
 
@@ -310,29 +311,53 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo as f64)
 }
 
+/// The factor [`Scheme::Subsample`] scales the replicates' deviations by, for `s` sequences.
+fn subsample_scale(s: usize) -> f64 {
+    let m = (s / 2).max(1);
+    if s > m {
+        (m as f64 / (s - m) as f64).sqrt()
+    } else {
+        1.0
+    }
+}
+
 /// Interval of `values` at `level`: plain percentiles for the bootstrap; for the half-sample,
-/// the replicate deviations from `center` scaled by `1/√2`.
-fn interval(mut values: Vec<f64>, level: f64, scheme: Scheme, center: f64) -> [f64; 2] {
+/// the replicate deviations from `center` scaled by `scale` ([`subsample_scale`]).
+fn interval(mut values: Vec<f64>, level: f64, scheme: Scheme, center: f64, scale: f64) -> [f64; 2] {
     values.retain(|x| !x.is_nan());
     values.sort_by(f64::total_cmp);
     let a = (1.0 - level) / 2.0;
     let (lo, hi) = (percentile(&values, a), percentile(&values, 1.0 - a));
     match scheme {
         Scheme::Bootstrap => [lo, hi],
-        Scheme::Subsample => {
-            let f = std::f64::consts::FRAC_1_SQRT_2;
-            [center + (lo - center) * f, center + (hi - center) * f]
-        }
+        Scheme::Subsample => [
+            center + (lo - center) * scale,
+            center + (hi - center) * scale,
+        ],
     }
 }
 
 /// Bootstrap (or subsample) intervals of the spectrum of the fit from `grams` (weights all ones
 /// for the full fit). Replicates run in parallel (rayon); replicate `b` draws its weights from
 /// ChaCha8 seeded with `seed`, stream `b`, so results do not depend on the thread count.
+///
+/// Every replicate is fitted at the full fit's rank (`Rank::Fixed`), whatever rank rule `fit`
+/// gives, so that each replicate's spectrum has as many eigenvalues as the full fit's.
 pub fn bootstrap_spectrum(
     grams: &SequenceGrams,
     fit: &FitOptions,
     options: &BootstrapOptions,
+) -> Result<SpectrumIntervals> {
+    bootstrap_spectrum_with_progress(grams, fit, options, &|| {})
+}
+
+/// [`bootstrap_spectrum`], calling `progress` once after each replicate's refit (from the
+/// worker threads: drive a progress bar with it).
+pub fn bootstrap_spectrum_with_progress(
+    grams: &SequenceGrams,
+    fit: &FitOptions,
+    options: &BootstrapOptions,
+    progress: &(dyn Fn() + Sync),
 ) -> Result<SpectrumIntervals> {
     if !(options.level > 0.0 && options.level < 1.0) {
         return Err(KoopmanError::InvalidParameter(format!(
@@ -340,19 +365,33 @@ pub fn bootstrap_spectrum(
             options.level
         )));
     }
+    if options.replicates == 0 {
+        return Err(KoopmanError::InvalidParameter(
+            "resampling needs at least one replicate".into(),
+        ));
+    }
     let s = grams.num_sequences();
+    let scale = subsample_scale(s);
     let full = grams.fit_weighted(&vec![1.0; s], fit)?;
     let reference = Spectrum::new(&full)?.eigenvalues;
     let r = reference.len();
+    let refit = FitOptions {
+        rank: Rank::Fixed(full.rank()),
+        ..*fit
+    };
     let replicates: Vec<Option<Vec<c64>>> = (0..options.replicates)
         .into_par_iter()
         .map(|b| {
             let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
             rng.set_stream(b as u64);
             let w = draw_weights(options.scheme, s, &mut rng);
-            let model = grams.fit_weighted(&w, fit).ok()?;
-            let eig = Spectrum::new(&model).ok()?.eigenvalues;
-            (eig.len() == r).then_some(eig)
+            let eig = grams
+                .fit_weighted(&w, &refit)
+                .and_then(|model| Spectrum::new(&model))
+                .ok()
+                .map(|sp| sp.eigenvalues);
+            progress();
+            eig.filter(|e| e.len() == r)
         })
         .collect();
     let ok: Vec<&Vec<c64>> = replicates.iter().flatten().collect();
@@ -401,15 +440,15 @@ pub fn bootstrap_spectrum(
         let tau0 = memory_horizon(l0, options.eps, 0.0)?
             .tau
             .unwrap_or(f64::INFINITY);
-        let tau_ci = interval(taus, options.level, options.scheme, tau0);
+        let tau_ci = interval(taus, options.level, options.scheme, tau0, scale);
         let fin = |x: f64| x.is_finite().then_some(x);
         eigen.push(EigenInterval {
             lambda: [l0.re, l0.im],
-            modulus_ci: interval(mods, options.level, options.scheme, l0.norm()),
+            modulus_ci: interval(mods, options.level, options.scheme, l0.norm(), scale),
             tau_ci: [fin(tau_ci[0]), fin(tau_ci[1])],
             region: [
-                interval(re, options.level, options.scheme, l0.re),
-                interval(im, options.level, options.scheme, l0.im),
+                interval(re, options.level, options.scheme, l0.re, scale),
+                interval(im, options.level, options.scheme, l0.im, scale),
             ],
             match_fraction: within as f64 / n,
             pair_fraction: partner.map(|_| paired as f64 / n),
@@ -431,7 +470,13 @@ pub fn bootstrap_spectrum(
         match_radius: options.match_radius,
         eigen,
         count_above,
-        count_above_ci: interval(counts, options.level, options.scheme, count_above as f64),
+        count_above_ci: interval(
+            counts,
+            options.level,
+            options.scheme,
+            count_above as f64,
+            scale,
+        ),
         modulus_threshold: options.modulus_threshold,
     })
 }
