@@ -34,6 +34,7 @@ pub mod fixed_points;
 pub mod imdb;
 pub mod kann;
 pub mod report;
+pub mod report_html;
 
 use std::path::PathBuf;
 
