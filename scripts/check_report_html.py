@@ -277,7 +277,7 @@ def check_imdb(page: Page, report: dict[str, Any]) -> str:
     page.eval(f"(() => {{ const s = document.getElementById('kv-review'); s.value = '{last}';"
               f" s.dispatchEvent(new Event('change')); }})()")
     check_tokens(page, report, last, 1, "level")
-    page.eval("document.getElementById('kv').scrollIntoView()")
+    page.eval("document.getElementById('kv').closest('section').scrollIntoView()")
     return "#kv"
 
 
@@ -318,7 +318,7 @@ def check_ecg(page: Page, report: dict[str, Any]) -> str:
     if fc["pairs"][p]["modulus"]["median"] != fc["pairs"][p]["sign_invariant"]["median"] \
             and seen[0] == seen[1]:
         raise CheckError("toggling the reconstruction did not change the curve")
-    page.eval("document.getElementById('ek').scrollIntoView()")
+    page.eval("document.getElementById('ek').closest('section').scrollIntoView()")
     return "#ek"
 
 
@@ -351,7 +351,8 @@ def check_run(browser: Browser, page: Page, run: Path) -> list[str]:
         page.eval("window.scrollTo(0, 0)")
         page.shot(run / "report_390x844.png")
         page.viewport(1280, 800, dark=True)
-        page.eval(f"document.querySelector('{anchor or 'body'}').scrollIntoView()")
+        page.eval(f"document.querySelector('{anchor or 'body'}').closest('section, body')"
+                  ".scrollIntoView()")
         page.shot(run / "report_dark_1280x800.png")
         bg = page.eval("getComputedStyle(document.body).backgroundColor")
         if bg in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"):

@@ -192,7 +192,10 @@ fn check_ecg(run: &Path, data: &Path) {
     assert_eq!(c.beats.median.len(), 140);
     for (p, d) in c.pairs.iter().zip(&json.dominant_pairs) {
         assert_eq!(p.set, d.set);
-        assert_eq!((p.modulus.median.len(), p.sign_invariant.mad.len()), (140, 140));
+        assert_eq!(
+            (p.modulus.median.len(), p.sign_invariant.mad.len()),
+            (140, 140)
+        );
         assert!(p.modulus.mad.iter().all(|v| *v >= 0.0));
     }
     for (name, size) in [
@@ -340,7 +343,12 @@ fn check_imdb(run: &Path, data: &Path) {
     let html = html_check::check_report_html(run, &claims, 4);
     assert!(html.contains("id=\"kv-spec\"") && html.contains("id=\"kv-review\""));
     let tv = &json.token_views;
-    let sets: Vec<Vec<usize>> = json.word_stats.groups.iter().map(|g| g.set.clone()).collect();
+    let sets: Vec<Vec<usize>> = json
+        .word_stats
+        .groups
+        .iter()
+        .map(|g| g.set.clone())
+        .collect();
     assert_eq!(tv.groups, sets);
     assert_eq!(
         tv.reviews.len(),
@@ -362,7 +370,10 @@ fn check_imdb(run: &Path, data: &Path) {
         assert_eq!(r.contribution.len(), sets.len());
         for (l, c) in r.level.iter().zip(&r.contribution) {
             assert_eq!((l.len(), c.len()), (r.tokens.len(), r.tokens.len()));
-            assert!(l.iter().all(|v| v.is_finite() && *v >= 0.0), "levels are moduli");
+            assert!(
+                l.iter().all(|v| v.is_finite() && *v >= 0.0),
+                "levels are moduli"
+            );
         }
     }
     assert_eq!(tv.eigenvalues.len(), json.settings.rank);

@@ -143,7 +143,9 @@ fn inline_script_is_allowed_by_its_hash_and_data_cannot_close_its_element() {
     let html = render_report_html(&page).unwrap();
     let csp = format!("script-src {}", kann_plot::script_hash(script));
     assert!(html.contains(&csp), "CSP allows the script by hash");
-    assert!(!html.contains("unsafe-inline'; script") && !html.contains("script-src 'unsafe-inline'"));
+    assert!(
+        !html.contains("unsafe-inline'; script") && !html.contains("script-src 'unsafe-inline'")
+    );
     assert!(html.contains(&format!("<script>{script}</script>")));
     assert!(html.contains("<div id=\"widget\"></div>"));
     // Exactly one executable script and one data block; the data's "</script>" is escaped.

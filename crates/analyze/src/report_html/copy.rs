@@ -11,7 +11,11 @@ use crate::copy::{
     CopyReport, KOOPMAN, LIN_BLANK, LIN_ZERO, LIN_ZERO_NO_INPUT, PredictorScore, TRIVIAL,
 };
 
-fn best<'a>(r: &'a CopyReport, names: &[&str], f: fn(&PredictorScore) -> f64) -> Option<&'a PredictorScore> {
+fn best<'a>(
+    r: &'a CopyReport,
+    names: &[&str],
+    f: fn(&PredictorScore) -> f64,
+) -> Option<&'a PredictorScore> {
     r.predictors
         .iter()
         .filter(|p| names.contains(&p.name.as_str()) && f(p).is_finite())
@@ -37,11 +41,9 @@ pub fn claims(r: &CopyReport) -> Vec<Claim> {
         0.05,
     )];
     let k = r.predictor(KOOPMAN);
-    let lin = best(
-        r,
-        &[LIN_BLANK, LIN_ZERO, LIN_ZERO_NO_INPUT],
-        |p| p.rollout.symbol_accuracy,
-    );
+    let lin = best(r, &[LIN_BLANK, LIN_ZERO, LIN_ZERO_NO_INPUT], |p| {
+        p.rollout.symbol_accuracy
+    });
     rows.push(claim(
         "KANN recalls the string better than the fixed-point linearisation [5] (App. D)",
         "KANN outperforms [5]",
@@ -57,7 +59,10 @@ pub fn claims(r: &CopyReport) -> Vec<Claim> {
         lin.map_or((f64::NAN, "no fixed point found".into()), |l| {
             (
                 l.rollout.symbol_accuracy,
-                format!("best linearisation {}; margin 5 points", pct(l.rollout.symbol_accuracy)),
+                format!(
+                    "best linearisation {}; margin 5 points",
+                    pct(l.rollout.symbol_accuracy)
+                ),
             )
         }),
         0.05,
@@ -75,7 +80,10 @@ pub fn claims(r: &CopyReport) -> Vec<Claim> {
         triv.map_or((f64::NAN, "not scored".into()), |p| {
             (
                 p.one_step.agreement,
-                format!("trivial h_(t+1) = h_t {}; margin 1 point", pct(p.one_step.agreement)),
+                format!(
+                    "trivial h_(t+1) = h_t {}; margin 1 point",
+                    pct(p.one_step.agreement)
+                ),
             )
         }),
         0.01,

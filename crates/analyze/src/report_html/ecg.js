@@ -5,7 +5,7 @@
 // curve, each ± its MAD.
 (function () {
   "use strict";
-  var NS = "http://www.w3.org/2000/svg", X0 = 48, X1 = 690, Y0 = 12, Y1 = 270;
+  var NS = "http://www.w3.org/2000/svg", X0 = 48, X1 = 670, Y0 = 12, Y1 = 270;
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var fc = data.fig2_curves, pairs = data.dominant_pairs;
   var state = { p: 0, rec: "modulus" };
@@ -43,7 +43,7 @@
       svg.appendChild(t);
     });
     [1, Math.round(n / 2), n].forEach(function (s) {
-      var t = el("text", { x: X(s - 1), y: Y1 + 16, "text-anchor": "middle", "class": "tick" });
+      var t = el("text", { x: X(s - 1), y: Y1 + 16, "text-anchor": s === n ? "end" : s === 1 ? "start" : "middle", "class": "tick" });
       t.textContent = "t=" + s;
       svg.appendChild(t);
     });

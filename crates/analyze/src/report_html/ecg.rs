@@ -306,11 +306,7 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
             ),
             kv(
                 "trivial h_(T-1)",
-                format!(
-                    "{} ({} normal)",
-                    pct(a.trivial_agreement),
-                    a.trivial_normal
-                ),
+                format!("{} ({} normal)", pct(a.trivial_agreement), a.trivial_normal),
             ),
         ],
         paragraph: a.method.clone(),

@@ -140,7 +140,10 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
     rows.push(claim(
         "The GRU classifies sentiment (Sec. 4.1)",
         "87% test",
-        (acc, format!("{} on {} test reviews", pct(acc), a.reviews_used)),
+        (
+            acc,
+            format!("{} on {} test reviews", pct(acc), a.reviews_used),
+        ),
         (
             majority,
             format!("majority class {}; margin 5 points", pct(majority)),
@@ -176,7 +179,12 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
         "ỹ34 > .5 on all 64",
         (
             p.share_positive,
-            format!("{} of {} {} reviews", pct(p.share_positive), b.reviews, b.batch),
+            format!(
+                "{} of {} {} reviews",
+                pct(p.share_positive),
+                b.reviews,
+                b.batch
+            ),
         ),
         (
             rp.mean,
@@ -199,7 +207,12 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
             "ỹ12 < .5 on all 64",
             (
                 ng.share_negative,
-                format!("{} of {} {} reviews", pct(ng.share_negative), b.reviews, b.batch),
+                format!(
+                    "{} of {} {} reviews",
+                    pct(ng.share_negative),
+                    b.reviews,
+                    b.batch
+                ),
             ),
             (
                 rs.mean,
@@ -269,10 +282,10 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
             "not testable",
         ),
     });
-    let best_base = a
-        .baselines
-        .iter()
-        .max_by(|x, y| x.agreement_with_network.total_cmp(&y.agreement_with_network));
+    let best_base = a.baselines.iter().max_by(|x, y| {
+        x.agreement_with_network
+            .total_cmp(&y.agreement_with_network)
+    });
     rows.push(claim(
         "KANN's prediction agrees with the network (Fig. 4 left)",
         "> 99%",
@@ -503,16 +516,21 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
             ],
             None => vec![kv("matching reviews", c.matching_reviews.to_string())],
         },
-        paragraph: "The \"not bad\" / \"not good\" reviews are fitted on their own; the group whose \
+        paragraph:
+            "The \"not bad\" / \"not good\" reviews are fitted on their own; the group whose \
                     level jumps most at the phrase is tested against random positions of the same \
                     reviews and against \"bad\"/\"good\" without \"not\"."
-            .into(),
+                .into(),
         ..Section::default()
     });
     let a = &r.agreement;
     let mut nums = vec![kv(
         "KANN (h_(T-1) B C Bᵀ)",
-        format!("agreement {} of {} reviews", pct(a.agreement), a.reviews_used),
+        format!(
+            "agreement {} of {} reviews",
+            pct(a.agreement),
+            a.reviews_used
+        ),
     )];
     for b in &a.baselines {
         nums.push(kv(

@@ -74,8 +74,7 @@ pub fn svg_file(dir: &Path, name: &str) -> Result<String> {
 /// Writes `page` as `report.html` in `dir` (atomically, at most [`kann_plot::MAX_HTML_BYTES`]).
 pub fn write_page(dir: &Path, page: &HtmlReport) -> Result<()> {
     let path = dir.join(PAGE);
-    kann_plot::write_report_html(page, &path)
-        .with_context(|| format!("writing {}", path.display()))
+    kann_plot::write_report_html(page, &path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// `report.md`'s text: the short verdict table first, then `rest` (the title, the long table of

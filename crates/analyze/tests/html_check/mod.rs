@@ -16,7 +16,10 @@ pub fn check_report_html(run: &Path, claims: &[Claim], min_figures: usize) -> St
     assert!(html.len() <= MAX_HTML_BYTES, "{} bytes", html.len());
     check_self_contained(&html).expect("no external reference");
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.contains("default-src 'none'"), "CSP blocks every request");
+    assert!(
+        html.contains("default-src 'none'"),
+        "CSP blocks every request"
+    );
     // The verdict table comes first, one row per claim, the verdicts in order.
     let table = html
         .find("<table id=\"verdict-table\">")
