@@ -98,7 +98,7 @@ fn kv(k: &str, v: impl Into<String>) -> (String, String) {
 /// The SVG of figure stem `name` if the analysis wrote it.
 fn fig(dir: &Path, r: &CopyReport, stem: &str) -> Result<Option<String>> {
     let f = format!("{stem}.svg");
-    if r.figures.iter().any(|x| *x == f) {
+    if r.figures.contains(&f) {
         svg_file(dir, &f).map(Some)
     } else {
         Ok(None)

@@ -244,7 +244,6 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
             f2.max_median_deviation_sign_invariant,
             f2.feature_rule
         ),
-        ..Section::default()
     });
     sections.push(Section {
         heading: "App. B: PCA modes instead of Koopman pairs".into(),

@@ -426,7 +426,6 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
              report.json (token_views), {} reviews of the analysis batch, the Fig. 1 ones first.",
             r.token_views.reviews.len()
         ),
-        ..Section::default()
     });
     let scatter = r
         .figures
