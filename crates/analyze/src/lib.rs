@@ -34,6 +34,7 @@ pub mod fixed_points;
 pub mod imdb;
 pub mod kann;
 pub mod report;
+pub mod report_html;
 
 use std::path::PathBuf;
 
@@ -105,8 +106,8 @@ fn is_temp_leftover(name: &str) -> bool {
 /// 2. it runs the analysis;
 /// 3. on success it removes the marker: the report and every figure it lists are of this run;
 /// 4. on failure, if nothing in the folder had changed, it removes the marker (the previous
-///    analysis is untouched); otherwise it removes `report.json`/`report.md` (they would
-///    describe figures that were partly replaced) and leaves the marker, which names the error
+///    analysis is untouched); otherwise it removes `report.json`/`report.md`/`report.html` (they
+///    would describe figures that were partly replaced) and leaves the marker, which names the error
 ///    and the files this attempt wrote.
 ///
 /// A kill leaves the marker from step 1. Whoever reads a run folder's analysis should check
@@ -131,8 +132,8 @@ pub fn guarded<T>(
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let header = format!(
         "An analysis of this run folder was started and has not finished (`{command}`, pid {}).\n\
-         Until this file is gone, report.json, report.md and the figures here are not one whole \
-         analysis; run the analysis again.\n",
+         Until this file is gone, report.json, report.md, report.html and the figures here are \
+         not one whole analysis; run the analysis again.\n",
         std::process::id()
     );
     kann_models::atomic::write_atomic(&marker, header.as_bytes())
@@ -161,12 +162,12 @@ pub fn guarded<T>(
                 let _ = std::fs::remove_file(&marker);
                 return Err(e);
             }
-            for f in ["report.json", "report.md"] {
+            for f in ["report.json", "report.md", report_html::PAGE] {
                 let _ = std::fs::remove_file(run.join(f));
             }
             let text = format!(
                 "{header}\nIt failed: {e:#}\n\nFiles it wrote before failing (the other figures are \
-                 older): {}\nreport.json and report.md were removed.\n",
+                 older): {}\nreport.json, report.md and report.html were removed.\n",
                 written.join(", ")
             );
             let _ = kann_models::atomic::write_atomic(&marker, text.as_bytes());

@@ -119,16 +119,20 @@ pub fn table_markdown(rows: &[PaperRow]) -> String {
     out
 }
 
-/// Writes `report.md` (the table first, then `body`) and `report.json` (`value`) into `dir`.
+/// Writes `report.md` (the verdict table of `claims` first, then the title, the table of paper
+/// rows and `body`) and `report.json` (`value`) into `dir`.
 pub fn write_reports<T: Serialize>(
     dir: &Path,
     title: &str,
+    claims: &[kann_plot::Claim],
     rows: &[PaperRow],
     body: &str,
     value: &T,
 ) -> Result<()> {
-    let mut md = table_markdown(rows);
-    md.push_str(&format!("\n# {title}\n\n{body}"));
+    let md = crate::report_html::markdown_with_verdicts(
+        claims,
+        &format!("# {title}\n\n{}\n{body}", table_markdown(rows)),
+    );
     write_atomic(dir.join("report.md"), |w| w.write_all(md.as_bytes()))?;
     write_json_atomic(dir.join("report.json"), value)?;
     Ok(())

@@ -1,6 +1,8 @@
 //! `analyze copy` (App. D): planted systems whose answer is known, then end to end on a run
 //! trained from `configs/copy-smoke.toml` (no data files needed: the task is generated).
 
+mod html_check;
+
 use std::path::{Path, PathBuf};
 
 use analyze::CommonArgs;
@@ -239,6 +241,11 @@ fn train_then_analyse_the_smoke_config_end_to_end() {
         md.contains("Which reproduces the network's outputs?"),
         "{md}"
     );
+    // report.html and the verdict table of report.md, computed from report.json.
+    let claims = analyze::report_html::copy::claims(&back);
+    assert_eq!(claims.len(), 3);
+    let html = html_check::check_report_html(&run, &claims, 2);
+    assert!(!html.contains("<script"), "the copy page is static");
     assert_eq!((report.analysis_batch, report.held_out_batch), (32, 64));
     assert_eq!(report.task.memory_span, 3 + 4 + 1);
     let k = &report.koopman;

@@ -11,6 +11,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+mod html_check;
+
 use analyze::{CommonArgs, EcgReport, FigureFile, ImdbReport};
 use kann_models::config::{EcgRunConfig, ImdbRunConfig, RunConfig};
 
@@ -117,12 +119,18 @@ fn keys(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// `report.md` opens with the short verdict table (checked with the page by
+/// [`html_check::check_report_html`]); the long table of paper rows follows under the title.
 fn check_markdown(run: &Path) {
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(
-        md.starts_with("| Paper figure | Quantity | Paper | Ours | Produced by |\n| --- |"),
-        "report.md does not open with the table:\n{}",
+        md.starts_with("| Claim | Paper | Ours | Baseline | Verdict |\n|---|"),
+        "report.md does not open with the verdict table:\n{}",
         &md[..md.len().min(300)]
+    );
+    assert!(
+        md.contains("\n| Paper figure | Quantity | Paper | Ours | Produced by |\n| --- |"),
+        "report.md lost the table of paper rows"
     );
 }
 
@@ -166,12 +174,30 @@ fn check_ecg(run: &Path, data: &Path) {
             "e_rel_normal_test",
             "silhouette",
             "agreement",
+            "fig2_curves",
             "figures",
             "table",
             "warnings",
         ])
     );
     check_markdown(run);
+    // report.html: the verdicts computed from report.json are the page's, figures inlined, and
+    // the interactive Fig. 2 has both reconstructions of every dominant set.
+    let claims = analyze::report_html::ecg::claims(&json);
+    assert_eq!(claims.len(), 5);
+    let html = html_check::check_report_html(run, &claims, 6);
+    assert!(html.contains("id=\"ek-chart\"") && html.contains("name=\"ek-rec\""));
+    let c = &json.fig2_curves;
+    assert_eq!(c.pairs.len(), json.dominant_pairs.len());
+    assert_eq!(c.beats.median.len(), 140);
+    for (p, d) in c.pairs.iter().zip(&json.dominant_pairs) {
+        assert_eq!(p.set, d.set);
+        assert_eq!(
+            (p.modulus.median.len(), p.sign_invariant.mad.len()),
+            (140, 140)
+        );
+        assert!(p.modulus.mad.iter().all(|v| *v >= 0.0));
+    }
     for (name, size) in [
         ("spectrum", Some((1700, 640))),
         ("fig2_koopman_pairs", Some((1440, 950))),
@@ -300,6 +326,7 @@ fn check_imdb(run: &Path, data: &Path) {
             "contextual",
             "agreement",
             "highlights",
+            "token_views",
             "states_files",
             "figures",
             "html",
@@ -308,6 +335,48 @@ fn check_imdb(run: &Path, data: &Path) {
         ])
     );
     check_markdown(run);
+    // report.html: the verdicts computed from report.json are the page's, figures inlined, and
+    // the per-token values of the interactive Fig. 1 are the levels of the word-statistics
+    // groups, one per piece.
+    let claims = analyze::report_html::imdb::claims(&json);
+    assert!(claims.len() >= 7, "{claims:?}");
+    let html = html_check::check_report_html(run, &claims, 4);
+    assert!(html.contains("id=\"kv-spec\"") && html.contains("id=\"kv-review\""));
+    let tv = &json.token_views;
+    let sets: Vec<Vec<usize>> = json
+        .word_stats
+        .groups
+        .iter()
+        .map(|g| g.set.clone())
+        .collect();
+    assert_eq!(tv.groups, sets);
+    assert_eq!(
+        tv.reviews.len(),
+        analyze::report_html::imdb::MAX_REVIEWS.min(json.settings.batch)
+    );
+    let fig1: Vec<&str> = json
+        .highlights
+        .iter()
+        .filter(|h| h.role != "context")
+        .map(|h| h.review.as_str())
+        .collect();
+    let first: Vec<&str> = tv.reviews[..fig1.len()]
+        .iter()
+        .map(|r| r.review.as_str())
+        .collect();
+    assert_eq!(first, fig1, "the Fig. 1 reviews come first");
+    for r in &tv.reviews {
+        assert_eq!(r.level.len(), sets.len());
+        assert_eq!(r.contribution.len(), sets.len());
+        for (l, c) in r.level.iter().zip(&r.contribution) {
+            assert_eq!((l.len(), c.len()), (r.tokens.len(), r.tokens.len()));
+            assert!(
+                l.iter().all(|v| v.is_finite() && *v >= 0.0),
+                "levels are moduli"
+            );
+        }
+    }
+    assert_eq!(tv.eigenvalues.len(), json.settings.rank);
     for (name, size) in [
         ("spectrum", Some((1700, 640))),
         ("agreement", Some((900, 600))),

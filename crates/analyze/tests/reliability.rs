@@ -89,6 +89,10 @@ fn a_failed_analysis_is_marked_incomplete_and_never_beside_a_report() {
         !run.join("report.md").exists(),
         "a stale report.md was left"
     );
+    assert!(
+        !run.join("report.html").exists(),
+        "a stale report.html was left"
+    );
 
     // Running again repairs it: report back, marker gone.
     std::fs::remove_dir_all(run.join("report.json")).unwrap();

@@ -36,7 +36,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             svg: Some(std::fs::read_to_string(&paths.svg)?),
             numbers: vec![("|λ1|".into(), "0.999".into())],
             paragraph: "Demonstration section.".into(),
+            ..Section::default()
         }],
+        ..HtmlReport::default()
     };
     let out = dir.join("report.html");
     write_report_html(&report, &out)?;

@@ -83,6 +83,10 @@ pub struct Section {
     pub numbers: Vec<(String, String)>,
     /// One paragraph of reading.
     pub paragraph: String,
+    /// A trusted HTML fragment placed after the figure (an interactive view built by the
+    /// caller, driven by [`HtmlReport::script`]); `None` for none. It is checked like the rest
+    /// of the page by [`check_self_contained`].
+    pub html: Option<String>,
 }
 
 /// A whole page.
@@ -94,6 +98,27 @@ pub struct HtmlReport {
     pub claims: Vec<Claim>,
     /// The sections, in the paper's order.
     pub sections: Vec<Section>,
+    /// Extra CSS for the interactive views, appended to the page's own.
+    pub css: String,
+    /// JSON data for the script, embedded as `<script type="application/json"
+    /// id="report-data">` (not executed; `<` is written as `\u003c` so the text cannot close
+    /// the element). `None` for none.
+    pub data: Option<String>,
+    /// One inline script (`None` for a static page). The Content-Security-Policy allows exactly
+    /// this script by its SHA-256 hash ([`script_hash`]), never `'unsafe-inline'`.
+    pub script: Option<String>,
+}
+
+/// The CSP source of an inline script: `'sha256-<base64 of SHA-256 of its text>'`, the form
+/// that `script-src` accepts (CSP Level 2, "hash-source").
+pub fn script_hash(script: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(script.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 use crate::words::escape_html as esc;
@@ -120,13 +145,19 @@ table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid var(--li
 /// Renders the page as one HTML string (no external resource).
 pub fn render_report_html(report: &HtmlReport) -> Result<String, PlotError> {
     let mut h = String::new();
+    let script_src = report
+        .script
+        .as_deref()
+        .map(|s| format!("; script-src {}", script_hash(s)))
+        .unwrap_or_default();
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\
-<title>{}</title><style>{CSS}</style></head><body>\n<h1>{}</h1>\n",
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:{script_src}\">\
+<title>{}</title><style>{CSS}{}</style></head><body>\n<h1>{}</h1>\n",
         esc(&report.title),
+        report.css,
         esc(&report.title)
     );
     h.push_str("<section id=\"verdicts\"><h2>Verdicts</h2>\n<table id=\"verdict-table\"><thead><tr><th>Claim</th><th>Paper</th><th>Ours</th><th>Baseline</th><th>Verdict</th></tr></thead><tbody>\n");
@@ -153,6 +184,10 @@ pub fn render_report_html(report: &HtmlReport) -> Result<String, PlotError> {
         if let Some(svg) = &s.svg {
             let _ = writeln!(h, "<figure>{}</figure>", inline_svg(svg)?);
         }
+        if let Some(frag) = &s.html {
+            h.push_str(frag);
+            h.push('\n');
+        }
         if !s.numbers.is_empty() {
             h.push_str("<table>");
             for (k, v) in &s.numbers {
@@ -161,6 +196,19 @@ pub fn render_report_html(report: &HtmlReport) -> Result<String, PlotError> {
             h.push_str("</table>\n");
         }
         let _ = writeln!(h, "<p>{}</p></section>", esc(&s.paragraph));
+    }
+    if let Some(data) = &report.data {
+        let _ = writeln!(
+            h,
+            "<script type=\"application/json\" id=\"report-data\">{}</script>",
+            data.replace('<', "\\u003c")
+        );
+    }
+    if let Some(script) = &report.script {
+        if script.contains("</script") {
+            return Err(invalid("report_html", "the script contains </script"));
+        }
+        let _ = writeln!(h, "<script>{script}</script>");
     }
     h.push_str("</body></html>\n");
     check_self_contained(&h)?;

@@ -52,7 +52,9 @@ fn page_is_self_contained_with_verdicts_and_inline_figure() {
             svg: Some(svg),
             numbers: vec![("|λ1|".into(), "0.999".into())],
             paragraph: "One eigenvalue sits on the unit circle.".into(),
+            ..Section::default()
         }],
+        ..HtmlReport::default()
     };
     let out = dir.path().join("report.html");
     write_report_html(&report, &out).unwrap();
@@ -94,6 +96,7 @@ fn external_references_are_refused() {
             svg: Some("<svg><image href=\"http://x/y.png\"/></svg>".into()),
             ..Section::default()
         }],
+        ..HtmlReport::default()
     };
     assert!(render_report_html(&bad).is_err());
 }
@@ -112,4 +115,49 @@ fn markdown_table_matches_verdicts_and_escapes_pipes() {
         verdict: Verdict::Inconclusive,
     };
     assert!(verdict_table_markdown(&[c]).contains("a\\|b"));
+}
+
+#[test]
+fn inline_script_is_allowed_by_its_hash_and_data_cannot_close_its_element() {
+    // SHA-256 of the empty string and of "abc" (FIPS 180-2 test vectors), base64.
+    assert_eq!(
+        kann_plot::script_hash(""),
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
+    );
+    assert_eq!(
+        kann_plot::script_hash("abc"),
+        "'sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0='"
+    );
+    let script = "document.body.dataset.ready = '1';";
+    let page = HtmlReport {
+        title: "t".into(),
+        data: Some("{\"word\":\"</script><script>alert(1)</script>\"}".into()),
+        script: Some(script.into()),
+        sections: vec![Section {
+            heading: "h".into(),
+            html: Some("<div id=\"widget\"></div>".into()),
+            ..Section::default()
+        }],
+        ..HtmlReport::default()
+    };
+    let html = render_report_html(&page).unwrap();
+    let csp = format!("script-src {}", kann_plot::script_hash(script));
+    assert!(html.contains(&csp), "CSP allows the script by hash");
+    assert!(
+        !html.contains("unsafe-inline'; script") && !html.contains("script-src 'unsafe-inline'")
+    );
+    assert!(html.contains(&format!("<script>{script}</script>")));
+    assert!(html.contains("<div id=\"widget\"></div>"));
+    // Exactly one executable script and one data block; the data's "</script>" is escaped.
+    assert_eq!(html.matches("<script").count(), 2, "{html}");
+    assert!(html.contains("\\u003c/script>\\u003cscript>alert(1)"));
+    // A static page has no script-src at all (default-src 'none' blocks every script).
+    let plain = render_report_html(&HtmlReport::default()).unwrap();
+    assert!(!plain.contains("script-src") && !plain.contains("<script"));
+    // A script that would close its own element is refused.
+    let bad = HtmlReport {
+        script: Some("x = '</script>';".into()),
+        ..HtmlReport::default()
+    };
+    assert!(render_report_html(&bad).is_err());
 }

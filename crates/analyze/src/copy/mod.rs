@@ -686,9 +686,15 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
     report.figures = report::figures(&dir, &report, &crate::kann::eigen_points(&fit.spectrum))?;
     report.seconds = started.elapsed().as_secs_f64();
     kann_koopman::io::write_json_atomic(dir.join("report.json"), &report)?;
-    kann_models::atomic::write_atomic(&dir.join("report.md"), markdown(&report).as_bytes())?;
+    let claims = crate::report_html::copy::claims(&report);
+    let md = crate::report_html::markdown_with_verdicts(&claims, &markdown(&report));
+    kann_models::atomic::write_atomic(&dir.join("report.md"), md.as_bytes())?;
+    crate::report_html::copy::write(&dir, &report, claims)?;
     print!("{}", report::summary(&report));
-    println!("analyze copy: report.json, report.md in {}", dir.display());
+    println!(
+        "analyze copy: report.json, report.md, report.html in {}",
+        dir.display()
+    );
     Ok(report)
 }
 

@@ -269,20 +269,37 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         e_rel_normal_test: e_rel_test,
         silhouette: sil.summary(2 * b),
         agreement,
+        fig2_curves: crate::report_html::ecg::Fig2Curves {
+            beats: (&mu).into(),
+            reconstruction: (&mu_r).into(),
+            pairs: cell
+                .sets
+                .iter()
+                .zip(cell.modulus.iter().zip(&cell.sign_invariant))
+                .map(|(s, (m, v))| crate::report_html::ecg::PairCurves {
+                    set: s.set.iter().map(|j| j + 1).collect(),
+                    modulus: m.into(),
+                    sign_invariant: v.into(),
+                })
+                .collect(),
+        },
         figures: figs,
         table: Vec::new(),
         warnings: std::mem::take(&mut warnings),
     };
     report.table = report::ecg_table(&report, &run);
+    let claims = crate::report_html::ecg::claims(&report);
     write_reports(
         &run,
         "KANN analysis of the ECG autoencoder",
+        &claims,
         &report.table,
         &report::ecg_body(&report),
         &report,
     )?;
+    crate::report_html::ecg::write(&run, &report, claims)?;
     println!(
-        "analyze ecg: {} figures, report.md and report.json in {}",
+        "analyze ecg: {} figures, report.md, report.json and report.html in {}",
         report.figures.len(),
         run.display()
     );

@@ -115,6 +115,10 @@ pub struct EcgReport {
     pub silhouette: SilhouetteSummary,
     /// Fig. 4 (right) with the trivial-predictor baseline.
     pub agreement: EcgAgreement,
+    /// The curves of Fig. 2 (median ± MAD of both reconstructions per set, and of the beats),
+    /// for the interactive Fig. 2 of `report.html`.
+    #[serde(default)]
+    pub fig2_curves: crate::report_html::ecg::Fig2Curves,
     /// Figures written (PNG + SVG).
     pub figures: Vec<FigureFile>,
     /// The table of `report.md`.

@@ -166,6 +166,26 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
             args.min_word_test_count,
         )?);
     }
+    let token_views = {
+        let fig1: Vec<(String, String)> = highlights
+            .iter()
+            .filter(|h| h.role != "context")
+            .map(|h| (h.review.clone(), h.role.clone()))
+            .collect();
+        let l = states.lengths().to_vec();
+        let net = imdb
+            .readout
+            .logits(kann::states_at(&states, |i| l[i] - 1).as_ref());
+        crate::report_html::imdb::token_views(
+            &imdb,
+            fit,
+            &states,
+            &batch,
+            &net,
+            &word_stats.groups,
+            &fig1,
+        )
+    };
     figs.push(figures::agreement(&dir, &agreement)?);
     figs.extend(training_curves_figure(&dir, "IMDB training (metrics.csv)")?);
 
@@ -193,6 +213,7 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
         contextual,
         agreement,
         highlights,
+        token_views,
         states_files,
         figures: figs,
         html: page.into_iter().collect(),
@@ -201,15 +222,18 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
     };
     let train_cmd = crate::common::run_origin(&dir, kann_models::config::Task::Imdb);
     report.table = report::table(&report, &train_cmd, &command);
+    let claims = crate::report_html::imdb::claims(&report);
     write_reports(
         &dir,
         "KANN analysis of the IMDB model",
+        &claims,
         &report.table,
         &report::body(&report),
         &report,
     )?;
+    crate::report_html::imdb::write(&dir, &report, claims)?;
     println!(
-        "analyze imdb: {} figures, report.md and report.json in {}",
+        "analyze imdb: {} figures, report.md, report.json and report.html in {}",
         report.figures.len(),
         dir.display()
     );

@@ -89,6 +89,10 @@ pub struct ImdbReport {
     pub agreement: ImdbAgreement,
     /// The reviews shaded in Fig. 1.
     pub highlights: Vec<Highlight>,
+    /// Per-token values of the tracked eigen-groups for reviews of the analysis batch (the
+    /// interactive Fig. 1 of `report.html`).
+    #[serde(default)]
+    pub token_views: crate::report_html::imdb::TokenViews,
     /// The analysis batch's states, lengths and labels as `.npy` (relative to the run folder).
     pub states_files: Vec<String>,
     /// Figures written (PNG + SVG).

@@ -1,0 +1,226 @@
+//! `report.html` of `analyze copy` (App. D): the verdict table, then the network, the Koopman
+//! memory against the task's span, the fixed points and the predictors, each with its figure.
+
+use std::path::Path;
+
+use anyhow::Result;
+use kann_plot::{Claim, HtmlReport, Section};
+
+use super::{claim, pct, svg_file, write_page};
+use crate::copy::{
+    CopyReport, KOOPMAN, LIN_BLANK, LIN_ZERO, LIN_ZERO_NO_INPUT, PredictorScore, TRIVIAL,
+};
+
+fn best<'a>(
+    r: &'a CopyReport,
+    names: &[&str],
+    f: fn(&PredictorScore) -> f64,
+) -> Option<&'a PredictorScore> {
+    r.predictors
+        .iter()
+        .filter(|p| names.contains(&p.name.as_str()) && f(p).is_finite())
+        .max_by(|a, b| f(a).total_cmp(&f(b)))
+}
+
+/// The verdict rows of `analyze copy`.
+pub fn claims(r: &CopyReport) -> Vec<Claim> {
+    let t = &r.task;
+    let chance = 1.0 / t.symbols.max(1) as f64;
+    let mut rows = vec![claim(
+        "The network recalls the string (App. D)",
+        "solved",
+        (
+            t.network_symbol_accuracy,
+            format!(
+                "{} per symbol on {} held-out sequences",
+                pct(t.network_symbol_accuracy),
+                r.held_out_batch
+            ),
+        ),
+        (chance, format!("chance {}; margin 5 points", pct(chance))),
+        0.05,
+    )];
+    let k = r.predictor(KOOPMAN);
+    let lin = best(r, &[LIN_BLANK, LIN_ZERO, LIN_ZERO_NO_INPUT], |p| {
+        p.rollout.symbol_accuracy
+    });
+    rows.push(claim(
+        "KANN recalls the string better than the fixed-point linearisation [5] (App. D)",
+        "KANN outperforms [5]",
+        k.map_or((f64::NAN, "not scored".into()), |k| {
+            (
+                k.rollout.symbol_accuracy,
+                format!(
+                    "Koopman rolled out from the cue: {} of symbols",
+                    pct(k.rollout.symbol_accuracy)
+                ),
+            )
+        }),
+        lin.map_or((f64::NAN, "no fixed point found".into()), |l| {
+            (
+                l.rollout.symbol_accuracy,
+                format!(
+                    "best linearisation {}; margin 5 points",
+                    pct(l.rollout.symbol_accuracy)
+                ),
+            )
+        }),
+        0.05,
+    ));
+    let triv = r.predictor(TRIVIAL);
+    rows.push(claim(
+        "KANN's one-step prediction agrees with the network (App. D)",
+        "–",
+        k.map_or((f64::NAN, "not scored".into()), |k| {
+            (
+                k.one_step.agreement,
+                format!("{} of recall steps", pct(k.one_step.agreement)),
+            )
+        }),
+        triv.map_or((f64::NAN, "not scored".into()), |p| {
+            (
+                p.one_step.agreement,
+                format!(
+                    "trivial h_(t+1) = h_t {}; margin 1 point",
+                    pct(p.one_step.agreement)
+                ),
+            )
+        }),
+        0.01,
+    ));
+    rows
+}
+
+fn kv(k: &str, v: impl Into<String>) -> (String, String) {
+    (k.to_string(), v.into())
+}
+
+/// The SVG of figure stem `name` if the analysis wrote it.
+fn fig(dir: &Path, r: &CopyReport, stem: &str) -> Result<Option<String>> {
+    let f = format!("{stem}.svg");
+    if r.figures.contains(&f) {
+        svg_file(dir, &f).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Writes `report.html` for `r` into `dir`.
+pub fn write(dir: &Path, r: &CopyReport, claims: Vec<Claim>) -> Result<()> {
+    let t = &r.task;
+    let k = &r.koopman;
+    let mut sections = vec![Section {
+        heading: "App. D: the copy task and the network".into(),
+        svg: None,
+        numbers: vec![
+            kv(
+                "task",
+                format!(
+                    "{} symbols over {}, {} blanks, recall window; {} steps; span {}",
+                    t.len, t.symbols, t.delay, t.steps, t.memory_span
+                ),
+            ),
+            kv(
+                "network",
+                format!(
+                    "{} per symbol, {} whole strings ({} {} hidden)",
+                    pct(t.network_symbol_accuracy),
+                    pct(t.network_string_accuracy),
+                    t.cell.to_uppercase(),
+                    t.hidden
+                ),
+            ),
+        ],
+        paragraph: format!(
+            "Analysis batch: {} test sequences (the fit, the fixed-point starts); held-out batch: \
+             {} others (every score). Reproduce: {}",
+            r.analysis_batch, r.held_out_batch, r.command
+        ),
+        ..Section::default()
+    }];
+    sections.push(Section {
+        heading: "Koopman memory against the task (Eq. 9)".into(),
+        svg: fig(dir, r, "spectrum")?,
+        numbers: vec![
+            kv(
+                "fit",
+                format!("rank {}, e_rel {:.4} on {} states", k.rank, k.e_rel_fit, k.fitted_states),
+            ),
+            kv(
+                "eigenvalues keeping the span",
+                format!(
+                    "{} with |λ| ≥ {:.4} (> 0.99: {}, > 0.95: {}); one-hot slots needed {}",
+                    k.count_horizon_at_least_span,
+                    k.modulus_for_span,
+                    k.count_above_099,
+                    k.count_above_095,
+                    t.symbol_slots
+                ),
+            ),
+        ],
+        paragraph: format!(
+            "A mode keeps 1% of itself over the span of {} steps iff τ(0.01) ≥ {}, i.e. |λ| ≥ {:.4}.",
+            t.memory_span, t.memory_span, k.modulus_for_span
+        ),
+        ..Section::default()
+    });
+    sections.push(Section {
+        heading: "Fixed points and their Jacobians, beside C".into(),
+        svg: fig(dir, r, "copy_spectra")?,
+        numbers: r
+            .fixed_points
+            .iter()
+            .map(|f| {
+                kv(
+                    &format!("{} input", f.input),
+                    format!(
+                        "{} points from {} starts; line attractor: {}",
+                        f.points.len(),
+                        f.starts,
+                        if f.line_attractor { "yes" } else { "no" }
+                    ),
+                )
+            })
+            .collect(),
+        paragraph: "Fixed points of the cell at a constant input, found from states of the \
+                    analysis batch; the Jacobian at the slowest is drawn beside C's spectrum."
+            .into(),
+        ..Section::default()
+    });
+    sections.push(Section {
+        heading: "Which predictor reproduces the network? (held-out batch)".into(),
+        svg: fig(dir, r, "copy_predictors")?,
+        numbers: r
+            .predictors
+            .iter()
+            .map(|p| {
+                kv(
+                    &p.name,
+                    format!(
+                        "one step: e_rel {:.4}, agreement {}; rolled out: symbols {}, strings {}",
+                        p.one_step.e_rel,
+                        pct(p.one_step.agreement),
+                        pct(p.rollout.symbol_accuracy),
+                        pct(p.rollout.string_accuracy)
+                    ),
+                )
+            })
+            .collect(),
+        paragraph: "One step: each recall-window state from the true state before it. Rolled \
+                    out: from the state at the cue over the recall window. The trivial predictor \
+                    and chance are the baselines."
+            .into(),
+        ..Section::default()
+    });
+    let page = HtmlReport {
+        title: format!(
+            "KANN analysis of the copy problem (App. D), {} hidden {}",
+            t.cell.to_uppercase(),
+            t.hidden
+        ),
+        claims,
+        sections,
+        ..HtmlReport::default()
+    };
+    write_page(dir, &page)
+}

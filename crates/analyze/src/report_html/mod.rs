@@ -1,0 +1,92 @@
+//! `report.html` of `analyze imdb|ecg|copy` (issue 25): one self-contained page per analysis,
+//! written with [`kann_plot::write_report_html`] beside `report.md` and `report.json`.
+//!
+//! The page opens with the verdict table: one row per claim of the paper, the paper's number,
+//! ours, the baseline that could explain ours away and the verdict of [`kann_plot::verdict`] (the
+//! rule is printed under the table). Every number of a row is read from the analysis' report
+//! (what `report.json` holds); the margin of each row is stated in its baseline cell. Then the
+//! sections in the paper's order, each with its figure (the SVG the analysis wrote, inlined),
+//! its numbers and a paragraph. `report.md` opens with the same table
+//! ([`markdown_with_verdicts`]).
+//!
+//! The IMDB page is interactive ([`imdb`]): the spectrum is the control and the reviews'
+//! tokens recolour by the chosen eigen-group's per-token values, read from the `token_views`
+//! of `report.json` embedded in the page.
+
+pub mod copy;
+pub mod ecg;
+pub mod imdb;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use kann_plot::{Claim, HtmlReport, Verdict, verdict, verdict_table_markdown};
+
+use crate::common::FigureFile;
+
+/// The name of the page in the run folder.
+pub const PAGE: &str = "report.html";
+
+/// A claim row whose measure is "higher supports the claim": `ours` against `baseline` with the
+/// stated `margin` ([`kann_plot::verdict`]). `baseline_text` names the baseline and the margin.
+pub fn claim(
+    what: &str,
+    paper: &str,
+    ours: (f64, String),
+    baseline: (f64, String),
+    margin: f64,
+) -> Claim {
+    Claim {
+        claim: what.to_string(),
+        paper: paper.to_string(),
+        ours: ours.1,
+        baseline: baseline.1,
+        verdict: verdict(ours.0, baseline.0, margin),
+    }
+}
+
+/// A claim row for which the analysis computes no baseline: always inconclusive by the rule
+/// (a missing number), with the reason in the baseline cell.
+pub fn claim_without_baseline(what: &str, paper: &str, ours: String, why: &str) -> Claim {
+    Claim {
+        claim: what.to_string(),
+        paper: paper.to_string(),
+        ours,
+        baseline: why.to_string(),
+        verdict: Verdict::Inconclusive,
+    }
+}
+
+/// The text of the SVG of figure `name`, if the analysis wrote it.
+pub fn svg_of(dir: &Path, figures: &[FigureFile], name: &str) -> Result<Option<String>> {
+    match figures.iter().find(|f| f.name == name) {
+        Some(f) => svg_file(dir, &f.svg).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The text of an SVG file of the run folder.
+pub fn svg_file(dir: &Path, name: &str) -> Result<String> {
+    let p = dir.join(name);
+    std::fs::read_to_string(&p).with_context(|| format!("reading the figure {}", p.display()))
+}
+
+/// Writes `page` as `report.html` in `dir` (atomically, at most [`kann_plot::MAX_HTML_BYTES`]).
+pub fn write_page(dir: &Path, page: &HtmlReport) -> Result<()> {
+    let path = dir.join(PAGE);
+    kann_plot::write_report_html(page, &path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `report.md`'s text: the short verdict table first, then `rest` (the title, the long table of
+/// paper figures and every number, as before).
+pub fn markdown_with_verdicts(claims: &[Claim], rest: &str) -> String {
+    format!(
+        "{}\nThe same table opens `{PAGE}`, with the figures; the long cells follow below.\n\n{rest}",
+        verdict_table_markdown(claims)
+    )
+}
+
+/// A percentage with one decimal.
+pub fn pct(x: f64) -> String {
+    crate::common::pct(x)
+}
