@@ -214,10 +214,9 @@ fn a_kill_before_the_first_checkpoint_cannot_be_resumed_and_says_so() {
     assert!(!run.join("metrics.csv").exists());
 }
 
-/// Exact bytes after a resume: fails until serde_json's `float_roundtrip` feature is on (see
-/// docs/training-loop.md); without it `state.json`'s 17-digit numbers can come back one ulp off.
+/// Exact bytes after a resume: relies on serde_json's `float_roundtrip` feature (pinned in
+/// workspace-hack); without it `state.json`'s 17-digit numbers can come back one ulp off.
 #[test]
-#[ignore = "needs serde_json's float_roundtrip feature (state.json floats come back 1 ulp off)"]
 fn the_resumed_metrics_are_exact() {
     let tmp = tempfile::tempdir().unwrap();
     let reference = tmp.path().join("reference");
