@@ -30,6 +30,9 @@ pub enum ModelError {
     /// A burnpack record could not be saved or applied.
     #[error("weights: {0}")]
     Record(String),
+    /// A run file is missing, or no longer matches its checksum sidecar; the message names it.
+    #[error("{0}")]
+    Integrity(String),
     /// A CSV file of a run folder could not be written or read (a missing column, a value that
     /// is not a number); the message names the record and line.
     #[error("{path}: {message}")]

@@ -105,7 +105,7 @@ pub fn read_sidecar(path: &Path) -> Result<Option<Vec<Checksum>>, ModelError> {
             continue;
         }
         let sum = Checksum::parse_line(line).ok_or_else(|| {
-            ModelError::Record(format!(
+            ModelError::Integrity(format!(
                 "{} line {}: expected `crc32 <hex> bytes <n>`, found {line:?}",
                 side.display(),
                 i + 1
@@ -114,7 +114,7 @@ pub fn read_sidecar(path: &Path) -> Result<Option<Vec<Checksum>>, ModelError> {
         sums.push(sum);
     }
     if sums.is_empty() {
-        return Err(ModelError::Record(format!(
+        return Err(ModelError::Integrity(format!(
             "{}: empty checksum file",
             side.display()
         )));
@@ -133,7 +133,7 @@ pub fn module_bytes<M: Module>(module: &M) -> Result<Vec<u8>, ModelError> {
         .clone()
         .into_record()
         .into_bytes()
-        .map_err(|e| ModelError::Record(format!("cannot serialize weights: {e}")))?;
+        .map_err(|e| ModelError::Integrity(format!("cannot serialize weights: {e}")))?;
     Ok(bytes.to_vec())
 }
 
@@ -144,10 +144,10 @@ pub fn module_from_bytes<M: Module>(
     origin: &Path,
 ) -> Result<M, ModelError> {
     let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| ModelError::Record(format!("{}: {e}", origin.display())))?;
+        .map_err(|e| ModelError::Integrity(format!("{}: {e}", origin.display())))?;
     module
         .try_load_record(record)
-        .map_err(|e| ModelError::Record(format!("{}: {e}", origin.display())))
+        .map_err(|e| ModelError::Integrity(format!("{}: {e}", origin.display())))
 }
 
 /// Write weights `bytes` to `path` with its checksum sidecar, crash-safe (see the module docs);
@@ -211,7 +211,7 @@ pub fn read_verified(path: &Path) -> Result<(Vec<u8>, bool), ModelError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ModelError::Record(format!(
+            return Err(ModelError::Integrity(format!(
                 "{}: no such file",
                 path.display()
             )));
@@ -223,7 +223,7 @@ pub fn read_verified(path: &Path) -> Result<(Vec<u8>, bool), ModelError> {
     };
     let found = Checksum::of(&bytes);
     if !accepted.contains(&found) {
-        return Err(ModelError::Record(format!(
+        return Err(ModelError::Integrity(format!(
             "{}: the file is damaged: it has {found}, but {} records {}; \
              the file was changed after kann wrote it",
             path.display(),
@@ -273,7 +273,7 @@ pub fn require_finite<M: Module>(module: &M, origin: &Path) -> Result<(), ModelE
             self.path.pop();
         }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            match param.val().into_data().convert::<f32>().to_vec::<f32>() {
+            match param.val().into_data().convert::<f32>().try_to_vec::<f32>() {
                 Ok(values) => {
                     let bad = values.iter().filter(|v| !v.is_finite()).count();
                     if bad > 0 && self.first.is_none() {

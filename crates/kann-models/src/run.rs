@@ -242,7 +242,7 @@ pub fn read_metrics(dir: &Path) -> Result<Vec<EpochMetrics>, ModelError> {
 pub fn read_checked_text(path: &Path) -> Result<String, ModelError> {
     let (bytes, _) = read_verified(path)?;
     String::from_utf8(bytes)
-        .map_err(|e| ModelError::Record(format!("{}: not UTF-8 text: {e}", path.display())))
+        .map_err(|e| ModelError::Integrity(format!("{}: not UTF-8 text: {e}", path.display())))
 }
 
 /// The model's shape, stored as `model.json` so the weights can be applied to a model of the

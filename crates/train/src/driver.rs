@@ -842,6 +842,11 @@ mod tests {
         legacy.restore(&state, tmp.path()).unwrap();
         assert_eq!(legacy.rows, table.rows[..2]);
         std::fs::write(tmp.path().join("rows.csv"), "epoch,value\n1,0.1\n2,oops\n").unwrap();
+        // The file no longer matches the checksum kann wrote beside it: refused as changed.
+        let err = format!("{:#}", legacy.restore(&state, tmp.path()).unwrap_err());
+        assert!(err.contains("rows.csv") && err.contains("changed"), "{err}");
+        // A file without a checksum (written by hand) is parsed; its bad line is named.
+        std::fs::remove_file(tmp.path().join("rows.csv.crc32")).unwrap();
         let err = format!("{:#}", legacy.restore(&state, tmp.path()).unwrap_err());
         assert!(err.contains("rows.csv") && err.contains("line: 3"), "{err}");
         // No file and no table: an empty history.

@@ -201,7 +201,9 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         }
         if !Checkpoint::new(&out).exists() {
             bail!(
-                "--resume: {} has no checkpoint (no epoch finished); start it again without --resume",
+                "--resume: {} has no checkpoint (no epoch finished): nothing to resume; remove the \
+                 folder (`rm -r {}`) and start again without --resume",
+                out.display(),
                 out.display()
             );
         }
