@@ -337,7 +337,15 @@ fn read_archive(path: &Path) -> Result<Vec<Review>> {
         })?;
         reviews.push(make_review(bytes, split, label, file, &location)?);
     }
+    read_to_gzip_end(archive.into_inner()).map_err(read_err)?;
     Ok(reviews)
+}
+
+/// Reads what is left of the gzip stream after tar's end-of-archive marker, so that
+/// `GzDecoder` reaches the trailer and checks its CRC-32 and length: one changed byte anywhere in
+/// the archive is then an error, not a silently different data set.
+fn read_to_gzip_end(mut rest: impl Read) -> std::io::Result<()> {
+    std::io::copy(&mut rest, &mut std::io::sink()).map(|_| ())
 }
 
 /// Checks an IMDB archive's structure without keeping the texts: reads it to the end (so a
@@ -373,6 +381,7 @@ pub fn archive_folder_counts(path: &Path) -> Result<[usize; 4]> {
         // Read the entry's data so that a truncated archive is detected.
         std::io::copy(&mut entry, &mut std::io::sink()).map_err(read_err)?;
     }
+    read_to_gzip_end(archive.into_inner()).map_err(read_err)?;
     for (k, (split_name, label_name)) in [
         ("train", "neg"),
         ("train", "pos"),

@@ -67,6 +67,26 @@ fn small_archive_and_folder_load() {
 }
 
 #[test]
+fn an_archive_whose_gzip_checksum_fails_is_refused() {
+    // One byte of the gzip trailer's CRC-32 changed: the tar entries still decode, and tar stops
+    // at its end-of-archive marker before the trailer; only reading the stream to its end (and
+    // so checking the CRC) notices.
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("aclImdb_v1.tar.gz");
+    write_tar_gz(&archive, &good_files());
+    let mut bytes = fs::read(&archive).unwrap();
+    let crc_at = bytes.len() - 8;
+    bytes[crc_at] ^= 0x01;
+    fs::write(&archive, &bytes).unwrap();
+    let err = ImdbDataset::load(tmp.path()).unwrap_err().to_string();
+    assert!(err.contains("aclImdb_v1.tar.gz"), "{err}");
+    let err = kann_data::imdb::archive_folder_counts(&archive)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("aclImdb_v1.tar.gz"), "{err}");
+}
+
+#[test]
 fn truncated_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let archive = tmp.path().join("aclImdb_v1.tar.gz");
