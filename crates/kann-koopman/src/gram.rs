@@ -121,6 +121,44 @@ impl Elem for f64 {
     }
 }
 
+/// The valid rows of each sequence of a batch `[s, n, k]` in C order (`lengths`: valid steps
+/// per sequence, `None` for all `n`), after checking the batch's size, the lengths, and that every
+/// valid value is finite (NaN/Inf is an error naming its batch-local sequence, step and unit).
+pub(crate) fn valid_sequences<'a, T: Elem>(
+    data: &'a [T],
+    s: usize,
+    n: usize,
+    k: usize,
+    lengths: Option<&[usize]>,
+) -> Result<Vec<&'a [T]>> {
+    if data.len() != s * n * k {
+        return Err(KoopmanError::Shape(format!(
+            "batch has {} values, shape [{s}, {n}, {k}] needs {}",
+            data.len(),
+            s * n * k
+        )));
+    }
+    let all = vec![n; s];
+    let lengths = lengths.unwrap_or(&all);
+    check_lengths(lengths, s, n)?;
+    let seqs: Vec<&[T]> = lengths
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| &data[i * n * k..(i * n + len) * k])
+        .collect();
+    for (i, seq) in seqs.iter().enumerate() {
+        if let Some(pos) = seq.iter().position(|&x| !x.to_f64().is_finite()) {
+            return Err(KoopmanError::NonFinite {
+                seq: i,
+                time: pos / k,
+                unit: pos % k,
+                value: seq[pos].to_f64(),
+            });
+        }
+    }
+    Ok(seqs)
+}
+
 /// `rows` (row-major, `k` columns) as `f32`, converted into `buf` unless they already are.
 pub(crate) fn rows_f32<'a, T: Elem>(rows: &'a [T], buf: &'a mut Vec<f32>) -> &'a [f32] {
     match T::as_f32(rows) {
@@ -409,34 +447,8 @@ impl GramAccumulator {
         n: usize,
         lengths: Option<&[usize]>,
     ) -> Result<()> {
-        let k = self.k;
-        if data.len() != s * n * k {
-            return Err(KoopmanError::Shape(format!(
-                "batch has {} values, shape [{s}, {n}, {k}] needs {}",
-                data.len(),
-                s * n * k
-            )));
-        }
-        let all = vec![n; s];
-        let lengths = lengths.unwrap_or(&all);
-        check_lengths(lengths, s, n)?;
-        // Validate the whole batch first so that a bad batch adds nothing.
-        for (i, &len) in lengths.iter().enumerate() {
-            let seq = &data[i * n * k..(i * n + len) * k];
-            if let Some(pos) = seq.iter().position(|&x| !x.to_f64().is_finite()) {
-                return Err(KoopmanError::NonFinite {
-                    seq: i,
-                    time: pos / k,
-                    unit: pos % k,
-                    value: seq[pos].to_f64(),
-                });
-            }
-        }
-        let seqs: Vec<&[T]> = lengths
-            .iter()
-            .enumerate()
-            .map(|(i, &len)| &data[i * n * k..(i * n + len) * k])
-            .collect();
+        // Validated as a whole first, so that a bad batch adds nothing.
+        let seqs = valid_sequences(data, s, n, self.k, lengths)?;
         self.push_seqs(&seqs);
         Ok(())
     }

@@ -2,9 +2,11 @@
 
 use crate::error::{KoopmanError, Result};
 use crate::fit::KoopmanModel;
-use crate::gram::{Block, Elem, Precision, blocks_of, rows_f32, rows_f64, run_split};
+use crate::gram::{
+    Block, Elem, Precision, blocks_of, rows_f32, rows_f64, run_split, valid_sequences,
+};
 use crate::spectrum::Spectrum;
-use crate::states::{States, check_lengths};
+use crate::states::States;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par, c64};
 use serde::{Deserialize, Serialize};
@@ -249,33 +251,7 @@ impl RelativeErrorAccumulator {
         n: usize,
         lengths: Option<&[usize]>,
     ) -> Result<()> {
-        let k = self.map.nrows();
-        if data.len() != s * n * k {
-            return Err(KoopmanError::Shape(format!(
-                "batch has {} values, shape [{s}, {n}, {k}] needs {}",
-                data.len(),
-                s * n * k
-            )));
-        }
-        let all = vec![n; s];
-        let lengths = lengths.unwrap_or(&all);
-        check_lengths(lengths, s, n)?;
-        for (i, &len) in lengths.iter().enumerate() {
-            let seq = &data[i * n * k..(i * n + len) * k];
-            if let Some(pos) = seq.iter().position(|x| !x.to_f64().is_finite()) {
-                return Err(KoopmanError::NonFinite {
-                    seq: i,
-                    time: pos / k,
-                    unit: pos % k,
-                    value: seq[pos].to_f64(),
-                });
-            }
-        }
-        let seqs: Vec<&[T]> = lengths
-            .iter()
-            .enumerate()
-            .map(|(i, &len)| &data[i * n * k..(i * n + len) * k])
-            .collect();
+        let seqs = valid_sequences(data, s, n, self.map.nrows(), lengths)?;
         self.push_seqs(&seqs);
         Ok(())
     }
