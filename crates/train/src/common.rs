@@ -242,6 +242,15 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
+/// An epoch's batches of training-example indices: [`epoch_order`] cut into runs of
+/// `batch_size` (the last one shorter when `batch_size` does not divide `n`).
+pub fn epoch_batches(n: usize, seed: u64, epoch: usize, batch_size: usize) -> Vec<Vec<usize>> {
+    epoch_order(n, seed, epoch)
+        .chunks(batch_size)
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
 /// Stop on a non-finite loss or gradient, naming where it happened.
 pub fn check_finite(what: &str, value: f64, epoch: usize, batch: usize) -> Result<()> {
     if !value.is_finite() {

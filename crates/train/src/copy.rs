@@ -198,11 +198,12 @@ impl crate::driver::Task for CopyTraining<'_> {
     }
 
     fn batches(&self, epoch: usize) -> Vec<Vec<usize>> {
-        let order = epoch_order(self.splits.train.len(), self.cfg.train.seed, epoch);
-        order
-            .chunks(self.cfg.train.batch_size)
-            .map(<[usize]>::to_vec)
-            .collect()
+        epoch_batches(
+            self.splits.train.len(),
+            self.cfg.train.seed,
+            epoch,
+            self.cfg.train.batch_size,
+        )
     }
 
     fn begin_epoch(&mut self) {

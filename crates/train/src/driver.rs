@@ -663,8 +663,7 @@ mod tests {
         }
         fn batches(&self, epoch: usize) -> Vec<Vec<usize>> {
             self.log(format!("batches {epoch}"));
-            let order = epoch_order(self.x.len(), 1, epoch);
-            order.chunks(4).map(<[usize]>::to_vec).collect()
+            epoch_batches(self.x.len(), 1, epoch, 4)
         }
         fn begin_epoch(&mut self) {
             self.log("begin".into());

@@ -9,39 +9,15 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{run_err, run_ok, text, train, workspace};
-
-fn start(out: &Path) -> Command {
-    let mut c = train();
-    c.args(["copy", "--config"])
-        .arg(workspace().join("configs/copy-smoke.toml"))
-        .arg("--out")
-        .arg(out);
-    c
-}
+use common::{metrics_without_times as metrics, run_err, run_ok, start_copy_smoke as start, text};
 
 fn resume(out: &Path) -> Command {
-    let mut c = train();
-    c.args(["copy", "--resume", "--out"]).arg(out);
-    c
+    common::resume("copy", out)
 }
 
-/// `metrics.csv` without the two timing columns.
-fn metrics(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            f[..f.len() - 2].join(",")
-        })
-        .collect()
-}
-
-/// `metrics.csv` rows equal field by field, numbers to within one ulp: the rows of epochs
-/// before the kill come back from the checkpoint's `state.json`, and serde_json without its
-/// `float_roundtrip` feature parses a 17-digit number up to one ulp off (seen: 1.5698894262313843
-/// written, 1.5698894262313845 read). `the_resumed_metrics_are_exact` below asserts exact bytes.
+/// `metrics.csv` rows equal field by field, numbers to within one ulp, naming the field that
+/// differs (the rows of epochs before the kill come back from the checkpoint's `state.json`);
+/// `the_resumed_metrics_are_exact` below asserts exact bytes.
 fn assert_metrics_eq(got: &[String], expected: &[String], point: &str) {
     assert_eq!(got.len(), expected.len(), "{point}: {got:?}");
     for (g, e) in got.iter().zip(expected) {

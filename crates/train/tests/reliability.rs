@@ -12,7 +12,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{run_err, run_ok, text, train};
+use common::{metrics_without_times as metrics, run_err, run_ok, text, train};
+
+fn start(config: &Path, out: &Path) -> Command {
+    common::start("ecg", config, out)
+}
+
+fn resume(out: &Path) -> Command {
+    common::resume("ecg", out)
+}
 
 /// A small ECG5000 folder: the first `normal` normal and `anomalous` anomalous beats of the real
 /// training file, as `ECG5000_TRAIN.tsv` (the test file is empty of rows but present).
@@ -58,33 +66,6 @@ fn tiny_config(root: &Path, name: &str, data: &Path, extra: &str) -> PathBuf {
     )
     .unwrap();
     path
-}
-
-fn start(config: &Path, out: &Path) -> Command {
-    let mut c = train();
-    c.args(["ecg", "--config"])
-        .arg(config)
-        .arg("--out")
-        .arg(out);
-    c
-}
-
-fn resume(out: &Path) -> Command {
-    let mut c = train();
-    c.args(["ecg", "--resume", "--out"]).arg(out);
-    c
-}
-
-/// `metrics.csv` without the two timing columns.
-fn metrics(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            f[..f.len() - 2].join(",")
-        })
-        .collect()
 }
 
 /// Every file under `dir` (relative path -> bytes), skipping `run.lock`'s content.

@@ -5,19 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 mod common;
-use common::{run_err, run_ok, train, workspace};
-
-fn start(out: &Path) -> Command {
-    let mut c = train();
-    c.args(["copy", "--config"])
-        .arg(workspace().join("configs/copy-smoke.toml"))
-        .arg("--out")
-        .arg(out);
-    c
-}
+use common::{run_err, run_ok, start_copy_smoke as start, train};
 
 /// Every file under `dir` (relative name -> bytes); `run.lock` aside.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -42,3 +42,34 @@ pub fn run_err(cmd: &mut Command) -> String {
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// `train <task> --config <config> --out <out>`.
+pub fn start(task: &str, config: &Path, out: &Path) -> Command {
+    let mut c = train();
+    c.args([task, "--config"]).arg(config).arg("--out").arg(out);
+    c
+}
+
+/// A fresh copy-task run of `configs/copy-smoke.toml` (no data files, about a second).
+pub fn start_copy_smoke(out: &Path) -> Command {
+    start("copy", &workspace().join("configs/copy-smoke.toml"), out)
+}
+
+/// `train <task> --resume --out <out>`.
+pub fn resume(task: &str, out: &Path) -> Command {
+    let mut c = train();
+    c.args([task, "--resume", "--out"]).arg(out);
+    c
+}
+
+/// `metrics.csv` of a run without its two timing columns.
+pub fn metrics_without_times(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f[..f.len() - 2].join(",")
+        })
+        .collect()
+}
