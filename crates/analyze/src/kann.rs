@@ -86,26 +86,6 @@ pub fn eigen_points(spectrum: &Spectrum) -> Vec<(f64, f64)> {
     spectrum.eigenvalues.iter().map(|l| (l.re, l.im)).collect()
 }
 
-/// Groups of eigenvector indices (0-based) in spectrum order: a real eigenvalue alone, a
-/// complex-conjugate pair together.
-pub fn groups(spectrum: &Spectrum) -> Vec<Vec<usize>> {
-    let mut out = Vec::new();
-    let mut j = 0;
-    while j < spectrum.len() {
-        match spectrum.partner(j) {
-            Some(p) if p == j + 1 => {
-                out.push(vec![j, j + 1]);
-                j += 2;
-            }
-            _ => {
-                out.push(vec![j]);
-                j += 1;
-            }
-        }
-    }
-    out
-}
-
 /// The eigenvalues `(re, im)` of a set of 0-based eigenvector indices.
 pub fn set_eigenvalues(spectrum: &Spectrum, set: &[usize]) -> Vec<(f64, f64)> {
     set.iter()

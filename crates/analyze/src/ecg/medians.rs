@@ -266,7 +266,7 @@ pub(crate) mod tests {
         let (states, dec) = planted(24, 30, 3);
         let fit = kann::fit(&states, Some(8)).unwrap();
         let h_last = kann::states_at(&states, |_| 29);
-        let sets: Vec<Vec<usize>> = kann::groups(&fit.spectrum);
+        let sets: Vec<Vec<usize>> = fit.spectrum.groups();
         assert_eq!(sets.len(), 4, "four conjugate pairs: {sets:?}");
         let inv = set_medians(
             &dec,

@@ -34,7 +34,7 @@ use super::data::{ImdbRun, Item};
 use super::figures::ShadedReview;
 use super::report::ContextualReport;
 use super::words::mean_sd;
-use crate::kann::{Fit, groups, magnitudes, set_name};
+use crate::kann::{Fit, magnitudes, set_name};
 
 /// z-score both null tests must reach for a group to be called contextual.
 pub const Z_CONTEXTUAL: f64 = 3.0;
@@ -198,7 +198,9 @@ pub fn choose(
     draws: usize,
     seed: u64,
 ) -> Result<Option<ContextualChoice>> {
-    let cands: Vec<Vec<usize>> = groups(&fit.spectrum)
+    let cands: Vec<Vec<usize>> = fit
+        .spectrum
+        .groups()
         .into_iter()
         .filter(|g| !g.iter().any(|j| exclude.contains(j)))
         .collect();

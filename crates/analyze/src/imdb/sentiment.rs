@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::readout::LinearReadout;
 use super::words::{mean_sd, pearson};
-use crate::kann::{DOMINANT_MODULUS, Fit, groups, set_name};
+use crate::kann::{DOMINANT_MODULUS, Fit, set_name};
 
 /// Fewest / most groups of eigenvectors considered as candidates.
 const MIN_GROUPS: usize = 3;
@@ -61,7 +61,7 @@ pub struct SetReadout {
 
 /// Candidate sets (0-based): the leading groups and unions of two adjacent real eigenvectors.
 pub fn candidate_sets(fit: &Fit) -> Vec<Vec<usize>> {
-    let all = groups(&fit.spectrum);
+    let all = fit.spectrum.groups();
     let ev = &fit.spectrum.eigenvalues;
     let dominant = all
         .iter()
@@ -291,7 +291,7 @@ fn random_sets(
     draws: usize,
     seed: u64,
 ) -> Result<RandomSets> {
-    let all = groups(&fit.spectrum);
+    let all = fit.spectrum.groups();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut pos, mut neg, mut agr) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..draws {

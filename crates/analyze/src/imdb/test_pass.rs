@@ -238,7 +238,7 @@ mod tests {
             b: 0.0,
         };
         let lex = PolarityLexicon::from_labelled(std::iter::empty(), 1);
-        let groups = crate::kann::groups(&fit.spectrum);
+        let groups = fit.spectrum.groups();
         let mut pass = TestSetPass::new(&fit, &g, &groups, &lex);
         for i in 0..s {
             pass.push(states.sequence(i), &[], u8::from(i % 2 == 0));

@@ -223,7 +223,7 @@ mod tests {
         let fit = crate::kann::fit(&states, Some(3)).unwrap();
         let w = [0.3, -1.0, 2.0];
         let mut sum = [0.0; 3];
-        for g in crate::kann::groups(&fit.spectrum) {
+        for g in fit.spectrum.groups() {
             for (a, b) in sum
                 .iter_mut()
                 .zip(readout_contribution_direction(&fit, &g, &w))
