@@ -5,10 +5,6 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use kann_data::Error;
 use kann_data::download::download_all;
@@ -16,83 +12,10 @@ use kann_data::ecg::EcgDataset;
 use kann_data::fetch::{self, FetchOptions, Outcome};
 use kann_data::testdata::shared_data_dir;
 
-/// A request seen by the server: (path, Range header).
-type Log = Arc<Mutex<Vec<(String, Option<String>)>>>;
-
-struct TestServer {
-    base: String,
-    log: Log,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+mod support {
+    pub mod server;
 }
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// Serves `routes` (path -> bytes) with `Range: bytes=N-` support, for at most 120 s.
-fn serve(routes: HashMap<String, Vec<u8>>) -> TestServer {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    let log: Log = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (log2, stop2) = (log.clone(), stop.clone());
-    let handle = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline {
-            let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) else {
-                continue;
-            };
-            let path = req.url().to_string();
-            let range = req
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Range"))
-                .map(|h| h.value.as_str().to_string());
-            log2.lock().unwrap().push((path.clone(), range.clone()));
-            let Some(body) = routes.get(&path) else {
-                let _ = req.respond(tiny_http::Response::empty(404));
-                continue;
-            };
-            let total = body.len();
-            let start = range
-                .as_deref()
-                .and_then(|r| r.strip_prefix("bytes="))
-                .and_then(|r| r.strip_suffix('-'))
-                .and_then(|s| s.parse::<usize>().ok());
-            let resp = match start {
-                Some(s) if s >= total => tiny_http::Response::from_data(Vec::new())
-                    .with_status_code(416)
-                    .with_header(
-                        tiny_http::Header::from_bytes("Content-Range", format!("bytes */{total}"))
-                            .unwrap(),
-                    ),
-                Some(s) => tiny_http::Response::from_data(body[s..].to_vec())
-                    .with_status_code(206)
-                    .with_header(
-                        tiny_http::Header::from_bytes(
-                            "Content-Range",
-                            format!("bytes {s}-{}/{total}", total - 1),
-                        )
-                        .unwrap(),
-                    ),
-                None => tiny_http::Response::from_data(body.clone()),
-            };
-            let _ = req.respond(resp);
-        }
-    });
-    TestServer {
-        base: format!("http://127.0.0.1:{port}"),
-        log,
-        stop,
-        handle: Some(handle),
-    }
-}
+use support::server::serve_one as serve;
 
 const IMDB_PATH: &str = "/~amaas/data/sentiment/aclImdb_v1.tar.gz";
 const ECG_PATH: &str = "/aeon-toolkit/ECG5000.zip";

@@ -8,10 +8,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 const IMDB_PATH: &str = "/~amaas/data/sentiment/aclImdb_v1.tar.gz";
 const ECG_PATH: &str = "/aeon-toolkit/ECG5000.zip";
@@ -20,88 +16,9 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A request seen by the server: (path, Range header).
-type Log = Arc<Mutex<Vec<(String, Option<String>)>>>;
-
-struct TestServer {
-    base: String,
-    log: Log,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// Serves `routes`: path -> the bodies of its successive requests (the last one repeats), with
-/// `Range: bytes=N-` support, for at most 120 s.
-fn serve(routes: HashMap<String, Vec<Vec<u8>>>) -> TestServer {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    let log: Log = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (log2, stop2) = (log.clone(), stop.clone());
-    let handle = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut served: HashMap<String, usize> = HashMap::new();
-        while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline {
-            let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(20)) else {
-                continue;
-            };
-            let path = req.url().to_string();
-            let range = req
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Range"))
-                .map(|h| h.value.as_str().to_string());
-            log2.lock().unwrap().push((path.clone(), range.clone()));
-            let Some(bodies) = routes.get(&path) else {
-                let _ = req.respond(tiny_http::Response::empty(404));
-                continue;
-            };
-            let n = served.entry(path.clone()).or_default();
-            let body = &bodies[(*n).min(bodies.len() - 1)];
-            *n += 1;
-            let total = body.len();
-            let start = range
-                .as_deref()
-                .and_then(|r| r.strip_prefix("bytes="))
-                .and_then(|r| r.strip_suffix('-'))
-                .and_then(|s| s.parse::<usize>().ok());
-            let resp = match start {
-                Some(s) if s >= total => tiny_http::Response::from_data(Vec::new())
-                    .with_status_code(416)
-                    .with_header(
-                        tiny_http::Header::from_bytes("Content-Range", format!("bytes */{total}"))
-                            .unwrap(),
-                    ),
-                Some(s) => tiny_http::Response::from_data(body[s..].to_vec())
-                    .with_status_code(206)
-                    .with_header(
-                        tiny_http::Header::from_bytes(
-                            "Content-Range",
-                            format!("bytes {s}-{}/{total}", total - 1),
-                        )
-                        .unwrap(),
-                    ),
-                None => tiny_http::Response::from_data(body.clone()),
-            };
-            let _ = req.respond(resp);
-        }
-    });
-    TestServer {
-        base: format!("http://127.0.0.1:{port}"),
-        log,
-        stop,
-        handle: Some(handle),
-    }
-}
+#[path = "../../kann-data/tests/support/server.rs"]
+mod server;
+use server::serve;
 
 /// A tiny `aclImdb_v1.tar.gz` of the public layout: 40 reviews in each labelled folder, plus the
 /// files the public archive has beside them.
