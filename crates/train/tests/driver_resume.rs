@@ -9,7 +9,10 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{metrics_without_times as metrics, run_err, run_ok, start_copy_smoke as start, text};
+use common::{
+    metrics_without_times as metrics, run_err, run_ok, start_copy_smoke as start, text,
+    without_param_ids,
+};
 
 fn resume(out: &Path) -> Command {
     common::resume("copy", out)
@@ -31,22 +34,6 @@ fn assert_metrics_eq(got: &[String], expected: &[String], point: &str) {
             assert!(same, "{point}: metrics.csv row {g} vs {e}");
         }
     }
-}
-
-/// Burnpack bytes with every tensor's `param_id` zeroed (burn draws them per process).
-fn without_param_ids(mut bytes: Vec<u8>) -> Vec<u8> {
-    let key = b"\x68param_id\x1b";
-    let mut i = 0;
-    while i + key.len() + 8 <= bytes.len() {
-        if &bytes[i..i + key.len()] == key {
-            let start = i + key.len();
-            bytes[start..start + 8].fill(0);
-            i = start + 8;
-        } else {
-            i += 1;
-        }
-    }
-    bytes
 }
 
 /// `summary.json` without its timing fields.

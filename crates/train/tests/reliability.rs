@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{metrics_without_times as metrics, run_err, run_ok, text, train};
+use common::{metrics_without_times as metrics, run_err, run_ok, text, train, without_param_ids};
 
 fn start(config: &Path, out: &Path) -> Command {
     common::start("ecg", config, out)
@@ -89,24 +89,6 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
-}
-
-/// Burnpack bytes with every tensor's `param_id` zeroed: burn draws those ids at random in each
-/// process, so they differ between two runs that hold the same numbers.
-fn without_param_ids(mut bytes: Vec<u8>) -> Vec<u8> {
-    // CBOR in the header: the text "param_id" (0x68 + 8 bytes), then a u64 (0x1b + 8 bytes).
-    let key = b"\x68param_id\x1b";
-    let mut i = 0;
-    while i + key.len() + 8 <= bytes.len() {
-        if &bytes[i..i + key.len()] == key {
-            let start = i + key.len();
-            bytes[start..start + 8].fill(0);
-            i = start + 8;
-        } else {
-            i += 1;
-        }
-    }
-    bytes
 }
 
 fn summary(dir: &Path) -> serde_json::Value {

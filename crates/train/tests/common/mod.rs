@@ -73,3 +73,21 @@ pub fn metrics_without_times(dir: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// Burnpack bytes with every tensor's `param_id` zeroed: burn draws those ids at random in each
+/// process, so they differ between two runs that hold the same numbers.
+pub fn without_param_ids(mut bytes: Vec<u8>) -> Vec<u8> {
+    // CBOR in the header: the text "param_id" (0x68 + 8 bytes), then a u64 (0x1b + 8 bytes).
+    let key = b"\x68param_id\x1b";
+    let mut i = 0;
+    while i + key.len() + 8 <= bytes.len() {
+        if &bytes[i..i + key.len()] == key {
+            let start = i + key.len();
+            bytes[start..start + 8].fill(0);
+            i = start + 8;
+        } else {
+            i += 1;
+        }
+    }
+    bytes
+}
