@@ -114,10 +114,17 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 /// A real operator with the planted eigenvalues: `A = P D P⁻¹`, `D` block-diagonal (a `2 × 2`
 /// rotation-scaling block per complex pair), `P = I + 0.3 N(0, 1)`.
 pub fn planted_operator(setting: &PlantedSetting, rng: &mut ChaCha8Rng) -> Mat<f64> {
-    let k = setting.hidden();
+    matrix_with_eigenvalues(&setting.eigenvalues, rng)
+}
+
+/// A real `k × k` matrix with the eigenvalues `eigs` (real ones, and each complex pair given by
+/// its `+imag` member): `A = P D P⁻¹`, `D` block-diagonal (a `2 × 2` rotation-scaling block per
+/// pair), `P = I + 0.3 N(0, 1)`, well conditioned.
+pub fn matrix_with_eigenvalues(eigs: &[c64], rng: &mut ChaCha8Rng) -> Mat<f64> {
+    let k: usize = eigs.iter().map(|l| if l.im != 0.0 { 2 } else { 1 }).sum();
     let mut d = Mat::<f64>::zeros(k, k);
     let mut i = 0;
-    for l in &setting.eigenvalues {
+    for l in eigs {
         d[(i, i)] = l.re;
         if l.im != 0.0 {
             d[(i, i + 1)] = -l.im;

@@ -19,30 +19,7 @@ pub fn normal(rng: &mut ChaCha8Rng) -> f64 {
 /// A real `k × k` matrix with the given eigenvalues (real ones, and complex ones given by their
 /// `+imag` member), `A = P D P⁻¹` with a random well-conditioned `P`.
 pub fn matrix_with_eigenvalues(eigs: &[c64], rng: &mut ChaCha8Rng) -> Mat<f64> {
-    let k: usize = eigs.iter().map(|l| if l.im != 0.0 { 2 } else { 1 }).sum();
-    let mut d = Mat::<f64>::zeros(k, k);
-    let mut i = 0;
-    for l in eigs {
-        if l.im != 0.0 {
-            d[(i, i)] = l.re;
-            d[(i, i + 1)] = -l.im;
-            d[(i + 1, i)] = l.im;
-            d[(i + 1, i + 1)] = l.re;
-            i += 2;
-        } else {
-            d[(i, i)] = l.re;
-            i += 1;
-        }
-    }
-    // P = I + small random: well conditioned.
-    let p = Mat::<f64>::from_fn(k, k, |a, b| {
-        (if a == b { 1.0 } else { 0.0 }) + 0.3 * normal(rng)
-    });
-    use kann_koopman::faer::linalg::solvers::Solve;
-    let pd = p.as_ref() * d.as_ref();
-    // A = P D P^-1  <=>  A P = P D  <=>  P^T A^T = (P D)^T
-    let at = p.transpose().partial_piv_lu().solve(pd.transpose());
-    at.transpose().to_owned()
+    kann_koopman::calibration::matrix_with_eigenvalues(eigs, rng)
 }
 
 /// Simulates `x_{t+1} = A x_t` from random initial states; rows are states, `[s, n, k]`.
