@@ -696,9 +696,11 @@ impl RunConfig {
         }
     }
 
-    /// Read and parse a TOML config file.
+    /// Read and parse a TOML config file. A run's `config.toml` is checked against the checksum
+    /// `train` wrote beside it ([`crate::integrity::read_verified`]); a file without one (a
+    /// user's config) is read as it is.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+        let text = crate::run::read_checked_text(path)?;
         Self::from_toml_str(&text, path)
     }
 

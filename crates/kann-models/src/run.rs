@@ -326,8 +326,7 @@ pub fn load_run(dir: &Path, device: &Device) -> Result<LoadedRun, ModelError> {
     if !dir.is_dir() {
         return Err(run_err(dir, "not a folder"));
     }
-    let config_path = dir.join(CONFIG_FILE);
-    let config = RunConfig::from_toml_str(&read_checked_text(&config_path)?, &config_path)?;
+    let config = RunConfig::load(&dir.join(CONFIG_FILE))?;
     let spec = read_model_spec(dir)?;
     let weights = dir.join(WEIGHTS_FILE);
     let model = match (&spec, config.task()) {
