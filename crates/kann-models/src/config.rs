@@ -14,6 +14,7 @@ use crate::cells::CellKind;
 mod budget;
 use crate::copy::CopyModelConfig;
 use crate::error::ModelError;
+pub use crate::probe::ProbeConfig;
 use crate::sentiment::SentimentConfig;
 pub use budget::MAX_PLANNED_BYTES;
 
@@ -154,6 +155,9 @@ pub struct ImdbRunConfig {
     /// Training section.
     #[serde(default)]
     pub train: ImdbTrain,
+    /// The Koopman probe during training ([`crate::probe`]).
+    #[serde(default)]
+    pub probe: ProbeConfig,
 }
 
 impl Default for ImdbRunConfig {
@@ -163,6 +167,7 @@ impl Default for ImdbRunConfig {
             model: ImdbModel::default(),
             data: ImdbData::default(),
             train: ImdbTrain::default(),
+            probe: ProbeConfig::default(),
         }
     }
 }
@@ -281,6 +286,9 @@ pub struct EcgRunConfig {
     /// Training section.
     #[serde(default)]
     pub train: EcgTrain,
+    /// The Koopman probe during training ([`crate::probe`]).
+    #[serde(default)]
+    pub probe: ProbeConfig,
 }
 
 impl Default for EcgRunConfig {
@@ -290,6 +298,7 @@ impl Default for EcgRunConfig {
             model: EcgModel::default(),
             data: EcgData::default(),
             train: EcgTrain::default(),
+            probe: ProbeConfig::default(),
         }
     }
 }
@@ -405,6 +414,9 @@ pub struct CopyRunConfig {
     /// Training section.
     #[serde(default)]
     pub train: CopyTrain,
+    /// The Koopman probe during training ([`crate::probe`]).
+    #[serde(default)]
+    pub probe: ProbeConfig,
 }
 
 impl Default for CopyRunConfig {
@@ -414,6 +426,7 @@ impl Default for CopyRunConfig {
             model: CopyModel::default(),
             data: CopyData::default(),
             train: CopyTrain::default(),
+            probe: ProbeConfig::default(),
         }
     }
 }
@@ -649,6 +662,24 @@ impl RunConfig {
             RunConfig::Imdb(_) => Task::Imdb,
             RunConfig::Ecg(_) => Task::Ecg,
             RunConfig::Copy(_) => Task::Copy,
+        }
+    }
+
+    /// The `[probe]` section.
+    pub fn probe(&self) -> &ProbeConfig {
+        match self {
+            RunConfig::Imdb(c) => &c.probe,
+            RunConfig::Ecg(c) => &c.probe,
+            RunConfig::Copy(c) => &c.probe,
+        }
+    }
+
+    /// The `[probe]` section, to change.
+    pub fn probe_mut(&mut self) -> &mut ProbeConfig {
+        match self {
+            RunConfig::Imdb(c) => &mut c.probe,
+            RunConfig::Ecg(c) => &mut c.probe,
+            RunConfig::Copy(c) => &mut c.probe,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod hugepages;
 pub mod integrity;
 pub mod lock;
 pub mod npy;
+pub mod probe;
 pub mod pytorch;
 pub mod run;
 pub mod sentiment;

@@ -25,6 +25,7 @@ use crate::driver::{
     EpochRow, EpochTable, Evaluation, Finish, Improvement, Policy, Published, RunSpec, Schedule,
     StepLoss, drive,
 };
+use crate::probe::{ProbeInput, Readout, ScoredSteps, states_of};
 use crate::setup::run_resolved;
 
 /// `copy_metrics.csv`: whole-string accuracy per epoch.
@@ -298,6 +299,35 @@ impl crate::driver::Task for CopyTraining<'_> {
 
     fn write_tables(&self, out: &Path) -> Result<()> {
         self.rows.write(out)
+    }
+
+    fn probe_pool(&self) -> usize {
+        self.splits.validation.len()
+    }
+
+    fn probe_input(
+        &self,
+        model: &CopyModel,
+        indices: &[usize],
+        device: &Device,
+    ) -> Result<ProbeInput> {
+        let task = &self.splits.task;
+        let inputs: Vec<&[usize]> = indices
+            .iter()
+            .map(|&i| self.splits.validation[i].input.as_slice())
+            .collect();
+        let hidden = model
+            .forward_states(model.one_hot(&inputs, device)?, false)?
+            .hidden;
+        let steps = hidden.dims()[1];
+        let scored = ScoredSteps::Window {
+            start: task.recall_start(),
+            len: task.len,
+        };
+        Ok(ProbeInput {
+            states: states_of(&hidden, &vec![steps; inputs.len()])?,
+            readout: Some(Readout::from_linear(&model.readout, scored)?),
+        })
     }
 
     fn finish(&mut self, end: &Finish) -> Result<()> {

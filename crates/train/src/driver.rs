@@ -36,6 +36,7 @@ use serde::de::DeserializeOwned;
 
 use crate::checkpoint::{MODEL_FILE, OPTIM_FILE};
 use crate::common::*;
+use crate::probe::{ProbeInput, Prober, probe_line};
 use crate::setup::{Start, remove_leftovers, restore_point, update_config};
 
 /// When a validation loss counts as an improvement on the best so far.
@@ -211,6 +212,21 @@ pub trait Task {
     }
     /// After the last epoch: final evaluation, `summary.json`, the closing log line.
     fn finish(&mut self, end: &Finish) -> Result<()>;
+    /// Sequences of the validation split the Koopman probe draws its batch from
+    /// ([`crate::probe`]); 0: the task has no probe.
+    fn probe_pool(&self) -> usize {
+        0
+    }
+    /// The probe batch's hooked states and the readout under the eval-mode `model`; `indices`
+    /// are positions in the validation split, ascending.
+    fn probe_input(
+        &self,
+        _model: &Self::Model,
+        _indices: &[usize],
+        _device: &Device,
+    ) -> Result<ProbeInput> {
+        anyhow::bail!("this task has no probe")
+    }
 }
 
 /// The run a task trains into.
@@ -253,27 +269,37 @@ pub fn drive<T: Task>(
     run.device.seed(policy.seed);
     let model = task.init_model(run.device);
     let optim = adam(policy.weight_decay);
-    let (mut model, mut t) = match restored {
-        Some(r) => resume(&mut task, run, policy, (model, optim), r, &log)?,
+    let eval_device = run.device.clone().inner();
+    let probe_config = run.config.probe();
+    let (mut model, mut t, mut prober) = match restored {
+        Some(r) => {
+            let prober = Prober::resume(probe_config, &task, &r.state, run.out)?;
+            let (model, t) = resume(&mut task, run, policy, (model, optim), r, &log)?;
+            (model, t, prober)
+        }
         None => {
             task.write_header(run.out)?;
+            let prober = Prober::fresh(probe_config, &task, &model.valid(), &eval_device, run.out)?;
             let state = TrainState::fresh(policy.lr);
-            (
-                model,
-                Training {
-                    optim,
-                    state,
-                    best: None,
-                },
-            )
+            let t = Training {
+                optim,
+                state,
+                best: None,
+            };
+            (model, t, prober)
         }
     };
     log.line(task.describe(run.out));
-    let eval_device = run.device.clone().inner();
     for epoch in t.state.epochs_done + 1..=policy.epochs {
         let trained;
         (model, trained) = train_epoch(
-            &mut task, model, &mut t, policy, epoch, run.device, &mut log,
+            &mut task,
+            model,
+            &mut t,
+            (policy, epoch),
+            (run.device, &eval_device),
+            &mut prober,
+            &mut log,
         )?;
         let t_eval = Timer::start();
         let eval = task.evaluate(&model.valid(), epoch, &eval_device)?;
@@ -291,15 +317,27 @@ pub fn drive<T: Task>(
             train_seconds: trained.seconds,
             eval_seconds: t_eval.secs(),
         };
+        let probed = prober.probe(
+            &task,
+            &model.valid(),
+            &eval_device,
+            (epoch, trained.batches, true),
+        )?;
+        let probe_log = probed.map(|p| probe_line(p, trained.seconds + row.eval_seconds));
+        prober.end_epoch(trained.batches);
         let improved = commit_epoch(
             &task,
             &model,
             &mut t,
             policy,
             (&checkpoint, run.out),
+            &prober,
             row.clone(),
         )?;
         log.line(task.epoch_line(&row, improved));
+        if let Some(line) = probe_log {
+            log.line(line);
+        }
     }
     task.finish(&Finish {
         out: run.out,
@@ -372,9 +410,9 @@ fn train_epoch<T: Task>(
     task: &mut T,
     mut model: T::Model,
     t: &mut Training,
-    policy: &Policy,
-    epoch: usize,
-    device: &Device,
+    (policy, epoch): (&Policy, usize),
+    (device, eval_device): (&Device, &Device),
+    prober: &mut Prober,
     log: &mut Logger,
 ) -> Result<(T::Model, Trained)> {
     let timer = Timer::start();
@@ -386,6 +424,7 @@ fn train_epoch<T: Task>(
     );
     log.attach(Some(bar.clone()));
     task.begin_epoch();
+    prober.begin_epoch();
     let (mut loss_sum, mut seen) = (0.0f64, 0usize);
     for (bi, batch) in batches.iter().enumerate() {
         let step = task.train_step(&model, batch, device)?;
@@ -395,6 +434,9 @@ fn train_epoch<T: Task>(
         check_finite("gradient norm", norm, epoch, bi + 1)?;
         model = t.optim.step(t.state.lr, model, grads);
         testhook::point("driver-after-step");
+        if prober.due(bi + 1, n) {
+            prober.probe(task, &model.valid(), eval_device, (epoch, bi + 1, false))?;
+        }
         loss_sum += step.value * step.examples as f64;
         seen += step.examples;
         let msg = task.progress(loss_sum / seen as f64);
@@ -407,7 +449,8 @@ fn train_epoch<T: Task>(
     let trained = Trained {
         loss: loss_sum / seen as f64,
         batches: n,
-        seconds: timer.secs(),
+        // The probes inside the epoch are not training time.
+        seconds: timer.secs() - prober.epoch_seconds(),
     };
     Ok((model, trained))
 }
@@ -421,6 +464,7 @@ fn commit_epoch<T: Task>(
     t: &mut Training,
     policy: &Policy,
     (checkpoint, out): (&Checkpoint, &Path),
+    prober: &Prober,
     row: EpochMetrics,
 ) -> Result<bool> {
     let improved = policy
@@ -439,6 +483,7 @@ fn commit_epoch<T: Task>(
     t.state.elapsed_seconds += row.train_seconds + row.eval_seconds;
     t.state.metrics.push(row);
     t.state.tables = task.tables()?;
+    prober.save_into(&mut t.state.tables)?;
     let (published, best) = match policy.published {
         Published::BestValidation => {
             let best = t
@@ -453,6 +498,7 @@ fn commit_epoch<T: Task>(
     publish(out, published, &t.state.metrics)?;
     testhook::point("driver-after-publish");
     task.write_tables(out)?;
+    prober.write(out)?;
     testhook::point("driver-after-tables");
     Ok(improved)
 }

@@ -21,6 +21,7 @@ use crate::common::*;
 use crate::driver::{
     Evaluation, Finish, Improvement, Policy, Published, RunSpec, Schedule, StepLoss, drive,
 };
+use crate::probe::{ProbeInput, states_of};
 use crate::setup::run_resolved;
 
 /// Beats per inference batch: the decoder's buffers (`64 x 140 x 512` floats, 18 MiB) stay below
@@ -271,6 +272,29 @@ impl crate::driver::Task for EcgTraining<'_> {
             },
             fmt_secs(row.train_seconds + row.eval_seconds)
         )
+    }
+
+    fn probe_pool(&self) -> usize {
+        self.splits.validation.len()
+    }
+
+    /// The encoder's states of the probe beats; the autoencoder has no class readout, so no
+    /// agreement is measured.
+    fn probe_input(
+        &self,
+        model: &EcgAutoencoder,
+        indices: &[usize],
+        device: &Device,
+    ) -> Result<ProbeInput> {
+        let beats: Vec<Beat> = indices
+            .iter()
+            .map(|&i| self.splits.validation[i].clone())
+            .collect();
+        let hooked = model.encode_states(beats_tensor(&beats, device)?, false)?;
+        Ok(ProbeInput {
+            states: states_of(&hooked.hidden, &hooked.lengths)?,
+            readout: None,
+        })
     }
 
     fn finish(&mut self, end: &Finish) -> Result<()> {

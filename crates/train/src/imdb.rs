@@ -21,6 +21,7 @@ use crate::common::*;
 use crate::driver::{
     Evaluation, Finish, Improvement, Policy, Published, RunSpec, Schedule, StepLoss, drive,
 };
+use crate::probe::{ProbeInput, Readout, ScoredSteps, states_of};
 use crate::setup::run_resolved;
 
 /// Token ids `[B, T]` of a batch.
@@ -437,6 +438,26 @@ impl crate::driver::Task for ImdbTraining<'_> {
             fmt_secs(row.train_seconds),
             fmt_secs(row.eval_seconds)
         )
+    }
+
+    fn probe_pool(&self) -> usize {
+        self.val.batcher.kept_indices().len()
+    }
+
+    fn probe_input(
+        &self,
+        model: &SentimentModel,
+        indices: &[usize],
+        device: &Device,
+    ) -> Result<ProbeInput> {
+        let kept = self.val.batcher.kept_indices();
+        let idx: Vec<usize> = indices.iter().map(|&i| kept[i]).collect();
+        let batch = self.val.batcher.make_batch(&idx);
+        let hooked = model.forward_states(tokens_tensor(&batch, device), &batch.lengths, false)?;
+        Ok(ProbeInput {
+            states: states_of(&hooked.hidden, &batch.lengths)?,
+            readout: Some(Readout::from_linear(&model.readout, ScoredSteps::Last)?),
+        })
     }
 
     fn finish(&mut self, end: &Finish) -> Result<()> {

@@ -12,6 +12,7 @@ pub mod driver;
 pub mod ecg;
 pub mod imdb;
 pub mod import;
+pub mod probe;
 pub mod setup;
 pub mod sweep;
 
@@ -72,6 +73,14 @@ pub struct CommonArgs {
     /// Device.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
+    /// Validation sequences in the Koopman probe batch (overrides `[probe] sequences`; 0 turns
+    /// the probe off).
+    #[arg(long)]
+    pub probe_sequences: Option<usize>,
+    /// Also probe every N optimizer steps, besides the end of each epoch (overrides `[probe]
+    /// every_steps`).
+    #[arg(long, value_name = "N")]
+    pub probe_every: Option<usize>,
 }
 
 /// Flags of `train imdb`.
@@ -110,6 +119,10 @@ pub struct TrainArgs {
     pub resume: bool,
     /// Device.
     pub device: DeviceArg,
+    /// Validation sequences in the probe batch (`[probe] sequences`).
+    pub probe_sequences: Option<usize>,
+    /// Probe every N optimizer steps too (`[probe] every_steps`).
+    pub probe_every: Option<usize>,
     /// Whether and from where a missing data set is fetched (`--offline`, `--mirror`; the
     /// default fetches from the public hosts, and `KANN_OFFLINE` / `KANN_MIRROR` apply).
     pub fetch: kann_data::fetch::FetchOptions,
@@ -128,6 +141,8 @@ impl From<CommonArgs> for TrainArgs {
             out: c.out,
             resume: c.resume,
             device: c.device,
+            probe_sequences: c.probe_sequences,
+            probe_every: c.probe_every,
             fetch: Default::default(),
         }
     }

@@ -176,6 +176,8 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
             ("--batch-size", args.batch_size.is_some()),
             ("--max-len", args.max_len.is_some()),
             ("--seed", args.seed.is_some()),
+            ("--probe-sequences", args.probe_sequences.is_some()),
+            ("--probe-every", args.probe_every.is_some()),
         ] {
             if given {
                 bail!(
@@ -429,6 +431,12 @@ fn apply_flags(config: &mut RunConfig, args: &TrainArgs) -> Result<()> {
                 &mut c.train.seed,
             );
         }
+    }
+    if let Some(v) = args.probe_sequences {
+        config.probe_mut().sequences = v;
+    }
+    if let Some(v) = args.probe_every {
+        config.probe_mut().every_steps = v;
     }
     config
         .validate()

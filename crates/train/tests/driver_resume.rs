@@ -2,7 +2,8 @@
 //! task (configs/copy-smoke.toml: 2 epochs of 8 batches, no data files, about a second a run),
 //! a run killed with the test hook `KANN_TEST_HOOK=<point>@n:abort` and then resumed leaves the
 //! same `metrics.csv`, `copy_metrics.csv`, weights and summary as the uninterrupted run, with
-//! one checkpoint folder and no leftovers. The same driver trains ECG and IMDB, so this is their
+//! one checkpoint folder and no leftovers, and the same Koopman probe rows (`probe.jsonl`, probed
+//! every 3 steps as well as after each epoch): none twice, none missing. The same driver trains ECG and IMDB, so this is their
 //! resume path too (tests/reliability.rs repeats the checkpoint points on real ECG beats).
 
 use std::path::Path;
@@ -46,12 +47,26 @@ fn summary(dir: &Path) -> serde_json::Value {
     v
 }
 
+/// The rows of `probe.jsonl` without their timing field.
+fn probe_rows(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("probe.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        })
+        .collect()
+}
+
 /// Everything a finished run shows that must not depend on a kill and a resume.
 struct Outputs {
     metrics: Vec<String>,
     copy_metrics: String,
     weights: Vec<u8>,
     summary: serde_json::Value,
+    probe: Vec<serde_json::Value>,
 }
 
 fn outputs(dir: &Path) -> Outputs {
@@ -60,7 +75,15 @@ fn outputs(dir: &Path) -> Outputs {
         copy_metrics: std::fs::read_to_string(dir.join("copy_metrics.csv")).unwrap(),
         weights: without_param_ids(std::fs::read(dir.join("model.bpk")).unwrap()),
         summary: summary(dir),
+        probe: probe_rows(dir),
     }
+}
+
+/// The copy smoke run with the Koopman probe also every 3 of an epoch's 8 steps.
+fn start_probed(out: &Path) -> Command {
+    let mut cmd = start(out);
+    cmd.args(["--probe-every", "3"]);
+    cmd
 }
 
 /// Names under `dir`, recursively, relative to it.
@@ -83,10 +106,17 @@ fn names(dir: &Path) -> Vec<String> {
 fn a_kill_at_every_point_of_an_epoch_resumes_to_the_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let reference = tmp.path().join("reference");
-    run_ok(&mut start(&reference));
+    run_ok(&mut start_probed(&reference));
     let expected = outputs(&reference);
     assert_eq!(expected.metrics.len(), 3, "{:?}", expected.metrics);
     assert_eq!(expected.copy_metrics.lines().count(), 3);
+    // The untrained model, then steps 3 and 6 and the end of each of the two epochs.
+    let at: Vec<(u64, u64)> = expected
+        .probe
+        .iter()
+        .map(|r| (r["epoch"].as_u64().unwrap(), r["step"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(at, [(0, 0), (1, 3), (1, 6), (1, 8), (2, 3), (2, 6), (2, 8)]);
 
     // (hook point, the epoch the checkpoint holds when it fires). Epoch 2 runs batches 9..16.
     let points = [
@@ -109,7 +139,7 @@ fn a_kill_at_every_point_of_an_epoch_resumes_to_the_uninterrupted_run() {
     ];
     for (point, committed) in points {
         let run = tmp.path().join(point.replace(['@', '.'], "-"));
-        let out = start(&run)
+        let out = start_probed(&run)
             .env("KANN_TEST_HOOK", format!("{point}:abort"))
             .output()
             .unwrap();
@@ -127,6 +157,7 @@ fn a_kill_at_every_point_of_an_epoch_resumes_to_the_uninterrupted_run() {
         assert_metrics_eq(&got.metrics, &expected.metrics, point);
         assert_eq!(got.copy_metrics, expected.copy_metrics, "{point}");
         assert_eq!(got.summary, expected.summary, "{point}: summary.json");
+        assert_eq!(got.probe, expected.probe, "{point}: probe.jsonl");
         assert!(
             got.weights == expected.weights,
             "{point}: model.bpk differs"
