@@ -35,6 +35,7 @@ pub mod imdb;
 pub mod kann;
 pub mod report;
 pub mod report_html;
+pub mod training;
 
 use std::path::PathBuf;
 

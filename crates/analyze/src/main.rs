@@ -44,6 +44,10 @@ enum Command {
     /// The runs of a sweep (`train sweep`) side by side: one table (per run and per cell, mean ±
     /// sd), spectral distances between runs, spectra overlaid per cell; compare.md/json/csv.
     Compare(analyze::CompareArgs),
+    /// The Koopman probe during training (the paper's open question, Sec. 5): eigenvalues by
+    /// epoch, the final modes traced back, slow-mode count, agreement and accuracy against
+    /// epoch, and across seeds the spectral distance; training.md/json and figures.
+    Training(analyze::training::TrainingArgs),
 }
 
 fn main() {
@@ -56,6 +60,7 @@ fn main() {
         Command::FixedPoints(args) => analyze::fixed_points::run_fixed_points(&args).map(drop),
         Command::Copy(args) => analyze::copy::run_copy(&args).map(drop),
         Command::Compare(args) => analyze::compare::run_compare(&args).map(drop),
+        Command::Training(args) => analyze::training::run_training(&args).map(drop),
     };
     // One line, as `train` does (no Debug output, no backtrace under RUST_BACKTRACE).
     if let Err(e) = result {

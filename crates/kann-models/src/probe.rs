@@ -130,6 +130,10 @@ pub struct ProbeRow {
     /// Share of probe predictions where the readout of KANN's one-step state gives the network's
     /// class (see `probe_batch.json` for the steps scored); `None` without a readout.
     pub agreement: Option<f64>,
+    /// The same share for the trivial predictor `h_t ≈ h_{t−1}` (the baseline); `None` without
+    /// a readout.
+    #[serde(default)]
+    pub agreement_trivial: Option<f64>,
     /// The readout's alignment with the groups of the leading eigenvalues; `None` where not
     /// measured.
     pub readout_alignment: Option<Vec<GroupAlignment>>,
@@ -219,6 +223,7 @@ mod tests {
                 residual: 0.02,
             }],
             agreement: Some(0.9),
+            agreement_trivial: Some(0.8),
             readout_alignment: None,
             seconds: 0.1,
         }

@@ -762,8 +762,11 @@ pub(crate) fn line_chart_with_bands<DB: DrawingBackend>(
         } else {
             chart.draw_series(LineSeries::new(l.points.clone(), style))?
         };
-        anno.label(l.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        // A line without a name (a later segment of a broken line) gets no legend entry.
+        if !l.name.is_empty() {
+            anno.label(l.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        }
         if l.markers {
             chart.draw_series(l.points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
         }

@@ -29,6 +29,7 @@ mod quality;
 mod scatter;
 mod spectrum;
 mod sweep;
+mod training;
 mod words;
 
 pub use colors::{ColorMap, Rgb};
@@ -51,6 +52,10 @@ pub use scatter::{WordScatterFigure, word_scatter};
 pub use spectrum::{SpectraFigure, SpectrumFigure, memory_horizon, spectra, spectrum};
 pub use sweep::{
     RunSpectrum, SweepMetric, SweepNumbersFigure, SweepSpectraFigure, sweep_numbers, sweep_spectra,
+};
+pub use training::{
+    ProbeSpectrum, TraceLine, TracePanel, TrainingSpectraFigure, TrainingTracesFigure, epoch_color,
+    training_spectra, training_traces,
 };
 pub use words::{
     HighlightedText, ReviewViews, word_highlight, word_highlight_html, word_highlight_html_views,

@@ -186,10 +186,10 @@ pub fn probe_row(input: &ProbeInput, at: ProbeAt) -> Result<ProbeRow> {
             residual,
         })
         .collect();
-    let agreement = input
+    let agreements = input
         .readout
         .as_ref()
-        .map(|r| kann_agreement(states, &model, r));
+        .map(|r| agreements(states, &model, r));
     let readout_alignment = input
         .readout
         .as_ref()
@@ -213,15 +213,17 @@ pub fn probe_row(input: &ProbeInput, at: ProbeAt) -> Result<ProbeRow> {
             .filter(|h| h.stability == Stability::Unstable)
             .count(),
         leading,
-        agreement,
+        agreement: agreements.map(|a| a.0),
+        agreement_trivial: agreements.map(|a| a.1),
         readout_alignment,
         seconds: 0.0,
     })
 }
 
-/// The share of scored steps where the readout's class of KANN's one-step prediction
-/// `h_{t−1} M` (`M = B C Bᵀ`, Eq. 6) equals its class of the network's `h_t`.
-pub fn kann_agreement(states: &States, model: &KoopmanModel, readout: &Readout) -> f64 {
+/// The shares of scored steps where the readout's class of a one-step prediction equals its
+/// class of the network's `h_t`: KANN's `h_{t−1} M` (`M = B C Bᵀ`, Eq. 6), and the trivial
+/// predictor's `h_{t−1}` (the baseline that could explain KANN's agreement away).
+pub fn agreements(states: &States, model: &KoopmanModel, readout: &Readout) -> (f64, f64) {
     let m = model.prediction_map();
     let k = states.hidden();
     let predict = |prev: &[f64]| -> Vec<f64> {
@@ -229,7 +231,7 @@ pub fn kann_agreement(states: &States, model: &KoopmanModel, readout: &Readout) 
             .map(|j| prev.iter().enumerate().map(|(i, x)| x * m[(i, j)]).sum())
             .collect()
     };
-    let (mut same, mut total) = (0usize, 0usize);
+    let (mut kann, mut trivial, mut total) = (0usize, 0usize, 0usize);
     for (s, &len) in states.lengths().iter().enumerate() {
         let steps = match readout.scored {
             ScoredSteps::Last if len >= 2 => len - 1..len,
@@ -237,15 +239,17 @@ pub fn kann_agreement(states: &States, model: &KoopmanModel, readout: &Readout) 
             ScoredSteps::Window { start, len: w } => start.max(1)..(start + w).min(len),
         };
         for t in steps {
-            let kann = predict(states.state(s, t - 1));
-            same += usize::from(readout.class(&kann) == readout.class(states.state(s, t)));
+            let prev = states.state(s, t - 1);
+            let network = readout.class(states.state(s, t));
+            kann += usize::from(readout.class(&predict(prev)) == network);
+            trivial += usize::from(readout.class(prev) == network);
             total += 1;
         }
     }
     if total == 0 {
-        f64::NAN
+        (f64::NAN, f64::NAN)
     } else {
-        same as f64 / total as f64
+        (kann as f64 / total as f64, trivial as f64 / total as f64)
     }
 }
 
@@ -512,10 +516,14 @@ pub fn probe_line(row: &ProbeRow, epoch_seconds: f64) -> String {
             format!("|λ1| {:.4} (τ {tau})", l.modulus)
         })
         .unwrap_or_default();
-    let agree = row
-        .agreement
-        .map(|a| format!(", KANN agrees {:.1}%", 100.0 * a))
-        .unwrap_or_default();
+    let agree = match (row.agreement, row.agreement_trivial) {
+        (Some(a), Some(t)) => format!(
+            ", KANN agrees {:.1}% (trivial {:.1}%)",
+            100.0 * a,
+            100.0 * t
+        ),
+        _ => String::new(),
+    };
     let share = if epoch_seconds > 0.0 {
         format!(
             " ({:.1}% of the epoch)",
