@@ -9,7 +9,7 @@ use kann_data::batch::{Batch, BatchConfig, LengthPolicy, PadTo, TextBatcher};
 use kann_data::imdb::{ImdbDataset, ImdbSplits, Review, SplitLimits};
 use kann_data::locate_data_dir;
 use kann_data::progress::progress_bar;
-use kann_data::tokenizer::Tokenizer;
+use kann_data::tokenizer::{Tokenizer, TrainConfig};
 use kann_models::config::{ImdbRunConfig, RunConfig, Task};
 use kann_models::npy::tensor_to_vec;
 use kann_models::run::{ModelSpec, VOCAB_FILE, write_run_header};
@@ -189,22 +189,77 @@ pub(crate) fn logits_in_order(
     Ok(out)
 }
 
-/// The vocabulary file: the config's `vocab`, else `imdb_wordpiece.vocab` in the data folder,
-/// else the copy that ships with the repository (`<workspace>/data/imdb_wordpiece.vocab`). When
-/// neither exists, the data folder's path (so the error names where it was looked for).
-pub(crate) fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
+/// Where a fresh IMDB run's vocabulary comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VocabSource {
+    /// A vocabulary file (one piece per line).
+    File(PathBuf),
+    /// None was named or found: train one on the training reviews (`Tokenizer::train`).
+    Train,
+}
+
+/// The vocabulary of a fresh run: the config's `vocab` (which must then exist), else
+/// `imdb_wordpiece.vocab` in the data folder, else `shipped` (the repository's
+/// `data/imdb_wordpiece.vocab`), else [`VocabSource::Train`].
+pub fn vocab_source(cfg: &ImdbRunConfig, data_dir: &Path, shipped: &Path) -> VocabSource {
     if let Some(v) = &cfg.data.vocab {
-        return v.clone();
+        return VocabSource::File(v.clone());
     }
     let in_data = data_dir.join("imdb_wordpiece.vocab");
     if in_data.is_file() {
-        return in_data;
+        return VocabSource::File(in_data);
     }
-    let shipped = kann_data::workspace_root().join("data/imdb_wordpiece.vocab");
     if shipped.is_file() {
-        return shipped;
+        return VocabSource::File(shipped.to_path_buf());
     }
-    in_data
+    VocabSource::Train
+}
+
+/// The copy of the paper's vocabulary that ships with the repository.
+pub fn shipped_vocab() -> PathBuf {
+    kann_data::workspace_root().join("data/imdb_wordpiece.vocab")
+}
+
+/// The vocabulary file for commands that need the one a model was trained with (`train
+/// import`, `train export-data`): as [`vocab_source`], and where none is found the data
+/// folder's path, so the error names where it was looked for.
+pub(crate) fn vocab_path(cfg: &ImdbRunConfig, data_dir: &Path) -> PathBuf {
+    match vocab_source(cfg, data_dir, &shipped_vocab()) {
+        VocabSource::File(p) => p,
+        VocabSource::Train => data_dir.join("imdb_wordpiece.vocab"),
+    }
+}
+
+/// The tokenizer of `source`, and how it was made (in words, for the run's log). A trained
+/// vocabulary is learnt on `train` (the run's training reviews) with `tokenizers`, seeded and
+/// deterministic; it is saved as the run's `vocab.txt` like a loaded one.
+pub fn load_or_train_vocab(source: &VocabSource, train: &[Review]) -> Result<(Tokenizer, String)> {
+    match source {
+        VocabSource::File(p) => {
+            let t = Tokenizer::from_vocab_file(p)
+                .with_context(|| format!("loading the WordPiece vocabulary {}", p.display()))?;
+            Ok((t, format!("vocabulary {}", p.display())))
+        }
+        VocabSource::Train => {
+            let config = TrainConfig::default();
+            eprintln!(
+                "no vocabulary file ([data] vocab unset; no imdb_wordpiece.vocab in the data folder or the repository's data/): training a {}-piece WordPiece vocabulary on the {} training reviews",
+                config.vocab_size,
+                train.len()
+            );
+            let timer = Timer::start();
+            let texts: Vec<&str> = train.iter().map(|r| r.text.as_str()).collect();
+            let t = Tokenizer::train(&texts, &config).context("training a WordPiece vocabulary")?;
+            Ok((
+                t,
+                format!(
+                    "vocabulary trained here on {} training reviews in {} (no vocabulary file found)",
+                    train.len(),
+                    fmt_secs(timer.secs())
+                ),
+            ))
+        }
+    }
 }
 
 /// `train imdb`.
@@ -258,7 +313,10 @@ fn empty_split_reason(name: &str, raw: usize, prepared: &Prepared, max_len: usiz
 pub struct ImdbTraining<'a> {
     cfg: &'a ImdbRunConfig,
     full_config: &'a RunConfig,
-    vocab: PathBuf,
+    /// How the vocabulary was made, in words.
+    vocab_origin: String,
+    /// The run's `vocab.txt`: the file's bytes as they were, or the trained pieces one per line.
+    vocab_bytes: Vec<u8>,
     tokenizer: Tokenizer,
     load_seconds: f64,
     train: Prepared,
@@ -269,24 +327,45 @@ pub struct ImdbTraining<'a> {
 }
 
 impl<'a> ImdbTraining<'a> {
-    /// Load the vocabulary (a resumed run keeps its own) and tokenize the splits of `cfg`.
+    /// Load the vocabulary (a resumed run keeps its own; a fresh run without one trains it, see
+    /// [`vocab_source`]) and tokenize the splits of `cfg`.
     pub fn new(
         cfg: &'a ImdbRunConfig,
         full_config: &'a RunConfig,
         out: &Path,
         resume: bool,
     ) -> Result<Self> {
+        Self::with_shipped_vocab(cfg, full_config, out, resume, &shipped_vocab())
+    }
+
+    /// [`ImdbTraining::new`] with the repository's vocabulary looked for at `shipped`.
+    pub fn with_shipped_vocab(
+        cfg: &'a ImdbRunConfig,
+        full_config: &'a RunConfig,
+        out: &Path,
+        resume: bool,
+        shipped: &Path,
+    ) -> Result<Self> {
         let data_dir = locate_data_dir(None, cfg.data.data_dir.as_deref());
         // A resumed run keeps the vocabulary it was trained with.
-        let vocab = if resume {
-            out.join(VOCAB_FILE)
+        let source = if resume {
+            VocabSource::File(out.join(VOCAB_FILE))
         } else {
-            vocab_path(cfg, &data_dir)
+            vocab_source(cfg, &data_dir, shipped)
         };
-        let tokenizer = Tokenizer::from_vocab_file(&vocab)
-            .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
         let t_load = Timer::start();
         let splits = imdb_splits(cfg, &data_dir)?;
+        let (tokenizer, vocab_origin) = load_or_train_vocab(&source, &splits.train)?;
+        let vocab_bytes = match &source {
+            VocabSource::File(p) => {
+                std::fs::read(p).with_context(|| format!("reading {}", p.display()))?
+            }
+            VocabSource::Train => tokenizer
+                .pieces()
+                .iter()
+                .flat_map(|p| p.bytes().chain(std::iter::once(b'\n')))
+                .collect(),
+        };
         let (bs, ml, bb, seed) = (
             cfg.train.batch_size,
             cfg.data.max_len,
@@ -310,7 +389,8 @@ impl<'a> ImdbTraining<'a> {
         Ok(Self {
             cfg,
             full_config,
-            vocab,
+            vocab_origin,
+            vocab_bytes,
             tokenizer,
             load_seconds: t_load.secs(),
             train,
@@ -331,9 +411,7 @@ impl crate::driver::Task for ImdbTraining<'_> {
     }
 
     fn write_header(&self, out: &Path) -> Result<()> {
-        let vocab_bytes = std::fs::read(&self.vocab)
-            .with_context(|| format!("reading {}", self.vocab.display()))?;
-        kann_models::integrity::write_checked(&out.join(VOCAB_FILE), &vocab_bytes)?;
+        kann_models::integrity::write_checked(&out.join(VOCAB_FILE), &self.vocab_bytes)?;
         let spec = ModelSpec::Sentiment(self.cfg.model_config(self.tokenizer.vocab_size()));
         Ok(write_run_header(out, self.full_config, &spec)?)
     }
@@ -341,7 +419,7 @@ impl crate::driver::Task for ImdbTraining<'_> {
     fn describe(&self, out: &Path) -> String {
         format!(
             "imdb: {} train / {} val / {} test reviews of at most {} pieces ({} / {} / {} dropped); \
-             vocabulary {} pieces; loaded in {}; cell {}, run folder {}",
+             {} pieces ({}); loaded in {}; cell {}, run folder {}",
             self.train.batcher.len(),
             self.val.batcher.len(),
             self.test.batcher.len(),
@@ -350,6 +428,7 @@ impl crate::driver::Task for ImdbTraining<'_> {
             self.val.dropped,
             self.test.dropped,
             self.tokenizer.vocab_size(),
+            self.vocab_origin,
             fmt_secs(self.load_seconds),
             self.cfg.model.cell,
             out.display()
@@ -490,5 +569,62 @@ impl crate::driver::Task for ImdbTraining<'_> {
             fmt_secs(state.elapsed_seconds)
         ));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::Task as _;
+
+    /// With the IMDB archive but no vocabulary file anywhere, a fresh run trains one on its
+    /// training reviews, says so, and keeps it as the run's `vocab.txt` (issue 24).
+    #[test]
+    fn without_a_vocabulary_file_a_fresh_run_trains_one_and_keeps_it() {
+        let shared = kann_data::workspace_root().join("../shared/data/aclImdb_v1.tar.gz");
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::os::unix::fs::symlink(&shared, data.join("aclImdb_v1.tar.gz")).unwrap();
+        let text =
+            std::fs::read_to_string(kann_data::workspace_root().join("configs/imdb-smoke.toml"))
+                .unwrap();
+        let RunConfig::Imdb(mut cfg) =
+            RunConfig::from_toml_str(&text, Path::new("imdb-smoke.toml")).unwrap()
+        else {
+            panic!("not an imdb config")
+        };
+        cfg.data.data_dir = Some(data.clone());
+        let full = RunConfig::Imdb(cfg.clone());
+        let missing = tmp.path().join("no-shipped.vocab");
+        assert_eq!(vocab_source(&cfg, &data, &missing), VocabSource::Train);
+        let out = tmp.path().join("run");
+        std::fs::create_dir(&out).unwrap();
+        let task = ImdbTraining::with_shipped_vocab(&cfg, &full, &out, false, &missing).unwrap();
+        assert!(
+            task.vocab_origin
+                .contains("trained here on 2000 training reviews"),
+            "{}",
+            task.vocab_origin
+        );
+        assert!(
+            task.tokenizer.vocab_size() > 1000,
+            "{}",
+            task.tokenizer.vocab_size()
+        );
+        assert_eq!(
+            task.tokenizer.id_to_piece(0),
+            Some(kann_data::tokenizer::UNK)
+        );
+        assert!(!task.train.batcher.is_empty());
+        task.write_header(&out).unwrap();
+        let kept = Tokenizer::from_vocab_file(out.join(VOCAB_FILE)).unwrap();
+        assert_eq!(kept.pieces(), task.tokenizer.pieces());
+        // A vocabulary found in the data folder wins over training one.
+        std::fs::write(data.join("imdb_wordpiece.vocab"), "<unk>\na\n").unwrap();
+        assert_eq!(
+            vocab_source(&cfg, &data, &missing),
+            VocabSource::File(data.join("imdb_wordpiece.vocab"))
+        );
     }
 }

@@ -421,7 +421,7 @@ impl Prober {
     /// epoch's end is probed by [`Prober::end_of_epoch`]).
     pub fn due(&self, step: usize, n: usize) -> bool {
         let every = self.config.every_steps;
-        self.is_on() && every > 0 && step < n && step % every == 0
+        self.is_on() && every > 0 && step < n && step.is_multiple_of(every)
     }
 
     /// Probe `model` after `step` optimizer steps of `epoch`.

@@ -272,9 +272,12 @@ pub struct SeedDistances {
     pub shrinks: bool,
 }
 
+/// An end-of-epoch probe's leading eigenvalues `(epoch, [(re, im)])`.
+type EpochSpectrum = (usize, Vec<(f64, f64)>);
+
 /// The mean pairwise spectral distance at every epoch all runs probed.
 pub fn seed_distances(runs: &[RunProbes], k: usize) -> Result<SeedDistances> {
-    let spectra: Vec<Vec<(usize, Vec<(f64, f64)>)>> = runs
+    let spectra: Vec<Vec<EpochSpectrum>> = runs
         .iter()
         .map(|r| {
             r.epoch_rows()
