@@ -100,12 +100,16 @@ pub struct RunFindings {
 impl RunFindings {
     /// One line for the terminal.
     pub fn summary_line(&self) -> String {
-        let settle = self
-            .slow_modes_settle
-            .as_ref()
-            .map_or("never settle".into(), |s| {
-                format!("settle at {} from epoch {}", s.value, s.epoch)
-            });
+        let last = self.per_epoch.last().map_or(0, |p| p.epoch);
+        let settle = match &self.slow_modes_settle {
+            None => "were not probed".into(),
+            // Equal to its final value only at the last probe: not settled within the run.
+            Some(s) if s.epoch == last && last > 0 => format!(
+                "still change at the last epoch ({} at epoch {last}): not settled within the run",
+                s.value
+            ),
+            Some(s) => format!("settle at {} from epoch {}", s.value, s.epoch),
+        };
         let val = self.val_acc_95.as_ref().map_or(String::new(), |v| {
             format!(
                 "; validation accuracy reaches 95% of its final {:.1}% at epoch {}",
