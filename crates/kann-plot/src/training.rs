@@ -289,7 +289,7 @@ pub struct TrainingTracesFigure<'a> {
     pub panels: &'a [TracePanel<'a>],
 }
 
-/// Renders panels of quantities against epoch (two per row). Writes `dir/<stem>.png` and
+/// Renders panels of quantities against epoch (two per row; one panel alone fills the width). Writes `dir/<stem>.png` and
 /// `dir/<stem>.svg`.
 pub fn training_traces(
     dir: &Path,
@@ -332,14 +332,15 @@ impl Figure for TrainingTracesFigure<'_> {
     }
 
     fn size(&self) -> Result<(u32, u32), PlotError> {
+        let cols = self.panels.len().min(2) as u32;
         let rows = self.panels.len().div_ceil(2) as u32;
-        Ok((1320, 56 + 460 * rows))
+        Ok((660 * cols, 56 + 460 * rows))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let area = title_area(root, self.title)?;
         let rows = self.panels.len().div_ceil(2);
-        let cells = area.split_evenly((rows, 2));
+        let cells = area.split_evenly((rows, self.panels.len().min(2)));
         for (p, cell) in self.panels.iter().zip(cells.iter()) {
             // A non-finite value breaks its line into segments (no line across the gap); the
             // first segment carries the name.
