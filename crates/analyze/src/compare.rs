@@ -333,6 +333,8 @@ fn report_of(run: &Path, task: Task, args: &CompareArgs) -> Result<Value> {
         batch: args.batch,
         rank: None,
         seed: args.seed,
+        // The comparison reads counts and agreements, not intervals.
+        bootstrap: 0,
     };
     Ok(match task {
         Task::Imdb => serde_json::to_value(crate::run_imdb(&ImdbArgs::from(common))?)?,

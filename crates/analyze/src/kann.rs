@@ -47,6 +47,72 @@ pub fn fit(states: &States, rank: Option<usize>) -> Result<Fit> {
     Ok(Fit { model, spectrum })
 }
 
+/// Leading eigenvalues whose intervals the reports keep.
+pub const INTERVAL_EIGENVALUES: usize = 8;
+
+/// Bootstrap intervals of `fit`'s spectrum over whole sequences of `states` (the states `fit` was
+/// fitted on): `replicates` refits from reweighted per-sequence Gram matrices at `fit`'s rank,
+/// 95% percentile intervals, the replicates' eigenvalues matched to the fit's by minimum total
+/// distance (`kann_koopman::bootstrap_spectrum`, docs/error-bars.md). Keeps the
+/// [`INTERVAL_EIGENVALUES`] leading eigenvalues. `None` when `replicates` is 0.
+pub fn spectrum_intervals(
+    states: &States,
+    fit: &Fit,
+    replicates: usize,
+    seed: u64,
+) -> Result<Option<kann_koopman::SpectrumIntervals>> {
+    if replicates == 0 {
+        return Ok(None);
+    }
+    let grams = kann_koopman::SequenceGrams::from_states(states, fit.model.precision)?;
+    let options = FitOptions {
+        rank: Rank::Fixed(fit.model.rank()),
+        ..FitOptions::default()
+    };
+    let boot = kann_koopman::BootstrapOptions {
+        replicates,
+        seed,
+        eps: EPS,
+        modulus_threshold: DOMINANT_MODULUS,
+        ..Default::default()
+    };
+    let mut ci = kann_koopman::bootstrap_spectrum(&grams, &options, &boot)?;
+    ci.eigen.truncate(INTERVAL_EIGENVALUES);
+    Ok(Some(ci))
+}
+
+/// The intervals in one line for `report.md` (the count's interpolated percentiles rounded
+/// outwards to whole counts).
+pub fn intervals_line(ci: &kann_koopman::SpectrumIntervals, sequences: usize) -> String {
+    let lead: Vec<String> = ci
+        .eigen
+        .iter()
+        .take(4)
+        .enumerate()
+        .map(|(j, e)| {
+            format!(
+                "|λ{}| {:.4} [{:.4}, {:.4}] (matched in {:.0}%)",
+                j + 1,
+                e.lambda[0].hypot(e.lambda[1]),
+                e.modulus_ci[0],
+                e.modulus_ci[1],
+                100.0 * e.match_fraction
+            )
+        })
+        .collect();
+    format!(
+        "{} bootstrap replicates over the {sequences} sequences ({:.0}% percentile intervals, seed {}): count of |λ| > {} = {} [{}, {}]; {}",
+        ci.replicates,
+        100.0 * ci.level,
+        ci.seed,
+        ci.modulus_threshold,
+        ci.count_above,
+        ci.count_above_ci[0].floor(),
+        ci.count_above_ci[1].ceil(),
+        lead.join(", ")
+    )
+}
+
 /// One eigenvalue as reported (`index` is 1-based, as in the paper's `λ_1, λ_2, ...`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EigenSummary {

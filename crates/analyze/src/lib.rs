@@ -202,6 +202,10 @@ pub struct CommonArgs {
     /// Seed of the random batches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Bootstrap replicates over the analysis batch's sequences for the intervals of the
+    /// spectrum (the count of |λ| > 0.99, the leading |λ| and τ); 0 skips them.
+    #[arg(long, default_value_t = 200)]
+    pub bootstrap: usize,
 }
 
 impl Default for CommonArgs {
@@ -212,6 +216,7 @@ impl Default for CommonArgs {
             batch: 64,
             rank: None,
             seed: 0,
+            bootstrap: 200,
         }
     }
 }

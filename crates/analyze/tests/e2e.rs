@@ -166,6 +166,7 @@ fn check_ecg(run: &Path, data: &Path) {
             "num_eigenvalues",
             "count_above_099",
             "top_eigenvalues",
+            "spectrum_intervals",
             "dominant_pairs",
             "fig2",
             "robustness",
@@ -179,6 +180,21 @@ fn check_ecg(run: &Path, data: &Path) {
             "table",
             "warnings",
         ])
+    );
+    // The spectrum's bootstrap intervals (default 200 replicates over the batch's beats).
+    let ci = json
+        .spectrum_intervals
+        .as_ref()
+        .expect("intervals by default");
+    assert_eq!(ci.replicates + ci.failed, 200);
+    assert_eq!(ci.count_above, json.count_above_099);
+    assert!(ci.count_above_ci[0] <= ci.count_above_ci[1]);
+    assert_eq!(ci.eigen.len(), json.num_eigenvalues.min(8));
+    assert!(ci.eigen.iter().all(|e| e.modulus_ci[0] <= e.modulus_ci[1]));
+    assert!(
+        std::fs::read_to_string(run.join("report.md"))
+            .unwrap()
+            .contains("bootstrap replicates over the")
     );
     check_markdown(run);
     // report.html: the verdicts computed from report.json are the page's, figures inlined, and
@@ -321,6 +337,7 @@ fn check_imdb(run: &Path, data: &Path) {
             "accuracy",
             "fit_steps",
             "spectra",
+            "spectrum_intervals",
             "sentiment",
             "word_stats",
             "contextual",

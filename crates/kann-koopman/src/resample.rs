@@ -259,7 +259,7 @@ impl Default for BootstrapOptions {
 }
 
 /// Interval and stability of one eigenvalue of the full fit over the replicates.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EigenInterval {
     /// The full fit's eigenvalue (re, im).
     pub lambda: [f64; 2],
@@ -277,7 +277,7 @@ pub struct EigenInterval {
 }
 
 /// Result of [`bootstrap_spectrum`].
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpectrumIntervals {
     /// Scheme used.
     pub scheme: Scheme,

@@ -112,6 +112,13 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
     let cell = step("Koopman fit (Eqs. 4-5) and Fig. 2 (Eq. 11)", || {
         fig2_cell(&net, &states, mu.range(), args.pairing, args.common.rank)
     })?;
+    let intervals = step(
+        &format!(
+            "bootstrap intervals of the spectrum ({} replicates over the batch's beats)",
+            args.common.bootstrap
+        ),
+        || kann::spectrum_intervals(&states, &cell.fit, args.common.bootstrap, args.common.seed),
+    )?;
     let sets: Vec<Vec<usize>> = cell.sets.iter().map(|s| s.set.clone()).collect();
     let spread = step(
         &format!("Eq. 11 under {SIGN_PATTERNS} random sign patterns of B"),
@@ -261,6 +268,7 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         num_eigenvalues: eig.len(),
         count_above_099: eig.iter().filter(|e| e.modulus > DOMINANT_MODULUS).count(),
         top_eigenvalues: eig.iter().take(10).cloned().collect(),
+        spectrum_intervals: intervals,
         dominant_pairs: pair_reports(&cell, &spread, &eig),
         fig2,
         robustness,

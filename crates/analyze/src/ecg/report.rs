@@ -99,6 +99,10 @@ pub struct EcgReport {
     pub count_above_099: usize,
     /// The leading eigenvalues (at most 10) with `τ(0.01)`.
     pub top_eigenvalues: Vec<EigenSummary>,
+    /// Bootstrap intervals of the spectrum over the batch's beats (`--bootstrap`; absent with
+    /// `--bootstrap 0`).
+    #[serde(default)]
+    pub spectrum_intervals: Option<kann_koopman::SpectrumIntervals>,
     /// The four sets of Fig. 2.
     pub dominant_pairs: Vec<EcgPair>,
     /// Fig. 2 in numbers: both reconstructions, features found, sign dependence.
@@ -240,7 +244,17 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
             "Sec. 4.2 (spectrum)",
             "count of |λ| > 0.99; leading eigenvalues",
             "not stated",
-            format!("{}; {}", r.count_above_099, top.join(", ")),
+            match &r.spectrum_intervals {
+                Some(ci) => format!(
+                    "{} [{}, {}] ({} bootstrap replicates); {}",
+                    r.count_above_099,
+                    ci.count_above_ci[0].floor(),
+                    ci.count_above_ci[1].ceil(),
+                    ci.replicates,
+                    top.join(", ")
+                ),
+                None => format!("{}; {}", r.count_above_099, top.join(", ")),
+            },
             fig("spectrum"),
         ),
         PaperRow::new(
@@ -389,6 +403,12 @@ pub fn ecg_body(r: &EcgReport) -> String {
             fmt_lambda(e.re, e.im),
             e.modulus,
             fmt_tau(e.tau, e.modulus)
+        ));
+    }
+    if let Some(ci) = &r.spectrum_intervals {
+        s.push_str(&format!(
+            "\nIntervals: {}.\n",
+            crate::kann::intervals_line(ci, r.settings.batch)
         ));
     }
     let f2 = &r.fig2;

@@ -37,6 +37,7 @@ use crate::kann::{self, Fit, eigen_points, magnitudes, set_name};
 use crate::report::{Settings, write_reports};
 use data::{ImdbData, ImdbRun, Item};
 use figures::ShadedReview;
+use fit_modes::FitSteps;
 pub use report::ImdbReport;
 use report::SentimentReport;
 use test_pass::TestSetPass;
@@ -80,6 +81,21 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
             .map(|w| format!("analysis fit: {w}")),
     );
     let states_files = write_states(&dir, &states, &batch)?;
+    let intervals = step(
+        &format!(
+            "bootstrap intervals of the spectrum ({} replicates over the batch's reviews)",
+            args.common.bootstrap
+        ),
+        || {
+            let fitted = match args.fit_steps {
+                FitSteps::Real => states.clone(),
+                FitSteps::All => states
+                    .clone()
+                    .with_lengths(vec![states.seq_len(); states.num_sequences()])?,
+            };
+            kann::spectrum_intervals(&fitted, fit, args.common.bootstrap, args.common.seed)
+        },
+    )?;
 
     let sentiment = step("readout test on the analysis and held-out batches", || {
         sentiment_stage(&imdb, fit, &states, &batch, &held, args)
@@ -208,6 +224,7 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
         accuracy: read_accuracies(&dir, "train_accuracy_running")?,
         fit_steps: args.fit_steps,
         spectra: fits.summaries,
+        spectrum_intervals: intervals,
         sentiment,
         word_stats,
         contextual,

@@ -79,6 +79,10 @@ pub struct ImdbReport {
     pub fit_steps: FitSteps,
     /// Both fits' spectra, the used one first.
     pub spectra: Vec<SpectrumSummary>,
+    /// Bootstrap intervals of the used fit's spectrum over the batch's reviews (`--bootstrap`;
+    /// absent with `--bootstrap 0`).
+    #[serde(default)]
+    pub spectrum_intervals: Option<kann_koopman::SpectrumIntervals>,
     /// The readout test.
     pub sentiment: SentimentReport,
     /// App. A over the test set.
@@ -404,6 +408,13 @@ pub fn body(r: &ImdbReport) -> String {
             top.join(", "),
             fmt_erel(&sp.e_rel_real_steps),
             fmt_erel(&sp.e_rel_all_steps)
+        ));
+    }
+    if let Some(ci) = &r.spectrum_intervals {
+        s.push_str(&format!(
+            "\nIntervals of the used fit: {}. The count's interval is what another draw of {} reviews could give; it does not cover the choice between the two fits.\n",
+            crate::kann::intervals_line(ci, st.batch),
+            st.batch
         ));
     }
     let sv = &r.sentiment;

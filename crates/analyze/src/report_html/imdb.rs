@@ -161,8 +161,16 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
         "A few eigenvalues near 1 with long memory (Sec. 4.1, Eq. 9)",
         "4 with |λ| > 0.99; τ(0.01) > 800",
         format!(
-            "{} with |λ| > 0.99; τ {}",
+            "{}{} with |λ| > 0.99; τ {}",
             used.count_above_099,
+            r.spectrum_intervals
+                .as_ref()
+                .map_or(String::new(), |ci| format!(
+                    " [{}, {}] (95%, {} bootstrap replicates)",
+                    ci.count_above_ci[0].floor(),
+                    ci.count_above_ci[1].ceil(),
+                    ci.replicates
+                )),
             taus.join(", ")
         ),
         "none computed (no null spectrum)",
