@@ -308,3 +308,28 @@ pub fn pct(x: f64) -> String {
 pub fn opt_pct(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".to_string(), pct)
 }
+
+/// The run folders among `paths`, each once, in the order given: every path must exist; files
+/// among them (a shell glob such as `sweep/*` also names `sweep.json`) are skipped with a note;
+/// the same folder given twice (by any path) counts once, with a note.
+pub fn distinct_run_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut runs: Vec<PathBuf> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in paths {
+        if !p.exists() {
+            bail!("{}: no such run folder", p.display());
+        }
+        if !p.is_dir() {
+            eprintln!("note: {} is not a folder; skipped", p.display());
+            continue;
+        }
+        let canon =
+            std::fs::canonicalize(p).with_context(|| format!("resolving {}", p.display()))?;
+        if seen.insert(canon) {
+            runs.push(p.clone());
+        } else {
+            eprintln!("note: {} given twice; counted once", p.display());
+        }
+    }
+    Ok(runs)
+}

@@ -345,26 +345,7 @@ fn report_of(run: &Path, task: Task, args: &CompareArgs) -> Result<Value> {
 
 /// `analyze compare`.
 pub fn run_compare(args: &CompareArgs) -> Result<CompareReport> {
-    // Every path must exist; files among them (a shell glob such as `sweep/*` also names
-    // `sweep.json`) are skipped with a note; the same folder given twice (by any path) counts once.
-    let mut runs: Vec<PathBuf> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for p in &args.runs {
-        if !p.exists() {
-            bail!("{}: no such run folder", p.display());
-        }
-        if !p.is_dir() {
-            eprintln!("note: {} is not a folder; skipped", p.display());
-            continue;
-        }
-        let canon =
-            std::fs::canonicalize(p).with_context(|| format!("resolving {}", p.display()))?;
-        if seen.insert(canon) {
-            runs.push(p.clone());
-        } else {
-            eprintln!("note: {} given twice; counted once", p.display());
-        }
-    }
+    let runs = crate::common::distinct_run_dirs(&args.runs)?;
     if runs.is_empty() {
         bail!("no run folders among the {} paths given", args.runs.len());
     }

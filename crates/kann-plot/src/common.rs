@@ -217,6 +217,37 @@ pub(crate) fn check_finite(
 }
 
 /// Checks that two series have the same length.
+/// Every eigenvalue `(re, im)` of the series `name` is finite; the first that is not is named.
+pub(crate) fn check_eigenvalues(
+    figure: &'static str,
+    name: &str,
+    eigenvalues: &[(f64, f64)],
+) -> Result<(), PlotError> {
+    match eigenvalues
+        .iter()
+        .enumerate()
+        .find(|(_, (re, im))| !re.is_finite() || !im.is_finite())
+    {
+        Some((j, v)) => Err(invalid(
+            figure,
+            format!("{name}: eigenvalue {j} = {} + {}i is not finite", v.0, v.1),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A zoom panel's lower modulus lies in `[0, 1)`.
+pub(crate) fn check_zoom(figure: &'static str, zoom_from: f64) -> Result<(), PlotError> {
+    if zoom_from.is_finite() && (0.0..1.0).contains(&zoom_from) {
+        Ok(())
+    } else {
+        Err(invalid(
+            figure,
+            format!("zoom_from = {zoom_from} must lie in [0, 1)"),
+        ))
+    }
+}
+
 pub(crate) fn check_same_len(
     figure: &'static str,
     what_a: &str,

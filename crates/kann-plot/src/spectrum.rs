@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use crate::colors::Rgb;
 use crate::common::{
     CAPTION_SIZE, DrawResult, Figure, FigurePaths, LABEL_SIZE, LEGEND_SIZE, PlotError, TICK_SIZE,
-    bold, fmt_tick, font, invalid, render, title_area,
+    bold, check_eigenvalues, check_zoom, fmt_tick, font, invalid, render, title_area,
 };
 use crate::fonts::text_width;
 
@@ -520,24 +520,9 @@ impl Figure for SpectraFigure<'_> {
             if ev.is_empty() {
                 return Err(invalid(SPECTRA_NAME, format!("{name}: no eigenvalues")));
             }
-            if let Some((j, v)) = ev
-                .iter()
-                .enumerate()
-                .find(|(_, (re, im))| !re.is_finite() || !im.is_finite())
-            {
-                return Err(invalid(
-                    SPECTRA_NAME,
-                    format!("{name}: eigenvalue {j} = {} + {}i is not finite", v.0, v.1),
-                ));
-            }
+            check_eigenvalues(SPECTRA_NAME, name, ev)?;
         }
-        if !(self.zoom_from.is_finite() && self.zoom_from >= 0.0 && self.zoom_from < 1.0) {
-            return Err(invalid(
-                SPECTRA_NAME,
-                format!("zoom_from = {} must lie in [0, 1)", self.zoom_from),
-            ));
-        }
-        Ok(())
+        check_zoom(SPECTRA_NAME, self.zoom_from)
     }
 
     fn size(&self) -> Result<(u32, u32), PlotError> {

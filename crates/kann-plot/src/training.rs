@@ -8,8 +8,8 @@ use plotters::prelude::*;
 
 use crate::colors::Rgb;
 use crate::common::{
-    CAPTION_SIZE, DrawResult, Figure, FigurePaths, LABEL_SIZE, PlotError, TICK_SIZE, fmt_tick,
-    font, invalid, render, title_area,
+    CAPTION_SIZE, DrawResult, Figure, FigurePaths, LABEL_SIZE, PlotError, TICK_SIZE,
+    check_eigenvalues, check_zoom, fmt_tick, font, invalid, render, title_area,
 };
 use crate::ecg::{LineSpec, legend, line_chart};
 
@@ -194,28 +194,9 @@ impl Figure for TrainingSpectraFigure<'_> {
                     format!("probe {i}: epoch {} is not finite", p.epoch),
                 ));
             }
-            if let Some((j, v)) = p
-                .eigenvalues
-                .iter()
-                .enumerate()
-                .find(|(_, (re, im))| !re.is_finite() || !im.is_finite())
-            {
-                return Err(invalid(
-                    SPECTRA,
-                    format!(
-                        "probe {i}: eigenvalue {j} = {} + {}i is not finite",
-                        v.0, v.1
-                    ),
-                ));
-            }
+            check_eigenvalues(SPECTRA, &format!("probe {i}"), p.eigenvalues)?;
         }
-        if !(self.zoom_from > 0.0 && self.zoom_from < 1.0) {
-            return Err(invalid(
-                SPECTRA,
-                format!("zoom_from = {} must lie in (0, 1)", self.zoom_from),
-            ));
-        }
-        Ok(())
+        check_zoom(SPECTRA, self.zoom_from)
     }
 
     fn size(&self) -> Result<(u32, u32), PlotError> {

@@ -95,22 +95,3 @@ impl RunProbes {
         )
     }
 }
-
-/// The run folders among `paths`, each once (by canonical path), in the order given.
-pub fn distinct_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut seen = std::collections::HashSet::new();
-    let mut runs = Vec::new();
-    for p in paths {
-        if !p.is_dir() {
-            bail!("{}: no such run folder", p.display());
-        }
-        let canon =
-            std::fs::canonicalize(p).with_context(|| format!("resolving {}", p.display()))?;
-        if seen.insert(canon) {
-            runs.push(p.clone());
-        } else {
-            eprintln!("note: {} given twice; counted once", p.display());
-        }
-    }
-    Ok(runs)
-}

@@ -50,7 +50,10 @@ pub fn run_training(args: &TrainingArgs) -> Result<TrainingReport> {
             kann_models::probe::LEADING
         );
     }
-    let runs = load::distinct_runs(&args.runs)?;
+    let runs = crate::common::distinct_run_dirs(&args.runs)?;
+    if runs.is_empty() {
+        bail!("no run folders among the {} paths given", args.runs.len());
+    }
     let out = match (&args.out, runs.len()) {
         (Some(o), _) => o.clone(),
         (None, 1) => runs[0].clone(),
