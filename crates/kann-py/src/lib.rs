@@ -488,6 +488,86 @@ impl Fit {
         PyArray1::from_vec(py, v)
     }
 
+    /// The spectrum figure `analyze` draws (the same kann-plot code): the eigenvalues in the
+    /// complex plane with the unit circle, a zoom onto those with `|λ| > 0.99`, and their memory
+    /// horizons τ(0.01) (Eq. 9). With `path` (ending in `.png`), writes it and the SVG beside it
+    /// and returns the PNG's path; without, returns the PNG's bytes (e.g. for
+    /// `IPython.display.Image`).
+    #[pyo3(signature = (path = None, title = None))]
+    fn plot_spectrum(
+        &self,
+        py: Python<'_>,
+        path: Option<std::path::PathBuf>,
+        title: Option<String>,
+    ) -> PyResult<PyObject> {
+        let eig: Vec<(f64, f64)> = self
+            .spectrum
+            .eigenvalues
+            .iter()
+            .map(|z| (z.re, z.im))
+            .collect();
+        let title = title.unwrap_or_else(|| {
+            format!(
+                "Koopman spectrum (rank {}, hidden {})",
+                self.model.rank(),
+                self.model.hidden()
+            )
+        });
+        let (dir, stem, keep) = match &path {
+            Some(p) => {
+                let stem = match (p.extension().and_then(|e| e.to_str()), p.file_stem()) {
+                    (Some("png"), Some(stem)) => stem.to_string_lossy().into_owned(),
+                    _ => {
+                        return Err(PyValueError::new_err(format!(
+                            "path: expected a file name ending in .png, got {}",
+                            p.display()
+                        )));
+                    }
+                };
+                let dir = match p.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                    _ => std::path::PathBuf::from("."),
+                };
+                (dir, stem, true)
+            }
+            None => {
+                let dir = std::env::temp_dir().join(format!(
+                    "kann-plot-{}-{}",
+                    std::process::id(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos())
+                ));
+                std::fs::create_dir(&dir).map_err(|e| {
+                    PyValueError::new_err(format!("creating {}: {e}", dir.display()))
+                })?;
+                (dir, "spectrum".to_string(), false)
+            }
+        };
+        let drawn = py.allow_threads(|| {
+            kann_plot::spectrum(&dir, &stem, &kann_plot::SpectrumFigure::new(&title, &eig))
+        });
+        let result = match drawn {
+            Ok(paths) if keep => Ok(paths
+                .png
+                .display()
+                .to_string()
+                .into_pyobject(py)?
+                .into_any()
+                .unbind()),
+            Ok(paths) => std::fs::read(&paths.png)
+                .map(|bytes| pyo3::types::PyBytes::new(py, &bytes).into_any().unbind())
+                .map_err(|e| {
+                    PyValueError::new_err(format!("reading {}: {e}", paths.png.display()))
+                }),
+            Err(e) => Err(PyValueError::new_err(e.to_string())),
+        };
+        if !keep {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        result
+    }
+
     /// Memory horizon `τ_j(ε) = log ε / log |λ_j|` per eigenvalue (Eq. 9); `inf` where
     /// `|λ_j| ≥ 1 − unit_tol` is not below one (marginal or unstable modes).
     #[pyo3(signature = (eps = 0.01, unit_tol = 0.0))]

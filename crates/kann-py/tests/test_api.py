@@ -369,3 +369,15 @@ def test_equals_analyze_states_json(tmp_path):
         np.testing.assert_allclose(fit.memory_horizon(), tau, rtol=1e-12)
         assert abs(fit.relative_error - report["relative_error"]["e_rel"]) < 1e-12
         assert fit.num_pairs == report["num_pairs"]
+
+
+def test_plot_spectrum_draws_the_cli_figure_as_bytes_or_files(tmp_path):
+    fit = kann.fit(linear_states())
+    png = fit.plot_spectrum()
+    assert isinstance(png, bytes) and png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    out = fit.plot_spectrum(tmp_path / "spec.png", title="a linear system")
+    assert out == str(tmp_path / "spec.png")
+    assert (tmp_path / "spec.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "spec.svg").read_text().lstrip().startswith("<svg")
+    with pytest.raises(ValueError, match="ending in .png"):
+        fit.plot_spectrum(tmp_path / "spec.jpg")

@@ -2,6 +2,8 @@
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 
+import os
+
 import numpy as np
 import numpy.typing as npt
 
@@ -21,6 +23,14 @@ class Fit:
         """Eigenvalues of C [r], largest modulus first, conjugate pairs adjacent (+Im first)."""
     def memory_horizon(self, eps: float = 0.01, unit_tol: float = 0.0) -> npt.NDArray[np.float64]:
         """τ_j(ε) = log ε / log |λ_j| (Eq. 9) [r]; inf where |λ| >= 1 - unit_tol."""
+    @overload
+    def plot_spectrum(self, path: None = None, title: Optional[str] = None) -> bytes: ...
+    @overload
+    def plot_spectrum(self, path: Union[str, "os.PathLike[str]"], title: Optional[str] = None) -> str: ...
+    def plot_spectrum(self, path: Optional[Union[str, "os.PathLike[str]"]] = None, title: Optional[str] = None) -> Union[bytes, str]:
+        """The spectrum figure `analyze` draws (unit circle, zoom on |λ| > 0.99, τ(0.01) per
+        eigenvalue). With ``path`` (``.png``): writes it and the SVG beside it, returns the PNG's
+        path; without: returns the PNG bytes. ValueError for a path not ending in .png."""
     @property
     def relative_error(self) -> Optional[float]:
         """e_rel (Eq. 12) on the real steps the fit was scored on; None if not scored."""
