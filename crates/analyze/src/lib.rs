@@ -32,6 +32,7 @@ pub mod copy;
 pub mod ecg;
 pub mod fixed_points;
 pub mod imdb;
+pub mod intervals;
 pub mod kann;
 pub mod report;
 pub mod report_html;

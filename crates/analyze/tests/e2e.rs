@@ -352,6 +352,28 @@ fn check_imdb(run: &Path, data: &Path) {
         ])
     );
     check_markdown(run);
+    // The agreement's intervals (default 200 replicates over the batch and the test reviews):
+    // each point inside its interval, the difference paired, and the verdict row says it.
+    let ci = json
+        .agreement
+        .intervals
+        .as_ref()
+        .expect("agreement intervals by default");
+    assert_eq!(ci.replicates, 200);
+    assert_eq!(ci.scored, json.agreement.reviews_used);
+    assert!((ci.kann - json.agreement.agreement).abs() < 1e-12);
+    // (The refits' intervals need not contain the full fit's point: a replicate fits on fewer
+    // distinct sequences. The trivial predictor's is a plain resampled share.)
+    for [lo, hi] in [ci.kann_ci, ci.trivial_ci, ci.difference_ci] {
+        assert!((0.0..=1.0).contains(&hi.abs()) && lo <= hi, "{ci:?}");
+    }
+    assert!(ci.trivial_ci[0] <= ci.trivial && ci.trivial <= ci.trivial_ci[1]);
+    assert!((ci.difference - (ci.kann - ci.trivial)).abs() < 1e-12);
+    assert!(
+        std::fs::read_to_string(run.join("report.md"))
+            .unwrap()
+            .contains("KANN − trivial")
+    );
     // report.html: the verdicts computed from report.json are the page's, figures inlined, and
     // the per-token values of the interactive Fig. 1 are the levels of the word-statistics
     // groups, one per piece.

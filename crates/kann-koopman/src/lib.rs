@@ -56,7 +56,7 @@ pub use report::{
 };
 pub use resample::{
     BootstrapOptions, EigenInterval, Scheme, SequenceGrams, SpectrumIntervals, bootstrap_spectrum,
-    bootstrap_spectrum_with_progress, match_eigenvalues,
+    bootstrap_spectrum_with_progress, match_eigenvalues, percentile,
 };
 pub use signs::{canonical_basis_signs, is_canonical, with_basis_signs};
 pub use spectrum::{MemoryHorizon, Spectrum, Stability, memory_horizon};

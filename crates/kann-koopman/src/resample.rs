@@ -301,8 +301,8 @@ pub struct SpectrumIntervals {
     pub modulus_threshold: f64,
 }
 
-/// Percentile `q ∈ [0, 1]` of sorted values (linear interpolation).
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+/// Percentile `q ∈ [0, 1]` of sorted values (linear interpolation); NaN for no values.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

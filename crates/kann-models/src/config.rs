@@ -129,12 +129,12 @@ impl Default for ImdbTrain {
         Self {
             epochs: 3,
             batch_size: 64,
-            lr: 1e-3,
+            lr: 2e-3,
             weight_decay: 0.0,
-            lr_decay: 0.8,
+            lr_decay: 0.7,
             grad_clip: Some(15.0),
             seed: 42,
-            test_every_epoch: true,
+            test_every_epoch: false,
             bucket_batches: 50,
         }
     }

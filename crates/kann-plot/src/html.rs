@@ -7,6 +7,10 @@
 //! when ours exceeds the baseline that could explain it away by at least the stated margin; it
 //! **does not hold** when ours is at or below the baseline; otherwise it is **inconclusive**. A
 //! non-finite number is inconclusive. The rule is printed on the page ([`VERDICT_RULE`]).
+//! Where the analysis has a bootstrap interval of the difference ours − baseline
+//! ([`verdict_from_interval`]), the interval replaces the point: the claim holds when the whole
+//! interval is at or above the margin, does not hold when the whole interval is below it, and is
+//! inconclusive when the interval straddles it.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -20,7 +24,7 @@ pub const MAX_HTML_BYTES: usize = 8 * 1024 * 1024;
 /// The verdict rule as printed under the verdict table.
 pub const VERDICT_RULE: &str = "Rule: a claim holds when our number exceeds the baseline that \
 could explain it away by at least the stated margin; it does not hold when ours is at or below \
-that baseline; otherwise it is inconclusive (also when a number is missing or not finite).";
+that baseline; otherwise it is inconclusive (also when a number is missing or not finite). Where a row gives a bootstrap interval of the difference, the interval decides: holds when all of it is at or above the margin, does not hold when all of it is below the margin, inconclusive otherwise.";
 
 /// The verdict on one claim of the paper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +55,23 @@ pub fn verdict(ours: f64, baseline: f64, margin: f64) -> Verdict {
     } else if ours >= baseline + margin.abs() {
         Verdict::Holds
     } else if ours <= baseline {
+        Verdict::DoesNotHold
+    } else {
+        Verdict::Inconclusive
+    }
+}
+
+/// The rule with an interval `[low, high]` of the difference ours − baseline: holds when
+/// `low ≥ margin`, does not hold when `high < margin`, inconclusive otherwise (or when a bound
+/// is not finite).
+pub fn verdict_from_interval(difference_ci: [f64; 2], margin: f64) -> Verdict {
+    let [low, high] = difference_ci;
+    let margin = margin.abs();
+    if !(low.is_finite() && high.is_finite() && margin.is_finite()) || low > high {
+        Verdict::Inconclusive
+    } else if low >= margin {
+        Verdict::Holds
+    } else if high < margin {
         Verdict::DoesNotHold
     } else {
         Verdict::Inconclusive

@@ -41,7 +41,8 @@ pub use ecg::{
 pub use fonts::{FONT_FAMILY, text_width};
 pub use html::{
     Claim, HtmlReport, MAX_HTML_BYTES, Section, VERDICT_RULE, Verdict, check_self_contained,
-    render_report_html, script_hash, verdict, verdict_table_markdown, write_report_html,
+    render_report_html, script_hash, verdict, verdict_from_interval, verdict_table_markdown,
+    write_report_html,
 };
 pub use quality::{
     AgreementBarsFigure, ConfusionCounts, HistogramSeries, LabelledPoint, LossHistogramFigure,

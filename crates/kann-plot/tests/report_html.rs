@@ -2,8 +2,8 @@
 
 use kann_plot::{
     Claim, HtmlReport, MAX_HTML_BYTES, Section, SpectrumFigure, VERDICT_RULE, Verdict,
-    check_self_contained, render_report_html, spectrum, verdict, verdict_table_markdown,
-    write_report_html,
+    check_self_contained, render_report_html, spectrum, verdict, verdict_from_interval,
+    verdict_table_markdown, write_report_html,
 };
 
 fn claims() -> Vec<Claim> {
@@ -31,6 +31,24 @@ fn verdict_rule_is_the_stated_one() {
     assert_eq!(verdict(0.5, 0.5, 0.05), Verdict::DoesNotHold);
     assert_eq!(verdict(0.52, 0.5, 0.05), Verdict::Inconclusive);
     assert_eq!(verdict(f64::NAN, 0.5, 0.05), Verdict::Inconclusive);
+    // With an interval of the difference, the interval decides against the margin.
+    assert_eq!(verdict_from_interval([0.06, 0.2], 0.05), Verdict::Holds);
+    assert_eq!(
+        verdict_from_interval([0.001, 0.04], 0.05),
+        Verdict::DoesNotHold
+    );
+    assert_eq!(
+        verdict_from_interval([0.02, 0.08], 0.05),
+        Verdict::Inconclusive
+    );
+    assert_eq!(
+        verdict_from_interval([f64::NAN, 0.2], 0.05),
+        Verdict::Inconclusive
+    );
+    assert_eq!(
+        verdict_from_interval([0.2, 0.1], 0.05),
+        Verdict::Inconclusive
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use kann_koopman::faer::Mat;
 use serde::{Deserialize, Serialize};
 
 use super::network::{Decoder, l1};
+use crate::intervals::AgreementIntervals;
 use crate::kann::{self, Fit, to_rows};
 
 /// Fig. 4 (right) on the normal test beats.
@@ -34,6 +35,10 @@ pub struct EcgAgreement {
     pub trivial_agreement: f64,
     /// Baseline: median summed L1 loss from `h_{T−1}`.
     pub trivial_median_loss: f64,
+    /// Bootstrap intervals of KANN's and the trivial predictor's agreement and their
+    /// difference (`--bootstrap N`; absent with `--bootstrap 0`).
+    #[serde(default)]
+    pub intervals: Option<AgreementIntervals>,
 }
 
 /// The per-beat losses behind [`EcgAgreement`] (for the histogram).
@@ -104,8 +109,53 @@ pub fn agreement(
         trivial_normal: count_normal(&losses.trivial, threshold),
         trivial_agreement: decision_agreement(&losses.network, &losses.trivial, threshold),
         trivial_median_loss: median(&losses.trivial),
+        intervals: None,
     };
     Ok((a, losses))
+}
+
+/// Bootstrap intervals of the agreements of [`agreement`] (`crate::intervals`): the operator
+/// refitted from `grams` (the analysis batch's per-sequence Grams) at `fit`'s rank in each of
+/// `replicates`, its latents `h_{T−1} B C Bᵀ` decoded and thresholded like the full fit's, the
+/// beats of `states` resampled. One decoder pass per replicate.
+#[allow(clippy::too_many_arguments)]
+pub fn intervals(
+    decoder: &dyn Decoder,
+    states: &States,
+    beats: &[f64],
+    losses: &Losses,
+    grams: &kann_koopman::SequenceGrams,
+    fit: &Fit,
+    threshold: f64,
+    replicates: usize,
+    seed: u64,
+) -> Result<AgreementIntervals> {
+    let m = states.num_sequences();
+    let n = states.seq_len();
+    let prev = kann::states_at(states, |_| n.saturating_sub(2));
+    let network: Vec<bool> = losses.network.iter().map(|&l| l < threshold).collect();
+    let trivial: Vec<bool> = losses
+        .trivial
+        .iter()
+        .zip(&network)
+        .map(|(&l, &net)| (l < threshold) == net)
+        .collect();
+    crate::intervals::agreement_intervals(
+        grams,
+        fit.model.rank(),
+        &trivial,
+        replicates,
+        seed,
+        |model| {
+            let latent = prev.as_ref() * model.prediction_map().as_ref();
+            let loss = l1(&decoder.decode(&to_rows(latent.as_ref()), m)?, beats);
+            Ok(loss
+                .iter()
+                .zip(&network)
+                .map(|(&l, &net)| (l < threshold) == net)
+                .collect())
+        },
+    )
 }
 
 #[cfg(test)]

@@ -189,14 +189,32 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         || net.encode(&all_normal),
     )?;
     let e_rel_test = kann::e_rel(&states_t, &cell.fit)?;
-    let (agreement, losses) = agreement::agreement(
-        &net,
-        &states_t,
-        &beat_values(&all_normal),
-        &cell.fit,
-        thr,
-        b,
-    )?;
+    let normal_values = beat_values(&all_normal);
+    let (mut agreement, losses) =
+        agreement::agreement(&net, &states_t, &normal_values, &cell.fit, thr, b)?;
+    if args.common.bootstrap > 0 {
+        agreement.intervals = Some(step(
+            &format!(
+                "bootstrap intervals of the agreements ({} replicates over the batch and the normal beats)",
+                args.common.bootstrap
+            ),
+            || {
+                let grams =
+                    kann_koopman::SequenceGrams::from_states(&states, cell.fit.model.precision)?;
+                agreement::intervals(
+                    &net,
+                    &states_t,
+                    &normal_values,
+                    &losses,
+                    &grams,
+                    &cell.fit,
+                    thr,
+                    args.common.bootstrap,
+                    args.common.seed,
+                )
+            },
+        )?);
+    }
     // Stage 7: the network on all test beats.
     let sn = net.scores(normal_all, "network loss, normal test beats")?;
     let sa = net.scores(anomalous_all, "network loss, anomalous test beats")?;

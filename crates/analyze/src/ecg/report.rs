@@ -348,13 +348,20 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
             "agreement of threshold decisions, normal test beats: KANN h_(T-1) B C Bᵀ; trivial h_(T-1)",
             "> 97% (145 beats); no baseline",
             format!(
-                "KANN {} of {} beats (network {} normal, KANN {} normal); trivial {} ({} normal)",
+                "KANN {} of {} beats (network {} normal, KANN {} normal); trivial {} ({} normal){}",
                 pct(r.agreement.agreement),
                 r.agreement.beats,
                 r.agreement.network_normal,
                 r.agreement.kann_normal,
                 pct(r.agreement.trivial_agreement),
-                r.agreement.trivial_normal
+                r.agreement.trivial_normal,
+                r.agreement
+                    .intervals
+                    .as_ref()
+                    .map_or(String::new(), |ci| format!(
+                        "; KANN − trivial {} (95% bootstrap)",
+                        crate::intervals::difference_cell(ci)
+                    ))
             ),
             fig("fig4_loss_histogram"),
         ),
@@ -478,6 +485,12 @@ pub fn ecg_body(r: &EcgReport) -> String {
         a.kann_median_loss,
         a.trivial_median_loss
     ));
+    if let Some(ci) = &a.intervals {
+        s.push_str(&format!(
+            "Intervals: {}.\n\n",
+            crate::intervals::agreement_line(ci, "normal beats")
+        ));
+    }
     let sil = &r.silhouette;
     s.push_str(&format!(
         "## Silhouette (Fig. 3 right)\n\n{} beats; the operator refitted on normal + anomalous states together; σ(140) = {:.4} on H B, {:.4} on its first 5 principal components, {:.4} on the Koopman eigenvectors {:?} (embedding [Re, Im] of H B V_S); baseline: 5 random orthonormal directions of the coefficient space, {} draws: {:.4} ± {:.4} (min {:.4}; {} draws below Koopman-5).\n\n",

@@ -87,12 +87,7 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
             args.common.bootstrap
         ),
         || {
-            let fitted = match args.fit_steps {
-                FitSteps::Real => states.clone(),
-                FitSteps::All => states
-                    .clone()
-                    .with_lengths(vec![states.seq_len(); states.num_sequences()])?,
-            };
+            let fitted = fitted_states(&states, args.fit_steps)?;
             kann::spectrum_intervals(&fitted, fit, args.common.bootstrap, args.common.seed)
         },
     )?;
@@ -110,10 +105,34 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
         &format!("streaming the {} test reviews", data.kept.len()),
         || test_pass::stream(&imdb, &data.kept, &mut pass, args.stream_batch),
     )?;
+    let ends = pass.take_ends();
     let (mut agreement, means) = pass.finish(format!(
         "h_T^KANN = h_(T-1) B C B^T (Eq. 6) with C of the {} fit on the {}-review analysis batch; class = sign of the readout logit G(h); test split streamed {} reviews at a time",
         args.fit_steps, args.common.batch, args.stream_batch
     ));
+    if args.common.bootstrap > 0 {
+        agreement.intervals = Some(step(
+            &format!(
+                "bootstrap intervals of the agreements ({} replicates over the batch and the test reviews)",
+                args.common.bootstrap
+            ),
+            || {
+                let grams = kann_koopman::SequenceGrams::from_states(
+                    &fitted_states(&states, args.fit_steps)?,
+                    fit.model.precision,
+                )?;
+                crate::intervals::agreement_intervals(
+                    &grams,
+                    fit.model.rank(),
+                    &ends.trivial_agrees,
+                    args.common.bootstrap,
+                    args.common.seed,
+                    |model| Ok(ends.kann_agrees(model, &imdb.readout)),
+                )
+            },
+        )?);
+    }
+    drop(ends);
     agreement.test_reviews = data.test_reviews;
     agreement.dropped_too_long = data.too_long;
     agreement.dropped_too_short = data.too_short;
@@ -480,4 +499,15 @@ fn channel_values(
         }
     }
     vec![0.0; means.count.len()]
+}
+
+/// The analysis batch's states as the operator was fitted on them: real steps only, or every
+/// padded step (`--fit-steps all`, the authors' pipeline).
+fn fitted_states(states: &States, steps: FitSteps) -> Result<States> {
+    Ok(match steps {
+        FitSteps::Real => states.clone(),
+        FitSteps::All => states
+            .clone()
+            .with_lengths(vec![states.seq_len(); states.num_sequences()])?,
+    })
 }

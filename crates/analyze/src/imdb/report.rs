@@ -343,9 +343,13 @@ pub fn table(r: &ImdbReport, train_cmd: &str, cmd: &str) -> Vec<PaperRow> {
         "agreement of G(h_T) and G(h_T^KANN), whole test set",
         "> 99%",
         format!(
-            "{} of {} reviews; baselines: {base}",
+            "{} of {} reviews; baselines: {base}{}",
             pct(a.agreement),
-            a.reviews_used
+            a.reviews_used,
+            a.intervals.as_ref().map_or(String::new(), |ci| format!(
+                "; KANN − trivial {} (95% bootstrap)",
+                crate::intervals::difference_cell(ci)
+            ))
         ),
         format!("`{cmd}` → {}", fig("agreement")),
     ));
@@ -560,6 +564,12 @@ pub fn body(r: &ImdbReport) -> String {
             c.fn_,
             pct(c.accuracy()),
             pct(b.agreement_with_network)
+        ));
+    }
+    if let Some(ci) = &a.intervals {
+        s.push_str(&format!(
+            "\nIntervals: {}.\n",
+            crate::intervals::agreement_line(ci, "test reviews")
         ));
     }
     s.push_str(&format!(

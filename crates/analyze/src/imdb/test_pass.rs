@@ -10,12 +10,14 @@
 
 use anyhow::Result;
 use kann_data::progress::progress_bar;
-use kann_koopman::faer::{Mat, MatRef};
+use kann_koopman::KoopmanModel;
+use kann_koopman::faer::{Col, Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
 use super::data::{ImdbRun, Item};
 use super::readout::LinearReadout;
 use super::words::{PolarityLexicon, WordChangeAccumulator, WordMeans, WordSpan, word_spans};
+use crate::intervals::AgreementIntervals;
 use crate::kann::Fit;
 use crate::report::Confusion;
 
@@ -53,6 +55,37 @@ pub struct ImdbAgreement {
     pub agreement: f64,
     /// The baselines: trivial `G(h_{T−1})` and rank-r `G(h_T B Bᵀ)`.
     pub baselines: Vec<Predictor>,
+    /// Bootstrap intervals of KANN's and the trivial predictor's agreement and of their
+    /// difference (`--bootstrap N`; absent with `--bootstrap 0`).
+    #[serde(default)]
+    pub intervals: Option<AgreementIntervals>,
+}
+
+/// What the agreement intervals (`crate::intervals`) need of each scored review: its state one
+/// step before the end and the classes of the network and of the trivial predictor.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewEnds {
+    /// `h_{T−1}` of every review, row-major (`reviews × k`).
+    pub prev: Vec<f64>,
+    /// The network's class `G(h_T) > 0` of every review.
+    pub network_positive: Vec<bool>,
+    /// Whether `G(h_{T−1})` (trivial) gives the network's class.
+    pub trivial_agrees: Vec<bool>,
+}
+
+impl ReviewEnds {
+    /// Whether KANN's class `G(h_{T−1} M) = b + h_{T−1} (M w)` (Eq. 6, `M = B C Bᵀ` of
+    /// `model`) equals the network's, for every review: one matrix–vector product.
+    pub fn kann_agrees(&self, model: &KoopmanModel, readout: &LinearReadout) -> Vec<bool> {
+        let n = self.network_positive.len();
+        let k = readout.w.len();
+        let prev = MatRef::from_row_major_slice(&self.prev, n, k);
+        let w = Col::<f64>::from_fn(k, |j| readout.w[j]);
+        let z = prev * (model.prediction_map() * &w);
+        (0..n)
+            .map(|i| (readout.b + z[i] > 0.0) == self.network_positive[i])
+            .collect()
+    }
 }
 
 /// The streamed pass: feed it every review's states with [`TestSetPass::push`].
@@ -68,6 +101,7 @@ pub struct TestSetPass<'a> {
     conf: [Confusion; 4],
     same: [usize; 4],
     reviews: usize,
+    ends: ReviewEnds,
 }
 
 impl<'a> TestSetPass<'a> {
@@ -106,6 +140,7 @@ impl<'a> TestSetPass<'a> {
             conf: Default::default(),
             same: [0; 4],
             reviews: 0,
+            ends: ReviewEnds::default(),
         }
     }
 
@@ -138,6 +173,11 @@ impl<'a> TestSetPass<'a> {
             self.conf[p].add(zp > 0.0, positive);
             self.same[p] += usize::from((zp > 0.0) == (z[0] > 0.0));
         }
+        self.ends
+            .prev
+            .extend((0..prev.ncols()).map(|j| prev[(0, j)]));
+        self.ends.network_positive.push(z[0] > 0.0);
+        self.ends.trivial_agrees.push((z[2] > 0.0) == (z[0] > 0.0));
         self.reviews += 1;
         if !self.group_cols.is_empty() || !self.lexicon.is_empty() {
             let levels = self.levels(h);
@@ -150,8 +190,14 @@ impl<'a> TestSetPass<'a> {
         self.reviews
     }
 
-    /// The agreement counts (the split's bookkeeping is filled in by the caller) and the
-    /// per-word means.
+    /// What the agreement intervals need of every review pushed ([`ReviewEnds`]), taken out of
+    /// the pass.
+    pub fn take_ends(&mut self) -> ReviewEnds {
+        std::mem::take(&mut self.ends)
+    }
+
+    /// The agreement counts (the split's bookkeeping and the intervals are filled in by the
+    /// caller) and the per-word means.
     pub fn finish(self, method: String) -> (ImdbAgreement, WordMeans) {
         let n = self.reviews.max(1) as f64;
         let baseline = |p: usize, name: &str, state: &str| Predictor {
@@ -177,6 +223,7 @@ impl<'a> TestSetPass<'a> {
                     "h_T B B^T: the true last state kept in the basis",
                 ),
             ],
+            intervals: None,
         };
         (agreement, self.acc.finish())
     }
@@ -251,6 +298,10 @@ mod tests {
                 assert!((lv[(t, gi)] - m).abs() < 1e-9);
             }
         }
+        // The kept ends give the intervals the same KANN decisions as the pass.
+        let ends = pass.take_ends();
+        assert_eq!(ends.prev.len(), s * 3);
+        assert!(ends.kann_agrees(&fit.model, &g).iter().all(|&a| a));
         let (a, _) = pass.finish("m".into());
         assert_eq!(a.agreement, 1.0);
         assert_eq!(a.network.accuracy(), 1.0);

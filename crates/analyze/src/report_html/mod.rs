@@ -45,6 +45,45 @@ pub fn claim(
     }
 }
 
+/// The Fig. 4 row: KANN's agreement with the network against the trivial predictor's
+/// (`trivial_name`, its agreement `trivial`), margin 1 point. With bootstrap intervals
+/// (`crate::intervals`) the interval of the paired difference KANN − trivial decides
+/// ([`kann_plot::verdict_from_interval`]) and both cells carry their intervals.
+pub fn agreement_claim(
+    what: &str,
+    paper: &str,
+    ours: (f64, String),
+    trivial_name: &str,
+    trivial: f64,
+    intervals: Option<&crate::intervals::AgreementIntervals>,
+) -> Claim {
+    let mut c = claim(
+        what,
+        paper,
+        ours,
+        (
+            trivial,
+            format!("{trivial_name} {}; margin 1 point", pct(trivial)),
+        ),
+        0.01,
+    );
+    if let Some(ci) = intervals {
+        c.ours = format!(
+            "{}; KANN − trivial {}",
+            c.ours,
+            crate::intervals::difference_cell(ci)
+        );
+        c.baseline = format!(
+            "{trivial_name} {} [{}, {}]; margin 1 point",
+            pct(ci.trivial),
+            pct(ci.trivial_ci[0]),
+            pct(ci.trivial_ci[1])
+        );
+        c.verdict = kann_plot::verdict_from_interval(ci.difference_ci, 0.01);
+    }
+    c
+}
+
 /// A claim row for which the analysis computes no baseline: always inconclusive by the rule
 /// (a missing number), with the reason in the baseline cell.
 pub fn claim_without_baseline(what: &str, paper: &str, ours: String, why: &str) -> Claim {

@@ -1,6 +1,12 @@
 //! Mode identity over training: the leading eigenvalues of the final probe, followed back through
 //! every earlier probe by minimum-cost assignment (`kann_koopman::match_eigenvalues`: the
-//! bijection between two probes' leading eigenvalues with the least total `|λ_i − λ_j|`).
+//! bijection between two sets of eigenvalues with the least total `|λ_i − λ_j|`).
+//!
+//! Distance alone cannot follow two modes that cross on the real axis: for any convex cost the
+//! order-keeping pairing is the cheapest, so the tracks would swap at the crossing. Each track
+//! therefore predicts where it was one probe earlier by constant velocity (`2 λ_t − λ_{t+1}`,
+//! from its last two points) and the earlier probe's eigenvalues are assigned to those
+//! predictions; the first step back, with no velocity yet, assigns to the final eigenvalues.
 
 use kann_koopman::faer::c64;
 use kann_koopman::match_eigenvalues;
@@ -50,7 +56,15 @@ pub fn track_modes(probes: &[(f64, Vec<c64>)]) -> Vec<Track> {
         .collect();
     for w in probes.windows(2).rev() {
         let (later, earlier) = (&w[1], &w[0]);
-        let assign = match_eigenvalues(&later.1[..n], &earlier.1[..n]);
+        // prediction[i]: where the track now at later index i is expected in the earlier probe.
+        let mut prediction = later.1[..n].to_vec();
+        for (j, t) in tracks.iter().enumerate() {
+            if let [.., before, now] = t.points.as_slice() {
+                let (before, now) = (c64::new(before.1, before.2), c64::new(now.1, now.2));
+                prediction[idx[j]] = now + (now - before);
+            }
+        }
+        let assign = match_eigenvalues(&prediction, &earlier.1[..n]);
         for (j, t) in tracks.iter_mut().enumerate() {
             let from = later.1[idx[j]];
             idx[j] = assign[idx[j]];
