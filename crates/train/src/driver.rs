@@ -837,8 +837,15 @@ mod tests {
         expected.extend(epoch_events(2));
         expected.push("finish 2".into());
         assert_eq!(train(2, false), expected);
-        // A resume restores, then runs only the new epochs; with nothing to do, it loads nothing.
-        let mut expected = vec!["restore 2".to_string(), "describe".into()];
+        // A resume counts the committed epochs' steps (the probe's global step: `batches` of
+        // epochs 1 and 2), restores, then runs only the new epochs; with nothing to do, it
+        // loads nothing.
+        let mut expected = vec![
+            "batches 1".to_string(),
+            "batches 2".into(),
+            "restore 2".into(),
+            "describe".into(),
+        ];
         expected.extend(epoch_events(3));
         expected.push("finish 3".into());
         assert_eq!(train(3, true), expected);
