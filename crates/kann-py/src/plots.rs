@@ -23,6 +23,15 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::{describe, shape_str};
 
+/// The reviews read from Python: tokens and scores of each, and whether several were given.
+type Reviews = (Vec<Vec<String>>, Vec<Vec<f64>>, bool);
+/// One review's shading: scores, colour range, map and colour-bar label.
+type Shade<'a> = (Vec<f64>, Option<f64>, Option<f64>, ColorMap, &'a str);
+/// A median and a MAD as numpy arrays.
+type MedianMad<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+/// Named curves: name, row-major values, rows `m`, steps `n`.
+type NamedCurves = (String, Vec<f64>, usize, usize);
+
 /// Where a figure goes: a folder and stem the caller keeps (`path` given), or a temporary
 /// folder removed after its PNG was read back (`path` is `None`).
 pub(crate) struct Target {
@@ -225,10 +234,7 @@ fn parse_colormap(name: &str) -> PyResult<ColorMap> {
 }
 
 /// The reviews of `plot_word_highlights`: one (a list of str) or several (a list of lists).
-fn read_reviews(
-    tokens: &Bound<'_, PyAny>,
-    scores: &Bound<'_, PyAny>,
-) -> PyResult<(Vec<Vec<String>>, Vec<Vec<f64>>, bool)> {
+fn read_reviews(tokens: &Bound<'_, PyAny>, scores: &Bound<'_, PyAny>) -> PyResult<Reviews> {
     if tokens.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(
             "tokens: expected a list of str (one review) or a list of lists of str, got str",
@@ -366,7 +372,7 @@ pub(crate) fn plot_word_highlights(
     let (tokens, scores, several) = read_reviews(tokens, scores)?;
     let titles = read_titles(title, tokens.len(), several)?;
     // Shaded as analyze imdb does (kann_plot::shade), or as given.
-    let shaded: Vec<(Vec<f64>, Option<f64>, Option<f64>, ColorMap, &str)> = scores
+    let shaded: Vec<Shade<'_>> = scores
         .iter()
         .map(|s| match mode {
             Some(m) => {
@@ -455,17 +461,14 @@ pub(crate) fn plot_word_highlights(
 pub(crate) fn median_mad_py<'py>(
     py: Python<'py>,
     curves: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<MedianMad<'py>> {
     let (data, m, n) = read_curves(curves, "curves", None)?;
     let (med, mad) = py.allow_threads(|| median_mad(&data, m, n))?;
     Ok((PyArray1::from_vec(py, med), PyArray1::from_vec(py, mad)))
 }
 
 /// Named curve sets: a dict `{name: [m, n]}` or a list of `(name, [m, n])`.
-fn read_named_curves(
-    series: &Bound<'_, PyAny>,
-    name: &str,
-) -> PyResult<Vec<(String, Vec<f64>, usize, usize)>> {
+fn read_named_curves(series: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<NamedCurves>> {
     let items: Vec<(String, Bound<'_, PyAny>)> = if let Ok(d) = series.downcast::<PyDict>() {
         d.iter()
             .map(|(k, v)| Ok((k.extract::<String>()?, v)))

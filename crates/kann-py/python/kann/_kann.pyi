@@ -30,8 +30,7 @@ class Fit:
     @overload
     def plot_spectrum(self, path: None = None, title: Optional[str] = None) -> bytes: ...
     @overload
-    def plot_spectrum(self, path: Union[str, "os.PathLike[str]"], title: Optional[str] = None) -> str: ...
-    def plot_spectrum(self, path: Optional[Union[str, "os.PathLike[str]"]] = None, title: Optional[str] = None) -> Union[bytes, str]:
+    def plot_spectrum(self, path: Union[str, "os.PathLike[str]"], title: Optional[str] = None) -> str:
         """The spectrum figure `analyze` draws (unit circle, zoom on |λ| > 0.99, τ(0.01) per
         eigenvalue). With ``path`` (``.png``): writes it and the SVG beside it, returns the PNG's
         path; without: returns the PNG bytes. ValueError for a path not ending in .png."""
@@ -63,20 +62,7 @@ class Fit:
         columns: int = 0,
         x_label: Optional[str] = None,
         y_label: str = "amplitude",
-    ) -> str: ...
-    def plot_reconstructions(
-        self,
-        h: FloatArray,
-        decode: Decoder = None,
-        groups: Groups = None,
-        kind: Literal["modulus", "plain"] = "modulus",
-        original: Optional[Curves] = None,
-        path: Optional[PathArg] = None,
-        title: Optional[str] = None,
-        columns: int = 0,
-        x_label: Optional[str] = None,
-        y_label: str = "amplitude",
-    ) -> Union[bytes, str]:
+    ) -> str:
         """Fig. 2 as `analyze ecg` draws it: per eigen-group S one panel with the median ± MAD
         (over the B sequences) of decode(h B |V_S U_S| Bᵀ) (Eq. 11, kind="modulus") or of
         decode(Re(h B V_S U_S) Bᵀ) (kind="plain"), over μ_r = median of decode(h) and μ =
@@ -129,8 +115,7 @@ class Fit:
     @overload
     def project(self, h: FloatArray, groups: Union[int, Sequence[int]], kind: str = "plain") -> npt.NDArray[Any]: ...
     @overload
-    def project(self, h: FloatArray, groups: Optional[Sequence[Sequence[int]]] = None, kind: str = "plain") -> List[npt.NDArray[Any]]: ...
-    def project(self, h: FloatArray, groups: Groups = None, kind: str = "plain") -> Any:
+    def project(self, h: FloatArray, groups: Optional[Sequence[Sequence[int]]] = None, kind: str = "plain") -> List[npt.NDArray[Any]]:
         """Projections of h [..., H] on eigen-groups. kind: "plain" Re(h B V_S U_S) Bᵀ [..., H];
         "modulus" h B |V_S U_S| Bᵀ (Eq. 11); "coordinates" (h B V)_S complex [..., |S|] (Eq. 7);
         "magnitude" |(h B V)_S| [..., |S|] (Eq. 10). One group -> an array, several -> a list."""
@@ -223,21 +208,7 @@ def plot_word_highlights(
     join_pieces: bool = True,
     html: bool = False,
     page_title: Optional[str] = None,
-) -> str: ...
-def plot_word_highlights(
-    tokens: Union[Sequence[str], Sequence[Sequence[str]]],
-    scores: Union[Scores, Sequence[Scores]],
-    path: Optional[PathArg] = None,
-    title: Union[str, Sequence[str], None] = None,
-    mode: Optional[Literal["level", "change"]] = None,
-    colormap: Optional[Literal["blues", "reds", "greens", "red-white-blue"]] = None,
-    score_label: Optional[str] = None,
-    min_score: Optional[float] = None,
-    max_score: Optional[float] = None,
-    join_pieces: bool = True,
-    html: bool = False,
-    page_title: Optional[str] = None,
-) -> Union[bytes, str]:
+) -> str:
     """Fig. 1 as `analyze imdb` draws it: tokens on backgrounds shaded by one score each.
 
     mode="level": the scores (e.g. m_S(h_t), Eq. 10) on the review's 2nd-98th percentile
