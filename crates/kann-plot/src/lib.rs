@@ -11,7 +11,7 @@
 //! - [`spectrum`]: eigenvalues `lambda_j` of the Koopman operator `C` (Eq. 4) in the complex plane with
 //!   the unit circle, the dominant ones labelled, and their memory horizon `tau_j(epsilon)` (Eq. 9).
 //! - [`word_highlight`] / [`word_highlight_html`] (Fig. 1): reviews whose tokens are shaded by the
-//!   projection magnitude `s(j, h_t)` (Eq. 10).
+//!   projection magnitude `s(j, h_t)` (Eq. 10); [`shade`] is `analyze imdb`'s colour range of them.
 //! - [`median_panels`] (Fig. 2, App. B): medians with MAD envelopes of the beats reconstructed from
 //!   component pairs (Eq. 11).
 //! - [`median_comparison`] (Fig. 3 left) and [`silhouette_curves`] (Fig. 3 right).
@@ -27,6 +27,7 @@ mod fonts;
 mod html;
 mod quality;
 mod scatter;
+mod shading;
 mod spectrum;
 mod sweep;
 mod training;
@@ -50,6 +51,7 @@ pub use quality::{
     roc_curve, training_curves,
 };
 pub use scatter::{WordScatterFigure, word_scatter};
+pub use shading::{CHANGE_LABEL, LEVEL_LABEL, ShadeMode, Shading, quantile, shade};
 pub use spectrum::{SpectraFigure, SpectrumFigure, memory_horizon, spectra, spectrum};
 pub use sweep::{
     RunSpectrum, SweepMetric, SweepNumbersFigure, SweepSpectraFigure, sweep_numbers, sweep_spectra,

@@ -23,6 +23,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+mod plots;
+
 /// Largest buffer (bytes) a non-contiguous states array is copied into, one chunk of whole
 /// sequences at a time (at least one sequence).
 pub const CHUNK_BYTES: usize = 64 << 20;
@@ -513,59 +515,167 @@ impl Fit {
                 self.model.hidden()
             )
         });
-        let (dir, stem, keep) = match &path {
-            Some(p) => {
-                let stem = match (p.extension().and_then(|e| e.to_str()), p.file_stem()) {
-                    (Some("png"), Some(stem)) => stem.to_string_lossy().into_owned(),
-                    _ => {
-                        return Err(PyValueError::new_err(format!(
-                            "path: expected a file name ending in .png, got {}",
-                            p.display()
-                        )));
-                    }
-                };
-                let dir = match p.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                    _ => std::path::PathBuf::from("."),
-                };
-                (dir, stem, true)
-            }
-            None => {
-                let dir = std::env::temp_dir().join(format!(
-                    "kann-plot-{}-{}",
-                    std::process::id(),
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos())
-                ));
-                std::fs::create_dir(&dir).map_err(|e| {
-                    PyValueError::new_err(format!("creating {}: {e}", dir.display()))
-                })?;
-                (dir, "spectrum".to_string(), false)
-            }
-        };
+        let target = plots::Target::new(path.as_deref(), "spectrum", &["png"])?;
         let drawn = py.allow_threads(|| {
-            kann_plot::spectrum(&dir, &stem, &kann_plot::SpectrumFigure::new(&title, &eig))
+            kann_plot::spectrum(
+                &target.dir,
+                &target.stem,
+                &kann_plot::SpectrumFigure::new(&title, &eig),
+            )
         });
-        let result = match drawn {
-            Ok(paths) if keep => Ok(paths
-                .png
-                .display()
-                .to_string()
-                .into_pyobject(py)?
-                .into_any()
-                .unbind()),
-            Ok(paths) => std::fs::read(&paths.png)
-                .map(|bytes| pyo3::types::PyBytes::new(py, &bytes).into_any().unbind())
-                .map_err(|e| {
-                    PyValueError::new_err(format!("reading {}: {e}", paths.png.display()))
-                }),
-            Err(e) => Err(PyValueError::new_err(e.to_string())),
+        target.finish(py, drawn)
+    }
+
+    /// The medians ± MAD of `h` reconstructed from eigen-groups, one panel per group, over the
+    /// median of `h` and of the original data: Fig. 2 as `analyze ecg` draws it (kann-plot
+    /// `median_panels`, median / MAD by kann-koopman `median_mad_over_time`).
+    ///
+    /// `h`: states `[B, H]` (e.g. the last encoder states) or `[B, T, H]` (the last step is
+    /// taken, as `analyze ecg` does). Per group `S` the latents are `h B |V_S U_S| Bᵀ` (Eq. 11,
+    /// `kind="modulus"`) or `Re(h B V_S U_S) Bᵀ` (`kind="plain"`, sign-invariant), then
+    /// `decode`d: `None` keeps them (curves over the H units), a float matrix `W [H, n]` maps
+    /// them to `latents W`, a callable `f(latents [m, H]) -> [m, n]` is called once on all
+    /// latents stacked (e.g. a PyTorch decoder). `groups`: `None` = the first four of
+    /// `fit.groups`, or indices / lists of indices as in `project`. `original`: curves
+    /// `[m', n]` (e.g. the input beats) whose median is drawn as `μ`; without it `μ` is the
+    /// median of the decoded rank-r projection `h B Bᵀ`. The reconstruction `μ_r` is the
+    /// median of `decode(h)`. Returns PNG bytes, or with `path` (`.png`) writes PNG + SVG and
+    /// returns the PNG's path.
+    #[pyo3(signature = (h, decode = None, groups = None, kind = "modulus", original = None,
+        path = None, title = None, columns = 0, x_label = None, y_label = "amplitude"))]
+    #[allow(clippy::too_many_arguments)]
+    fn plot_reconstructions(
+        &self,
+        py: Python<'_>,
+        h: &Bound<'_, PyAny>,
+        decode: Option<&Bound<'_, PyAny>>,
+        groups: Option<&Bound<'_, PyAny>>,
+        kind: &str,
+        original: Option<&Bound<'_, PyAny>>,
+        path: Option<std::path::PathBuf>,
+        title: Option<String>,
+        columns: usize,
+        x_label: Option<String>,
+        y_label: &str,
+    ) -> PyResult<PyObject> {
+        let how = match kind {
+            "modulus" => plots::Recon::Modulus,
+            "plain" => plots::Recon::Plain,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "kind: expected \"modulus\" (Eq. 11) or \"plain\" (sign-invariant), got {other:?}"
+                )));
+            }
         };
-        if !keep {
-            let _ = std::fs::remove_dir_all(&dir);
+        let k = self.model.hidden();
+        let sets = match groups {
+            Some(g) if !g.is_none() => read_groups(Some(g), &self.spectrum)?.0,
+            _ => self.spectrum.groups().into_iter().take(4).collect(),
+        };
+        let (data, lead) = read_rows(h, k, "h")?;
+        let (h_last, m) = match lead[..] {
+            [m] if m > 0 => (data, m),
+            [b, t] if b > 0 && t > 0 => {
+                let mut last = Vec::with_capacity(b * k);
+                for i in 0..b {
+                    let row = i * t + t - 1;
+                    last.extend_from_slice(&data[row * k..(row + 1) * k]);
+                }
+                (last, b)
+            }
+            _ => {
+                let mut shape = lead.clone();
+                shape.push(k);
+                return Err(PyValueError::new_err(format!(
+                    "h: expected states [B, H] = [B, {k}] or [B, T, H] = [B, T, {k}] with B, T >= 1, got shape {}",
+                    shape_str(&shape)
+                )));
+            }
+        };
+        let decoded = decode.is_some_and(|d| !d.is_none());
+        let mu = match original {
+            Some(o) if !o.is_none() => Some(plots::read_curves(o, "original", None)?),
+            _ => None,
+        };
+        let full = mu.is_none();
+        let latents = py
+            .allow_threads(|| {
+                plots::stacked_latents(&h_last, m, k, &self.model, &self.spectrum, &sets, how, full)
+            })
+            .map_err(value_error)?;
+        let rows = latents.len() / k;
+        let (curves, n) = plots::decode(py, decode, latents, rows, k)?;
+        if let Some((_, _, n0)) = &mu
+            && *n0 != n
+        {
+            return Err(PyValueError::new_err(format!(
+                "original: curves [m, {n0}] but the {} have {n} steps",
+                if decoded {
+                    "decoded latents"
+                } else {
+                    "latents (hidden size)"
+                }
+            )));
         }
-        result
+        let block = m * n;
+        let medians = py.allow_threads(|| -> PyResult<_> {
+            let blocks: Vec<(Vec<f64>, Vec<f64>)> = curves
+                .chunks(block)
+                .map(|c| plots::median_mad(c, m, n))
+                .collect::<PyResult<_>>()?;
+            let original = match &mu {
+                Some((d, mo, no)) => plots::median_mad(d, *mo, *no)?.0,
+                None => blocks[1].0.clone(),
+            };
+            Ok((original, blocks))
+        })?;
+        let (mu_median, blocks) = medians;
+        let skip = if full { 2 } else { 1 };
+        let panels: Vec<(String, Vec<f64>, Vec<f64>)> = sets
+            .iter()
+            .zip(blocks.iter().skip(skip))
+            .map(|(set, (med, mad))| {
+                (
+                    plots::panel_name(&self.spectrum, set),
+                    med.clone(),
+                    mad.clone(),
+                )
+            })
+            .collect();
+        let title = title.unwrap_or_else(|| {
+            let (head, inner) = match how {
+                plots::Recon::Modulus => ("Fig. 2, Eq. 11", "H B |V_J U_J| Bᵀ"),
+                plots::Recon::Plain => ("Fig. 2 sign-invariant", "Re(H B V_J U_J) Bᵀ"),
+            };
+            if decoded {
+                format!("{head}: F_dec({inner})")
+            } else {
+                format!("{head}: {inner}")
+            }
+        });
+        let orig_name = match (&mu, decoded) {
+            (Some(_), _) => "μ (original beats)".to_string(),
+            (None, true) => format!("decoded h B Bᵀ (rank {})", self.model.rank()),
+            (None, false) => format!("h B Bᵀ (rank {})", self.model.rank()),
+        };
+        let rec_name = if decoded {
+            "μ_r (network reconstruction)"
+        } else {
+            "h (the states)"
+        };
+        let x_label = x_label.unwrap_or_else(|| if decoded { "t" } else { "hidden unit" }.into());
+        let target = plots::Target::new(path.as_deref(), "reconstructions", &["png"])?;
+        plots::draw_panels(
+            py,
+            target,
+            &title,
+            (&orig_name, &mu_median),
+            (rec_name, &blocks[0].0),
+            &panels,
+            columns,
+            &x_label,
+            y_label,
+        )
     }
 
     /// Memory horizon `τ_j(ε) = log ε / log |λ_j|` per eigenvalue (Eq. 9); `inf` where
@@ -1295,6 +1405,9 @@ fn _kann(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(_fit_from_state, m)?)?;
     m.add_function(wrap_pyfunction!(_gram_from_state, m)?)?;
+    m.add_function(wrap_pyfunction!(plots::plot_word_highlights, m)?)?;
+    m.add_function(wrap_pyfunction!(plots::plot_medians, m)?)?;
+    m.add_function(wrap_pyfunction!(plots::median_mad_py, m)?)?;
     m.add("CHUNK_BYTES", CHUNK_BYTES)?;
     Ok(())
 }

@@ -10,13 +10,27 @@ eigenvalues give memory horizons (Eq. 9), its eigenvectors the projections (Eqs.
 >>> fit.predict(h, steps=1); fit.project(h, fit.groups[0])
 >>> acc = kann.GramAccumulator(dim); acc.push(chunk, lengths); acc.merge(other); acc.fit(rank=8)
 >>> kann.save(fit, "fit_dir"); kann.load("fit_dir")
+>>> fit.plot_spectrum(); fit.plot_reconstructions(h_last, decode=W)       # PNG bytes
+>>> kann.plot_word_highlights(tokens, scores, mode="level")                # Fig. 1, PNG bytes
+
+Figures are drawn by the same Rust code (kann-plot) as the ``analyze`` CLI.
 
 Submodules (imported on use): ``kann.torch`` (states of PyTorch RNNs; needs torch) and
 ``kann.dask`` (fits of dask arrays on a cluster; needs dask).
 """
 
 from ._io import load, save
-from ._kann import CHUNK_BYTES, Fit, GramAccumulator, fit
+from ._kann import CHUNK_BYTES, Fit, GramAccumulator, fit, median_mad, plot_medians, plot_word_highlights
 
-__all__ = ["CHUNK_BYTES", "Fit", "GramAccumulator", "fit", "load", "save"]
+__all__ = [
+    "CHUNK_BYTES",
+    "Fit",
+    "GramAccumulator",
+    "fit",
+    "load",
+    "median_mad",
+    "plot_medians",
+    "plot_word_highlights",
+    "save",
+]
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Type stubs of the native module kann._kann (Rust, PyO3)."""
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, Dict, Literal, Mapping, List, Optional, Sequence, Tuple, Union, overload
 
 import os
 
@@ -11,6 +11,10 @@ FloatArray = Union[npt.NDArray[np.float32], npt.NDArray[np.float64]]
 Lengths = Union[Sequence[int], npt.NDArray[np.integer], npt.NDArray[np.bool_], npt.NDArray[np.floating]]
 RankArg = Union[int, float, None]
 Groups = Union[int, Sequence[int], Sequence[Sequence[int]], None]
+PathArg = Union[str, "os.PathLike[str]"]
+Scores = Union[FloatArray, Sequence[float]]
+Curves = Union[FloatArray, Sequence[Sequence[float]]]
+Decoder = Union[Callable[[npt.NDArray[np.float64]], Any], FloatArray, None]
 
 CHUNK_BYTES: int
 
@@ -26,11 +30,49 @@ class Fit:
     @overload
     def plot_spectrum(self, path: None = None, title: Optional[str] = None) -> bytes: ...
     @overload
-    def plot_spectrum(self, path: Union[str, "os.PathLike[str]"], title: Optional[str] = None) -> str: ...
-    def plot_spectrum(self, path: Optional[Union[str, "os.PathLike[str]"]] = None, title: Optional[str] = None) -> Union[bytes, str]:
+    def plot_spectrum(self, path: Union[str, "os.PathLike[str]"], title: Optional[str] = None) -> str:
         """The spectrum figure `analyze` draws (unit circle, zoom on |λ| > 0.99, τ(0.01) per
         eigenvalue). With ``path`` (``.png``): writes it and the SVG beside it, returns the PNG's
         path; without: returns the PNG bytes. ValueError for a path not ending in .png."""
+    @overload
+    def plot_reconstructions(
+        self,
+        h: FloatArray,
+        decode: Decoder = None,
+        groups: Groups = None,
+        kind: Literal["modulus", "plain"] = "modulus",
+        original: Optional[Curves] = None,
+        path: None = None,
+        title: Optional[str] = None,
+        columns: int = 0,
+        x_label: Optional[str] = None,
+        y_label: str = "amplitude",
+    ) -> bytes: ...
+    @overload
+    def plot_reconstructions(
+        self,
+        h: FloatArray,
+        decode: Decoder = None,
+        groups: Groups = None,
+        kind: Literal["modulus", "plain"] = "modulus",
+        original: Optional[Curves] = None,
+        *,
+        path: PathArg,
+        title: Optional[str] = None,
+        columns: int = 0,
+        x_label: Optional[str] = None,
+        y_label: str = "amplitude",
+    ) -> str:
+        """Fig. 2 as `analyze ecg` draws it: per eigen-group S one panel with the median ± MAD
+        (over the B sequences) of decode(h B |V_S U_S| Bᵀ) (Eq. 11, kind="modulus") or of
+        decode(Re(h B V_S U_S) Bᵀ) (kind="plain"), over μ_r = median of decode(h) and μ =
+        median of ``original`` [m', n] (or, without it, of decode(h B Bᵀ)).
+
+        h: [B, H], or [B, T, H] (the last step is taken). decode: None (curves over the H
+        units), a matrix W [H, n] (latents @ W) or a callable [m, H] -> [m, n], called once on
+        all latents stacked. groups: None = the first four of ``groups``. Returns PNG bytes, or
+        with ``path`` (.png) writes PNG + SVG and returns the PNG's path. ValueError / TypeError
+        for wrong shapes or types (naming the argument and the shape)."""
     @property
     def relative_error(self) -> Optional[float]:
         """e_rel (Eq. 12) on the real steps the fit was scored on; None if not scored."""
@@ -73,8 +115,7 @@ class Fit:
     @overload
     def project(self, h: FloatArray, groups: Union[int, Sequence[int]], kind: str = "plain") -> npt.NDArray[Any]: ...
     @overload
-    def project(self, h: FloatArray, groups: Optional[Sequence[Sequence[int]]] = None, kind: str = "plain") -> List[npt.NDArray[Any]]: ...
-    def project(self, h: FloatArray, groups: Groups = None, kind: str = "plain") -> Any:
+    def project(self, h: FloatArray, groups: Optional[Sequence[Sequence[int]]] = None, kind: str = "plain") -> List[npt.NDArray[Any]]:
         """Projections of h [..., H] on eigen-groups. kind: "plain" Re(h B V_S U_S) Bᵀ [..., H];
         "modulus" h B |V_S U_S| Bᵀ (Eq. 11); "coordinates" (h B V)_S complex [..., |S|] (Eq. 7);
         "magnitude" |(h B V)_S| [..., |S|] (Eq. 10). One group -> an array, several -> a list."""
@@ -121,6 +162,79 @@ def fit(
     released. lengths: int [B] or 0/1 mask [B, T]. rank: None (min(pairs, H) − 1), an int, or an
     energy fraction in (0, 1]. fit_steps: "real" or "all" (padding included). precision: "f64"
     or "mixed"."""
+
+@overload
+def plot_word_highlights(
+    tokens: Sequence[str],
+    scores: Scores,
+    path: None = None,
+    title: Optional[str] = None,
+    mode: Optional[Literal["level", "change"]] = None,
+    colormap: Optional[Literal["blues", "reds", "greens", "red-white-blue"]] = None,
+    score_label: Optional[str] = None,
+    min_score: Optional[float] = None,
+    max_score: Optional[float] = None,
+    join_pieces: bool = True,
+    html: Literal[False] = False,
+    page_title: Optional[str] = None,
+) -> bytes: ...
+@overload
+def plot_word_highlights(
+    tokens: Union[Sequence[str], Sequence[Sequence[str]]],
+    scores: Union[Scores, Sequence[Scores]],
+    path: None = None,
+    title: Union[str, Sequence[str], None] = None,
+    mode: Optional[Literal["level", "change"]] = None,
+    colormap: Optional[Literal["blues", "reds", "greens", "red-white-blue"]] = None,
+    score_label: Optional[str] = None,
+    min_score: Optional[float] = None,
+    max_score: Optional[float] = None,
+    join_pieces: bool = True,
+    *,
+    html: Literal[True],
+    page_title: Optional[str] = None,
+) -> str: ...
+@overload
+def plot_word_highlights(
+    tokens: Union[Sequence[str], Sequence[Sequence[str]]],
+    scores: Union[Scores, Sequence[Scores]],
+    path: PathArg,
+    title: Union[str, Sequence[str], None] = None,
+    mode: Optional[Literal["level", "change"]] = None,
+    colormap: Optional[Literal["blues", "reds", "greens", "red-white-blue"]] = None,
+    score_label: Optional[str] = None,
+    min_score: Optional[float] = None,
+    max_score: Optional[float] = None,
+    join_pieces: bool = True,
+    html: bool = False,
+    page_title: Optional[str] = None,
+) -> str:
+    """Fig. 1 as `analyze imdb` draws it: tokens on backgrounds shaded by one score each.
+
+    mode="level": the scores (e.g. m_S(h_t), Eq. 10) on the review's 2nd-98th percentile
+    range; mode="change": their per-token change on red-white-blue, symmetric, range the 95th
+    percentile of |change| (analyze imdb's rule and labels); None: the scores as given on
+    [min_score, max_score] (default [0, max]; signed scores need min_score). ``##`` word pieces
+    are joined unless join_pieces=False.
+
+    One review (tokens a list of str, scores [len(tokens)]) or several (lists of each; HTML
+    only). path ".png": PNG + SVG written, the PNG's path returned; ".html": the page written,
+    its path returned; no path: the PNG's bytes, or the page as a str with html=True."""
+
+def median_mad(curves: Curves) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(median, MAD) per step of curves [m, n] over the m rows, as analyze ecg computes the
+    envelopes of Figs. 2-3."""
+
+def plot_medians(
+    series: Union[Mapping[str, Curves], Sequence[Tuple[str, Curves]]],
+    path: Optional[PathArg] = None,
+    title: Optional[str] = None,
+    x_label: str = "t",
+    y_label: str = "amplitude",
+) -> Union[bytes, str]:
+    """Fig. 3 (left) as analyze ecg draws it: the median ± MAD of each named set of curves
+    [m, n] (same n) on one axis. PNG bytes, or with ``path`` (.png) PNG + SVG written and the
+    PNG's path returned."""
 
 def _fit_from_state(state: Dict[str, Any]) -> Fit: ...
 def _gram_from_state(state: Dict[str, Any]) -> GramAccumulator: ...
