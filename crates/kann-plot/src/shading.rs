@@ -9,8 +9,8 @@
 //!   diverging map symmetric about 0 whose range is the review's 95th percentile of `|change|`.
 //!   The first piece (a change from the zero initial state) is shown as 0.
 //!
-//! The same rule as `crates/analyze/src/imdb/shading.rs` (kept here, without burn, so that the
-//! Python package draws what `analyze imdb` draws), with its labels.
+//! `analyze imdb` and the Python package both shade with it (it lives here, without burn, so that
+//! a notebook draws what `analyze imdb` draws), with its labels.
 
 use crate::colors::ColorMap;
 

@@ -11,11 +11,11 @@ use kann_plot::{
 };
 
 use super::report::Highlight;
-use super::shading::{ShadeMode, Shading, shade};
 use super::test_pass::ImdbAgreement;
 use super::word_stats::WordStatsReport;
 use super::words::{ChannelStats, PolarityLexicon, WordMeans, scored_words};
 use crate::common::{FigureFile, figure_file};
+use kann_plot::{CHANGE_LABEL, LEVEL_LABEL, ShadeMode, Shading, shade};
 
 /// A review to shade, with the levels `m_S(h_t)` of several sets.
 #[derive(Debug, Clone)]
@@ -55,9 +55,6 @@ fn text<'a>(
         ..HighlightedText::new(title, tokens, &s.scores)
     }
 }
-
-const LEVEL_LABEL: &str = "m_S(h_t), Eq. 10 (range: review's 2nd-98th pct)";
-const CHANGE_LABEL: &str = "m_S(h_t) - m_S(h_t-1) (range: review's 95th pct)";
 
 /// Writes the PNG/SVG pair (level and change of the first set) of every review and one HTML
 /// page with every set in both modes. Returns the figures, the highlights and the page.

@@ -11,7 +11,7 @@
 //!    of KANN's one-step prediction with the network beside the trivial and rank-r baselines, and
 //!    the per-word changes of every tracked group against a training-label word polarity.
 //! 5. [`contextual`]: the "not bad"/"not good" batch and its best group, with two null tests.
-//! 6. [`figures`] ([`shading`]) and [`report`].
+//! 6. [`figures`] (shaded by `kann_plot::shade`) and [`report`].
 
 pub mod contextual;
 pub mod data;
@@ -20,7 +20,6 @@ pub mod fit_modes;
 pub mod readout;
 pub mod report;
 pub mod sentiment;
-pub mod shading;
 pub mod test_pass;
 pub mod word_stats;
 pub mod words;
