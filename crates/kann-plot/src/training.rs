@@ -347,9 +347,9 @@ impl Figure for TrainingTracesFigure<'_> {
                     named = true;
                 }
             }
-            line_chart(
-                cell, p.caption, "epoch", p.y_label, &lines, p.y_range, false,
-            )?;
+            // Epochs are labelled as whole numbers (probes between epochs still sit at their
+            // fractional epoch).
+            line_chart(cell, p.caption, "epoch", p.y_label, &lines, p.y_range, true)?;
         }
         Ok(())
     }
