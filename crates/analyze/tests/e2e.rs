@@ -173,6 +173,7 @@ fn check_ecg(run: &Path, data: &Path) {
             "pca_explained_variance",
             "e_rel_batch",
             "e_rel_normal_test",
+            "e_rel_intervals",
             "silhouette",
             "agreement",
             "fig2_curves",
@@ -191,6 +192,18 @@ fn check_ecg(run: &Path, data: &Path) {
     assert!(ci.count_above_ci[0] <= ci.count_above_ci[1]);
     assert_eq!(ci.eigen.len(), json.num_eigenvalues.min(8));
     assert!(ci.eigen.iter().all(|e| e.modulus_ci[0] <= e.modulus_ci[1]));
+    // e_rel on the normal test beats beside the trivial predictor (fitted and scored apart).
+    let e = json
+        .e_rel_intervals
+        .as_ref()
+        .expect("e_rel intervals by default");
+    assert!(!e.in_sample);
+    assert_eq!(e.targets, json.e_rel_normal_test.targets);
+    assert!(
+        (e.kann - json.e_rel_normal_test.e_rel).abs() < 1e-9,
+        "{e:?}"
+    );
+    assert!(json.agreement.intervals.is_some());
     assert!(
         std::fs::read_to_string(run.join("report.md"))
             .unwrap()
@@ -338,6 +351,7 @@ fn check_imdb(run: &Path, data: &Path) {
             "fit_steps",
             "spectra",
             "spectrum_intervals",
+            "e_rel_intervals",
             "sentiment",
             "word_stats",
             "contextual",
@@ -368,6 +382,18 @@ fn check_imdb(run: &Path, data: &Path) {
         assert!((0.0..=1.0).contains(&hi.abs()) && lo <= hi, "{ci:?}");
     }
     assert!(ci.trivial_ci[0] <= ci.trivial && ci.trivial <= ci.trivial_ci[1]);
+    // e_rel beside the trivial predictor, on the batch's real steps (in-sample).
+    let e = json
+        .e_rel_intervals
+        .as_ref()
+        .expect("e_rel intervals by default");
+    assert!(e.in_sample);
+    assert_eq!(e.targets, json.spectra[0].e_rel_real_steps.targets);
+    assert!(
+        (e.kann - json.spectra[0].e_rel_real_steps.e_rel).abs() < 1e-9,
+        "{e:?}"
+    );
+    assert!((e.difference - (e.trivial - e.kann)).abs() < 1e-12);
     assert!((ci.difference - (ci.kann - ci.trivial)).abs() < 1e-12);
     assert!(
         std::fs::read_to_string(run.join("report.md"))

@@ -189,24 +189,49 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         || net.encode(&all_normal),
     )?;
     let e_rel_test = kann::e_rel(&states_t, &cell.fit)?;
+    let batch_grams = if args.common.bootstrap > 0 {
+        Some(kann_koopman::SequenceGrams::from_states(
+            &states,
+            cell.fit.model.precision,
+        )?)
+    } else {
+        None
+    };
+    let e_rel_intervals = match &batch_grams {
+        Some(grams) => Some(step(
+            &format!(
+                "bootstrap intervals of e_rel beside the trivial predictor ({} replicates)",
+                args.common.bootstrap
+            ),
+            || {
+                crate::intervals::e_rel_intervals(
+                    grams,
+                    cell.fit.model.rank(),
+                    &crate::intervals::ErrorPairs::of(&states_t),
+                    false,
+                    args.common.bootstrap,
+                    args.common.seed,
+                )
+            },
+        )?),
+        None => None,
+    };
     let normal_values = beat_values(&all_normal);
     let (mut agreement, losses) =
         agreement::agreement(&net, &states_t, &normal_values, &cell.fit, thr, b)?;
-    if args.common.bootstrap > 0 {
+    if let Some(grams) = &batch_grams {
         agreement.intervals = Some(step(
             &format!(
                 "bootstrap intervals of the agreements ({} replicates over the batch and the normal beats)",
                 args.common.bootstrap
             ),
             || {
-                let grams =
-                    kann_koopman::SequenceGrams::from_states(&states, cell.fit.model.precision)?;
                 agreement::intervals(
                     &net,
                     &states_t,
                     &normal_values,
                     &losses,
-                    &grams,
+                    grams,
                     &cell.fit,
                     thr,
                     args.common.bootstrap,
@@ -293,6 +318,7 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         pca_explained_variance: pca_ratio,
         e_rel_batch: kann::e_rel(&states, &cell.fit)?,
         e_rel_normal_test: e_rel_test,
+        e_rel_intervals,
         silhouette: sil.summary(2 * b),
         agreement,
         fig2_curves: crate::report_html::ecg::Fig2Curves {

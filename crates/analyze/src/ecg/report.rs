@@ -115,6 +115,10 @@ pub struct EcgReport {
     pub e_rel_batch: ErelSummary,
     /// `e_rel` on all normal test beats with the same fit (the paper's batch of 145).
     pub e_rel_normal_test: ErelSummary,
+    /// Bootstrap intervals of that e_rel beside the trivial predictor's (refits on resampled
+    /// batches, scores on resampled normal beats; `--bootstrap`, absent with `--bootstrap 0`).
+    #[serde(default)]
+    pub e_rel_intervals: Option<crate::intervals::ErelIntervals>,
     /// Fig. 3 (right) with the random-direction baseline.
     pub silhouette: SilhouetteSummary,
     /// Fig. 4 (right) with the trivial-predictor baseline.
@@ -489,6 +493,12 @@ pub fn ecg_body(r: &EcgReport) -> String {
         s.push_str(&format!(
             "Intervals: {}.\n\n",
             crate::intervals::agreement_line(ci, "normal beats")
+        ));
+    }
+    if let Some(e) = &r.e_rel_intervals {
+        s.push_str(&format!(
+            "One-step error on all normal test beats, beside the trivial predictor: {}.\n\n",
+            crate::intervals::e_rel_line(e)
         ));
     }
     let sil = &r.silhouette;

@@ -91,6 +91,31 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
         },
     )?;
 
+    let e_rel_intervals = if args.common.bootstrap > 0 {
+        Some(step(
+            &format!(
+                "bootstrap intervals of e_rel beside the trivial predictor ({} replicates)",
+                args.common.bootstrap
+            ),
+            || {
+                let grams = kann_koopman::SequenceGrams::from_states(
+                    &fitted_states(&states, args.fit_steps)?,
+                    fit.model.precision,
+                )?;
+                crate::intervals::e_rel_intervals(
+                    &grams,
+                    fit.model.rank(),
+                    &crate::intervals::ErrorPairs::of(&states),
+                    true,
+                    args.common.bootstrap,
+                    args.common.seed,
+                )
+            },
+        )?)
+    } else {
+        None
+    };
+
     let sentiment = step("readout test on the analysis and held-out batches", || {
         sentiment_stage(&imdb, fit, &states, &batch, &held, args)
     })?;
@@ -243,6 +268,7 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
         fit_steps: args.fit_steps,
         spectra: fits.summaries,
         spectrum_intervals: intervals,
+        e_rel_intervals,
         sentiment,
         word_stats,
         contextual,

@@ -83,6 +83,10 @@ pub struct ImdbReport {
     /// absent with `--bootstrap 0`).
     #[serde(default)]
     pub spectrum_intervals: Option<kann_koopman::SpectrumIntervals>,
+    /// Bootstrap intervals of the used fit's e_rel on the batch's real steps, beside the trivial
+    /// predictor's (`--bootstrap`; absent with `--bootstrap 0`).
+    #[serde(default)]
+    pub e_rel_intervals: Option<crate::intervals::ErelIntervals>,
     /// The readout test.
     pub sentiment: SentimentReport,
     /// App. A over the test set.
@@ -419,6 +423,12 @@ pub fn body(r: &ImdbReport) -> String {
             "\nIntervals of the used fit: {}. The count's interval is what another draw of {} reviews could give; it does not cover the choice between the two fits.\n",
             crate::kann::intervals_line(ci, st.batch),
             st.batch
+        ));
+    }
+    if let Some(e) = &r.e_rel_intervals {
+        s.push_str(&format!(
+            "\nOne-step error of the used fit on the batch's real steps, beside the trivial predictor (refits and scores on the same resampled reviews): {}.\n",
+            crate::intervals::e_rel_line(e)
         ));
     }
     let sv = &r.sentiment;

@@ -10,7 +10,7 @@ use anyhow::Result;
 use kann_plot::{Claim, HtmlReport, Section};
 use serde::{Deserialize, Serialize};
 
-use super::{agreement_claim, claim, claim_without_baseline, pct, svg_of, write_page};
+use super::{agreement_claim, claim, claim_without_baseline, e_rel_claim, pct, svg_of, write_page};
 use crate::ecg::EcgReport;
 use crate::ecg::medians::MedianCurve;
 use crate::report::{fmt_erel, fmt_lambda, fmt_tau};
@@ -128,11 +128,11 @@ pub fn claims(r: &EcgReport) -> Vec<Claim> {
             a.trivial_agreement,
             a.intervals.as_ref(),
         ),
-        claim_without_baseline(
-            "The linear model predicts the next state (Sec. 4.3, Eq. 12)",
+        e_rel_claim(
             "e_rel 0.0056",
             format!("e_rel {}", fmt_erel(&r.e_rel_normal_test)),
-            "none computed",
+            r.e_rel_intervals.as_ref(),
+            "none computed without --bootstrap",
         ),
     ]
 }

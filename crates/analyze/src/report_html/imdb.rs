@@ -12,7 +12,7 @@ use kann_koopman::States;
 use kann_plot::{Claim, HtmlReport, Section};
 use serde::{Deserialize, Serialize};
 
-use super::{agreement_claim, claim, claim_without_baseline, pct, svg_of, write_page};
+use super::{agreement_claim, claim, claim_without_baseline, e_rel_claim, pct, svg_of, write_page};
 use crate::imdb::ImdbReport;
 use crate::imdb::data::{ImdbRun, Item};
 use crate::imdb::word_stats::{GroupWordStats, readout_contribution_direction};
@@ -308,11 +308,11 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
         trivial,
         a.intervals.as_ref(),
     ));
-    rows.push(claim_without_baseline(
-        "The linear model predicts the next state (Sec. 4.3, Eq. 12)",
+    rows.push(e_rel_claim(
         "e_rel 0.095",
         format!("e_rel {}", fmt_erel(&used.e_rel_real_steps)),
-        "none computed here (see analyze fixed-points)",
+        r.e_rel_intervals.as_ref(),
+        "none computed without --bootstrap (see analyze fixed-points)",
     ));
     rows
 }

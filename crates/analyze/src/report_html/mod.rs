@@ -84,6 +84,41 @@ pub fn agreement_claim(
     c
 }
 
+/// The Eq. 12 row: KANN's e_rel against the trivial predictor `h_{t+1} = h_t` (lower is better).
+/// With bootstrap intervals the interval of `trivial − KANN` decides against a margin of 10% of
+/// the trivial predictor's e_rel ([`kann_plot::verdict_from_interval`]); without them the row has
+/// no baseline (`ours`, `why_none`) and is inconclusive.
+pub fn e_rel_claim(
+    paper: &str,
+    ours: String,
+    intervals: Option<&crate::intervals::ErelIntervals>,
+    why_none: &str,
+) -> Claim {
+    const WHAT: &str = "The linear model predicts the next state (Sec. 4.3, Eq. 12)";
+    match intervals {
+        None => claim_without_baseline(WHAT, paper, ours, why_none),
+        Some(e) => Claim {
+            claim: WHAT.to_string(),
+            paper: paper.to_string(),
+            ours: format!(
+                "e_rel {:.4} [{:.4}, {:.4}] ({} targets); trivial − KANN {:+.4} [{:+.4}, {:+.4}]",
+                e.kann,
+                e.kann_ci[0],
+                e.kann_ci[1],
+                e.targets,
+                e.difference,
+                e.difference_ci[0],
+                e.difference_ci[1]
+            ),
+            baseline: format!(
+                "trivial h_(t+1) = h_t: e_rel {:.4} [{:.4}, {:.4}]; margin 10% of it",
+                e.trivial, e.trivial_ci[0], e.trivial_ci[1]
+            ),
+            verdict: kann_plot::verdict_from_interval(e.difference_ci, 0.1 * e.trivial),
+        },
+    }
+}
+
 /// A claim row for which the analysis computes no baseline: always inconclusive by the rule
 /// (a missing number), with the reason in the baseline cell.
 pub fn claim_without_baseline(what: &str, paper: &str, ours: String, why: &str) -> Claim {
