@@ -6,6 +6,7 @@
 //!   recalls at chance;
 //! - at every epoch whose validation recall is at least 90%, there are at least 3 (the mean
 //!   mode and a slow group beside it).
+//!
 //! Measured on this config (docs/training-probe.md): the slow group is there from epoch 1, when
 //! recall first rises above chance (55% against 25%), seven epochs before recall crosses 90%;
 //! so on this model the slow modes come with the first recall, not with the 90% crossing.
