@@ -91,19 +91,24 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
         },
     )?;
 
-    let e_rel_intervals = if args.common.bootstrap > 0 {
-        Some(step(
+    // The batch's per-sequence Grams, which the e_rel and agreement replicates refit from.
+    let batch_grams = if args.common.bootstrap > 0 {
+        Some(kann_koopman::SequenceGrams::from_states(
+            &fitted_states(&states, args.fit_steps)?,
+            fit.model.precision,
+        )?)
+    } else {
+        None
+    };
+    let e_rel_intervals = match &batch_grams {
+        Some(grams) => Some(step(
             &format!(
                 "bootstrap intervals of e_rel beside the trivial predictor ({} replicates)",
                 args.common.bootstrap
             ),
             || {
-                let grams = kann_koopman::SequenceGrams::from_states(
-                    &fitted_states(&states, args.fit_steps)?,
-                    fit.model.precision,
-                )?;
                 crate::intervals::e_rel_intervals(
-                    &grams,
+                    grams,
                     fit.model.rank(),
                     &crate::intervals::ErrorPairs::of(&states),
                     true,
@@ -111,9 +116,8 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
                     args.common.seed,
                 )
             },
-        )?)
-    } else {
-        None
+        )?),
+        None => None,
     };
 
     let sentiment = step("readout test on the analysis and held-out batches", || {
@@ -134,19 +138,15 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
         "h_T^KANN = h_(T-1) B C B^T (Eq. 6) with C of the {} fit on the {}-review analysis batch; class = sign of the readout logit G(h); test split streamed {} reviews at a time",
         args.fit_steps, args.common.batch, args.stream_batch
     ));
-    if args.common.bootstrap > 0 {
+    if let Some(grams) = &batch_grams {
         agreement.intervals = Some(step(
             &format!(
                 "bootstrap intervals of the agreements ({} replicates over the batch and the test reviews)",
                 args.common.bootstrap
             ),
             || {
-                let grams = kann_koopman::SequenceGrams::from_states(
-                    &fitted_states(&states, args.fit_steps)?,
-                    fit.model.precision,
-                )?;
                 crate::intervals::agreement_intervals(
-                    &grams,
+                    grams,
                     fit.model.rank(),
                     &ends.trivial_agrees,
                     args.common.bootstrap,
