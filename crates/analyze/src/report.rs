@@ -159,18 +159,9 @@ pub fn fmt_erel(e: &ErelSummary) -> String {
     format!("{:.4} ({} targets)", e.e_rel, e.targets)
 }
 
-/// Formats an eigenvalue.
-pub fn fmt_lambda(re: f64, im: f64) -> String {
-    if im.abs() < 1e-12 {
-        format!("{re:.4}")
-    } else {
-        format!(
-            "{re:.4}{}{:.4}i",
-            if im < 0.0 { "-" } else { "+" },
-            im.abs()
-        )
-    }
-}
+/// Formats an eigenvalue (`0.9950+0.0300i`; one formatter for the reports and the Python
+/// figures' captions, in kann-plot).
+pub use kann_plot::fmt_lambda;
 
 /// Formats a memory horizon `τ` (Eq. 9) of an eigenvalue of modulus `modulus`: a number, `inf`
 /// for `|λ| = 1` (infinite memory), or `inf (unstable)` for `|λ| > 1`, whose powers grow.

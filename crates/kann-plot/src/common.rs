@@ -341,6 +341,20 @@ pub(crate) fn fmt_tick(v: f64, span: f64) -> String {
     if s == "-0" { "0".to_string() } else { s }
 }
 
+/// An eigenvalue as the reports and captions write it: `0.9950` when real (|Im| < 1e-12),
+/// else `0.9950+0.0300i`.
+pub fn fmt_lambda(re: f64, im: f64) -> String {
+    if im.abs() < 1e-12 {
+        format!("{re:.4}")
+    } else {
+        format!(
+            "{re:.4}{}{:.4}i",
+            if im < 0.0 { "-" } else { "+" },
+            im.abs()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

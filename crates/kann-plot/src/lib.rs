@@ -34,7 +34,7 @@ mod training;
 mod words;
 
 pub use colors::{ColorMap, Rgb};
-pub use common::{FigurePaths, PlotError};
+pub use common::{FigurePaths, PlotError, fmt_lambda};
 pub use ecg::{
     Band, Curve, MedianComparisonFigure, MedianPanel, MedianPanelsFigure, MedianSeries,
     SilhouetteFigure, TimeMarker, median_comparison, median_panels, silhouette_curves,

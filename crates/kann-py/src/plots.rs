@@ -547,19 +547,6 @@ fn set_name(set: &[usize]) -> String {
         .join(",")
 }
 
-/// An eigenvalue as `analyze`'s reports write it (`0.9950+0.0300i`).
-fn fmt_lambda(re: f64, im: f64) -> String {
-    if im.abs() < 1e-12 {
-        format!("{re:.4}")
-    } else {
-        format!(
-            "{re:.4}{}{:.4}i",
-            if im < 0.0 { "-" } else { "+" },
-            im.abs()
-        )
-    }
-}
-
 /// The panel caption of `analyze ecg`'s Fig. 2: `{u1,u2}, λ = 0.9950+0.0300i`, with
 /// ` (not a conjugate pair)` for a set that is not one conjugate pair of the spectrum.
 pub(crate) fn panel_name(spectrum: &Spectrum, set: &[usize]) -> String {
@@ -568,7 +555,7 @@ pub(crate) fn panel_name(spectrum: &Spectrum, set: &[usize]) -> String {
     format!(
         "{{{}}}, λ = {}{}",
         set_name(set),
-        fmt_lambda(l.re, l.im),
+        kann_plot::fmt_lambda(l.re, l.im),
         if conjugate {
             ""
         } else {
