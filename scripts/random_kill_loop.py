@@ -5,12 +5,13 @@ compare every file of the run folder with an uninterrupted run's.
     python3 scripts/random_kill_loop.py --train target/release/train --kills 30
 
 What is compared: every file the run keeps (weights, optimiser state, config, metrics, summary,
-the checkpoint's state), byte for byte, except the columns and keys that hold wall-clock times
-(`*_seconds`) and the files derived from them (their checksums: `*.crc32` of files with times,
-the checkpoint's `manifest.json`), and `train.log` (it records each session). Weights files are
-compared with burn's `param_id` fields zeroed: burn draws those ids at random in every process, so
-two uninterrupted runs differ there too; `optim.bpk` (Adam's state, keyed and ordered by those ids)
-is not compared byte for byte: the resumed epochs' equal metrics and weights check it. A kill before the
+the checkpoint's state, the probe's spectra), byte for byte, except the columns and keys that hold
+wall-clock times (`*_seconds`, the probe's `seconds`) and the files derived from them (their
+checksums: `*.crc32` of files with times, the checkpoint's `manifest.json`), and `train.log` (it
+records each session). Weights files are compared with burn's `param_id` fields zeroed: burn draws
+those ids at random in every process, so two uninterrupted runs differ there too; `optim.bpk`
+(Adam's state, keyed and ordered by those ids) is not compared byte for byte: the resumed epochs'
+equal metrics and weights check it. A kill before the
 first checkpoint leaves a run that cannot be resumed; the loop then removes the folder and starts
 again, as the error message tells a user to. Exit status 0 when every compared file is equal.
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 
 SKIPPED = {"train.log", "run.lock", "manifest.json", "optim.bpk"}
 PARAM_ID = b"\x68param_id\x1b"  # a CBOR key "param_id" followed by an 8-byte id
-TIMED = {"metrics.csv", "summary.json", "state.json"}
+TIMED = {"metrics.csv", "summary.json", "state.json", "probe.jsonl"}
 
 
 def without_times(path: Path) -> object:
@@ -40,6 +41,8 @@ def without_times(path: Path) -> object:
     text = path.read_text()
     if path.suffix == ".json":
         return strip_seconds(json.loads(text))
+    if path.suffix == ".jsonl":
+        return [strip_seconds(json.loads(line)) for line in text.splitlines() if line]
     rows = list(csv.reader(io.StringIO(text)))
     keep = [i for i, name in enumerate(rows[0]) if not name.endswith("_seconds")]
     return [[row[i] for i in keep] for row in rows]
