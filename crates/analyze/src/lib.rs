@@ -90,16 +90,6 @@ fn snapshot(dir: &std::path::Path) -> Snapshot {
         .unwrap_or_default()
 }
 
-/// Whether `name` is a temporary file of a killed write (`.x.tmp-<pid>`, `x.tmp-<pid>`,
-/// `.stem.<pid>.<n>.tmp.png`).
-fn is_temp_leftover(name: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    name.rsplit_once(".tmp-")
-        .is_some_and(|(_, pid)| digits(pid))
-        || (name.starts_with('.') && name.contains(".tmp."))
-        || kann_models::atomic::is_temp_name(name)
-}
-
 /// Runs one analysis of a run folder so that the folder never silently mixes two analyses.
 ///
 /// An analysis writes many files (figures, `report.md`, `report.json`) into the run folder; they
@@ -125,7 +115,9 @@ pub fn guarded<T>(
     let _lock = kann_models::lock::lock_run_dir(&run)?;
     if let Ok(entries) = std::fs::read_dir(&run) {
         for e in entries.flatten() {
-            if is_temp_leftover(&e.file_name().to_string_lossy()) && e.path().is_file() {
+            if kann_models::atomic::is_temp_name(&e.file_name().to_string_lossy())
+                && e.path().is_file()
+            {
                 let _ = std::fs::remove_file(e.path());
             }
         }

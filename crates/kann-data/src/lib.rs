@@ -56,7 +56,6 @@ pub mod progress;
 pub mod testdata;
 pub mod tokenizer;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
@@ -122,28 +121,12 @@ fn choose_data_dir(given: Option<&Path>, env: Option<PathBuf>, shared: &Path) ->
     PathBuf::from(DEFAULT_DATA_DIR)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, then
-/// renamed over `path`.
+/// Writes `bytes` to `path` atomically, with the workspace's one writer (`kann_run::atomic`: a
+/// fresh temporary file in the same folder, synced, then renamed over `path`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
+    kann_run::atomic::write_atomic(path, bytes).map_err(|e| {
+        let (_, error) = e.into_io();
+        Error::io(path, error)
     })
 }
 

@@ -6,7 +6,7 @@ use crate::states::States;
 use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
 use serde::Serialize;
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Element type of a written `.npy` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -515,38 +515,22 @@ fn to_f64<T>(path: &Path, v: std::io::Result<Vec<T>>, f: impl Fn(T) -> f64) -> R
         .collect())
 }
 
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".tmp-{}", std::process::id()));
-    path.with_file_name(name)
-}
-
-/// Writes a file atomically: `write` fills a temporary file next to `path`, which is then
-/// renamed over `path`.
+/// Writes a file atomically with the workspace's one writer (`kann_run::atomic`): `write` fills
+/// a fresh temporary file next to `path` (never through a link), which is synced and renamed over
+/// `path`.
 pub fn write_atomic(
     path: impl AsRef<Path>,
-    write: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>,
+    write: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
     let path = path.as_ref();
-    let tmp = temp_path(path);
-    let result = (|| {
-        let file = std::fs::File::create(&tmp)?;
+    kann_run::atomic::write_atomic_with(path, |file| {
         let mut w = BufWriter::new(file);
         write(&mut w)?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        Ok::<_, std::io::Error>(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(KoopmanError::file(path, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        KoopmanError::file(path, e)
+        w.flush()
+    })
+    .map_err(|e| {
+        let (_, error) = e.into_io();
+        KoopmanError::file(path, error)
     })
 }
 

@@ -70,3 +70,15 @@ impl ModelError {
         }
     }
 }
+
+impl From<kann_run::RunError> for ModelError {
+    fn from(e: kann_run::RunError) -> Self {
+        use kann_run::RunError as R;
+        match e {
+            R::Io { path, error } => ModelError::Io { path, error },
+            R::Integrity(m) => ModelError::Integrity(m),
+            R::Csv { path, message } => ModelError::Csv { path, message },
+            R::Run { path, message } => ModelError::Run { path, message },
+        }
+    }
+}

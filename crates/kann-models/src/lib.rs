@@ -1,8 +1,9 @@
 //! Sequence models in burn for the Koopman analysis of the paper
 //! (`koopman-analysis-of-sequence-models`): fast recurrent cells ([`cells`]), the IMDB GRU
 //! classifier ([`sentiment`]), the ECG LSTM autoencoder ([`autoencoder`]), the copy-problem model of App. D ([`copy`]), hooks that return all
-//! hidden states ([`hooks`]), import of PyTorch-trained weights ([`pytorch`]), run configs ([`config`]), the run folder ([`run`]) with its lock ([`lock`]) and
-//! integrity-checked weights ([`integrity`]).
+//! hidden states ([`hooks`]), import of PyTorch-trained weights ([`pytorch`]), run configs ([`config`]), loading a run folder ([`run`]) and
+//! integrity-checked weights ([`integrity`]). The run folder's rules without burn (layout, lock,
+//! atomic writes, checksums) are the `kann-run` crate, re-exported here where models need them.
 
 pub mod atomic;
 pub mod autoencoder;
@@ -13,13 +14,14 @@ pub mod error;
 pub mod hooks;
 pub mod hugepages;
 pub mod integrity;
-pub mod lock;
 pub mod npy;
 pub mod probe;
 pub mod pytorch;
 pub mod run;
 pub mod sentiment;
-pub mod testhook;
+
+/// The run folder's lock and the crash-test stopping points live in `kann-run` (no burn).
+pub use kann_run::{lock, testhook};
 
 pub use autoencoder::{
     EcgAutoencoder, EcgAutoencoderConfig, RocPoint, ThresholdAccuracy, beats_tensor, l1_per_beat,

@@ -35,7 +35,8 @@ fn write_npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
             writer.finish()?;
         }
         buf.flush()
-    })
+    })?;
+    Ok(())
 }
 
 /// Write `data` (row-major, `shape`) as an `f32` `.npy` file, atomically.

@@ -150,7 +150,7 @@ pub fn write_probe_rows(dir: &Path, rows: &[ProbeRow]) -> Result<(), ModelError>
         text.push_str(&line);
         text.push('\n');
     }
-    write_checked(&dir.join(PROBE_FILE), text.as_bytes())
+    Ok(write_checked(&dir.join(PROBE_FILE), text.as_bytes())?)
 }
 
 /// Read `probe.jsonl` of `dir` (checked against its checksum); a bad line is an error naming
@@ -174,7 +174,7 @@ pub fn read_probe_rows(dir: &Path) -> Result<Vec<ProbeRow>, ModelError> {
 pub fn write_probe_batch(dir: &Path, batch: &ProbeBatch) -> Result<(), ModelError> {
     let text = serde_json::to_string_pretty(batch)
         .map_err(|e| ModelError::Record(format!("cannot serialize the probe batch: {e}")))?;
-    write_checked(&dir.join(PROBE_BATCH_FILE), text.as_bytes())
+    Ok(write_checked(&dir.join(PROBE_BATCH_FILE), text.as_bytes())?)
 }
 
 /// Read `probe_batch.json` of `dir`.

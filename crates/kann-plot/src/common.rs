@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use plotters::coord::Shift;
 use plotters::drawing::DrawingAreaErrorKind;
@@ -80,14 +79,6 @@ pub(crate) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn tmp_path(dir: &Path, stem: &str, ext: &str) -> PathBuf {
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    // The final extension stays `.png`/`.svg`: the bitmap encoder picks the format from it.
-    dir.join(format!(".{stem}.{}.{n}.tmp.{ext}", std::process::id()))
-}
-
 /// Rejects stems that would escape the folder or produce odd file names.
 pub(crate) fn validate_stem(figure: &'static str, stem: &str) -> Result<(), PlotError> {
     let ok = !stem.is_empty()
@@ -121,22 +112,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PlotError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
+/// Writes `bytes` to `path` atomically, with the workspace's one writer (`kann_run::atomic`).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let stem = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = tmp_path(dir, &stem, "tmp");
-    fs::write(&tmp, bytes).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_err(path)(e)
-    })?;
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_err(path)(e)
-    })
+    kann_run::atomic::write_atomic(path, bytes).map_err(|e| io_err(path)(e.into_io().1))
 }
 
 /// Validates `fig`, then renders it into `dir/<stem>.png` and `dir/<stem>.svg`, atomically.
@@ -159,7 +137,8 @@ pub(crate) fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<Figur
 
     // PNG: the bitmap backend encodes to the temporary path on `present`.
     let png = dir.join(format!("{stem}.png"));
-    let tmp = tmp_path(dir, stem, "png");
+    // The temporary file keeps the `.png` extension: the bitmap encoder picks the format from it.
+    let tmp = kann_run::atomic::temp_path_with_extension(&png, "png");
     let mut presenting = false;
     let result = (|| -> DrawResult {
         let root = BitMapBackend::new(&tmp, (w, h)).into_drawing_area();
@@ -181,10 +160,7 @@ pub(crate) fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<Figur
             draw_err(e)
         });
     }
-    fs::rename(&tmp, &png).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_err(&png)(e)
-    })?;
+    kann_run::atomic::commit(&tmp, &png).map_err(|e| io_err(&png)(e.into_io().1))?;
 
     // SVG: rendered into a string, then written atomically.
     let svg = dir.join(format!("{stem}.svg"));

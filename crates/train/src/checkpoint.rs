@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use kann_models::atomic::{is_temp_name, temp_path, write_atomic};
+use kann_models::atomic::{is_temp_name, sync_dir, temp_path, write_atomic};
 use kann_models::integrity::Checksum;
 use kann_models::run::CHECKPOINT_DIR;
 use kann_models::testhook;
@@ -79,13 +79,6 @@ pub struct Checkpoint {
 
 fn epoch_dir_name(epoch: usize) -> String {
     format!("epoch-{epoch:04}")
-}
-
-fn sync_dir(dir: &Path) {
-    // Makes the renames inside `dir` durable; not every platform can open a folder.
-    if let Ok(f) = std::fs::File::open(dir) {
-        let _ = f.sync_all();
-    }
 }
 
 impl Checkpoint {

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ModelError;
+use crate::error::RunError;
 
 /// Lock file name inside a run folder.
 pub const LOCK_FILE: &str = "run.lock";
@@ -86,8 +86,8 @@ fn alive(pid: u32) -> bool {
 /// Open (creating if absent) the lock file `path` for reading and writing without following a
 /// symbolic link (`O_NOFOLLOW`), and only when it is a regular file; anything else is refused with
 /// an error naming the path, before a byte of it is changed.
-fn open_no_follow(path: &Path) -> Result<File, ModelError> {
-    let refuse = |what: &str| ModelError::Run {
+fn open_no_follow(path: &Path) -> Result<File, RunError> {
+    let refuse = |what: &str| RunError::Run {
         path: path.to_path_buf(),
         message: format!(
             "is {what}, not a regular file kann wrote; refusing to open it as a lock \
@@ -114,10 +114,10 @@ fn open_no_follow(path: &Path) -> Result<File, ModelError> {
         if cfg!(target_os = "linux") && e.raw_os_error() == Some(40) {
             refuse("a symbolic link")
         } else {
-            ModelError::io(path, e)
+            RunError::io(path, e)
         }
     })?;
-    let meta = file.metadata().map_err(|e| ModelError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| RunError::io(path, e))?;
     if !meta.is_file() {
         return Err(refuse("not a regular file"));
     }
@@ -126,7 +126,7 @@ fn open_no_follow(path: &Path) -> Result<File, ModelError> {
 
 /// Take the lock of run folder `dir` (which must exist). Fails at once, naming the holder, when
 /// another process holds it.
-pub fn lock_run_dir(dir: &Path) -> Result<RunLock, ModelError> {
+pub fn lock_run_dir(dir: &Path) -> Result<RunLock, RunError> {
     let path = dir.join(LOCK_FILE);
     // Never follow a link: a `run.lock` that is a symlink would have its target truncated.
     let mut file = open_no_follow(&path)?;
@@ -146,7 +146,7 @@ pub fn lock_run_dir(dir: &Path) -> Result<RunLock, ModelError> {
                 .filter(|h| alive(h.pid))
                 .map(|h| h.describe())
                 .unwrap_or_else(|| "another process".into());
-            return Err(ModelError::Run {
+            return Err(RunError::Run {
                 path: dir.to_path_buf(),
                 message: format!(
                     "in use by {who}, which holds {}; wait for it to finish or use another folder",
@@ -154,7 +154,7 @@ pub fn lock_run_dir(dir: &Path) -> Result<RunLock, ModelError> {
                 ),
             });
         }
-        Err(TryLockError::Error(e)) => return Err(ModelError::io(&path, e)),
+        Err(TryLockError::Error(e)) => return Err(RunError::io(&path, e)),
     }
     let previous = read_holder(&mut file);
     let me = LockHolder::me();
@@ -165,7 +165,7 @@ pub fn lock_run_dir(dir: &Path) -> Result<RunLock, ModelError> {
         file.write_all(text.as_bytes())?;
         file.sync_all()
     })();
-    written.map_err(|e| ModelError::io(&path, e))?;
+    written.map_err(|e| RunError::io(&path, e))?;
     Ok(RunLock {
         file,
         path,

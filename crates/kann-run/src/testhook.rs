@@ -6,9 +6,10 @@
 //! process runs `action`: `abort` (dies at once, like `kill -9`: no destructors, no cleanup) or
 //! `wait` (sleeps until it is killed). Unset, [`point`] does nothing but read the variable once.
 //!
-//! The hooks exist only in builds with debug assertions (the `dev`/`test` profile the tests run
-//! in); in a release build [`point`] is empty and `KANN_TEST_HOOK` is ignored, so no environment
-//! variable can stop a release `train` or `analyze`.
+//! The hooks exist only in builds with the `test-hooks` feature, which only the test builds of
+//! `train` and `analyze` turn on (through their dev-dependencies on this crate); in any `cargo
+//! build` [`point`] is empty and `KANN_TEST_HOOK` is ignored, so no environment variable can stop
+//! a built `train` or `analyze`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,7 +45,7 @@ fn hook() -> Option<&'static Hook> {
 
 /// A named point of a write sequence (see the module docs).
 pub fn point(name: &str) {
-    if !cfg!(debug_assertions) {
+    if !cfg!(feature = "test-hooks") {
         return;
     }
     let Some(h) = hook() else { return };
