@@ -169,6 +169,7 @@ fn check_ecg(run: &Path, data: &Path) {
             "spectrum_intervals",
             "dominant_pairs",
             "fig2",
+            "capture_intervals",
             "robustness",
             "pca_explained_variance",
             "e_rel_batch",
@@ -204,11 +205,30 @@ fn check_ecg(run: &Path, data: &Path) {
         "{e:?}"
     );
     assert!(json.agreement.intervals.is_some());
-    assert!(
-        std::fs::read_to_string(run.join("report.md"))
-            .unwrap()
-            .contains("bootstrap replicates over the")
+    // k of 4 over bootstrap draws of the batch, Fig. 2 redone in each (capped replicates).
+    let cap = json
+        .capture_intervals
+        .as_ref()
+        .expect("k-of-4 intervals by default");
+    assert_eq!(
+        cap.replicates,
+        200.min(analyze::ecg::capture::MAX_REPLICATES)
     );
+    for (st, k) in [
+        (&cap.modulus, json.fig2.modulus_captured),
+        (&cap.sign_invariant, json.fig2.sign_invariant_captured),
+    ] {
+        assert_eq!(st.k, k);
+        assert!(st.k_ci[0] <= st.k_ci[1] && st.k_ci[1] <= 4, "{st:?}");
+        assert_eq!(
+            st.k_counts.iter().sum::<usize>(),
+            cap.replicates - cap.failed
+        );
+        assert_eq!(st.features.len(), 4);
+    }
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(md.contains("bootstrap replicates over the"));
+    assert!(md.contains("bootstrap draws of the batch's"));
     check_markdown(run);
     // report.html: the verdicts computed from report.json are the page's, figures inlined, and
     // the interactive Fig. 2 has both reconstructions of every dominant set.

@@ -9,6 +9,8 @@
 //!    Eq. 11 with the modulus (canonical signs of `B`) and without it (sign-invariant), and the
 //!    paper features each median captures (k of 4). [`medians::sign_spread`]: how far the Eq. 11
 //!    medians move under random sign patterns of `B`.
+//!    [`capture`]: k of 4 and each feature's capture rate over bootstrap draws of the batch,
+//!    with Fig. 2 redone (sets chosen again) in every replicate.
 //! 3. [`robustness`]: k of 4 over batch sizes 20 / 64 / 145 and three batch draws.
 //! 4. [`appb`]: the same panels with pairs of PCA modes.
 //! 5. [`silhouette`]: Fig. 3 right on 64 normal + 64 anomalous beats, with 5 random directions
@@ -21,6 +23,7 @@
 pub mod accuracy;
 pub mod agreement;
 pub mod appb;
+pub mod capture;
 pub mod features;
 pub mod fig2;
 pub mod figures;
@@ -119,6 +122,25 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         ),
         || kann::spectrum_intervals(&states, &cell.fit, args.common.bootstrap, args.common.seed),
     )?;
+    let capture_intervals = if args.common.bootstrap > 0 {
+        let n = args.common.bootstrap.min(capture::MAX_REPLICATES);
+        Some(step(
+            &format!("k of 4 over {n} bootstrap draws of the batch (Fig. 2 redone in each)"),
+            || {
+                capture::capture_intervals(
+                    &net,
+                    &states,
+                    &cell,
+                    mu.range(),
+                    args.pairing,
+                    n,
+                    args.common.seed,
+                )
+            },
+        )?)
+    } else {
+        None
+    };
     let sets: Vec<Vec<usize>> = cell.sets.iter().map(|s| s.set.clone()).collect();
     let spread = step(
         &format!("Eq. 11 under {SIGN_PATTERNS} random sign patterns of B"),
@@ -314,6 +336,7 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         spectrum_intervals: intervals,
         dominant_pairs: pair_reports(&cell, &spread, &eig),
         fig2,
+        capture_intervals,
         robustness,
         pca_explained_variance: pca_ratio,
         e_rel_batch: kann::e_rel(&states, &cell.fit)?,

@@ -107,6 +107,11 @@ pub struct EcgReport {
     pub dominant_pairs: Vec<EcgPair>,
     /// Fig. 2 in numbers: both reconstructions, features found, sign dependence.
     pub fig2: Fig2Summary,
+    /// k of 4 and each feature's capture rate over bootstrap draws of the batch, Fig. 2 redone
+    /// in each (`--bootstrap`, at most [`super::capture::MAX_REPLICATES`]; absent with
+    /// `--bootstrap 0`).
+    #[serde(default)]
+    pub capture_intervals: Option<super::capture::CaptureIntervals>,
     /// k-of-4 over batch sizes 20/64/145 and three batch draws, both pairing rules.
     pub robustness: Vec<RobustnessRow>,
     /// Explained variance ratio of the PCA modes of App. B.
@@ -269,9 +274,10 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
             ),
             paper_features,
             format!(
-                "{}; k = {} of 4 captured by distinct sets",
+                "{}; k = {} of 4 captured by distinct sets{}",
                 pair_features(r, false),
-                f2.modulus_captured
+                f2.modulus_captured,
+                capture_cell(r, false)
             ),
             fig("fig2_koopman_pairs"),
         ),
@@ -280,9 +286,10 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
             "the same without the modulus: Re(H B V_J U_J) Bᵀ; k of 4",
             paper_features,
             format!(
-                "{}; k = {} of 4 captured by distinct sets",
+                "{}; k = {} of 4 captured by distinct sets{}",
                 pair_features(r, true),
-                f2.sign_invariant_captured
+                f2.sign_invariant_captured,
+                capture_cell(r, true)
             ),
             fig("fig2_sign_invariant"),
         ),
@@ -457,6 +464,20 @@ pub fn ecg_body(r: &EcgReport) -> String {
         f2.beat_range,
         f2.max_median_deviation_sign_invariant
     ));
+    if let Some(c) = &r.capture_intervals {
+        s.push_str(&format!(
+            "Over {} bootstrap draws of the batch's {} beats (seed {}, {} failed; Fig. 2 redone in each, the sets chosen again; {:.0}% percentile intervals): Eq. 11 {}; sign-invariant {}. Replicates by k = 0..4: Eq. 11 {:?}, sign-invariant {:?}.\n\n",
+            c.replicates,
+            c.batch,
+            c.seed,
+            c.failed,
+            100.0 * c.level,
+            super::capture::capture_line(&c.modulus),
+            super::capture::capture_line(&c.sign_invariant),
+            c.modulus.k_counts,
+            c.sign_invariant.k_counts
+        ));
+    }
     s.push_str("## Fig. 2 robustness (k of 4)\n\n| batch | seed | pairing | rank | sets | conjugate | Eq. 11 k | sign-invariant k |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for row in &r.robustness {
         s.push_str(&format!(
@@ -544,6 +565,24 @@ pub fn ecg_body(r: &EcgReport) -> String {
         }
     }
     s
+}
+
+/// `" [lo, hi] over N draws"` after a k of 4, when the capture intervals exist.
+fn capture_cell(r: &EcgReport, sign_invariant: bool) -> String {
+    match &r.capture_intervals {
+        Some(c) => {
+            let st = if sign_invariant {
+                &c.sign_invariant
+            } else {
+                &c.modulus
+            };
+            format!(
+                " [{}, {}] over {} draws",
+                st.k_ci[0], st.k_ci[1], c.replicates
+            )
+        }
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]
