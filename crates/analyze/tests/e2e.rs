@@ -176,6 +176,7 @@ fn check_ecg(run: &Path, data: &Path) {
             "e_rel_normal_test",
             "e_rel_intervals",
             "silhouette",
+            "silhouette_intervals",
             "agreement",
             "fig2_curves",
             "figures",
@@ -229,6 +230,17 @@ fn check_ecg(run: &Path, data: &Path) {
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(md.contains("bootstrap replicates over the"));
     assert!(md.contains("bootstrap draws of the batch's"));
+    // Fig. 3 right on other draws of the batches.
+    let sil = json
+        .silhouette_intervals
+        .as_ref()
+        .expect("silhouette redraws by default");
+    assert_eq!(sil.draws, 200.min(analyze::ecg::silhouette::MAX_REDRAWS));
+    assert!(
+        sil.sigma_koopman_ci[0] <= sil.sigma_koopman_ci[1],
+        "{sil:?}"
+    );
+    assert!(md.contains("other draws of"));
     check_markdown(run);
     // report.html: the verdicts computed from report.json are the page's, figures inlined, and
     // the interactive Fig. 2 has both reconstructions of every dominant set.

@@ -201,6 +201,23 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         "silhouette scores (Fig. 3 right) with 5 random directions",
         || silhouette::silhouettes(&states, &states_a, args.common.rank, args.common.seed),
     )?;
+    let silhouette_intervals = if args.common.bootstrap > 0 {
+        let draws = args.common.bootstrap.min(silhouette::MAX_REDRAWS);
+        Some(step(
+            &format!("silhouette scores on {draws} other draws of the two batches"),
+            || {
+                silhouette::redraw_intervals(draws, args.common.rank, args.common.seed, |i| {
+                    let s = args.common.seed.wrapping_add(1000 + i as u64);
+                    Ok((
+                        net.encode(&pick(normal_all, b, s))?,
+                        net.encode(&pick(anomalous_all, b, s.wrapping_add(1000)))?,
+                    ))
+                })
+            },
+        )?)
+    } else {
+        None
+    };
     // Stage 6: Fig. 4 right and e_rel on all normal test beats.
     let all_normal: Vec<&Beat> = normal_all.iter().collect();
     let states_t = step(
@@ -343,6 +360,7 @@ pub fn run_ecg(args: &EcgArgs) -> Result<EcgReport> {
         e_rel_normal_test: e_rel_test,
         e_rel_intervals,
         silhouette: sil.summary(2 * b),
+        silhouette_intervals,
         agreement,
         fig2_curves: crate::report_html::ecg::Fig2Curves {
             beats: (&mu).into(),

@@ -126,6 +126,10 @@ pub struct EcgReport {
     pub e_rel_intervals: Option<crate::intervals::ErelIntervals>,
     /// Fig. 3 (right) with the random-direction baseline.
     pub silhouette: SilhouetteSummary,
+    /// Fig. 3 right on other draws of the two batches from the test split (`--bootstrap`, at
+    /// most [`super::silhouette::MAX_REDRAWS`] draws; absent with `--bootstrap 0`).
+    #[serde(default)]
+    pub silhouette_intervals: Option<super::silhouette::SilhouetteIntervals>,
     /// Fig. 4 (right) with the trivial-predictor baseline.
     pub agreement: EcgAgreement,
     /// The curves of Fig. 2 (median ± MAD of both reconstructions per set, and of the beats),
@@ -351,7 +355,7 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
                 sil.sigma_random_sd,
                 sil.random_below_koopman,
                 sil.random_draws
-            ),
+            ) + &silhouette_cell(r),
             fig("fig3_silhouette"),
         ),
         PaperRow::new(
@@ -536,6 +540,26 @@ pub fn ecg_body(r: &EcgReport) -> String {
         sil.sigma_random_min,
         sil.random_below_koopman
     ));
+    if let Some(ci) = &r.silhouette_intervals {
+        s.push_str(&format!(
+            "On {} other draws of {} normal and {} anomalous test beats ({} failed; draws overlap each other and the batch, so these intervals describe this test split's batches; {:.0}% percentile intervals): σ(140) on H B [{:.4}, {:.4}], PCA-5 [{:.4}, {:.4}], Koopman-5 [{:.4}, {:.4}], random directions' mean [{:.4}, {:.4}]; Koopman-5 below PCA-5 in {:.0}% of the draws, below the random mean in {:.0}%.\n\n",
+            ci.draws,
+            r.settings.batch,
+            r.settings.batch,
+            ci.failed,
+            100.0 * ci.level,
+            ci.sigma_ci[0],
+            ci.sigma_ci[1],
+            ci.sigma_pca_ci[0],
+            ci.sigma_pca_ci[1],
+            ci.sigma_koopman_ci[0],
+            ci.sigma_koopman_ci[1],
+            ci.sigma_random_mean_ci[0],
+            ci.sigma_random_mean_ci[1],
+            100.0 * ci.koopman_below_pca,
+            100.0 * ci.koopman_below_random_mean
+        ));
+    }
     s.push_str(&format!(
         "## Relative error (Eq. 12)\n\n- fit batch ({} beats): {}\n- all normal test beats: {}\n\n",
         st.batch,
@@ -581,6 +605,22 @@ fn capture_cell(r: &EcgReport, sign_invariant: bool) -> String {
                 st.k_ci[0], st.k_ci[1], c.replicates
             )
         }
+        None => String::new(),
+    }
+}
+
+/// `"; Koopman-5 [lo, hi] over N redraws, below PCA-5 in X%"`, when the redraws exist.
+fn silhouette_cell(r: &EcgReport) -> String {
+    match &r.silhouette_intervals {
+        Some(ci) => format!(
+            "; over {} redraws Koopman-5 [{:.3}, {:.3}], PCA-5 [{:.3}, {:.3}], Koopman-5 below PCA-5 in {:.0}%",
+            ci.draws,
+            ci.sigma_koopman_ci[0],
+            ci.sigma_koopman_ci[1],
+            ci.sigma_pca_ci[0],
+            ci.sigma_pca_ci[1],
+            100.0 * ci.koopman_below_pca
+        ),
         None => String::new(),
     }
 }

@@ -207,6 +207,91 @@ pub fn silhouettes(
     })
 }
 
+/// Draws of the batches at most for [`redraw_intervals`] (each encodes two batches and redoes
+/// Fig. 3 right with its random baseline).
+pub const MAX_REDRAWS: usize = 50;
+
+/// Fig. 3 (right) on other draws of the two batches from the test split: percentile intervals of
+/// `σ(n)` on `H B`, PCA-5, Koopman-5 and the random baseline's mean, and how often the Koopman
+/// embedding separates the classes least. The draws are of `b` beats each from the test split's
+/// normal and anomalous beats (without replacement within a draw); draws overlap each other and
+/// the analysis batch, so the intervals describe this test split's batches and are narrower than
+/// over new data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SilhouetteIntervals {
+    /// How the batches were drawn.
+    pub scheme: String,
+    /// Draws made.
+    pub draws: usize,
+    /// Draws whose fit failed (left out).
+    pub failed: usize,
+    /// Interval level.
+    pub level: f64,
+    /// Seed of the first draw (draw `i` uses `seed + 1000 + i`).
+    pub seed: u64,
+    /// Interval of `σ(n)` on `H B`.
+    pub sigma_ci: [f64; 2],
+    /// Interval of `σ(n)` on PCA-5.
+    pub sigma_pca_ci: [f64; 2],
+    /// Interval of `σ(n)` on Koopman-5.
+    pub sigma_koopman_ci: [f64; 2],
+    /// Interval of the random baseline's mean `σ(n)`.
+    pub sigma_random_mean_ci: [f64; 2],
+    /// Share of draws in which Koopman-5 is below PCA-5.
+    pub koopman_below_pca: f64,
+    /// Share of draws in which Koopman-5 is below the random baseline's mean.
+    pub koopman_below_random_mean: f64,
+}
+
+/// Percentile interval of `v` at [`crate::intervals::LEVEL`].
+fn interval(mut v: Vec<f64>) -> [f64; 2] {
+    v.sort_by(f64::total_cmp);
+    let tail = (1.0 - crate::intervals::LEVEL) / 2.0;
+    [
+        kann_koopman::percentile(&v, tail),
+        kann_koopman::percentile(&v, 1.0 - tail),
+    ]
+}
+
+/// Redoes [`silhouettes`] on `draws` batches: `batch(i)` gives the normal and anomalous states of
+/// draw `i`.
+pub fn redraw_intervals(
+    draws: usize,
+    rank: Option<usize>,
+    seed: u64,
+    mut batch: impl FnMut(usize) -> Result<(States, States)>,
+) -> Result<SilhouetteIntervals> {
+    let mut rows: Vec<SilhouetteSummary> = Vec::with_capacity(draws);
+    let mut failed = 0;
+    let bar = kann_data::progress::progress_bar(draws as u64, "  draws");
+    for i in 0..draws {
+        bar.inc(1);
+        let (normal, anomalous) = batch(i)?;
+        let beats = normal.num_sequences() + anomalous.num_sequences();
+        match silhouettes(&normal, &anomalous, rank, seed.wrapping_add(i as u64)) {
+            Ok(c) => rows.push(c.summary(beats)),
+            Err(_) => failed += 1,
+        }
+    }
+    bar.finish_and_clear();
+    let col = |f: fn(&SilhouetteSummary) -> f64| rows.iter().map(f).collect::<Vec<_>>();
+    let n = rows.len().max(1) as f64;
+    let share = |f: fn(&SilhouetteSummary) -> bool| rows.iter().filter(|r| f(r)).count() as f64 / n;
+    Ok(SilhouetteIntervals {
+        scheme: "redraw: other batches from the test split".into(),
+        draws,
+        failed,
+        level: crate::intervals::LEVEL,
+        seed,
+        sigma_ci: interval(col(|r| r.sigma)),
+        sigma_pca_ci: interval(col(|r| r.sigma_pca)),
+        sigma_koopman_ci: interval(col(|r| r.sigma_koopman)),
+        sigma_random_mean_ci: interval(col(|r| r.sigma_random_mean)),
+        koopman_below_pca: share(|r| r.sigma_koopman < r.sigma_pca),
+        koopman_below_random_mean: share(|r| r.sigma_koopman < r.sigma_random_mean),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +349,39 @@ mod tests {
         assert!((m - 2.5).abs() < 1e-12);
         assert!((s - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
         assert_eq!(mean_sd(&[2.0]), (2.0, 0.0));
+    }
+
+    #[test]
+    fn redraws_give_intervals_around_well_separated_batches() {
+        // Two classes of linear sequences that decay to different points: every draw separates.
+        let make = |i: usize, offset: f64| -> Vec<f64> {
+            let mut v = Vec::new();
+            for t in 0..20 {
+                let a = 0.9f64.powi(t as i32);
+                v.extend([
+                    offset + a * (1.0 + 0.01 * i as f64),
+                    a * 0.5,
+                    offset * 0.5 - a,
+                ]);
+            }
+            v
+        };
+        let batch = |draw: usize| -> Result<(States, States)> {
+            let (mut n, mut a) = (Vec::new(), Vec::new());
+            for i in 0..8 {
+                n.extend(make(i + draw, 0.0));
+                a.extend(make(i + draw, 3.0));
+            }
+            Ok((
+                States::from_f64(n, 8, 20, 3)?,
+                States::from_f64(a, 8, 20, 3)?,
+            ))
+        };
+        let r = redraw_intervals(4, Some(3), 1, batch).unwrap();
+        assert_eq!((r.draws, r.failed), (4, 0));
+        for ci in [r.sigma_ci, r.sigma_pca_ci, r.sigma_koopman_ci] {
+            assert!(ci[0] <= ci[1] && ci[0] > 0.5, "{r:?}");
+        }
+        assert!((0.0..=1.0).contains(&r.koopman_below_pca));
     }
 }

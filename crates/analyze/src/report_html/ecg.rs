@@ -93,10 +93,20 @@ pub fn claims(r: &EcgReport) -> Vec<Claim> {
             (
                 above,
                 format!(
-                    "σ {:.3}; {} of {} random 5-direction sets above it",
+                    "σ {:.3}; {} of {} random 5-direction sets above it{}",
                     sil.sigma_koopman,
                     sil.random_draws - sil.random_below_koopman,
-                    sil.random_draws
+                    sil.random_draws,
+                    r.silhouette_intervals
+                        .as_ref()
+                        .map(|ci| format!(
+                            "; [{:.3}, {:.3}] over {} redraws, below the random mean in {:.0}%",
+                            ci.sigma_koopman_ci[0],
+                            ci.sigma_koopman_ci[1],
+                            ci.draws,
+                            100.0 * ci.koopman_below_random_mean
+                        ))
+                        .unwrap_or_default()
                 ),
             ),
             (
