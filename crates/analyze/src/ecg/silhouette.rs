@@ -357,7 +357,7 @@ mod tests {
         let make = |i: usize, offset: f64| -> Vec<f64> {
             let mut v = Vec::new();
             for t in 0..20 {
-                let a = 0.9f64.powi(t as i32);
+                let a = 0.9f64.powi(t);
                 v.extend([
                     offset + a * (1.0 + 0.01 * i as f64),
                     a * 0.5,
