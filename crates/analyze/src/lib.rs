@@ -18,6 +18,10 @@
 //! Koopman, the linearisations and the trivial predictor reproduces the network's recalled
 //! string on held-out sequences (`report.json`, `report.md`).
 //!
+//! `analyze states FILE.npy` ([`states`]) analyses states from any model stored as `.npy`: the
+//! spectrum, memory horizons (Eq. 9), eigenpair residuals and e_rel (Eq. 12), printed or written
+//! as JSON.
+//!
 //! ```no_run
 //! let common = analyze::CommonArgs { run: Some("results/imdb".into()), ..Default::default() };
 //! let report = analyze::run_imdb(&common.into())?;
@@ -36,6 +40,7 @@ pub mod intervals;
 pub mod kann;
 pub mod report;
 pub mod report_html;
+pub mod states;
 pub mod training;
 
 use std::path::PathBuf;
