@@ -16,6 +16,7 @@
 pub mod copy;
 pub mod ecg;
 pub mod imdb;
+pub mod states;
 
 use std::path::Path;
 

@@ -17,6 +17,7 @@ use kann_koopman::{
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod erel;
 mod table;
 
 /// Estimator choice on the command line.
@@ -91,6 +92,11 @@ pub struct StatesArgs {
     /// Also write the JSON report to this file (atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write a self-contained page to this file (atomically): verdict table, spectrum with
+    /// memory horizons, e_rel beside the trivial predictor h_(t+1) = h_t, eigenpair residuals.
+    /// It adds the trivial predictor's e_rel (with intervals) to the JSON report as `e_rel_trivial`.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     /// Print only the first N eigenvalues in the table (all in JSON).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
@@ -178,6 +184,10 @@ pub struct StatesRun {
     /// Fit, spectrum and errors.
     #[serde(flatten)]
     pub report: StatesReport,
+    /// e_rel beside the trivial predictor `h_{t+1} = h_t` (computed for `--html` only; absent
+    /// from the JSON otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_rel_trivial: Option<erel::ErelComparison>,
 }
 
 /// Warn about exactly-zero rows when at least this fraction of the real rows is zero.
@@ -325,16 +335,16 @@ fn options(args: &StatesArgs) -> anyhow::Result<AnalysisOptions> {
     })
 }
 
-/// Refuses `--out` when it names an input (the same file, by any path or link): writing the
-/// report there would replace the data it was computed from.
-fn refuse_output_over_input(out: &Path, input: &Path) -> anyhow::Result<()> {
+/// Refuses writing `flag` = `out` over an input (the same file, by any path or link): the
+/// report would replace the data it was computed from.
+fn refuse_output_over_input(flag: &str, out: &Path, input: &Path) -> anyhow::Result<()> {
     let same = match (std::fs::canonicalize(out), std::fs::canonicalize(input)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     };
     if same {
         anyhow::bail!(
-            "--out {} is the input {}; writing the report there would replace it, choose another path",
+            "{flag} {} is the input {}; writing the report there would replace it, choose another path",
             out.display(),
             input.display()
         );
@@ -342,18 +352,36 @@ fn refuse_output_over_input(out: &Path, input: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `analyze states`.
-pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
-    if let Some(out) = &args.out {
-        refuse_output_over_input(out, &args.file)?;
+/// Refuses `--out` and `--html` over an input, and the two over each other.
+fn check_outputs(args: &StatesArgs) -> anyhow::Result<()> {
+    let outputs = [("--out", &args.out), ("--html", &args.html)];
+    for (flag, out) in outputs {
+        let Some(out) = out else { continue };
+        refuse_output_over_input(flag, out, &args.file)?;
         if let Some(lengths) = &args.lengths {
-            refuse_output_over_input(out, lengths)?;
+            refuse_output_over_input(flag, out, lengths)?;
         }
     }
-    let options = options(args)?;
-    let (states, input) = read_input(args)?;
-    let (checks, warnings) = check_input(&states, &input);
-    let mut report = analyze_states(&states, &options).map_err(|e| {
+    if let (Some(json), Some(html)) = (&args.out, &args.html)
+        && (json == html || refuse_output_over_input("--html", html, json).is_err())
+    {
+        anyhow::bail!(
+            "--out and --html both name {}; give each its own file",
+            json.display()
+        );
+    }
+    Ok(())
+}
+
+/// Fits and evaluates `states`, with the resampled intervals unless `--bootstrap 0`.
+fn analyse(
+    args: &StatesArgs,
+    options: &AnalysisOptions,
+    states: &States,
+    input: &InputInfo,
+    warnings: Vec<String>,
+) -> anyhow::Result<StatesReport> {
+    let mut report = analyze_states(states, options).map_err(|e| {
         let hint = if options.fit_steps == FitSteps::All
             && matches!(e, KoopmanError::NonFinite { .. })
         {
@@ -384,18 +412,41 @@ pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
                 ..BootstrapOptions::default()
             };
             let bar = kann_data::progress::progress_bar(replicates as u64, "  resampling");
-            bootstrap_report(&states, &options, &boot, &mut report, &|| bar.inc(1))
+            bootstrap_report(states, options, &boot, &mut report, &|| bar.inc(1))
                 .with_context(|| format!("resampling {}", args.file.display()))?;
             bar.finish_and_clear();
         }
     }
+    Ok(report)
+}
+
+/// Runs `analyze states`: prints the table (or JSON), writes `--out` and `--html`.
+pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
+    check_outputs(args)?;
+    let options = options(args)?;
+    let (states, input) = read_input(args)?;
+    let (checks, warnings) = check_input(&states, &input);
+    let report = analyse(args, &options, &states, &input, warnings)?;
+    let e_rel_trivial = match &args.html {
+        Some(_) => Some(erel::compare(
+            &states,
+            &report,
+            args,
+            args.bootstrap.unwrap_or(DEFAULT_BOOTSTRAP),
+        )?),
+        None => None,
+    };
     let run = StatesRun {
         input,
         checks,
         report,
+        e_rel_trivial,
     };
     if let Some(out) = &args.out {
         write_json_atomic(out, &run)?;
+    }
+    if let Some(html) = &args.html {
+        crate::report_html::states::write(html, &run, args.out.as_deref())?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
