@@ -42,6 +42,12 @@ fn mean_sd_text(m: &MeanSd, as_pct: bool) -> String {
 
 /// The verdict rows (see the module doc).
 pub fn claims(report: &CompareReport) -> Vec<Claim> {
+    // The paper's numbers as the imdb and ecg pages state them.
+    let (paper, figure) = match report.task.as_str() {
+        "imdb" => ("> 99%", "Fig. 4 left"),
+        "ecg" => ("> 97% (145 beats)", "Fig. 4 right"),
+        _ => ("–", "Fig. 4"),
+    };
     let mut rows = Vec::new();
     for (cell, stats) in &report.cells {
         let (Some(k), Some(t)) = (stats.get("agreement_kann"), stats.get("agreement_trivial"))
@@ -50,9 +56,9 @@ pub fn claims(report: &CompareReport) -> Vec<Claim> {
         };
         rows.push(claim(
             &format!(
-                "{cell}: KANN's one-step prediction gives the network's decision more often than the trivial predictor (Fig. 4)"
+                "{cell}: KANN's one-step prediction gives the network's decision more often than the trivial predictor ({figure})"
             ),
-            "> 97% (IMDB)",
+            paper,
             (k.mean, format!("KANN {}", mean_sd_text(k, true))),
             (
                 t.mean,
@@ -234,4 +240,74 @@ pub fn page(out: &Path, task: Task, report: &CompareReport) -> Result<HtmlReport
             .into(),
         ..HtmlReport::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::{RunRow, summarise};
+
+    fn row(cell: &str, seed: u64, kann: f64, trivial: f64, top: &[(f64, f64)]) -> RunRow {
+        RunRow {
+            run: format!("runs/{cell}-{seed}").into(),
+            cell: cell.into(),
+            seed,
+            values: columns(Task::Ecg)
+                .iter()
+                .map(|(n, _)| {
+                    let v = match *n {
+                        "agreement_kann" => Some(kann),
+                        "agreement_trivial" => Some(trivial),
+                        _ => None,
+                    };
+                    (n.to_string(), v)
+                })
+                .collect(),
+            top_eigenvalues: top.to_vec(),
+        }
+    }
+
+    #[test]
+    fn claims_follow_the_stated_rules_and_the_page_holds_the_numbers() {
+        let rows = vec![
+            row("gru", 1, 0.99, 0.90, &[(0.9, 0.0), (0.5, 0.0)]),
+            row("gru", 2, 0.97, 0.90, &[(0.9, 0.0), (0.52, 0.0)]),
+            row("lstm", 1, 0.905, 0.90, &[(0.7, 0.0), (0.1, 0.0)]),
+        ];
+        let report = summarise(Task::Ecg, rows, 8).unwrap();
+        let c = claims(&report);
+        assert_eq!(c.len(), 3);
+        // gru: 98% against 90%, by more than 1 point; lstm: 90.5% is within the margin.
+        assert_eq!(c[0].verdict, kann_plot::Verdict::Holds);
+        assert_eq!(c[1].verdict, kann_plot::Verdict::Inconclusive);
+        // Between cells (mean 0.35) against seeds (0.01): more than twice as far.
+        assert_eq!(c[2].verdict, kann_plot::Verdict::Holds);
+
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["compare_spectra.svg", "compare_numbers.svg"] {
+            std::fs::write(
+                dir.path().join(f),
+                "<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>",
+            )
+            .unwrap();
+        }
+        write(dir.path(), Task::Ecg, &report).unwrap();
+        let html = std::fs::read_to_string(dir.path().join(PAGE)).unwrap();
+        kann_plot::check_self_contained(&html).unwrap();
+        assert!(html.contains("98.0% ± 1.4% (n=2)"), "gru's KANN agreement");
+        assert!(html.contains("runs/lstm-1"), "the run's folder");
+        assert!(html.contains(&format!("{:.4}", report.distances[0][2])));
+    }
+
+    #[test]
+    fn one_cell_has_no_distance_claim() {
+        let rows = vec![
+            row("gru", 1, 0.9, 0.95, &[(0.9, 0.0)]),
+            row("gru", 2, 0.9, 0.95, &[(0.8, 0.0)]),
+        ];
+        let report = summarise(Task::Ecg, rows, 8).unwrap();
+        let c = claims(&report);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].verdict, kann_plot::Verdict::DoesNotHold);
+    }
 }
