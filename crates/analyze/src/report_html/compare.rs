@@ -215,7 +215,6 @@ fn distances_section(report: &CompareReport, svg: String) -> Section {
              compare.",
             report.k, report.k
         ),
-        ..Section::default()
     }
 }
 
