@@ -3,9 +3,12 @@
 
 Usage::
 
-    python3 scripts/check_report_html.py RUN_DIR [RUN_DIR ...] [--chromium PATH] [--shots-only]
+    python3 scripts/check_report_html.py PAGE [PAGE ...] [--chromium PATH]
 
-Each RUN_DIR holds ``report.html`` and ``report.json`` written by ``analyze``. The page is opened
+Each PAGE is a run folder holding ``report.html`` and ``report.json`` written by ``analyze
+imdb|ecg|copy``, a folder holding ``compare.html`` and ``compare.json`` (``analyze compare``), or
+an ``.html`` file (``analyze states --html PAGE.html``; its JSON, if any, is the ``.json`` of the
+same stem beside it, as ``--out`` names it). The page is opened
 from disk (``file://``) in Debian's ``chromium``, driven over the DevTools protocol through
 ``--remote-debugging-pipe`` (standard library only: no Selenium, no WebSocket client). Checked:
 
@@ -18,9 +21,10 @@ from disk (``file://``) in Debian's ``chromium``, driven over the DevTools proto
 * ECG: choosing a dominant set and toggling the reconstruction redraws the curve, and the drawn
   curve is that set's median in ``report.json`` (``fig2_curves``), for both reconstructions.
 
-Screenshots are written beside the report: ``report_1280x800.png`` (top of the page),
-``report_interactive_1280x800.png`` (the interactive figure, IMDB and ECG),
-``report_390x844.png`` (phone width) and ``report_dark_1280x800.png`` (dark colour scheme).
+Screenshots are written beside the page, named by its stem (``report``, ``compare``, ...):
+``<stem>_1280x800.png`` (top of the page), ``<stem>_interactive_1280x800.png`` (the interactive
+figure, IMDB and ECG), ``<stem>_390x844.png`` (phone width) and ``<stem>_dark_1280x800.png`` (dark
+colour scheme).
 Exit status 0 when every page passes, 1 otherwise (the failures are printed).
 """
 
@@ -322,12 +326,24 @@ def check_ecg(page: Page, report: dict[str, Any]) -> str:
     return "#ek"
 
 
+def page_files(run: Path) -> tuple[Path, Path | None]:
+    """The page and its JSON report (None where an ``.html`` file was given without one)."""
+    if run.suffix == ".html":
+        js = run.with_suffix(".json")
+        return run, js if js.is_file() else None
+    for stem in ("report", "compare"):
+        if (run / f"{stem}.html").is_file():
+            return run / f"{stem}.html", run / f"{stem}.json"
+    return run / "report.html", run / "report.json"
+
+
 def check_run(browser: Browser, page: Page, run: Path) -> list[str]:
-    """Checks one run folder's page; returns the failures (empty when it passes)."""
-    html, js = run / "report.html", run / "report.json"
-    if not html.is_file() or not js.is_file():
-        return [f"{run}: report.html or report.json missing"]
-    report = json.loads(js.read_text())
+    """Checks one page (see ``page_files``); returns the failures (empty when it passes)."""
+    html, js = page_files(run)
+    if not html.is_file() or (js is not None and not js.is_file()):
+        return [f"{run}: {html.name} or {js.name if js else 'its JSON'} missing"]
+    report = json.loads(js.read_text()) if js else {}
+    shot = lambda name: html.parent / f"{html.stem}_{name}.png"  # noqa: E731
     url = html.resolve().as_uri()
     browser.events.clear()
     fails = []
@@ -338,22 +354,30 @@ def check_run(browser: Browser, page: Page, run: Path) -> list[str]:
                          ".map(r => r.lastElementChild.textContent)")
         if not rows or any(v not in ("holds", "does not hold", "inconclusive") for v in rows):
             raise CheckError(f"verdict table missing or malformed: {rows}")
-        page.shot(run / "report_1280x800.png")
-        task = report.get("task") if isinstance(report.get("task"), str) else "copy"
+        page.shot(shot("1280x800"))
+        # Only the IMDB and ECG pages have an interactive figure to check.
+        if html.stem == "compare":
+            task = "compare"
+        elif isinstance(report.get("task"), str):
+            task = report["task"]
+        elif "eigen" in report or js is None:
+            task = "states"
+        else:
+            task = "copy"
         anchor = None
         if task == "imdb":
             anchor = check_imdb(page, report)
         elif task == "ecg":
             anchor = check_ecg(page, report)
         if anchor:
-            page.shot(run / "report_interactive_1280x800.png")
+            page.shot(shot("interactive_1280x800"))
         page.viewport(390, 844, mobile=True)
         page.eval("window.scrollTo(0, 0)")
-        page.shot(run / "report_390x844.png")
+        page.shot(shot("390x844"))
         page.viewport(1280, 800, dark=True)
         page.eval(f"document.querySelector('{anchor or 'body'}').closest('section, body')"
                   ".scrollIntoView()")
-        page.shot(run / "report_dark_1280x800.png")
+        page.shot(shot("dark_1280x800"))
         bg = page.eval("getComputedStyle(document.body).backgroundColor")
         if bg in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"):
             raise CheckError(f"dark mode left the background at {bg}")
@@ -368,7 +392,8 @@ def check_run(browser: Browser, page: Page, run: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Checks every run folder given; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", type=Path, help="run folders holding report.html")
+    ap.add_argument("runs", nargs="+", type=Path,
+                    help="run folders holding report.html, folders holding compare.html, or .html files")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium",
                     help="the Chromium binary (default: chromium on PATH)")
     args = ap.parse_args(argv)

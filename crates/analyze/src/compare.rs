@@ -11,8 +11,9 @@
 //! distance within a cell (seeds) and between cells.
 //!
 //! Written into `--out` (default: the first run's parent folder): `compare.json`, `compare.csv`,
-//! `compare.md`, `compare_spectra.png/svg` (each cell's runs overlaid in the complex plane) and
-//! `compare_numbers.png/svg` (the key numbers per run, grouped by cell).
+//! `compare.md`, `compare_spectra.png/svg` (each cell's runs overlaid in the complex plane),
+//! `compare_numbers.png/svg` (the key numbers per run, grouped by cell) and `compare.html` (one
+//! self-contained page of them all, [`crate::report_html::compare`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -386,7 +387,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareReport> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     crate::compare_out::write_all(&out, task, &report)?;
     println!(
-        "analyze compare: {} runs of {task}; compare.md, compare.json, compare.csv and figures in {}",
+        "analyze compare: {} runs of {task}; compare.md, compare.json, compare.csv, compare.html and figures in {}",
         report.rows.len(),
         out.display()
     );

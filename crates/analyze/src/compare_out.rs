@@ -1,5 +1,6 @@
 //! Output of `analyze compare`: `compare.json`, `compare.csv` (one row per run),
-//! `compare.md` (per-run table, per-cell mean ± sd, spectral distances) and two figures.
+//! `compare.md` (per-run table, per-cell mean ± sd, spectral distances), two figures and
+//! `compare.html` (all of it on one page, [`crate::report_html::compare`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -16,6 +17,7 @@ pub fn write_all(out: &Path, task: Task, report: &CompareReport) -> Result<()> {
     write_atomic(&out.join("compare.csv"), &csv_bytes(task, report)?)?;
     write_atomic(&out.join("compare.md"), markdown(task, report).as_bytes())?;
     figures(out, task, report)?;
+    crate::report_html::compare::write(out, task, report)?;
     Ok(())
 }
 

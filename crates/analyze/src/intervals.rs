@@ -184,6 +184,11 @@ impl ErrorPairs {
         self.sequence.is_empty()
     }
 
+    /// e_rel (Eq. 12) of the trivial predictor `h_{t+1} = h_t` over every pair (NaN for none).
+    pub fn trivial_e_rel(&self) -> f64 {
+        self.weighted_mean(&self.ratios(None), &vec![1.0; self.sequences])
+    }
+
     /// `|h^KANN − h|² / |h|²` of every pair for the one-step map `map` (`h_{t+1} ≈ h_t map`;
     /// `None`: the identity, the trivial predictor).
     fn ratios(&self, map: Option<&Mat<f64>>) -> Vec<f64> {

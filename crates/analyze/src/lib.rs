@@ -18,6 +18,10 @@
 //! Koopman, the linearisations and the trivial predictor reproduces the network's recalled
 //! string on held-out sequences (`report.json`, `report.md`).
 //!
+//! `analyze states FILE.npy` ([`states`]) analyses states from any model stored as `.npy`: the
+//! spectrum, memory horizons (Eq. 9), eigenpair residuals and e_rel (Eq. 12), printed or written
+//! as JSON.
+//!
 //! ```no_run
 //! let common = analyze::CommonArgs { run: Some("results/imdb".into()), ..Default::default() };
 //! let report = analyze::run_imdb(&common.into())?;
@@ -36,6 +40,7 @@ pub mod intervals;
 pub mod kann;
 pub mod report;
 pub mod report_html;
+pub mod states;
 pub mod training;
 
 use std::path::PathBuf;
@@ -202,16 +207,25 @@ pub struct CommonArgs {
 }
 
 impl Default for CommonArgs {
+    /// Every flag at its clap default ([`defaults`]).
     fn default() -> Self {
-        CommonArgs {
-            run: None,
-            data_dir: None,
-            batch: 64,
-            rank: None,
-            seed: 0,
-            bootstrap: 200,
-        }
+        defaults()
     }
+}
+
+/// The value of a clap argument struct when no flag is given: an empty command line parsed
+/// through clap, so that the `#[arg(default_value_t = ...)]` attributes are the one place the
+/// defaults live (the `Default` impls of the argument structs call this).
+///
+/// # Panics
+/// If `T` has a required argument (a programming error; every argument struct this is used
+/// for has none, as the unit test checks).
+pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults").no_binary_name(true));
+    command
+        .try_get_matches_from(std::iter::empty::<String>())
+        .and_then(|m| T::from_arg_matches(&m))
+        .unwrap_or_else(|e| panic!("argument defaults of {}: {e}", std::any::type_name::<T>()))
 }
 
 impl CommonArgs {
@@ -275,11 +289,7 @@ impl From<CommonArgs> for ImdbArgs {
     fn from(common: CommonArgs) -> Self {
         ImdbArgs {
             common,
-            context_cap: 256,
-            stream_batch: 64,
-            fit_steps: FitSteps::Real,
-            min_word_count: 50,
-            min_word_test_count: 10,
+            ..defaults()
         }
     }
 }
@@ -344,8 +354,7 @@ impl From<CommonArgs> for EcgArgs {
     fn from(common: CommonArgs) -> Self {
         EcgArgs {
             common,
-            pairing: ecg::PairingRule::Conjugate,
-            skip_robustness: false,
+            ..defaults()
         }
     }
 }
@@ -365,5 +374,51 @@ impl EcgArgs {
 
     pub(crate) fn check(&self) -> anyhow::Result<()> {
         self.common.check()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = CommonArgs::default();
+        assert_eq!(
+            (c.run, c.data_dir, c.batch, c.rank, c.seed, c.bootstrap),
+            (None, None, 64, None, 0, 200)
+        );
+        let i = ImdbArgs::default();
+        assert_eq!(i.common.batch, 64);
+        assert_eq!(
+            (
+                i.context_cap,
+                i.stream_batch,
+                i.fit_steps,
+                i.min_word_count,
+                i.min_word_test_count
+            ),
+            (256, 64, FitSteps::Real, 50, 10)
+        );
+        let e = EcgArgs::default();
+        assert_eq!(e.pairing, ecg::PairingRule::Conjugate);
+        assert!(!e.skip_robustness);
+        let k = CopyArgs::default();
+        assert_eq!(k.common.bootstrap, 200);
+        assert_eq!((k.held_out, k.starts, k.max_iter), (256, 128, 200));
+        assert_eq!((k.max_q, k.unique_tol), (1e-6, 1e-3));
+        // The shared flags as given, the task's at their defaults.
+        let given = CommonArgs {
+            batch: 7,
+            seed: 3,
+            ..CommonArgs::default()
+        };
+        let i = ImdbArgs::from(given.clone());
+        assert_eq!((i.common.batch, i.common.seed, i.context_cap), (7, 3, 256));
+        let e = EcgArgs::from(given);
+        assert_eq!(
+            (e.common.batch, e.pairing),
+            (7, ecg::PairingRule::Conjugate)
+        );
     }
 }

@@ -5,8 +5,6 @@
 //! `fixed-points` (the fixed-point analysis of an IMDB run beside the Koopman one), `copy` (the
 //! copy problem of App. D).
 
-mod states;
-
 use clap::{Parser, Subcommand};
 
 /// Large training buffers are backed by transparent huge pages (see `kann_models::hugepages`).
@@ -25,7 +23,7 @@ struct Cli {
 enum Command {
     /// Fit a Koopman operator to a states tensor (.npy, [s, n, k] or [n, k]) and print its
     /// spectrum, memory horizons, residuals and relative error.
-    States(states::StatesArgs),
+    States(analyze::states::StatesArgs),
     /// IMDB sentiment GRU (paper Sec. 4.1, Fig. 1, Fig. 4 left): spectrum, sentiment and
     /// contextual eigenvectors, word highlights, agreement; report.md/json in the run folder.
     Imdb(analyze::ImdbArgs),
@@ -54,7 +52,7 @@ fn main() {
     kann_models::hugepages::retain_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::States(args) => states::run(&args),
+        Command::States(args) => analyze::states::run(&args),
         Command::Imdb(args) => analyze::run_imdb(&args).map(drop),
         Command::Ecg(args) => analyze::run_ecg(&args).map(drop),
         Command::FixedPoints(args) => analyze::fixed_points::run_fixed_points(&args).map(drop),

@@ -96,6 +96,21 @@ fn tiny_ecg_sweep_trains_skips_and_compares() {
     }
     let csv = std::fs::read_to_string(out.join("compare.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "header + one row per run");
+    // compare.html: self-contained, the verdict rows of the cells, the numbers of compare.json.
+    let page = std::fs::read_to_string(out.join("compare.html")).expect("compare.html");
+    kann_plot::check_self_contained(&page).unwrap();
+    assert!(page.len() < kann_plot::MAX_HTML_BYTES);
+    assert_eq!(page.matches("<svg").count(), 2, "both figures inline");
+    let verdicts = page.matches("<td class=\"v-").count();
+    assert_eq!(
+        verdicts, 3,
+        "one agreement row per cell and the distance row"
+    );
+    let within = format!("{:.4}", report.mean_distance_within_cells.unwrap());
+    assert!(page.contains(&within), "{within} not on the page");
+    let e = report.cells["gru"]["e_rel"];
+    let cell = format!("{:.4} ± {:.4} (n=2)", e.mean, e.sd);
+    assert!(page.contains(&cell), "{cell} not on the page");
 
     // Runs of two tasks are refused.
     let imdb_like = tmp.path().join("not-a-run");

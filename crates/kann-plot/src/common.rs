@@ -164,17 +164,41 @@ pub(crate) fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<Figur
 
     // SVG: rendered into a string, then written atomically.
     let svg = dir.join(format!("{stem}.svg"));
+    let text = draw_svg(fig, (w, h))?;
+    write_atomic(&svg, text.as_bytes())?;
+    Ok(FigurePaths { png, svg })
+}
+
+/// Draws `fig` (already validated, fonts registered) as SVG text of `size` pixels.
+fn draw_svg<F: Figure>(fig: &F, size: (u32, u32)) -> Result<String, PlotError> {
     let mut text = String::new();
     (|| -> DrawResult {
-        let root = SVGBackend::with_string(&mut text, (w, h)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
         root.fill(&WHITE)?;
         fig.draw(&root)?;
         root.present()?;
         Ok(())
     })()
-    .map_err(draw_err)?;
-    write_atomic(&svg, text.as_bytes())?;
-    Ok(FigurePaths { png, svg })
+    .map_err(|e| PlotError::Draw {
+        figure: F::NAME,
+        message: e.0,
+    })?;
+    Ok(text)
+}
+
+/// Validates `fig` and renders it as SVG text only, writing no file (for a page that inlines
+/// the figure and should leave nothing else behind).
+pub(crate) fn render_svg<F: Figure>(fig: &F) -> Result<String, PlotError> {
+    fig.validate()?;
+    ensure_fonts()?;
+    let (w, h) = fig.size()?;
+    if w == 0 || h == 0 || w > 20_000 || h > 20_000 {
+        return Err(invalid(
+            F::NAME,
+            format!("figure size {w}x{h} pixels is out of range"),
+        ));
+    }
+    draw_svg(fig, (w, h))
 }
 
 /// Checks that a series is non-empty and finite; names the series and the first bad index.

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use crate::colors::Rgb;
 use crate::common::{
     CAPTION_SIZE, DrawResult, Figure, FigurePaths, LABEL_SIZE, LEGEND_SIZE, PlotError, TICK_SIZE,
-    bold, check_eigenvalues, check_zoom, fmt_tick, font, invalid, render, title_area,
+    bold, check_eigenvalues, check_zoom, fmt_tick, font, invalid, render, render_svg, title_area,
 };
 use crate::fonts::text_width;
 
@@ -83,6 +83,12 @@ impl<'a> SpectrumFigure<'a> {
 /// drawn as triangles on the top edge. Writes `dir/<stem>.png` and `dir/<stem>.svg`.
 pub fn spectrum(dir: &Path, stem: &str, fig: &SpectrumFigure) -> Result<FigurePaths, PlotError> {
     render(fig, dir, stem)
+}
+
+/// The figure of [`spectrum`] as SVG text, writing no file (for a self-contained page such as
+/// `analyze states --html`).
+pub fn spectrum_svg(fig: &SpectrumFigure) -> Result<String, PlotError> {
+    render_svg(fig)
 }
 
 impl Figure for SpectrumFigure<'_> {

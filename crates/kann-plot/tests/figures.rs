@@ -112,6 +112,12 @@ fn spectrum_renders_and_text_is_drawn() {
     let svg = std::fs::read_to_string(&paths.svg).unwrap();
     assert!(svg.contains("λ1"), "dominant eigenvalue not labelled");
     assert!(svg.contains("τ = ∞"), "infinite horizon not shown");
+    // The text-only variant draws the same SVG and writes nothing.
+    let before = std::fs::read_dir(dir.path()).unwrap().count();
+    let text = spectrum_svg(&SpectrumFigure::new("Spectrum test", &ev)).unwrap();
+    assert_eq!(text, svg, "spectrum_svg differs from the written SVG");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), before);
+    assert!(spectrum_svg(&SpectrumFigure::new("t", &[])).is_err());
 
     // Without the memory-horizon panel the figure is narrower.
     let fig = SpectrumFigure {

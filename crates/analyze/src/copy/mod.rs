@@ -72,15 +72,9 @@ pub struct CopyArgs {
 }
 
 impl Default for CopyArgs {
+    /// Every flag at its clap default ([`crate::defaults`]).
     fn default() -> Self {
-        CopyArgs {
-            common: CommonArgs::default(),
-            held_out: 256,
-            starts: 128,
-            max_iter: 200,
-            max_q: 1e-6,
-            unique_tol: 1e-3,
-        }
+        crate::defaults()
     }
 }
 

@@ -13,9 +13,11 @@
 //! tokens recolour by the chosen eigen-group's per-token values, read from the `token_views`
 //! of `report.json` embedded in the page.
 
+pub mod compare;
 pub mod copy;
 pub mod ecg;
 pub mod imdb;
+pub mod states;
 
 use std::path::Path;
 

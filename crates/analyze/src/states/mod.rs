@@ -11,12 +11,14 @@ use kann_koopman::checks::{
 };
 use kann_koopman::io::{Layout, read_lengths_npy, read_states_array, write_json_atomic};
 use kann_koopman::{
-    AnalysisOptions, BootstrapOptions, DOMINANT_MODULUS, EigenReport, Estimator, FitOptions,
-    FitSteps, KoopmanError, Memory, Rank, Scheme, States, StatesReport, analyze_states,
-    bootstrap_report,
+    AnalysisOptions, BootstrapOptions, Estimator, FitOptions, FitSteps, KoopmanError, Rank, Scheme,
+    States, StatesReport, analyze_states, bootstrap_report,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+pub mod erel;
+mod table;
 
 /// Estimator choice on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,8 +61,8 @@ pub struct StatesArgs {
     /// Steps the basis and operator are fitted on: the real steps, or all steps of the padded
     /// batch (padding included, as the paper's reference pipeline does). e_rel is reported on
     /// the real steps, and also on all steps.
-    #[arg(long, value_enum, default_value_t = analyze::FitSteps::Real)]
-    pub fit_steps: analyze::FitSteps,
+    #[arg(long, value_enum, default_value_t = crate::FitSteps::Real)]
+    pub fit_steps: crate::FitSteps,
     /// Rank of the basis (default: the reference's min(#pairs, k) - 1).
     #[arg(long, conflicts_with = "energy")]
     pub rank: Option<usize>,
@@ -90,6 +92,11 @@ pub struct StatesArgs {
     /// Also write the JSON report to this file (atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write a self-contained page to this file (atomically): verdict table, spectrum with
+    /// memory horizons, e_rel beside the trivial predictor h_(t+1) = h_t, eigenpair residuals.
+    /// It adds the trivial predictor's e_rel (with intervals) to the JSON report as `e_rel_trivial`.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     /// Print only the first N eigenvalues in the table (all in JSON).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
@@ -177,6 +184,10 @@ pub struct StatesRun {
     /// Fit, spectrum and errors.
     #[serde(flatten)]
     pub report: StatesReport,
+    /// e_rel beside the trivial predictor `h_{t+1} = h_t` (computed for `--html` only; absent
+    /// from the JSON otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_rel_trivial: Option<erel::ErelComparison>,
 }
 
 /// Warn about exactly-zero rows when at least this fraction of the real rows is zero.
@@ -324,16 +335,16 @@ fn options(args: &StatesArgs) -> anyhow::Result<AnalysisOptions> {
     })
 }
 
-/// Refuses `--out` when it names an input (the same file, by any path or link): writing the
-/// report there would replace the data it was computed from.
-fn refuse_output_over_input(out: &Path, input: &Path) -> anyhow::Result<()> {
+/// Refuses writing `flag` = `out` over an input (the same file, by any path or link): the
+/// report would replace the data it was computed from.
+fn refuse_output_over_input(flag: &str, out: &Path, input: &Path) -> anyhow::Result<()> {
     let same = match (std::fs::canonicalize(out), std::fs::canonicalize(input)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     };
     if same {
         anyhow::bail!(
-            "--out {} is the input {}; writing the report there would replace it, choose another path",
+            "{flag} {} is the input {}; writing the report there would replace it, choose another path",
             out.display(),
             input.display()
         );
@@ -341,18 +352,36 @@ fn refuse_output_over_input(out: &Path, input: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `analyze states`.
-pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
-    if let Some(out) = &args.out {
-        refuse_output_over_input(out, &args.file)?;
+/// Refuses `--out` and `--html` over an input, and the two over each other.
+fn check_outputs(args: &StatesArgs) -> anyhow::Result<()> {
+    let outputs = [("--out", &args.out), ("--html", &args.html)];
+    for (flag, out) in outputs {
+        let Some(out) = out else { continue };
+        refuse_output_over_input(flag, out, &args.file)?;
         if let Some(lengths) = &args.lengths {
-            refuse_output_over_input(out, lengths)?;
+            refuse_output_over_input(flag, out, lengths)?;
         }
     }
-    let options = options(args)?;
-    let (states, input) = read_input(args)?;
-    let (checks, warnings) = check_input(&states, &input);
-    let mut report = analyze_states(&states, &options).map_err(|e| {
+    if let (Some(json), Some(html)) = (&args.out, &args.html)
+        && (json == html || refuse_output_over_input("--html", html, json).is_err())
+    {
+        anyhow::bail!(
+            "--out and --html both name {}; give each its own file",
+            json.display()
+        );
+    }
+    Ok(())
+}
+
+/// Fits and evaluates `states`, with the resampled intervals unless `--bootstrap 0`.
+fn analyse(
+    args: &StatesArgs,
+    options: &AnalysisOptions,
+    states: &States,
+    input: &InputInfo,
+    warnings: Vec<String>,
+) -> anyhow::Result<StatesReport> {
+    let mut report = analyze_states(states, options).map_err(|e| {
         let hint = if options.fit_steps == FitSteps::All
             && matches!(e, KoopmanError::NonFinite { .. })
         {
@@ -383,185 +412,46 @@ pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
                 ..BootstrapOptions::default()
             };
             let bar = kann_data::progress::progress_bar(replicates as u64, "  resampling");
-            bootstrap_report(&states, &options, &boot, &mut report, &|| bar.inc(1))
+            bootstrap_report(states, options, &boot, &mut report, &|| bar.inc(1))
                 .with_context(|| format!("resampling {}", args.file.display()))?;
             bar.finish_and_clear();
         }
     }
+    Ok(report)
+}
+
+/// Runs `analyze states`: prints the table (or JSON), writes `--out` and `--html`.
+pub fn run(args: &StatesArgs) -> anyhow::Result<()> {
+    check_outputs(args)?;
+    let options = options(args)?;
+    let (states, input) = read_input(args)?;
+    let (checks, warnings) = check_input(&states, &input);
+    let report = analyse(args, &options, &states, &input, warnings)?;
+    let e_rel_trivial = match &args.html {
+        Some(_) => Some(erel::compare(
+            &states,
+            &report,
+            args,
+            args.bootstrap.unwrap_or(DEFAULT_BOOTSTRAP),
+        )?),
+        None => None,
+    };
     let run = StatesRun {
         input,
         checks,
         report,
+        e_rel_trivial,
     };
     if let Some(out) = &args.out {
         write_json_atomic(out, &run)?;
     }
+    if let Some(html) = &args.html {
+        crate::report_html::states::write(html, &run, args.out.as_deref())?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
-        print_table(&run, args.top);
+        table::print_table(&run, args.top);
     }
     Ok(())
-}
-
-fn erel_line(label: &str, e: &kann_koopman::RelativeError) -> String {
-    format!(
-        "e_rel (Eq. 12) on {label} = {:.6} over {} targets{}",
-        e.e_rel,
-        e.count,
-        if e.zero_norm_skipped > 0 {
-            format!(" ({} zero-norm targets skipped)", e.zero_norm_skipped)
-        } else {
-            String::new()
-        }
-    )
-}
-
-fn print_table(run: &StatesRun, top: usize) {
-    let (i, r) = (&run.input, &run.report);
-    let axes = match i.layout {
-        Layout::Bth => "bth: batch, time, hidden",
-        Layout::Tbh => "tbh: time, batch, hidden",
-    };
-    println!(
-        "input: {} ({} array {:?}) read as [B={}, T={}, H={}] (--layout {axes}{})",
-        i.file.display(),
-        i.dtype,
-        i.file_shape,
-        i.read_as[0],
-        i.read_as[1],
-        i.read_as[2],
-        i.seq_len
-            .map(|t| format!(", --seq-len {t}"))
-            .unwrap_or_default()
-    );
-    match &i.lengths_file {
-        Some(l) => println!(
-            "lengths: {} applied: {} real steps, {} padded",
-            l.display(),
-            i.real_steps,
-            i.padded_steps
-        ),
-        None => println!(
-            "lengths: none given: all {} steps are fitted and scored as real",
-            i.real_steps
-        ),
-    }
-    println!(
-        "fit: on {} steps (--fit-steps {}): {} states, {} pairs; {} via {:?}, rank {} ({:.4}% of energy), condition {:.3e}, cond(V) {:.3e}",
-        r.fit_steps,
-        r.fit_steps,
-        r.num_states,
-        r.num_pairs,
-        r.estimator,
-        r.method,
-        r.rank,
-        100.0 * r.energy_captured,
-        r.condition,
-        r.v_condition
-    );
-    let label = if i.lengths_applied {
-        r.e_rel_steps.clone()
-    } else {
-        "all steps (no --lengths given: any padding counts as data)".to_string()
-    };
-    println!("{}", erel_line(&label, &r.relative_error));
-    if let Some(all) = &r.relative_error_all_steps {
-        println!("{}", erel_line("all steps incl. padding (1 <= t < T)", all));
-    } else if r.padded {
-        println!("e_rel on all steps incl. padding: not computed (padded steps are not finite)");
-    }
-    println!(
-        "spectrum: {} eigenvalues; {} with |lambda| > {DOMINANT_MODULUS} ({} of infinite memory, {} unstable); {} unresolved (|lambda| / residual < {})",
-        r.eigen.len(),
-        r.num_dominant,
-        r.num_infinite,
-        r.num_unstable,
-        r.num_spurious,
-        r.min_snr
-    );
-    for w in &r.warnings {
-        println!("warning: {w}");
-    }
-    if let Some(b) = &r.bootstrap {
-        println!(
-            "intervals: {:.0}% percentile intervals over {} {} replicates of the {} sequences (seed {}, {} failed); count of |lambda| > {DOMINANT_MODULUS} in [{}, {}]; match = share of replicates with a match within {} of lambda, pair = share in which a complex pair stays a pair",
-            100.0 * b.level,
-            b.replicates,
-            b.scheme,
-            b.sequences,
-            b.seed,
-            b.failed,
-            b.num_dominant_ci[0],
-            b.num_dominant_ci[1],
-            b.match_radius
-        );
-    }
-    let with_ci = r.bootstrap.is_some();
-    println!(
-        "{:>4}  {:>11} {:>11}  {:>9}  {:>12}  {:>9}  {:>9}  {:>9}  {:>5}{}",
-        "j",
-        "re",
-        "im",
-        "|lambda|",
-        format!("tau({})", r.eps),
-        "residual",
-        "snr",
-        "dominance",
-        "dom#",
-        if with_ci {
-            format!(
-                "  {:>21}  {:>19}  {:>5}  {:>5}",
-                "|lambda| interval", "tau interval", "match", "pair"
-            )
-        } else {
-            String::new()
-        }
-    );
-    for e in r.eigen.iter().take(top) {
-        let tau = match (e.tau, e.memory) {
-            (Some(t), _) => format!("{t:.1}"),
-            (None, Memory::Unstable) => "unstable".into(),
-            (None, _) => "inf".into(),
-        };
-        println!(
-            "{:>4}  {:>11.6} {:>11.6}  {:>9.6}  {:>12}  {:>9.2e}  {:>9.2e}{} {:>9.3}  {:>5}{}",
-            e.index,
-            e.re,
-            e.im,
-            e.modulus,
-            tau,
-            e.residual,
-            e.snr,
-            if e.spurious { "*" } else { " " },
-            e.dominance,
-            e.dominance_rank,
-            interval_columns(e)
-        );
-    }
-    if r.eigen.len() > top {
-        println!("... {} more (use --top or --json)", r.eigen.len() - top);
-    }
-    if r.eigen.iter().any(|e| e.spurious) {
-        println!(
-            "* unresolved: |lambda| / residual < {} (below 1, lambda explains less of its mode's next step than it leaves unexplained, and its residual error bar reaches 0)",
-            r.min_snr
-        );
-    }
-}
-
-/// The interval columns of one eigenpair's table row (empty without intervals).
-fn interval_columns(e: &EigenReport) -> String {
-    let Some(ci) = &e.intervals else {
-        return String::new();
-    };
-    let end = |t: Option<f64>| t.map_or_else(|| "inf".to_string(), |t| format!("{t:.1}"));
-    format!(
-        "  {:>21}  {:>19}  {:>5.2}  {:>5}",
-        format!("[{:.6}, {:.6}]", ci.modulus_ci[0], ci.modulus_ci[1]),
-        format!("[{}, {}]", end(ci.tau_ci[0]), end(ci.tau_ci[1])),
-        ci.match_fraction,
-        ci.pair_fraction
-            .map_or_else(|| "-".to_string(), |p| format!("{p:.2}"))
-    )
 }
