@@ -6,6 +6,7 @@
 //! [`download`], with [`TrainArgs`] holding the command-line flags.
 
 pub mod checkpoint;
+pub mod cli;
 pub mod common;
 pub mod copy;
 pub mod driver;
@@ -18,7 +19,7 @@ pub mod sweep;
 
 use std::path::PathBuf;
 
-use clap::builder::TypedValueParser;
+use clap::builder::TypedValueParser as _;
 use clap::{Args, ValueEnum};
 use kann_models::cells::CellKind;
 
@@ -35,8 +36,10 @@ pub enum DeviceArg {
 /// The values `--cell` accepts.
 const CELL_VALUES: [&str; 3] = ["gru", "lstm", "rnn"];
 
-fn parse_cell(s: &str) -> Result<CellKind, String> {
-    s.parse::<CellKind>().map_err(|e| e.to_string())
+/// The one parser of a `--cell` / `--cells` value (`gru`, `lstm`, `rnn`), for every command.
+pub fn cell_parser() -> impl clap::builder::TypedValueParser<Value = CellKind> {
+    clap::builder::PossibleValuesParser::new(CELL_VALUES)
+        .try_map(|s| s.parse::<CellKind>().map_err(|e| e.to_string()))
 }
 
 /// Flags of `train ecg`, and the flags `train imdb` shares; each overrides the config file.
@@ -46,8 +49,7 @@ pub struct CommonArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Recurrent cell (overrides `[model] cell`).
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(CELL_VALUES)
-        .try_map(|s| parse_cell(&s)))]
+    #[arg(long, value_parser = cell_parser())]
     pub cell: Option<CellKind>,
     /// Number of epochs. With --resume: the new total, counting the epochs already done.
     #[arg(long)]
