@@ -29,9 +29,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use kann_data::copy::{CopySequence, CopySpec, CopyTask};
 use kann_dynamics::faer::Mat;
-use kann_dynamics::{
-    Cell, CellAtInput, CellKind, FixedPointOptions, Linearisation, eigen, find_fixed_points, pca,
-};
+use kann_dynamics::{Cell, CellKind, FixedPointOptions, Linearisation};
 use kann_models::CopyModel;
 use kann_models::config::{RunConfig, Task};
 use kann_models::npy::tensor_to_vec;
@@ -39,7 +37,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::CommonArgs;
 use crate::common::{device, sample_indices, step};
-use crate::fixed_points::{Eigenvalue, Trajectories, cell_from_recurrent, eig_values};
+use crate::fixed_points::{
+    Eigenvalue, FoundPoint, InputSearch, Trajectories, cell_from_recurrent, eig_values,
+    search_input,
+};
 use crate::kann::{self, DOMINANT_MODULUS, EPS, EigenSummary, eigen_summaries};
 use predict::{ClassReadout, OneStep, Predictor, Rollout, one_step, rollout};
 
@@ -184,7 +185,8 @@ pub struct MemorySide {
     pub eigenvalues: Vec<EigenSummary>,
 }
 
-/// One fixed point.
+/// One fixed point as `report.json` of `analyze copy` lists it: the copy view of a
+/// [`FoundPoint`] of the shared search (its own fields and order, so the report keeps its form).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CopyPoint {
     /// `q(s*) = ½|F(s*, x) − s*|²`.
@@ -203,7 +205,9 @@ pub struct CopyPoint {
     pub top_eigenvalues: Vec<Eigenvalue>,
 }
 
-/// The fixed points at one constant input.
+/// The fixed points at one constant input as `report.json` of `analyze copy` lists them: the
+/// copy view of an [`InputSearch`] (`analyze fixed-points`' view is
+/// [`crate::fixed_points::InputReport`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FixedPointSide {
     /// `zero` or `blank`.
@@ -331,8 +335,71 @@ fn hook(model: &CopyModel, seqs: &[&CopySequence]) -> Result<Trajectories> {
     })
 }
 
-/// Fixed points of `F(·, x)` from `starts`, each with its Jacobian spectrum and readout class,
-/// and their PCA. Returns the report and the points' states.
+/// Jacobian eigenvalues listed per fixed point in `report.json`.
+const TOP_EIGENVALUES: usize = 8;
+
+impl CopyPoint {
+    /// The copy view of a point of the shared search: the class the readout gives it and the
+    /// eigenvalues the memory span needs.
+    fn new(p: &FoundPoint, cell: &Cell, readout: &ClassReadout, modulus_for_span: f64) -> Self {
+        CopyPoint {
+            q: p.point.q,
+            starts_merged: p.point.starts_merged,
+            norm: p.hidden_norm,
+            readout_class: readout.class(p.hidden(cell)),
+            count_above_099: p.count_above(0.99),
+            count_for_span: p
+                .eigen
+                .values
+                .iter()
+                .filter(|l| l.norm() >= modulus_for_span)
+                .count(),
+            top_eigenvalues: eig_values(&p.eigen.values, TOP_EIGENVALUES),
+        }
+    }
+}
+
+impl FixedPointSide {
+    /// The copy view of the shared search at one input ([`search_input`]).
+    pub fn new(
+        s: &InputSearch,
+        cell: &Cell,
+        readout: &ClassReadout,
+        modulus_for_span: f64,
+    ) -> Self {
+        let pca_variance_ratio: Vec<f64> = s
+            .pca
+            .as_ref()
+            .map(|p| p.variance_ratio.iter().take(5).copied().collect())
+            .unwrap_or_default();
+        let slowest_spectrum = s.slowest_spectrum();
+        let line_attractor = s.points.len() >= 2
+            && pca_variance_ratio.first().is_some_and(|&v| v >= 0.9)
+            && slowest_spectrum
+                .first()
+                .is_some_and(|l| (l.modulus - 1.0).abs() <= 0.01);
+        FixedPointSide {
+            input: s.input.clone(),
+            starts: s.search.starts,
+            dropped_large_q: s.search.dropped_large_q,
+            duplicates: s.search.duplicates,
+            q_of_starts_median: s.q_of_starts_median(),
+            points: s
+                .points
+                .iter()
+                .map(|p| CopyPoint::new(p, cell, readout, modulus_for_span))
+                .collect(),
+            pca_variance_ratio,
+            slowest_point: s.slowest,
+            slowest_spectrum,
+            line_attractor,
+        }
+    }
+}
+
+/// Fixed points of `F(·, x)` from `starts` by the search `analyze fixed-points` runs
+/// ([`search_input`]), each with its Jacobian spectrum and readout class, and their PCA
+/// ([`FixedPointSide::new`]). Returns the report and the points' states.
 pub fn fixed_points_at(
     name: &str,
     cell: &Cell,
@@ -342,65 +409,10 @@ pub fn fixed_points_at(
     readout: &ClassReadout,
     modulus_for_span: f64,
 ) -> Result<(FixedPointSide, Vec<Vec<f64>>)> {
-    let xp = cell.project_input(x)?;
-    let map = CellAtInput::new(cell, &xp)?;
-    let search = find_fixed_points(&map, starts, options)?;
-    let mut points = Vec::with_capacity(search.points.len());
-    let mut spectra = Vec::with_capacity(search.points.len());
-    for p in &search.points {
-        let e = eigen(cell.jacobian_state(&p.state, &xp)?.as_ref())?;
-        let h = cell.hidden(&p.state);
-        points.push(CopyPoint {
-            q: p.q,
-            starts_merged: p.starts_merged,
-            norm: h.iter().map(|v| v * v).sum::<f64>().sqrt(),
-            readout_class: readout.class(h),
-            count_above_099: e.values.iter().filter(|l| l.norm() > 0.99).count(),
-            count_for_span: e
-                .values
-                .iter()
-                .filter(|l| l.norm() >= modulus_for_span)
-                .count(),
-            top_eigenvalues: eig_values(&e.values, 8),
-        });
-        spectra.push(e);
-    }
-    let slowest = spectra
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| e.values.first().map(|l| (i, (l.norm() - 1.0).abs())))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(i, _)| i);
-    let states: Vec<Vec<f64>> = search.points.iter().map(|p| p.state.clone()).collect();
-    let pca_variance_ratio = if states.len() >= 2 {
-        pca(&states)?.variance_ratio.into_iter().take(5).collect()
-    } else {
-        Vec::new()
-    };
-    let slowest_spectrum = slowest
-        .map(|i| eig_values(&spectra[i].values, usize::MAX))
-        .unwrap_or_default();
-    let line_attractor = states.len() >= 2
-        && pca_variance_ratio.first().is_some_and(|&v| v >= 0.9)
-        && slowest_spectrum
-            .first()
-            .is_some_and(|l| (l.modulus - 1.0).abs() <= 0.01);
-    let mut q = search.q_of_starts.clone();
-    q.sort_by(f64::total_cmp);
+    let s = search_input(name, cell, x, starts, options)?;
     Ok((
-        FixedPointSide {
-            input: name.to_string(),
-            starts: search.starts,
-            dropped_large_q: search.dropped_large_q,
-            duplicates: search.duplicates,
-            q_of_starts_median: q.get(q.len() / 2).copied().unwrap_or(f64::NAN),
-            points,
-            pca_variance_ratio,
-            slowest_point: slowest,
-            slowest_spectrum,
-            line_attractor,
-        },
-        states,
+        FixedPointSide::new(&s, cell, readout, modulus_for_span),
+        s.states(),
     ))
 }
 
