@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Opens the ``report.html`` pages of ``analyze imdb|ecg|copy`` in headless Chromium and checks them.
+"""Opens the ``report.html`` pages of ``analyze imdb|ecg|copy`` (and ``fixed_points.html`` of
+``analyze fixed-points``) in headless Chromium and checks them.
 
 Usage::
 
-    python3 scripts/check_report_html.py RUN_DIR [RUN_DIR ...] [--chromium PATH] [--shots-only]
+    python3 scripts/check_report_html.py RUN_DIR|PAGE.html [...] [--chromium PATH] [--shots-only]
 
-Each RUN_DIR holds ``report.html`` and ``report.json`` written by ``analyze``. The page is opened
+Each RUN_DIR holds ``report.html`` and ``report.json`` written by ``analyze``; a PAGE.html
+argument names another page with its JSON beside it (``fixed_points.html`` and
+``fixed_points.json``), whose screenshots are named after it (``fixed_points_1280x800.png``, ...). The page is opened
 from disk (``file://``) in Debian's ``chromium``, driven over the DevTools protocol through
 ``--remote-debugging-pipe`` (standard library only: no Selenium, no WebSocket client). Checked:
 
@@ -323,10 +326,15 @@ def check_ecg(page: Page, report: dict[str, Any]) -> str:
 
 
 def check_run(browser: Browser, page: Page, run: Path) -> list[str]:
-    """Checks one run folder's page; returns the failures (empty when it passes)."""
-    html, js = run / "report.html", run / "report.json"
+    """Checks one run folder's page (or the page ``run`` names); returns the failures (empty
+    when it passes)."""
+    if run.suffix == ".html":
+        html, js = run, run.with_suffix(".json")
+        run, stem = run.parent, run.stem
+    else:
+        html, js, stem = run / "report.html", run / "report.json", "report"
     if not html.is_file() or not js.is_file():
-        return [f"{run}: report.html or report.json missing"]
+        return [f"{run}: {html.name} or {js.name} missing"]
     report = json.loads(js.read_text())
     url = html.resolve().as_uri()
     browser.events.clear()
@@ -338,22 +346,25 @@ def check_run(browser: Browser, page: Page, run: Path) -> list[str]:
                          ".map(r => r.lastElementChild.textContent)")
         if not rows or any(v not in ("holds", "does not hold", "inconclusive") for v in rows):
             raise CheckError(f"verdict table missing or malformed: {rows}")
-        page.shot(run / "report_1280x800.png")
-        task = report.get("task") if isinstance(report.get("task"), str) else "copy"
+        page.shot(run / f"{stem}_1280x800.png")
+        if stem == "fixed_points":
+            task = "fixed-points"
+        else:
+            task = report.get("task") if isinstance(report.get("task"), str) else "copy"
         anchor = None
         if task == "imdb":
             anchor = check_imdb(page, report)
         elif task == "ecg":
             anchor = check_ecg(page, report)
         if anchor:
-            page.shot(run / "report_interactive_1280x800.png")
+            page.shot(run / f"{stem}_interactive_1280x800.png")
         page.viewport(390, 844, mobile=True)
         page.eval("window.scrollTo(0, 0)")
-        page.shot(run / "report_390x844.png")
+        page.shot(run / f"{stem}_390x844.png")
         page.viewport(1280, 800, dark=True)
         page.eval(f"document.querySelector('{anchor or 'body'}').closest('section, body')"
                   ".scrollIntoView()")
-        page.shot(run / "report_dark_1280x800.png")
+        page.shot(run / f"{stem}_dark_1280x800.png")
         bg = page.eval("getComputedStyle(document.body).backgroundColor")
         if bg in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"):
             raise CheckError(f"dark mode left the background at {bg}")
@@ -368,7 +379,7 @@ def check_run(browser: Browser, page: Page, run: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Checks every run folder given; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", type=Path, help="run folders holding report.html")
+    ap.add_argument("runs", nargs="+", type=Path, help="run folders holding report.html, or pages (fixed_points.html)")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium",
                     help="the Chromium binary (default: chromium on PATH)")
     args = ap.parse_args(argv)
