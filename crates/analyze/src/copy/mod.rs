@@ -535,7 +535,65 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
         .clone()
         .context("the run folder was not resolved")?;
     println!("analyze copy: run folder {}", dir.display());
-    let (model, config) = kann_models::run::load_copy_run(&dir, &device())?;
+    let (model, task, test) = load(&dir)?;
+    let cell = cell_from_recurrent(&model.recurrent)?;
+    let (w, b) = model.readout_weights()?;
+    let readout = ClassReadout::new(
+        w.into_iter().map(f64::from).collect(),
+        b.into_iter().map(f64::from).collect(),
+        model.d_hidden(),
+    )?;
+    let (traj, held_traj, held_strings) = draw_and_hook(args, &dir, &model, &task, &test)?;
+    let (fit, fit_after, koopman) = fit_koopman(args, &traj, &task)?;
+    let local = fixed_point_sides(
+        args,
+        &cell,
+        &traj,
+        &task,
+        &readout,
+        koopman.modulus_for_span,
+    )?;
+    let (predictors, mut warnings) = step(
+        &format!(
+            "scoring the predictors on {} held-out sequences",
+            held_strings.len()
+        ),
+        || {
+            score_and_check(
+                &cell,
+                &[(KOOPMAN, &fit), (KOOPMAN_AFTER, &fit_after)],
+                &local.lins,
+                &held_traj,
+                &held_strings,
+                &task,
+                &readout,
+            )
+        },
+    )?;
+    let net = network_accuracy(&held_traj, &held_strings, &task, &readout);
+    let mut all_warnings = local.warnings;
+    all_warnings.append(&mut warnings);
+    let report = CopyReport {
+        run_dir: dir.display().to_string(),
+        command: args.command(&dir),
+        task: task_side(&task, &cell, model.d_hidden(), test.len(), net),
+        analysis_batch: args.common.batch,
+        held_out_batch: args.held_out,
+        koopman,
+        options: args.options(),
+        fixed_points: local.sides,
+        predictors,
+        figures: Vec::new(),
+        warnings: all_warnings,
+        seconds: 0.0,
+    };
+    write(&dir, report, &fit, started)
+}
+
+/// Stage 1: the run's model, its task and its test sequences (regenerated from the config's
+/// seed).
+fn load(dir: &Path) -> Result<(CopyModel, CopyTask, Vec<CopySequence>)> {
+    let (model, config) = kann_models::run::load_copy_run(dir, &device())?;
     let RunConfig::Copy(cfg) = config else {
         bail!("{} is not a copy-problem run", dir.display());
     };
@@ -558,38 +616,53 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
         seed: cfg.data.seed,
     }
     .splits()?;
+    Ok((model, task, splits.test))
+}
+
+/// Stage 1: the two disjoint seeded draws of test sequences (analysis and held-out batch) and
+/// their trajectories, with the held-out strings.
+fn draw_and_hook(
+    args: &CopyArgs,
+    dir: &Path,
+    model: &CopyModel,
+    task: &CopyTask,
+    test: &[CopySequence],
+) -> Result<(Trajectories, Trajectories, Vec<Vec<usize>>)> {
     let (nb, nh) = (args.common.batch, args.held_out);
-    if nb + nh > splits.test.len() {
+    if nb + nh > test.len() {
         bail!(
             "--batch {nb} + --held-out {nh} = {} sequences, but the run has {} test sequences ([data] test in {})",
             nb + nh,
-            splits.test.len(),
+            test.len(),
             dir.join(kann_models::run::CONFIG_FILE).display()
         );
     }
-    let draw = sample_indices(splits.test.len(), nb + nh, args.common.seed);
-    let batch: Vec<&CopySequence> = draw[..nb].iter().map(|&i| &splits.test[i]).collect();
-    let held: Vec<&CopySequence> = draw[nb..].iter().map(|&i| &splits.test[i]).collect();
-    let cell = cell_from_recurrent(&model.recurrent)?;
-    let (w, b) = model.readout_weights()?;
-    let readout = ClassReadout::new(
-        w.into_iter().map(f64::from).collect(),
-        b.into_iter().map(f64::from).collect(),
-        model.d_hidden(),
-    )?;
+    let draw = sample_indices(test.len(), nb + nh, args.common.seed);
+    let batch: Vec<&CopySequence> = draw[..nb].iter().map(|&i| &test[i]).collect();
+    let held: Vec<&CopySequence> = draw[nb..].iter().map(|&i| &test[i]).collect();
     let (traj, held_traj) = step(
         &format!(
             "hooking the states of {nb} analysis and {nh} held-out test sequences ({} steps)",
             task.steps()
         ),
-        || Ok((hook(&model, &batch)?, hook(&model, &held)?)),
+        || Ok((hook(model, &batch)?, hook(model, &held)?)),
     )?;
-    let held_strings: Vec<Vec<usize>> = held.iter().map(|s| s.string.clone()).collect();
+    let held_strings = held.iter().map(|s| s.string.clone()).collect();
+    Ok((traj, held_traj, held_strings))
+}
+
+/// Stage 2: the Koopman fits of the analysis batch (every step, and the steps after the
+/// string) and the memory of the first against the task's span.
+fn fit_koopman(
+    args: &CopyArgs,
+    traj: &Trajectories,
+    task: &CopyTask,
+) -> Result<(kann::Fit, kann::Fit, MemorySide)> {
     let states = traj.hidden_states()?;
     let fit = step("fitting the Koopman operator on the analysis batch", || {
         kann::fit(&states, args.common.rank)
     })?;
-    let after = after_string(&traj, task.len)?;
+    let after = after_string(traj, task.len)?;
     let fit_after = step(
         "fitting the Koopman operator on the steps after the string",
         || kann::fit(&after, args.common.rank),
@@ -597,36 +670,49 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
     let koopman = memory_side(
         &fit,
         kann::e_rel(&states, &fit)?.e_rel,
-        nb * task.steps(),
+        args.common.batch * task.steps(),
         task.memory_span(),
     )?;
+    Ok((fit, fit_after, koopman))
+}
+
+/// Stage 3 at the blank and the zero input.
+struct LocalSides {
+    /// The fixed points at each input, blank first.
+    sides: Vec<FixedPointSide>,
+    /// Their linearisations, blank first.
+    lins: [Vec<Linearisation>; 2],
+    /// Inputs without a fixed point.
+    warnings: Vec<String>,
+}
+
+/// Stage 3: the fixed points at the blank and the zero input ([`fixed_points_at`]) and their
+/// linearisations.
+fn fixed_point_sides(
+    args: &CopyArgs,
+    cell: &Cell,
+    traj: &Trajectories,
+    task: &CopyTask,
+    readout: &ClassReadout,
+    modulus_for_span: f64,
+) -> Result<LocalSides> {
     let options = args.options();
     let starts = traj.sample_states(args.starts, args.common.seed);
     let mut blank = vec![0.0; task.input_tokens()];
     blank[task.blank()] = 1.0;
-    let mut fixed_points = Vec::new();
-    let mut lins: Vec<Vec<Linearisation>> = Vec::new();
+    let mut sides = Vec::new();
+    let mut lins: [Vec<Linearisation>; 2] = [Vec::new(), Vec::new()];
     let mut warnings = Vec::new();
-    for (name, x) in [
-        ("blank", blank.clone()),
-        ("zero", vec![0.0; task.input_tokens()]),
-    ] {
+    for (k, (name, x)) in [("blank", blank), ("zero", vec![0.0; task.input_tokens()])]
+        .into_iter()
+        .enumerate()
+    {
         let (side, pts) = step(
             &format!(
                 "fixed points at the {name} input from {} starts",
                 starts.len()
             ),
-            || {
-                fixed_points_at(
-                    name,
-                    &cell,
-                    &x,
-                    &starts,
-                    &options,
-                    &readout,
-                    koopman.modulus_for_span,
-                )
-            },
+            || fixed_points_at(name, cell, &x, &starts, &options, readout, modulus_for_span),
         )?;
         if pts.is_empty() {
             warnings.push(format!(
@@ -634,40 +720,55 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
                 args.max_q
             ));
         }
-        lins.push(
-            pts.iter()
-                .map(|p| Linearisation::new(&cell, p, &x))
-                .collect::<std::result::Result<_, _>>()?,
-        );
-        fixed_points.push(side);
+        lins[k] = pts
+            .iter()
+            .map(|p| Linearisation::new(cell, p, &x))
+            .collect::<std::result::Result<_, _>>()?;
+        sides.push(side);
     }
-    let predictors = step(
-        &format!("scoring the predictors on {nh} held-out sequences"),
-        || {
-            score_predictors(
-                &cell,
-                &[(KOOPMAN, &fit), (KOOPMAN_AFTER, &fit_after)],
-                &lins[0],
-                &lins[1],
-                &held_traj,
-                &held_strings,
-                &task,
-                &readout,
-            )
-        },
-    )?;
+    Ok(LocalSides {
+        sides,
+        lins,
+        warnings,
+    })
+}
+
+/// Stage 4: [`score_predictors`], with a warning when the exact map does not reproduce the
+/// network's outputs.
+fn score_and_check(
+    cell: &Cell,
+    fits: &[(&str, &kann::Fit)],
+    lins: &[Vec<Linearisation>; 2],
+    traj: &Trajectories,
+    strings: &[Vec<usize>],
+    task: &CopyTask,
+    readout: &ClassReadout,
+) -> Result<(Vec<PredictorScore>, Vec<String>)> {
+    let predictors =
+        score_predictors(cell, fits, &lins[0], &lins[1], traj, strings, task, readout)?;
     let exact = predictors
         .iter()
         .find(|p| p.name == EXACT)
         .context("the exact map was not scored")?;
+    let mut warnings = Vec::new();
     if exact.rollout.agreement < 1.0 {
         warnings.push(format!(
             "the exact map in f64 agrees with the network's own output on only {:.4} of the recall steps (f32 rounding at a near tie, or a hook error)",
             exact.rollout.agreement
         ));
     }
-    let net = network_accuracy(&held_traj, &held_strings, &task, &readout);
-    let task_side = TaskSide {
+    Ok((predictors, warnings))
+}
+
+/// The task as analysed, with the network's recall accuracy `net` (per symbol, whole string).
+fn task_side(
+    task: &CopyTask,
+    cell: &Cell,
+    hidden: usize,
+    test_sequences: usize,
+    net: (f64, f64),
+) -> TaskSide {
+    TaskSide {
         len: task.len,
         symbols: task.symbols,
         delay: task.delay,
@@ -676,32 +777,28 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
         memory_span: task.memory_span(),
         symbol_slots: task.len * task.symbols,
         cell: cell.kind().to_string(),
-        hidden: model.d_hidden(),
-        test_sequences: splits.test.len(),
+        hidden,
+        test_sequences,
         network_symbol_accuracy: net.0,
         network_string_accuracy: net.1,
-    };
-    let mut report = CopyReport {
-        run_dir: dir.display().to_string(),
-        command: args.command(&dir),
-        task: task_side,
-        analysis_batch: nb,
-        held_out_batch: nh,
-        koopman,
-        options,
-        fixed_points,
-        predictors,
-        figures: Vec::new(),
-        warnings,
-        seconds: 0.0,
-    };
-    report.figures = report::figures(&dir, &report, &crate::kann::eigen_points(&fit.spectrum))?;
+    }
+}
+
+/// Stage 5: the figures, `report.json`, `report.md` (opening with the verdict table) and
+/// `report.html`.
+fn write(
+    dir: &Path,
+    mut report: CopyReport,
+    fit: &kann::Fit,
+    started: std::time::Instant,
+) -> Result<CopyReport> {
+    report.figures = report::figures(dir, &report, &crate::kann::eigen_points(&fit.spectrum))?;
     report.seconds = started.elapsed().as_secs_f64();
     kann_koopman::io::write_json_atomic(dir.join("report.json"), &report)?;
     let claims = crate::report_html::copy::claims(&report);
     let md = crate::report_html::markdown_with_verdicts(&claims, &markdown(&report));
     kann_models::atomic::write_atomic(&dir.join("report.md"), md.as_bytes())?;
-    crate::report_html::copy::write(&dir, &report, claims)?;
+    crate::report_html::copy::write(dir, &report, claims)?;
     print!("{}", report::summary(&report));
     println!(
         "analyze copy: report.json, report.md, report.html in {}",
