@@ -7,8 +7,9 @@ Usage::
 
 Each PAGE is a run folder holding ``report.html`` and ``report.json`` written by ``analyze
 imdb|ecg|copy``, a folder holding ``compare.html`` and ``compare.json`` (``analyze compare``), or
-an ``.html`` file (``analyze states --html PAGE.html``; its JSON, if any, is the ``.json`` of the
-same stem beside it, as ``--out`` names it). The page is opened
+an ``.html`` file (``analyze states --html PAGE.html``, or ``fixed_points.html`` of ``analyze
+fixed-points``; its JSON, if any, is the ``.json`` of the same stem beside it, as ``--out`` names
+it). Screenshots are named after the page (``report_1280x800.png``, ``fixed_points_390x844.png``). The page is opened
 from disk (``file://``) in Debian's ``chromium``, driven over the DevTools protocol through
 ``--remote-debugging-pipe`` (standard library only: no Selenium, no WebSocket client). Checked:
 
@@ -358,6 +359,8 @@ def check_run(browser: Browser, page: Page, run: Path) -> list[str]:
         # Only the IMDB and ECG pages have an interactive figure to check.
         if html.stem == "compare":
             task = "compare"
+        elif html.stem == "fixed_points":
+            task = "fixed-points"
         elif isinstance(report.get("task"), str):
             task = report["task"]
         elif "eigen" in report or js is None:
@@ -393,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     """Checks every run folder given; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", type=Path,
-                    help="run folders holding report.html, folders holding compare.html, or .html files")
+                    help="run folders holding report.html, folders holding compare.html, or .html files "
+                    "(fixed_points.html, a states page)")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "chromium",
                     help="the Chromium binary (default: chromium on PATH)")
     args = ap.parse_args(argv)

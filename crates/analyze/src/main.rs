@@ -33,7 +33,7 @@ enum Command {
     /// Fixed points of a trained IMDB model at the zero and the mean input (Sussillo & Barak
     /// 2013), their Jacobian spectra, PCA and alignment with the readout, and one-step
     /// prediction of the linearisation beside Koopman's on the analysis batch;
-    /// fixed_points.json/md in the run folder.
+    /// fixed_points.json/md/html in the run folder.
     FixedPoints(analyze::FixedPointArgs),
     /// The copy problem (App. D): Koopman memory against the delay, fixed points at the blank
     /// and zero inputs, and which predictor (Koopman, linearisation, trivial) reproduces the

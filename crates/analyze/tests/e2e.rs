@@ -663,9 +663,11 @@ fn check_bad_inputs(ecg_run: &Path, imdb_run: &Path, data: &Path, scratch: &Path
 
 /// `analyze fixed-points` on the smoke GRU: the same batch as `analyze imdb` (its Koopman
 /// `e_rel` is the imdb report's), the weights read right (the exact map reproduces the hooked
-/// states), and its files written beside the imdb report without touching it.
+/// states), and its files written beside the imdb report without touching it; its page
+/// `fixed_points.html` holds the verdicts recomputed from `fixed_points.json`.
 fn check_fixed_points(run: &Path, data: &Path) {
     let before = std::fs::read(run.join("report.json")).unwrap();
+    let page_before = std::fs::read(run.join("report.html")).unwrap();
     let args = analyze::FixedPointArgs {
         common: analyze::CommonArgs {
             run: Some(run.to_path_buf()),
@@ -703,7 +705,7 @@ fn check_fixed_points(run: &Path, data: &Path) {
         assert!((c.e_rel.koopman - r.koopman.e_rel).abs() < 1e-9, "{c:?}");
         assert!(c.e_rel.linearised.is_finite());
     }
-    for f in ["fixed_points.json", "fixed_points.md"]
+    for f in ["fixed_points.json", "fixed_points.md", "fixed_points.html"]
         .into_iter()
         .map(String::from)
         .chain(r.figures.iter().cloned())
@@ -712,6 +714,15 @@ fn check_fixed_points(run: &Path, data: &Path) {
     }
     assert!(r.figures.iter().any(|f| f == "fixed_point_spectra.png"));
     assert_eq!(std::fs::read(run.join("report.json")).unwrap(), before);
+    assert_eq!(std::fs::read(run.join("report.html")).unwrap(), page_before);
+    // The page's verdicts, recomputed from fixed_points.json.
+    let back: analyze::FixedPointsReport =
+        serde_json::from_slice(&std::fs::read(run.join("fixed_points.json")).unwrap()).unwrap();
+    assert_eq!(back.inputs.len(), r.inputs.len());
+    let claims = analyze::report_html::fixed_points::claims(&back);
+    assert_eq!(claims.len(), 4);
+    let html = html_check::check_page(run, analyze::report_html::fixed_points::PAGE, &claims, 3);
+    assert!(!html.contains("<script"), "the fixed-points page is static");
 }
 
 #[test]

@@ -29,9 +29,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use kann_data::copy::{CopySequence, CopySpec, CopyTask};
 use kann_dynamics::faer::Mat;
-use kann_dynamics::{
-    Cell, CellAtInput, CellKind, FixedPointOptions, Linearisation, eigen, find_fixed_points, pca,
-};
+use kann_dynamics::{Cell, CellKind, FixedPointOptions, Linearisation};
 use kann_models::CopyModel;
 use kann_models::config::{RunConfig, Task};
 use kann_models::npy::tensor_to_vec;
@@ -39,7 +37,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::CommonArgs;
 use crate::common::{device, sample_indices, step};
-use crate::fixed_points::{Eigenvalue, Trajectories, cell_from_recurrent, eig_values};
+use crate::fixed_points::{
+    Eigenvalue, FoundPoint, InputSearch, Trajectories, cell_from_recurrent, eig_values,
+    search_input,
+};
 use crate::kann::{self, DOMINANT_MODULUS, EPS, EigenSummary, eigen_summaries};
 use predict::{ClassReadout, OneStep, Predictor, Rollout, one_step, rollout};
 
@@ -178,7 +179,8 @@ pub struct MemorySide {
     pub eigenvalues: Vec<EigenSummary>,
 }
 
-/// One fixed point.
+/// One fixed point as `report.json` of `analyze copy` lists it: the copy view of a
+/// [`FoundPoint`] of the shared search (its own fields and order, so the report keeps its form).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CopyPoint {
     /// `q(s*) = ½|F(s*, x) − s*|²`.
@@ -197,7 +199,9 @@ pub struct CopyPoint {
     pub top_eigenvalues: Vec<Eigenvalue>,
 }
 
-/// The fixed points at one constant input.
+/// The fixed points at one constant input as `report.json` of `analyze copy` lists them: the
+/// copy view of an [`InputSearch`] (`analyze fixed-points`' view is
+/// [`crate::fixed_points::InputReport`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FixedPointSide {
     /// `zero` or `blank`.
@@ -325,8 +329,71 @@ fn hook(model: &CopyModel, seqs: &[&CopySequence]) -> Result<Trajectories> {
     })
 }
 
-/// Fixed points of `F(·, x)` from `starts`, each with its Jacobian spectrum and readout class,
-/// and their PCA. Returns the report and the points' states.
+/// Jacobian eigenvalues listed per fixed point in `report.json`.
+const TOP_EIGENVALUES: usize = 8;
+
+impl CopyPoint {
+    /// The copy view of a point of the shared search: the class the readout gives it and the
+    /// eigenvalues the memory span needs.
+    fn new(p: &FoundPoint, cell: &Cell, readout: &ClassReadout, modulus_for_span: f64) -> Self {
+        CopyPoint {
+            q: p.point.q,
+            starts_merged: p.point.starts_merged,
+            norm: p.hidden_norm,
+            readout_class: readout.class(p.hidden(cell)),
+            count_above_099: p.count_above(0.99),
+            count_for_span: p
+                .eigen
+                .values
+                .iter()
+                .filter(|l| l.norm() >= modulus_for_span)
+                .count(),
+            top_eigenvalues: eig_values(&p.eigen.values, TOP_EIGENVALUES),
+        }
+    }
+}
+
+impl FixedPointSide {
+    /// The copy view of the shared search at one input ([`search_input`]).
+    pub fn new(
+        s: &InputSearch,
+        cell: &Cell,
+        readout: &ClassReadout,
+        modulus_for_span: f64,
+    ) -> Self {
+        let pca_variance_ratio: Vec<f64> = s
+            .pca
+            .as_ref()
+            .map(|p| p.variance_ratio.iter().take(5).copied().collect())
+            .unwrap_or_default();
+        let slowest_spectrum = s.slowest_spectrum();
+        let line_attractor = s.points.len() >= 2
+            && pca_variance_ratio.first().is_some_and(|&v| v >= 0.9)
+            && slowest_spectrum
+                .first()
+                .is_some_and(|l| (l.modulus - 1.0).abs() <= 0.01);
+        FixedPointSide {
+            input: s.input.clone(),
+            starts: s.search.starts,
+            dropped_large_q: s.search.dropped_large_q,
+            duplicates: s.search.duplicates,
+            q_of_starts_median: s.q_of_starts_median(),
+            points: s
+                .points
+                .iter()
+                .map(|p| CopyPoint::new(p, cell, readout, modulus_for_span))
+                .collect(),
+            pca_variance_ratio,
+            slowest_point: s.slowest,
+            slowest_spectrum,
+            line_attractor,
+        }
+    }
+}
+
+/// Fixed points of `F(·, x)` from `starts` by the search `analyze fixed-points` runs
+/// ([`search_input`]), each with its Jacobian spectrum and readout class, and their PCA
+/// ([`FixedPointSide::new`]). Returns the report and the points' states.
 pub fn fixed_points_at(
     name: &str,
     cell: &Cell,
@@ -336,65 +403,10 @@ pub fn fixed_points_at(
     readout: &ClassReadout,
     modulus_for_span: f64,
 ) -> Result<(FixedPointSide, Vec<Vec<f64>>)> {
-    let xp = cell.project_input(x)?;
-    let map = CellAtInput::new(cell, &xp)?;
-    let search = find_fixed_points(&map, starts, options)?;
-    let mut points = Vec::with_capacity(search.points.len());
-    let mut spectra = Vec::with_capacity(search.points.len());
-    for p in &search.points {
-        let e = eigen(cell.jacobian_state(&p.state, &xp)?.as_ref())?;
-        let h = cell.hidden(&p.state);
-        points.push(CopyPoint {
-            q: p.q,
-            starts_merged: p.starts_merged,
-            norm: h.iter().map(|v| v * v).sum::<f64>().sqrt(),
-            readout_class: readout.class(h),
-            count_above_099: e.values.iter().filter(|l| l.norm() > 0.99).count(),
-            count_for_span: e
-                .values
-                .iter()
-                .filter(|l| l.norm() >= modulus_for_span)
-                .count(),
-            top_eigenvalues: eig_values(&e.values, 8),
-        });
-        spectra.push(e);
-    }
-    let slowest = spectra
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| e.values.first().map(|l| (i, (l.norm() - 1.0).abs())))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(i, _)| i);
-    let states: Vec<Vec<f64>> = search.points.iter().map(|p| p.state.clone()).collect();
-    let pca_variance_ratio = if states.len() >= 2 {
-        pca(&states)?.variance_ratio.into_iter().take(5).collect()
-    } else {
-        Vec::new()
-    };
-    let slowest_spectrum = slowest
-        .map(|i| eig_values(&spectra[i].values, usize::MAX))
-        .unwrap_or_default();
-    let line_attractor = states.len() >= 2
-        && pca_variance_ratio.first().is_some_and(|&v| v >= 0.9)
-        && slowest_spectrum
-            .first()
-            .is_some_and(|l| (l.modulus - 1.0).abs() <= 0.01);
-    let mut q = search.q_of_starts.clone();
-    q.sort_by(f64::total_cmp);
+    let s = search_input(name, cell, x, starts, options)?;
     Ok((
-        FixedPointSide {
-            input: name.to_string(),
-            starts: search.starts,
-            dropped_large_q: search.dropped_large_q,
-            duplicates: search.duplicates,
-            q_of_starts_median: q.get(q.len() / 2).copied().unwrap_or(f64::NAN),
-            points,
-            pca_variance_ratio,
-            slowest_point: slowest,
-            slowest_spectrum,
-            line_attractor,
-        },
-        states,
+        FixedPointSide::new(&s, cell, readout, modulus_for_span),
+        s.states(),
     ))
 }
 
@@ -517,7 +529,65 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
         .clone()
         .context("the run folder was not resolved")?;
     println!("analyze copy: run folder {}", dir.display());
-    let (model, config) = kann_models::run::load_copy_run(&dir, &device())?;
+    let (model, task, test) = load(&dir)?;
+    let cell = cell_from_recurrent(&model.recurrent)?;
+    let (w, b) = model.readout_weights()?;
+    let readout = ClassReadout::new(
+        w.into_iter().map(f64::from).collect(),
+        b.into_iter().map(f64::from).collect(),
+        model.d_hidden(),
+    )?;
+    let (traj, held_traj, held_strings) = draw_and_hook(args, &dir, &model, &task, &test)?;
+    let (fit, fit_after, koopman) = fit_koopman(args, &traj, &task)?;
+    let local = fixed_point_sides(
+        args,
+        &cell,
+        &traj,
+        &task,
+        &readout,
+        koopman.modulus_for_span,
+    )?;
+    let (predictors, mut warnings) = step(
+        &format!(
+            "scoring the predictors on {} held-out sequences",
+            held_strings.len()
+        ),
+        || {
+            score_and_check(
+                &cell,
+                &[(KOOPMAN, &fit), (KOOPMAN_AFTER, &fit_after)],
+                &local.lins,
+                &held_traj,
+                &held_strings,
+                &task,
+                &readout,
+            )
+        },
+    )?;
+    let net = network_accuracy(&held_traj, &held_strings, &task, &readout);
+    let mut all_warnings = local.warnings;
+    all_warnings.append(&mut warnings);
+    let report = CopyReport {
+        run_dir: dir.display().to_string(),
+        command: args.command(&dir),
+        task: task_side(&task, &cell, model.d_hidden(), test.len(), net),
+        analysis_batch: args.common.batch,
+        held_out_batch: args.held_out,
+        koopman,
+        options: args.options(),
+        fixed_points: local.sides,
+        predictors,
+        figures: Vec::new(),
+        warnings: all_warnings,
+        seconds: 0.0,
+    };
+    write(&dir, report, &fit, started)
+}
+
+/// Stage 1: the run's model, its task and its test sequences (regenerated from the config's
+/// seed).
+fn load(dir: &Path) -> Result<(CopyModel, CopyTask, Vec<CopySequence>)> {
+    let (model, config) = kann_models::run::load_copy_run(dir, &device())?;
     let RunConfig::Copy(cfg) = config else {
         bail!("{} is not a copy-problem run", dir.display());
     };
@@ -540,38 +610,53 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
         seed: cfg.data.seed,
     }
     .splits()?;
+    Ok((model, task, splits.test))
+}
+
+/// Stage 1: the two disjoint seeded draws of test sequences (analysis and held-out batch) and
+/// their trajectories, with the held-out strings.
+fn draw_and_hook(
+    args: &CopyArgs,
+    dir: &Path,
+    model: &CopyModel,
+    task: &CopyTask,
+    test: &[CopySequence],
+) -> Result<(Trajectories, Trajectories, Vec<Vec<usize>>)> {
     let (nb, nh) = (args.common.batch, args.held_out);
-    if nb + nh > splits.test.len() {
+    if nb + nh > test.len() {
         bail!(
             "--batch {nb} + --held-out {nh} = {} sequences, but the run has {} test sequences ([data] test in {})",
             nb + nh,
-            splits.test.len(),
+            test.len(),
             dir.join(kann_models::run::CONFIG_FILE).display()
         );
     }
-    let draw = sample_indices(splits.test.len(), nb + nh, args.common.seed);
-    let batch: Vec<&CopySequence> = draw[..nb].iter().map(|&i| &splits.test[i]).collect();
-    let held: Vec<&CopySequence> = draw[nb..].iter().map(|&i| &splits.test[i]).collect();
-    let cell = cell_from_recurrent(&model.recurrent)?;
-    let (w, b) = model.readout_weights()?;
-    let readout = ClassReadout::new(
-        w.into_iter().map(f64::from).collect(),
-        b.into_iter().map(f64::from).collect(),
-        model.d_hidden(),
-    )?;
+    let draw = sample_indices(test.len(), nb + nh, args.common.seed);
+    let batch: Vec<&CopySequence> = draw[..nb].iter().map(|&i| &test[i]).collect();
+    let held: Vec<&CopySequence> = draw[nb..].iter().map(|&i| &test[i]).collect();
     let (traj, held_traj) = step(
         &format!(
             "hooking the states of {nb} analysis and {nh} held-out test sequences ({} steps)",
             task.steps()
         ),
-        || Ok((hook(&model, &batch)?, hook(&model, &held)?)),
+        || Ok((hook(model, &batch)?, hook(model, &held)?)),
     )?;
-    let held_strings: Vec<Vec<usize>> = held.iter().map(|s| s.string.clone()).collect();
+    let held_strings = held.iter().map(|s| s.string.clone()).collect();
+    Ok((traj, held_traj, held_strings))
+}
+
+/// Stage 2: the Koopman fits of the analysis batch (every step, and the steps after the
+/// string) and the memory of the first against the task's span.
+fn fit_koopman(
+    args: &CopyArgs,
+    traj: &Trajectories,
+    task: &CopyTask,
+) -> Result<(kann::Fit, kann::Fit, MemorySide)> {
     let states = traj.hidden_states()?;
     let fit = step("fitting the Koopman operator on the analysis batch", || {
         kann::fit(&states, args.common.rank)
     })?;
-    let after = after_string(&traj, task.len)?;
+    let after = after_string(traj, task.len)?;
     let fit_after = step(
         "fitting the Koopman operator on the steps after the string",
         || kann::fit(&after, args.common.rank),
@@ -579,36 +664,49 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
     let koopman = memory_side(
         &fit,
         kann::e_rel(&states, &fit)?.e_rel,
-        nb * task.steps(),
+        args.common.batch * task.steps(),
         task.memory_span(),
     )?;
+    Ok((fit, fit_after, koopman))
+}
+
+/// Stage 3 at the blank and the zero input.
+struct LocalSides {
+    /// The fixed points at each input, blank first.
+    sides: Vec<FixedPointSide>,
+    /// Their linearisations, blank first.
+    lins: [Vec<Linearisation>; 2],
+    /// Inputs without a fixed point.
+    warnings: Vec<String>,
+}
+
+/// Stage 3: the fixed points at the blank and the zero input ([`fixed_points_at`]) and their
+/// linearisations.
+fn fixed_point_sides(
+    args: &CopyArgs,
+    cell: &Cell,
+    traj: &Trajectories,
+    task: &CopyTask,
+    readout: &ClassReadout,
+    modulus_for_span: f64,
+) -> Result<LocalSides> {
     let options = args.options();
     let starts = traj.sample_states(args.starts, args.common.seed);
     let mut blank = vec![0.0; task.input_tokens()];
     blank[task.blank()] = 1.0;
-    let mut fixed_points = Vec::new();
-    let mut lins: Vec<Vec<Linearisation>> = Vec::new();
+    let mut sides = Vec::new();
+    let mut lins: [Vec<Linearisation>; 2] = [Vec::new(), Vec::new()];
     let mut warnings = Vec::new();
-    for (name, x) in [
-        ("blank", blank.clone()),
-        ("zero", vec![0.0; task.input_tokens()]),
-    ] {
+    for (k, (name, x)) in [("blank", blank), ("zero", vec![0.0; task.input_tokens()])]
+        .into_iter()
+        .enumerate()
+    {
         let (side, pts) = step(
             &format!(
                 "fixed points at the {name} input from {} starts",
                 starts.len()
             ),
-            || {
-                fixed_points_at(
-                    name,
-                    &cell,
-                    &x,
-                    &starts,
-                    &options,
-                    &readout,
-                    koopman.modulus_for_span,
-                )
-            },
+            || fixed_points_at(name, cell, &x, &starts, &options, readout, modulus_for_span),
         )?;
         if pts.is_empty() {
             warnings.push(format!(
@@ -616,40 +714,55 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
                 args.max_q
             ));
         }
-        lins.push(
-            pts.iter()
-                .map(|p| Linearisation::new(&cell, p, &x))
-                .collect::<std::result::Result<_, _>>()?,
-        );
-        fixed_points.push(side);
+        lins[k] = pts
+            .iter()
+            .map(|p| Linearisation::new(cell, p, &x))
+            .collect::<std::result::Result<_, _>>()?;
+        sides.push(side);
     }
-    let predictors = step(
-        &format!("scoring the predictors on {nh} held-out sequences"),
-        || {
-            score_predictors(
-                &cell,
-                &[(KOOPMAN, &fit), (KOOPMAN_AFTER, &fit_after)],
-                &lins[0],
-                &lins[1],
-                &held_traj,
-                &held_strings,
-                &task,
-                &readout,
-            )
-        },
-    )?;
+    Ok(LocalSides {
+        sides,
+        lins,
+        warnings,
+    })
+}
+
+/// Stage 4: [`score_predictors`], with a warning when the exact map does not reproduce the
+/// network's outputs.
+fn score_and_check(
+    cell: &Cell,
+    fits: &[(&str, &kann::Fit)],
+    lins: &[Vec<Linearisation>; 2],
+    traj: &Trajectories,
+    strings: &[Vec<usize>],
+    task: &CopyTask,
+    readout: &ClassReadout,
+) -> Result<(Vec<PredictorScore>, Vec<String>)> {
+    let predictors =
+        score_predictors(cell, fits, &lins[0], &lins[1], traj, strings, task, readout)?;
     let exact = predictors
         .iter()
         .find(|p| p.name == EXACT)
         .context("the exact map was not scored")?;
+    let mut warnings = Vec::new();
     if exact.rollout.agreement < 1.0 {
         warnings.push(format!(
             "the exact map in f64 agrees with the network's own output on only {:.4} of the recall steps (f32 rounding at a near tie, or a hook error)",
             exact.rollout.agreement
         ));
     }
-    let net = network_accuracy(&held_traj, &held_strings, &task, &readout);
-    let task_side = TaskSide {
+    Ok((predictors, warnings))
+}
+
+/// The task as analysed, with the network's recall accuracy `net` (per symbol, whole string).
+fn task_side(
+    task: &CopyTask,
+    cell: &Cell,
+    hidden: usize,
+    test_sequences: usize,
+    net: (f64, f64),
+) -> TaskSide {
+    TaskSide {
         len: task.len,
         symbols: task.symbols,
         delay: task.delay,
@@ -658,32 +771,28 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
         memory_span: task.memory_span(),
         symbol_slots: task.len * task.symbols,
         cell: cell.kind().to_string(),
-        hidden: model.d_hidden(),
-        test_sequences: splits.test.len(),
+        hidden,
+        test_sequences,
         network_symbol_accuracy: net.0,
         network_string_accuracy: net.1,
-    };
-    let mut report = CopyReport {
-        run_dir: dir.display().to_string(),
-        command: args.command(&dir),
-        task: task_side,
-        analysis_batch: nb,
-        held_out_batch: nh,
-        koopman,
-        options,
-        fixed_points,
-        predictors,
-        figures: Vec::new(),
-        warnings,
-        seconds: 0.0,
-    };
-    report.figures = report::figures(&dir, &report, &crate::kann::eigen_points(&fit.spectrum))?;
+    }
+}
+
+/// Stage 5: the figures, `report.json`, `report.md` (opening with the verdict table) and
+/// `report.html`.
+fn write(
+    dir: &Path,
+    mut report: CopyReport,
+    fit: &kann::Fit,
+    started: std::time::Instant,
+) -> Result<CopyReport> {
+    report.figures = report::figures(dir, &report, &crate::kann::eigen_points(&fit.spectrum))?;
     report.seconds = started.elapsed().as_secs_f64();
     kann_koopman::io::write_json_atomic(dir.join("report.json"), &report)?;
     let claims = crate::report_html::copy::claims(&report);
     let md = crate::report_html::markdown_with_verdicts(&claims, &markdown(&report));
     kann_models::atomic::write_atomic(&dir.join("report.md"), md.as_bytes())?;
-    crate::report_html::copy::write(&dir, &report, claims)?;
+    crate::report_html::copy::write(dir, &report, claims)?;
     print!("{}", report::summary(&report));
     println!(
         "analyze copy: report.json, report.md, report.html in {}",

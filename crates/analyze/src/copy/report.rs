@@ -200,41 +200,10 @@ pub(super) fn summary(r: &CopyReport) -> String {
     s
 }
 
-/// `report.md`.
-pub fn markdown(r: &CopyReport) -> String {
-    let mut s = String::new();
+/// The section of `report.md` on the Koopman memory against the task's span (Eq. 9).
+fn markdown_memory(s: &mut String, r: &CopyReport) {
     let t = &r.task;
     let k = &r.koopman;
-    let _ = writeln!(
-        s,
-        "# The copy problem (App. D): Koopman vs fixed points, {} hidden {} ({})\n",
-        t.cell.to_uppercase(),
-        t.hidden,
-        r.run_dir
-    );
-    let _ = writeln!(
-        s,
-        "`{}`\n\nStrings of {} symbols over an alphabet of {}, {} blanks, the cue, then the recall window ({} steps per sequence; each symbol is held {} steps). Analysis batch: {} test sequences (the Koopman fit, the fixed-point starts); held-out batch: {} other test sequences (every score below). Took {:.1} s.\n",
-        r.command,
-        t.len,
-        t.symbols,
-        t.delay,
-        t.steps,
-        t.memory_span,
-        r.analysis_batch,
-        r.held_out_batch,
-        r.seconds
-    );
-    s.push_str("## Summary\n\n```\n");
-    s.push_str(&summary(r));
-    s.push_str("```\n\n");
-    let _ = writeln!(
-        s,
-        "## The network\n\nRecall accuracy on the held-out batch: **{}** per symbol, **{}** whole strings (chance {} per symbol).\n",
-        pct(t.network_symbol_accuracy),
-        pct(t.network_string_accuracy),
-        pct(1.0 / t.symbols as f64)
-    );
     let _ = writeln!(
         s,
         "## Koopman memory against the task\n\nA mode keeps ε = 0.01 of itself over the span of {} steps iff τ(0.01) ≥ {} (Eq. 9), i.e. |λ| ≥ 0.01^(1/{}) = {:.4}. The operator (rank {}, e_rel {:.4} on its {} fitted states) has **{}** such eigenvalues ({} above 0.99, {} above 0.95); a linear memory of the string as one-hot slots would need {} (symbols × positions), and {} positions at least. Longest finite horizon: {}.\n",
@@ -266,6 +235,11 @@ pub fn markdown(r: &CopyReport) -> String {
         );
     }
     s.push('\n');
+}
+
+/// The sections of `report.md` on the fixed points at each input.
+fn markdown_fixed_points(s: &mut String, r: &CopyReport) {
+    let t = &r.task;
     for f in &r.fixed_points {
         let _ = writeln!(
             s,
@@ -316,6 +290,11 @@ pub fn markdown(r: &CopyReport) -> String {
         }
         s.push('\n');
     }
+}
+
+/// The section of `report.md` on the predictors scored on the held-out batch.
+fn markdown_predictors(s: &mut String, r: &CopyReport) {
+    let t = &r.task;
     let _ = writeln!(
         s,
         "## Which reproduces the network's outputs? (held-out batch, recall window)\n\nOne step: each recall-window state from the true state one step before; agreement = the network's readout (argmax symbol) on the predicted state equals its output on the true state. Rolled out: from the true state at the cue, {} steps with the real blank inputs (Koopman: h_c B C^(l−1) R; linearisations iterated, nearest fixed point chosen again each step; trivial: the cue state held); accuracy against the target string.\n",
@@ -342,6 +321,45 @@ pub fn markdown(r: &CopyReport) -> String {
         "\nThe baselines that could explain a score away: the trivial predictor (the state barely moves in one step) and chance ({} per symbol). During the recall window the input is blank, so the blank-input linearisation's input term is zero there: with and without it are the same predictor.\n",
         pct(1.0 / t.symbols as f64)
     );
+}
+
+/// `report.md`.
+pub fn markdown(r: &CopyReport) -> String {
+    let mut s = String::new();
+    let t = &r.task;
+    let _ = writeln!(
+        s,
+        "# The copy problem (App. D): Koopman vs fixed points, {} hidden {} ({})\n",
+        t.cell.to_uppercase(),
+        t.hidden,
+        r.run_dir
+    );
+    let _ = writeln!(
+        s,
+        "`{}`\n\nStrings of {} symbols over an alphabet of {}, {} blanks, the cue, then the recall window ({} steps per sequence; each symbol is held {} steps). Analysis batch: {} test sequences (the Koopman fit, the fixed-point starts); held-out batch: {} other test sequences (every score below). Took {:.1} s.\n",
+        r.command,
+        t.len,
+        t.symbols,
+        t.delay,
+        t.steps,
+        t.memory_span,
+        r.analysis_batch,
+        r.held_out_batch,
+        r.seconds
+    );
+    s.push_str("## Summary\n\n```\n");
+    s.push_str(&summary(r));
+    s.push_str("```\n\n");
+    let _ = writeln!(
+        s,
+        "## The network\n\nRecall accuracy on the held-out batch: **{}** per symbol, **{}** whole strings (chance {} per symbol).\n",
+        pct(t.network_symbol_accuracy),
+        pct(t.network_string_accuracy),
+        pct(1.0 / t.symbols as f64)
+    );
+    markdown_memory(&mut s, r);
+    markdown_fixed_points(&mut s, r);
+    markdown_predictors(&mut s, r);
     for w in &r.warnings {
         let _ = writeln!(s, "- warning: {w}");
     }

@@ -1,5 +1,8 @@
 //! `report.html` of `analyze imdb|ecg|copy` (issue 25): one self-contained page per analysis,
-//! written with [`kann_plot::write_report_html`] beside `report.md` and `report.json`.
+//! written with [`kann_plot::write_report_html`] beside `report.md` and `report.json`; and
+//! `fixed_points.html` of `analyze fixed-points` beside `fixed_points.md` and
+//! `fixed_points.json` ([`fixed_points`]; the IMDB run folder's `report.html` is `analyze
+//! imdb`'s).
 //!
 //! The page opens with the verdict table: one row per claim of the paper, the paper's number,
 //! ours, the baseline that could explain ours away and the verdict of [`kann_plot::verdict`] (the
@@ -16,6 +19,7 @@
 pub mod compare;
 pub mod copy;
 pub mod ecg;
+pub mod fixed_points;
 pub mod imdb;
 pub mod states;
 
@@ -149,7 +153,12 @@ pub fn svg_file(dir: &Path, name: &str) -> Result<String> {
 
 /// Writes `page` as `report.html` in `dir` (atomically, at most [`kann_plot::MAX_HTML_BYTES`]).
 pub fn write_page(dir: &Path, page: &HtmlReport) -> Result<()> {
-    let path = dir.join(PAGE);
+    write_page_as(dir, PAGE, page)
+}
+
+/// Writes `page` as `name` in `dir` (atomically, at most [`kann_plot::MAX_HTML_BYTES`]).
+pub fn write_page_as(dir: &Path, name: &str, page: &HtmlReport) -> Result<()> {
+    let path = dir.join(name);
     kann_plot::write_report_html(page, &path).with_context(|| format!("writing {}", path.display()))
 }
 

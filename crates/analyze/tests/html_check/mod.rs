@@ -5,12 +5,24 @@ use std::path::Path;
 
 use kann_plot::{Claim, MAX_HTML_BYTES, check_self_contained, script_hash, verdict_table_markdown};
 
-/// `report.html` of `run` is self-contained, within the size bound, opens with a verdict table
-/// whose rows are `claims` (in order, with their verdicts), inlines at least `min_figures` SVG
-/// figures, allows its script (if any) by hash only; `report.md` opens with the same table.
+/// `report.html` of `run` passes [`check_page`]; `report.md` opens with the same table.
 /// Returns the page.
 pub fn check_report_html(run: &Path, claims: &[Claim], min_figures: usize) -> String {
-    let path = run.join("report.html");
+    let html = check_page(run, "report.html", claims, min_figures);
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        md.starts_with(&verdict_table_markdown(claims)),
+        "report.md opens with the verdict table:\n{}",
+        &md[..md.len().min(600)]
+    );
+    html
+}
+
+/// The page `name` of `run` is self-contained, within the size bound, opens with a verdict table
+/// whose rows are `claims` (in order, with their verdicts), inlines at least `min_figures` SVG
+/// figures, allows its script (if any) by hash only. Returns the page.
+pub fn check_page(run: &Path, name: &str, claims: &[Claim], min_figures: usize) -> String {
+    let path = run.join(name);
     let html = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: cannot read: {e}", path.display()));
     assert!(html.len() <= MAX_HTML_BYTES, "{} bytes", html.len());
@@ -50,11 +62,5 @@ pub fn check_report_html(run: &Path, claims: &[Claim], min_figures: usize) -> St
         assert!(!html.contains("'unsafe-eval'"));
         assert!(html.contains("id=\"report-data\""), "the script's data");
     }
-    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
-    assert!(
-        md.starts_with(&verdict_table_markdown(claims)),
-        "report.md opens with the verdict table:\n{}",
-        &md[..md.len().min(600)]
-    );
     html
 }

@@ -1,0 +1,288 @@
+//! `analyze fixed-points`: the local (fixed-point) analysis of a trained IMDB model beside the
+//! paper's global (Koopman) one, on the same analysis batch. The local analysis is a module tree
+//! that `analyze copy` shares (the trajectories, the search, the eigenvalue rows, the figure
+//! names).
+//!
+//! Stages, each in its module with its own result type ([`run_fixed_points`] composes them):
+//! 1. [`trajectories`]: the run, its test split and the analysis batch of `analyze imdb` (same
+//!    `--batch`/`--seed`: the same reviews); the weights as plain numbers
+//!    ([`cell_from_recurrent`]) and the trajectories: the full state `s_t` (`h_t`, or
+//!    `[h_t; c_t]` for an LSTM) and the embedded input `x_t` of every real step
+//!    ([`Trajectories`]);
+//! 2. the Koopman fit on the real steps ([`crate::kann::fit`], Eqs. 4-5): spectrum and `e_rel`
+//!    ([`KoopmanSide`]);
+//! 3. [`search`]: fixed points of `F(·, x)` at the zero input and at the mean embedded input `x̄`
+//!    of the batch, by minimising `q(s) = ½|F(s, x) − s|²` from `--starts` states sampled along
+//!    the trajectories ([`search_input`], the search `analyze copy` runs too); for each point the
+//!    Jacobian spectrum and the alignment of its top eigenvectors with the readout; PCA of the
+//!    points ([`InputReport`]);
+//! 4. [`compare`]: one-step prediction on the batch: the linearisation around the nearest fixed
+//!    point at `x̄` against the Koopman prediction (Eq. 6), with `e_rel` (Eq. 12) and the
+//!    agreement of the readout's class ([`Comparison`]);
+//! 5. [`report`], [`figures`] and [`crate::report_html::fixed_points`]: written into the run
+//!    folder (atomically, under the run's lock): `fixed_points.json` ([`FixedPointsReport`]),
+//!    `fixed_points.md`, `fixed_points.html` (the verdict table, then the sections; the run
+//!    folder's `report.html` is `analyze imdb`'s) and the Jacobian spectrum of the most
+//!    line-attractor-like fixed point beside the Koopman spectrum (`fixed_point_spectra.png/svg`,
+//!    both in one complex plane; `fixed_point_jacobian_spectrum` and
+//!    `fixed_point_koopman_spectrum` each in the layout of `analyze imdb`'s spectrum figure). If
+//!    the analysis fails after changing a file of the folder, those three reports are removed
+//!    (they would describe figures that were partly replaced).
+
+pub mod compare;
+pub mod figures;
+pub mod report;
+pub mod search;
+pub mod trajectories;
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use kann_dynamics::faer::Mat;
+use kann_dynamics::{Cell, FixedPointOptions};
+
+use crate::CommonArgs;
+use crate::common::step;
+use crate::imdb::data::{ImdbData, ImdbRun};
+use crate::imdb::readout::LinearReadout;
+use crate::kann::{self, eigen_summaries};
+
+pub use compare::{Comparison, PerPredictor, compare};
+pub use figures::names;
+pub use report::{FixedPointsReport, KoopmanSide, markdown, summary};
+pub use search::{
+    Eigenvalue, FoundPoint, InputReport, InputSearch, PcaReport, PointReport, TOP_EIGENVALUES,
+    analyse_input, eig_values, search_input,
+};
+pub use trajectories::{Trajectories, cell_from_recurrent, hook_imdb};
+
+/// The files of the report that a failed analysis removes.
+pub const REPORT_FILES: [&str; 3] = [
+    "fixed_points.json",
+    "fixed_points.md",
+    crate::report_html::fixed_points::PAGE,
+];
+
+/// Arguments of `analyze fixed-points`.
+#[derive(Debug, Clone, Args)]
+pub struct FixedPointArgs {
+    /// The run (an IMDB run; default: the newest under results/, as for `analyze imdb`), data
+    /// folder, analysis batch (the same reviews as `analyze imdb` with the same seed; the seed
+    /// also draws the starting states) and Koopman rank.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Reviews per forward pass when hooking the states.
+    #[arg(long, default_value_t = 64)]
+    pub stream_batch: usize,
+    /// Starting states per input, sampled from the batch's real steps.
+    #[arg(long, default_value_t = 128)]
+    pub starts: usize,
+    /// Levenberg-Marquardt iterations per start, at most.
+    #[arg(long, default_value_t = 100)]
+    pub max_iter: usize,
+    /// Minima with q = ½|F(s) − s|² above this are dropped.
+    #[arg(long, default_value_t = 1e-10)]
+    pub max_q: f64,
+    /// Minima closer than this (Euclidean) are one fixed point.
+    #[arg(long, default_value_t = 1e-3)]
+    pub unique_tol: f64,
+}
+
+impl Default for FixedPointArgs {
+    fn default() -> Self {
+        FixedPointArgs {
+            common: CommonArgs::default(),
+            stream_batch: 64,
+            starts: 128,
+            max_iter: 100,
+            max_q: 1e-10,
+            unique_tol: 1e-3,
+        }
+    }
+}
+
+impl FixedPointArgs {
+    fn options(&self) -> FixedPointOptions {
+        FixedPointOptions {
+            max_iter: self.max_iter,
+            max_q: self.max_q,
+            unique_tol: self.unique_tol,
+            ..FixedPointOptions::default()
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.common.batch < 2 {
+            bail!("--batch must be at least 2, got {}", self.common.batch);
+        }
+        if self.stream_batch == 0 {
+            bail!("--stream-batch must be at least 1");
+        }
+        if self.starts == 0 {
+            bail!("--starts must be at least 1");
+        }
+        self.options()
+            .check()
+            .context("--max-iter, --max-q, --unique-tol")?;
+        Ok(())
+    }
+
+    /// The command line that reproduces a report.
+    pub fn command(&self, run: &std::path::Path) -> String {
+        let mut c = format!(
+            "cargo run --release -p analyze -- fixed-points --run {} --batch {} --seed {} --starts {} --max-iter {} --max-q {:e} --unique-tol {:e}",
+            run.display(),
+            self.common.batch,
+            self.common.seed,
+            self.starts,
+            self.max_iter,
+            self.max_q,
+            self.unique_tol
+        );
+        if let Some(r) = self.common.rank {
+            c.push_str(&format!(" --rank {r}"));
+        }
+        c
+    }
+}
+
+/// Runs `analyze fixed-points` under the run folder's lock and writes `fixed_points.json`,
+/// `fixed_points.md`, `fixed_points.html` and the spectra figures into the run folder. On a
+/// failure after a file of the folder changed, removes the three reports ([`REPORT_FILES`]).
+pub fn run_fixed_points(args: &FixedPointArgs) -> Result<FixedPointsReport> {
+    args.check()?;
+    let imdb = ImdbRun::load(args.common.run.as_deref())?;
+    let dir = imdb.dir.clone();
+    let _lock = kann_models::lock::lock_run_dir(&dir)?;
+    println!("analyze fixed-points: run folder {}", dir.display());
+    let before = crate::snapshot(&dir);
+    let out = analyse(args, &imdb);
+    if out.is_err() && crate::snapshot(&dir) != before {
+        for f in REPORT_FILES {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+    }
+    out
+}
+
+/// The stages of [`run_fixed_points`] on a loaded run.
+fn analyse(args: &FixedPointArgs, imdb: &ImdbRun) -> Result<FixedPointsReport> {
+    let data = ImdbData::load(imdb, args.common.data_dir.as_deref())?;
+    let max_len = imdb.config.data.max_len;
+    let (batch, _) =
+        crate::imdb::draw_batches(&data.kept, args.common.batch, args.common.seed, max_len)?;
+    let cell = cell_from_recurrent(&imdb.model.recurrent)?;
+    let traj = step(
+        &format!("hooking the states of {} test reviews", batch.len()),
+        || hook_imdb(imdb, &batch, args.stream_batch),
+    )?;
+    let states = traj.hidden_states()?;
+    let fit = step("fitting the Koopman operator on the real steps", || {
+        kann::fit(&states, args.common.rank)
+    })?;
+    let koopman = KoopmanSide {
+        rank: fit.model.rank(),
+        e_rel: kann::e_rel(&states, &fit)?.e_rel,
+        top_eigenvalues: eigen_summaries(&fit.spectrum)?
+            .into_iter()
+            .take(TOP_EIGENVALUES)
+            .collect(),
+    };
+    let local = local_analysis(
+        args,
+        &cell,
+        &traj,
+        &imdb.readout,
+        &fit.model.prediction_map(),
+    )?;
+    let report = FixedPointsReport {
+        run_dir: imdb.dir.display().to_string(),
+        command: args.command(&imdb.dir),
+        cell: cell.kind().to_string(),
+        state_dim: cell.state_dim(),
+        batch: batch.len(),
+        steps: (0..traj.states.len()).map(|i| traj.len_of(i)).sum(),
+        options: args.options(),
+        koopman,
+        inputs: local.inputs,
+        comparisons: local.comparisons,
+        figures: Vec::new(),
+        warnings: local.warnings,
+    };
+    write(&imdb.dir, report, &kann::eigen_points(&fit.spectrum))
+}
+
+/// Stages 3 and 4 at both inputs.
+struct Local {
+    inputs: Vec<InputReport>,
+    comparisons: Vec<Comparison>,
+    warnings: Vec<String>,
+}
+
+/// The fixed points at the zero and the mean input ([`analyse_input`]) and, for each input with
+/// any, the one-step comparison of their linearisation with Koopman's map ([`compare`]).
+fn local_analysis(
+    args: &FixedPointArgs,
+    cell: &Cell,
+    traj: &Trajectories,
+    readout: &LinearReadout,
+    map: &Mat<f64>,
+) -> Result<Local> {
+    let options = args.options();
+    let starts = traj.sample_states(args.starts, args.common.seed);
+    let mut local = Local {
+        inputs: Vec::new(),
+        comparisons: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for (name, x) in [
+        ("zero", vec![0.0; traj.input_dim]),
+        ("mean", traj.mean_input()),
+    ] {
+        let (rep, pts) = step(
+            &format!(
+                "fixed points at the {name} input from {} starts",
+                starts.len()
+            ),
+            || analyse_input(name, cell, &x, &starts, &options, readout, traj),
+        )?;
+        local.inputs.push(rep);
+        if pts.is_empty() {
+            local.warnings.push(format!(
+                "no fixed point at the {name} input with q <= {:e}: no linearisation to compare",
+                args.max_q
+            ));
+            continue;
+        }
+        local.comparisons.push(step(
+            &format!("one-step prediction: linearisation at the {name} input vs Koopman"),
+            || compare(name, cell, &pts, &x, traj, readout, map),
+        )?);
+    }
+    Ok(local)
+}
+
+/// Stage 5: the figures, `fixed_points.json`, `fixed_points.md` and `fixed_points.html`.
+fn write(
+    dir: &Path,
+    mut report: FixedPointsReport,
+    koopman: &[(f64, f64)],
+) -> Result<FixedPointsReport> {
+    report.figures = figures::figures(dir, &report, koopman)?;
+    kann_koopman::io::write_json_atomic(dir.join("fixed_points.json"), &report)?;
+    kann_models::atomic::write_atomic(&dir.join("fixed_points.md"), markdown(&report).as_bytes())
+        .with_context(|| format!("writing {}", dir.join("fixed_points.md").display()))?;
+    let claims = crate::report_html::fixed_points::claims(&report);
+    crate::report_html::fixed_points::write(dir, &report, claims)?;
+    print!("{}", summary(&report));
+    println!(
+        "analyze fixed-points: fixed_points.json, fixed_points.md, {} in {}",
+        crate::report_html::fixed_points::PAGE,
+        dir.display()
+    );
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! Tests of the local analysis: the Jacobians against autodiff, the flags, the comparison.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use kann_dynamics::faer::Mat;
+use kann_dynamics::{Cell, FixedPointOptions};
+use kann_models::cells::{CellKind, RecurrentConfig};
+use kann_models::npy::tensor_to_vec;
+
+use super::*;
+use crate::imdb::readout::LinearReadout;
+fn numbers(n: usize, seed: u64) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i as f64 + 1.0) * (seed as f64 + 0.618)).sin() * 0.9) as f32)
+        .collect()
+}
+
+/// The closed-form Jacobians of `kann-dynamics`, with the weights read out of a burn layer by
+/// [`cell_from_recurrent`], against burn's autodiff through the unrolled recurrence: for two
+/// steps `s_1 = F(0, x_1)`, `s_2 = F(s_1, x_2)`, autodiff gives `∂s_2/∂x_1`, which must equal
+/// `J(s_1, x_2) · B(0, x_1)`; with `X ≥ n`, `B` has full row rank, so this pins `J` down.
+/// `∂s_1/∂x_1 = B(0, x_1)` and the states themselves are checked too.
+#[test]
+fn closed_form_jacobians_match_burn_autodiff() {
+    let device = Device::flex().autodiff();
+    let (x_dim, h) = (8usize, 3usize);
+    for kind in [CellKind::Gru, CellKind::Lstm, CellKind::Rnn] {
+        let layer = RecurrentConfig::new(kind, x_dim, h).init(&device);
+        let cell = cell_from_recurrent(&layer).unwrap();
+        let n = cell.state_dim();
+        let (x1v, x2v) = (numbers(x_dim, 1), numbers(x_dim, 2));
+        let x1f: Vec<f64> = x1v.iter().map(|&v| f64::from(v)).collect();
+        let x2f: Vec<f64> = x2v.iter().map(|&v| f64::from(v)).collect();
+        let xp1 = cell.project_input(&x1f).unwrap();
+        let xp2 = cell.project_input(&x2f).unwrap();
+        let s1 = cell.map(&vec![0.0; n], &xp1).unwrap();
+        let s2 = cell.map(&s1, &xp2).unwrap();
+        let b1 = cell.jacobian_input(&vec![0.0; n], &xp1).unwrap();
+        let j2 = cell.jacobian_state(&s1, &xp2).unwrap();
+        let want2 = j2.as_ref() * b1.as_ref();
+        // One forward pass per backward (burn does not retain the graph).
+        let forward = || {
+            let x1 = Tensor::<2>::from_data(TensorData::new(x1v.clone(), [1, x_dim]), &device)
+                .require_grad();
+            let x2 = Tensor::<2>::from_data(TensorData::new(x2v.clone(), [1, x_dim]), &device);
+            let x = Tensor::cat(
+                vec![x1.clone().unsqueeze_dim::<3>(1), x2.unsqueeze_dim::<3>(1)],
+                1,
+            );
+            (x1, layer.forward_unrolled(x, true))
+        };
+        for r in 0..n {
+            let u = r % h;
+            let pick = |out: &kann_models::cells::RecurrentOutput| {
+                if r < h {
+                    out.hidden.clone()
+                } else {
+                    out.cell.clone().expect("LSTM cell states")
+                }
+            };
+            let (_, out) = forward();
+            let vals = tensor_to_vec(&pick(&out)).unwrap();
+            assert!((f64::from(vals[u]) - s1[r]).abs() < 1e-5, "{kind} s1[{r}]");
+            assert!(
+                (f64::from(vals[h + u]) - s2[r]).abs() < 1e-5,
+                "{kind} s2[{r}]"
+            );
+            for (step_t, want) in [(1usize, &want2), (0usize, &b1)] {
+                let (x1, out) = forward();
+                let target = pick(&out).narrow(1, step_t, 1).narrow(2, u, 1).sum();
+                let grads = target.backward();
+                let g = tensor_to_vec(&x1.grad(&grads).unwrap()).unwrap();
+                for m in 0..x_dim {
+                    let d = (f64::from(g[m]) - want[(r, m)]).abs();
+                    assert!(
+                        d < 1e-5,
+                        "{kind} step {step_t} row {r} col {m}: autodiff {} closed form {}",
+                        g[m],
+                        want[(r, m)]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_settings_are_refused_before_anything_is_loaded() {
+    let ok = FixedPointArgs::default();
+    assert!(ok.check().is_ok());
+    for bad in [
+        FixedPointArgs {
+            common: CommonArgs {
+                batch: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        FixedPointArgs {
+            starts: 0,
+            ..Default::default()
+        },
+        FixedPointArgs {
+            stream_batch: 0,
+            ..Default::default()
+        },
+        FixedPointArgs {
+            max_iter: 0,
+            ..Default::default()
+        },
+        FixedPointArgs {
+            max_q: -1.0,
+            ..Default::default()
+        },
+        FixedPointArgs {
+            unique_tol: f64::NAN,
+            ..Default::default()
+        },
+    ] {
+        assert!(bad.check().is_err(), "{bad:?}");
+    }
+    let c = ok.command(std::path::Path::new("results/imdb"));
+    assert!(
+        c.contains("fixed-points --run results/imdb --batch 64 --seed 0"),
+        "{c}"
+    );
+}
+
+/// Trajectories generated by a small GRU itself: the exact map predicts them to rounding,
+/// a Koopman map equal to the identity is the trivial predictor, and the linearisation is
+/// exact at its own fixed point.
+#[test]
+fn comparison_on_trajectories_of_a_known_cell() {
+    for kind in [CellKind::Gru, CellKind::Lstm, CellKind::Rnn] {
+        comparison_on_trajectories_of(kind);
+    }
+}
+
+/// The check of [`comparison_on_trajectories_of_a_known_cell`] for one cell (the LSTM's
+/// state is `[h; c]`, its `e_rel` and readout on `h`).
+fn comparison_on_trajectories_of(kind: CellKind) {
+    let (x_dim, h) = (2usize, 3usize);
+    let gh = kind.gates() * h;
+    let f = |n: usize, seed: u64| {
+        numbers(n, seed)
+            .into_iter()
+            .map(|v| 0.6 * f64::from(v))
+            .collect::<Vec<_>>()
+    };
+    let cell = Cell::new(
+        kind,
+        x_dim,
+        h,
+        f(x_dim * gh, 3),
+        f(gh, 4),
+        f(h * gh, 5),
+        f(gh, 6),
+    )
+    .unwrap();
+    let n = cell.state_dim();
+    let mut states = Vec::new();
+    let mut inputs = Vec::new();
+    for i in 0..4 {
+        let (mut s, mut st, mut xs) = (vec![0.0; n], Vec::new(), Vec::new());
+        for t in 0..6 + i {
+            let x = vec![
+                ((t + i) as f64 * 0.7).sin(),
+                ((t * i) as f64 * 0.3).cos() * 0.5,
+            ];
+            s = cell.map(&s, &cell.project_input(&x).unwrap()).unwrap();
+            st.extend_from_slice(&s);
+            xs.extend_from_slice(&x);
+        }
+        states.push(st);
+        inputs.push(xs);
+    }
+    let traj = Trajectories {
+        state_dim: n,
+        hidden: h,
+        input_dim: x_dim,
+        states,
+        inputs,
+    };
+    let readout = LinearReadout {
+        w: vec![1.0, -0.5, 0.25],
+        b: 0.1,
+    };
+    let x_bar = traj.mean_input();
+    let starts = traj.sample_states(10, 0);
+    assert_eq!(starts.len(), 10);
+    let (rep, pts) = analyse_input(
+        "mean",
+        &cell,
+        &x_bar,
+        &starts,
+        &FixedPointOptions::default(),
+        &readout,
+        &traj,
+    )
+    .unwrap();
+    assert!(!pts.is_empty(), "{kind}: {rep:?}");
+    assert!(rep.points.iter().all(|p| p.q <= 1e-10));
+    let c = compare(
+        "mean",
+        &cell,
+        &pts,
+        &x_bar,
+        &traj,
+        &readout,
+        &Mat::identity(h, h),
+    )
+    .unwrap();
+    assert_eq!(c.targets, 5 + 6 + 7 + 8);
+    assert_eq!(c.reviews, 4);
+    assert!(c.e_rel.exact_map < 1e-28, "{kind}: {c:?}");
+    assert_eq!(c.agreement_all_steps.exact_map, 1.0);
+    assert_eq!(c.e_rel.koopman, c.e_rel.trivial);
+    assert_eq!(c.agreement_last_step.koopman, c.agreement_last_step.trivial);
+    assert!(c.e_rel.linearised.is_finite() && c.e_rel.linearised > 0.0);
+    let hs = traj.hidden_states().unwrap();
+    assert_eq!(hs.lengths(), &[6, 7, 8, 9]);
+    assert!(
+        compare(
+            "mean",
+            &cell,
+            &[],
+            &x_bar,
+            &traj,
+            &readout,
+            &Mat::identity(h, h)
+        )
+        .is_err()
+    );
+    assert!(
+        compare(
+            "mean",
+            &cell,
+            &pts,
+            &x_bar,
+            &traj,
+            &readout,
+            &Mat::identity(2, 2)
+        )
+        .is_err()
+    );
+}
