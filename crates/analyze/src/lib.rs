@@ -114,6 +114,21 @@ pub fn guarded<T>(
     args: &CommonArgs,
     analysis: impl FnOnce(CommonArgs) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    guarded_reports(task, args, &REPORT_FILES, analysis)
+}
+
+/// The reports of `analyze imdb|ecg|copy` in a run folder.
+pub const REPORT_FILES: [&str; 3] = ["report.json", "report.md", report_html::PAGE];
+
+/// [`guarded`] for an analysis whose reports (removed on a failure that changed the folder) are
+/// `reports`: every `analyze` subcommand that writes into a run folder runs under this one
+/// function.
+pub fn guarded_reports<T>(
+    task: kann_models::config::Task,
+    args: &CommonArgs,
+    reports: &[&str],
+    analysis: impl FnOnce(CommonArgs) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     use anyhow::Context;
     use kann_models::run::ANALYSIS_INCOMPLETE_FILE;
     let run = common::resolve_run_dir(args.run.as_deref(), task)?;
@@ -131,9 +146,10 @@ pub fn guarded<T>(
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let header = format!(
         "An analysis of this run folder was started and has not finished (`{command}`, pid {}).\n\
-         Until this file is gone, report.json, report.md, report.html and the figures here are \
-         not one whole analysis; run the analysis again.\n",
-        std::process::id()
+         Until this file is gone, {} and the figures here are not one whole analysis; run the \
+         analysis again.\n",
+        std::process::id(),
+        reports.join(", ")
     );
     kann_models::atomic::write_atomic(&marker, header.as_bytes())
         .with_context(|| format!("marking the analysis of {} as started", run.display()))?;
@@ -161,13 +177,14 @@ pub fn guarded<T>(
                 let _ = std::fs::remove_file(&marker);
                 return Err(e);
             }
-            for f in ["report.json", "report.md", report_html::PAGE] {
+            for f in reports {
                 let _ = std::fs::remove_file(run.join(f));
             }
             let text = format!(
                 "{header}\nIt failed: {e:#}\n\nFiles it wrote before failing (the other figures are \
-                 older): {}\nreport.json, report.md and report.html were removed.\n",
-                written.join(", ")
+                 older): {}\n{} were removed.\n",
+                written.join(", "),
+                reports.join(", ")
             );
             let _ = kann_models::atomic::write_atomic(&marker, text.as_bytes());
             Err(e.context(format!(

@@ -152,18 +152,16 @@ impl FixedPointArgs {
 /// failure after a file of the folder changed, removes the three reports ([`REPORT_FILES`]).
 pub fn run_fixed_points(args: &FixedPointArgs) -> Result<FixedPointsReport> {
     args.check()?;
-    let imdb = ImdbRun::load(args.common.run.as_deref())?;
-    let dir = imdb.dir.clone();
-    let _lock = kann_models::lock::lock_run_dir(&dir)?;
-    println!("analyze fixed-points: run folder {}", dir.display());
-    let before = crate::snapshot(&dir);
-    let out = analyse(args, &imdb);
-    if out.is_err() && crate::snapshot(&dir) != before {
-        for f in REPORT_FILES {
-            let _ = std::fs::remove_file(dir.join(f));
-        }
-    }
-    out
+    crate::guarded_reports(
+        kann_models::config::Task::Imdb,
+        &args.common,
+        &REPORT_FILES,
+        |common| {
+            let imdb = ImdbRun::load(common.run.as_deref())?;
+            println!("analyze fixed-points: run folder {}", imdb.dir.display());
+            analyse(args, &imdb)
+        },
+    )
 }
 
 /// The stages of [`run_fixed_points`] on a loaded run.
