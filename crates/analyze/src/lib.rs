@@ -424,6 +424,9 @@ mod tests {
         assert_eq!(k.common.bootstrap, 200);
         assert_eq!((k.held_out, k.starts, k.max_iter), (256, 128, 200));
         assert_eq!((k.max_q, k.unique_tol), (1e-6, 1e-3));
+        let f = fixed_points::FixedPointArgs::default();
+        assert_eq!((f.stream_batch, f.starts, f.max_iter), (64, 128, 100));
+        assert_eq!((f.max_q, f.unique_tol), (1e-10, 1e-3));
         // The shared flags as given, the task's at their defaults.
         let given = CommonArgs {
             batch: 7,

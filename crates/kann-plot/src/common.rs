@@ -117,9 +117,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     kann_run::atomic::write_atomic(path, bytes).map_err(|e| io_err(path)(e.into_io().1))
 }
 
-/// Validates `fig`, then renders it into `dir/<stem>.png` and `dir/<stem>.svg`, atomically.
-pub(crate) fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<FigurePaths, PlotError> {
-    validate_stem(F::NAME, stem)?;
+/// Validates `fig`, loads the fonts and returns its size in pixels, refusing a size of 0 or
+/// above 20,000 on a side.
+fn checked_size<F: Figure>(fig: &F) -> Result<(u32, u32), PlotError> {
     fig.validate()?;
     ensure_fonts()?;
     let (w, h) = fig.size()?;
@@ -129,6 +129,13 @@ pub(crate) fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<Figur
             format!("figure size {w}x{h} pixels is out of range"),
         ));
     }
+    Ok((w, h))
+}
+
+/// Validates `fig`, then renders it into `dir/<stem>.png` and `dir/<stem>.svg`, atomically.
+pub(crate) fn render<F: Figure>(fig: &F, dir: &Path, stem: &str) -> Result<FigurePaths, PlotError> {
+    validate_stem(F::NAME, stem)?;
+    let (w, h) = checked_size(fig)?;
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let draw_err = |e: DrawError| PlotError::Draw {
         figure: F::NAME,
@@ -189,15 +196,7 @@ fn draw_svg<F: Figure>(fig: &F, size: (u32, u32)) -> Result<String, PlotError> {
 /// Validates `fig` and renders it as SVG text only, writing no file (for a page that inlines
 /// the figure and should leave nothing else behind).
 pub(crate) fn render_svg<F: Figure>(fig: &F) -> Result<String, PlotError> {
-    fig.validate()?;
-    ensure_fonts()?;
-    let (w, h) = fig.size()?;
-    if w == 0 || h == 0 || w > 20_000 || h > 20_000 {
-        return Err(invalid(
-            F::NAME,
-            format!("figure size {w}x{h} pixels is out of range"),
-        ));
-    }
+    let (w, h) = checked_size(fig)?;
     draw_svg(fig, (w, h))
 }
 

@@ -90,15 +90,9 @@ pub struct FixedPointArgs {
 }
 
 impl Default for FixedPointArgs {
+    /// Every flag at its clap default ([`crate::defaults`]).
     fn default() -> Self {
-        FixedPointArgs {
-            common: CommonArgs::default(),
-            stream_batch: 64,
-            starts: 128,
-            max_iter: 100,
-            max_q: 1e-10,
-            unique_tol: 1e-3,
-        }
+        crate::defaults()
     }
 }
 
