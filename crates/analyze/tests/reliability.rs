@@ -46,6 +46,8 @@ fn a_failed_analysis_is_marked_incomplete_and_never_beside_a_report() {
         run: Some(run.clone()),
         data_dir: Some(data.clone()),
         batch: 32,
+        // The guard is under test, not the intervals (e2e checks those): no resampling.
+        bootstrap: 0,
         ..Default::default()
     }
     .into();
