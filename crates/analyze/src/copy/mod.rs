@@ -81,12 +81,7 @@ impl Default for CopyArgs {
 
 impl CopyArgs {
     fn options(&self) -> FixedPointOptions {
-        FixedPointOptions {
-            max_iter: self.max_iter,
-            max_q: self.max_q,
-            unique_tol: self.unique_tol,
-            ..FixedPointOptions::default()
-        }
+        crate::fixed_points::search_options(self.max_iter, self.max_q, self.unique_tol)
     }
 
     /// Every flag in range (before anything is loaded).
@@ -97,13 +92,7 @@ impl CopyArgs {
         if self.held_out == 0 {
             bail!("--held-out must be at least 1");
         }
-        if self.starts == 0 {
-            bail!("--starts must be at least 1");
-        }
-        self.options()
-            .check()
-            .context("--max-iter, --max-q, --unique-tol")?;
-        Ok(())
+        crate::fixed_points::check_search_flags(self.common.batch, self.starts, &self.options())
     }
 
     /// The command line that reproduces a report.

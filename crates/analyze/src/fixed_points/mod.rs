@@ -89,6 +89,32 @@ pub struct FixedPointArgs {
     pub unique_tol: f64,
 }
 
+/// The search's options from its three flags (the rest at their defaults); `analyze copy` and
+/// `analyze fixed-points` both build them here.
+pub fn search_options(max_iter: usize, max_q: f64, unique_tol: f64) -> FixedPointOptions {
+    FixedPointOptions {
+        max_iter,
+        max_q,
+        unique_tol,
+        ..FixedPointOptions::default()
+    }
+}
+
+/// The range checks both local analyses share: a batch of at least 2, at least one start, and
+/// the search's options.
+pub fn check_search_flags(batch: usize, starts: usize, options: &FixedPointOptions) -> Result<()> {
+    if batch < 2 {
+        bail!("--batch must be at least 2, got {batch}");
+    }
+    if starts == 0 {
+        bail!("--starts must be at least 1");
+    }
+    options
+        .check()
+        .context("--max-iter, --max-q, --unique-tol")?;
+    Ok(())
+}
+
 impl Default for FixedPointArgs {
     /// Every flag at its clap default ([`crate::defaults`]).
     fn default() -> Self {
@@ -98,28 +124,14 @@ impl Default for FixedPointArgs {
 
 impl FixedPointArgs {
     fn options(&self) -> FixedPointOptions {
-        FixedPointOptions {
-            max_iter: self.max_iter,
-            max_q: self.max_q,
-            unique_tol: self.unique_tol,
-            ..FixedPointOptions::default()
-        }
+        crate::fixed_points::search_options(self.max_iter, self.max_q, self.unique_tol)
     }
 
     fn check(&self) -> Result<()> {
-        if self.common.batch < 2 {
-            bail!("--batch must be at least 2, got {}", self.common.batch);
-        }
         if self.stream_batch == 0 {
             bail!("--stream-batch must be at least 1");
         }
-        if self.starts == 0 {
-            bail!("--starts must be at least 1");
-        }
-        self.options()
-            .check()
-            .context("--max-iter, --max-q, --unique-tol")?;
-        Ok(())
+        check_search_flags(self.common.batch, self.starts, &self.options())
     }
 
     /// The command line that reproduces a report.
