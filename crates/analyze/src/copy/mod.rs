@@ -280,7 +280,7 @@ pub const TRIVIAL: &str = "trivial h_(t+1) = h_t";
 pub const EXACT: &str = "exact map F (check)";
 
 /// Hooks the trajectories of `seqs`: full state (with the LSTM's `c`) and one-hot input.
-fn hook(model: &CopyModel, seqs: &[&CopySequence]) -> Result<Trajectories> {
+pub(crate) fn hook(model: &CopyModel, seqs: &[&CopySequence]) -> Result<Trajectories> {
     let dev = device();
     let k = model.d_hidden();
     let tokens = model.tokens();
@@ -315,6 +315,7 @@ fn hook(model: &CopyModel, seqs: &[&CopySequence]) -> Result<Trajectories> {
         input_dim: tokens,
         states,
         inputs,
+        unit: "string",
     })
 }
 
@@ -575,7 +576,7 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
 
 /// Stage 1: the run's model, its task and its test sequences (regenerated from the config's
 /// seed).
-fn load(dir: &Path) -> Result<(CopyModel, CopyTask, Vec<CopySequence>)> {
+pub(crate) fn load(dir: &Path) -> Result<(CopyModel, CopyTask, Vec<CopySequence>)> {
     let (model, config) = kann_models::run::load_copy_run(dir, &device())?;
     let RunConfig::Copy(cfg) = config else {
         bail!("{} is not a copy-problem run", dir.display());

@@ -8,7 +8,7 @@ use kann_dynamics::{Cell, Linearisation};
 use serde::{Deserialize, Serialize};
 
 use super::Trajectories;
-use crate::imdb::readout::LinearReadout;
+use super::readout::Readout;
 
 /// One number per predictor of [`compare`], in its order: the one-step `e_rel` (Eq. 12) of each,
 /// or how often its class (sign of `G`) equals the network's.
@@ -27,6 +27,12 @@ pub struct PerPredictor {
 }
 
 impl PerPredictor {
+    /// Every predictor NaN: the row of a number that was not scored (agreement without a
+    /// readout), which the reports print as `–`.
+    pub fn not_scored() -> Self {
+        Self::mean([f64::NAN; 5], 1.0)
+    }
+
     /// `values[p] / n` for the predictors in order.
     fn mean(values: [f64; 5], n: f64) -> Self {
         PerPredictor {
@@ -50,16 +56,19 @@ pub struct Comparison {
     pub fixed_points: usize,
     /// Targets `h_{t+1}` (`t + 1` in `1..len` of every review).
     pub targets: usize,
-    /// Reviews (for the last-step agreement).
+    /// Sequences with two real steps or more (for the last-step agreement).
     pub reviews: usize,
     /// Mean `|s_t − s*| / |s_t|` to the nearest fixed point over the targets' sources.
     pub mean_relative_distance_to_nearest: f64,
     /// `e_rel = mean |ĥ_{t+1} − h_{t+1}|² / |h_{t+1}|²` over the targets.
     pub e_rel: PerPredictor,
-    /// Agreement at each review's last step (`analyze imdb`'s agreement: `G(ĥ_T)` vs `G(h_T)`).
-    pub agreement_last_step: PerPredictor,
-    /// Agreement over every target step.
-    pub agreement_all_steps: PerPredictor,
+    /// Agreement at each sequence's last step (`analyze imdb`'s agreement: `G(ĥ_T)` vs
+    /// `G(h_T)`); `None` without a readout (ECG).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub agreement_last_step: Option<PerPredictor>,
+    /// Agreement over every target step; `None` without a readout.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub agreement_all_steps: Option<PerPredictor>,
 }
 
 fn dist(a: &[f64], b: &[f64]) -> f64 {
@@ -95,11 +104,10 @@ struct Tally {
 impl Tally {
     /// Scores the five predictions (in [`PerPredictor`]'s order) of `target`; `last` marks a
     /// review's last step.
-    fn add(&mut self, preds: [&[f64]; 5], target: &[f64], readout: &LinearReadout, last: bool) {
-        let truth = readout.logit(target) > 0.0;
+    fn add(&mut self, preds: [&[f64]; 5], target: &[f64], readout: &Readout, last: bool) {
         for (p, pred) in preds.iter().enumerate() {
             self.err[p] += rel(pred, target);
-            let same = usize::from((readout.logit(pred) > 0.0) == truth);
+            let same = usize::from(readout.same_class(pred, target) == Some(true));
             self.all[p] += same;
             if last {
                 self.last[p] += same;
@@ -107,6 +115,18 @@ impl Tally {
         }
         self.targets += 1;
     }
+}
+
+/// What [`compare`] compares, in words; `unit` names one sequence of the batch (`review`).
+fn method(unit: &str, readout: &Readout) -> String {
+    let mut m = format!(
+        "targets h_(t+1), t+1 in 1..len of each {unit}; linearisation around the fixed point (at the input x̄) nearest to s_t: F(s*, x̄) + J (s_t − s*) + B (x_(t+1) − x̄) (autonomous: without the B term); Koopman h_t B C Bᵀ (Eq. 6); exact F(s_t, x_(t+1)) in f64; trivial h_t. e_rel (Eq. 12) on the hidden part"
+    );
+    match readout.agreement_rule() {
+        Some(rule) => m.push_str(&format!("; agreement = {rule}")),
+        None => m.push_str("; no agreement: the network has no readout of this state"),
+    }
+    m
 }
 
 /// The linearisation whose fixed point is nearest to `s`, and the distance.
@@ -148,7 +168,7 @@ pub fn compare(
     points: &[Vec<f64>],
     x_bar: &[f64],
     traj: &Trajectories,
-    readout: &LinearReadout,
+    readout: &Readout,
     koopman_map: &Mat<f64>,
 ) -> Result<Comparison> {
     if points.is_empty() {
@@ -192,16 +212,18 @@ pub fn compare(
         bail!("no review of the batch has two real steps");
     }
     let nt = tally.targets as f64;
+    let scored = readout.agreement_rule().is_some();
     let counts = |c: [usize; 5]| c.map(|v| v as f64);
     Ok(Comparison {
         input: input.to_string(),
-        method: "targets h_(t+1), t+1 in 1..len of each review; linearisation around the fixed point (at the input x̄) nearest to s_t: F(s*, x̄) + J (s_t − s*) + B (x_(t+1) − x̄) (autonomous: without the B term); Koopman h_t B C Bᵀ (Eq. 6); exact F(s_t, x_(t+1)) in f64; trivial h_t. e_rel (Eq. 12) on the hidden part; agreement = same sign of the readout logit G as G(h_(t+1))".into(),
+        method: method(traj.unit, readout),
         fixed_points: lins.len(),
         targets: tally.targets,
         reviews: tally.reviews,
         mean_relative_distance_to_nearest: tally.dist_sum / nt,
         e_rel: PerPredictor::mean(tally.err, nt),
-        agreement_last_step: PerPredictor::mean(counts(tally.last), tally.reviews as f64),
-        agreement_all_steps: PerPredictor::mean(counts(tally.all), nt),
+        agreement_last_step: scored
+            .then(|| PerPredictor::mean(counts(tally.last), tally.reviews as f64)),
+        agreement_all_steps: scored.then(|| PerPredictor::mean(counts(tally.all), nt)),
     })
 }

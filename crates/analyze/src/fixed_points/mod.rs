@@ -1,18 +1,18 @@
-//! `analyze fixed-points`: the local (fixed-point) analysis of a trained IMDB model beside the
-//! paper's global (Koopman) one, on the same analysis batch. The local analysis is a module tree
-//! that `analyze copy` shares (the trajectories, the search, the eigenvalue rows, the figure
-//! names).
+//! `analyze fixed-points`: the local (fixed-point) analysis of a trained network beside the
+//! paper's global (Koopman) one, on the same analysis batch, for a run of any task (IMDB, ECG,
+//! copy). The local analysis is a module tree that `analyze copy` shares (the trajectories, the
+//! search, the eigenvalue rows, the figure names).
 //!
 //! Stages, each in its module with its own result type ([`run_fixed_points`] composes them):
-//! 1. [`trajectories`]: the run, its test split and the analysis batch of `analyze imdb` (same
-//!    `--batch`/`--seed`: the same reviews); the weights as plain numbers
-//!    ([`cell_from_recurrent`]) and the trajectories: the full state `s_t` (`h_t`, or
-//!    `[h_t; c_t]` for an LSTM) and the embedded input `x_t` of every real step
-//!    ([`Trajectories`]);
+//! 1. [`runs`]: the run (task from its config), the weights as plain numbers
+//!    ([`cell_from_recurrent`]), the analysis batch's trajectories ([`trajectories`]: the full
+//!    state `s_t`, `h_t` or `[h_t; c_t]` for an LSTM, and the input `x_t` of every real step),
+//!    the readout ([`readout`]: IMDB's logit, copy's classes, none for the ECG encoder) and the
+//!    inputs to search at ([`LocalRun`]);
 //! 2. the Koopman fit on the real steps ([`crate::kann::fit`], Eqs. 4-5): spectrum and `e_rel`
 //!    ([`KoopmanSide`]);
-//! 3. [`search`]: fixed points of `F(·, x)` at the zero input and at the mean embedded input `x̄`
-//!    of the batch, by minimising `q(s) = ½|F(s, x) − s|²` from `--starts` states sampled along
+//! 3. [`search`]: fixed points of `F(·, x)` at the zero input and at the mean input `x̄` of the
+//!    batch (copy: the zero and the blank input), by minimising `q(s) = ½|F(s, x) − s|²` from `--starts` states sampled along
 //!    the trajectories ([`search_input`], the search `analyze copy` runs too); for each point the
 //!    Jacobian spectrum and the alignment of its top eigenvectors with the readout; PCA of the
 //!    points ([`InputReport`]);
@@ -22,7 +22,7 @@
 //! 5. [`report`], [`figures`] and [`crate::report_html::fixed_points`]: written into the run
 //!    folder (atomically, under the run's lock): `fixed_points.json` ([`FixedPointsReport`]),
 //!    `fixed_points.md`, `fixed_points.html` (the verdict table, then the sections; the run
-//!    folder's `report.html` is `analyze imdb`'s) and the Jacobian spectrum of the most
+//!    folder's `report.html` is the task's own analysis') and the Jacobian spectrum of the most
 //!    line-attractor-like fixed point beside the Koopman spectrum (`fixed_point_spectra.png/svg`,
 //!    both in one complex plane; `fixed_point_jacobian_spectrum` and
 //!    `fixed_point_koopman_spectrum` each in the layout of `analyze imdb`'s spectrum figure). If
@@ -31,7 +31,9 @@
 
 pub mod compare;
 pub mod figures;
+pub mod readout;
 pub mod report;
+pub mod runs;
 pub mod search;
 pub mod trajectories;
 
@@ -39,18 +41,19 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use kann_dynamics::FixedPointOptions;
 use kann_dynamics::faer::Mat;
-use kann_dynamics::{Cell, FixedPointOptions};
+use kann_models::config::Task;
 
 use crate::CommonArgs;
 use crate::common::step;
-use crate::imdb::data::{ImdbData, ImdbRun};
-use crate::imdb::readout::LinearReadout;
 use crate::kann::{self, eigen_summaries};
 
 pub use compare::{Comparison, PerPredictor, compare};
 pub use figures::names;
+pub use readout::Readout;
 pub use report::{FixedPointsReport, KoopmanSide, markdown, summary};
+pub use runs::LocalRun;
 pub use search::{
     Eigenvalue, FoundPoint, InputReport, InputSearch, PcaReport, PointReport, TOP_EIGENVALUES,
     analyse_input, eig_values, search_input,
@@ -67,9 +70,9 @@ pub const REPORT_FILES: [&str; 3] = [
 /// Arguments of `analyze fixed-points`.
 #[derive(Debug, Clone, Args)]
 pub struct FixedPointArgs {
-    /// The run (an IMDB run; default: the newest under results/, as for `analyze imdb`), data
-    /// folder, analysis batch (the same reviews as `analyze imdb` with the same seed; the seed
-    /// also draws the starting states) and Koopman rank.
+    /// The run (of any task; default: the newest IMDB run under results/), data folder,
+    /// analysis batch (the same reviews or beats as `analyze imdb`/`ecg` with the same seed; the
+    /// seed also draws the starting states) and Koopman rank.
     #[command(flatten)]
     pub common: CommonArgs,
     /// Reviews per forward pass when hooking the states.
@@ -154,33 +157,22 @@ impl FixedPointArgs {
 }
 
 /// Runs `analyze fixed-points` under the run folder's lock and writes `fixed_points.json`,
-/// `fixed_points.md`, `fixed_points.html` and the spectra figures into the run folder. On a
-/// failure after a file of the folder changed, removes the three reports ([`REPORT_FILES`]).
+/// `fixed_points.md`, `fixed_points.html` and the spectra figures into the run folder (a run of
+/// any task: [`runs::load`]). On a failure after a file of the folder changed, removes the three
+/// reports ([`REPORT_FILES`]).
 pub fn run_fixed_points(args: &FixedPointArgs) -> Result<FixedPointsReport> {
     args.check()?;
-    crate::guarded_reports(
-        kann_models::config::Task::Imdb,
-        &args.common,
-        &REPORT_FILES,
-        |common| {
-            let imdb = ImdbRun::load(common.run.as_deref())?;
-            println!("analyze fixed-points: run folder {}", imdb.dir.display());
-            analyse(args, &imdb)
-        },
-    )
+    crate::guarded_reports(Task::Imdb, &args.common, &REPORT_FILES, |common| {
+        let dir = common.run.context("the run folder was not resolved")?;
+        println!("analyze fixed-points: run folder {}", dir.display());
+        let run = runs::load(args, &dir)?;
+        analyse(args, &run)
+    })
 }
 
 /// The stages of [`run_fixed_points`] on a loaded run.
-fn analyse(args: &FixedPointArgs, imdb: &ImdbRun) -> Result<FixedPointsReport> {
-    let data = ImdbData::load(imdb, args.common.data_dir.as_deref())?;
-    let max_len = imdb.config.data.max_len;
-    let (batch, _) =
-        crate::imdb::draw_batches(&data.kept, args.common.batch, args.common.seed, max_len)?;
-    let cell = cell_from_recurrent(&imdb.model.recurrent)?;
-    let traj = step(
-        &format!("hooking the states of {} test reviews", batch.len()),
-        || hook_imdb(imdb, &batch, args.stream_batch),
-    )?;
+fn analyse(args: &FixedPointArgs, run: &LocalRun) -> Result<FixedPointsReport> {
+    let traj = &run.traj;
     let states = traj.hidden_states()?;
     let fit = step("fitting the Koopman operator on the real steps", || {
         kann::fit(&states, args.common.rank)
@@ -193,19 +185,14 @@ fn analyse(args: &FixedPointArgs, imdb: &ImdbRun) -> Result<FixedPointsReport> {
             .take(TOP_EIGENVALUES)
             .collect(),
     };
-    let local = local_analysis(
-        args,
-        &cell,
-        &traj,
-        &imdb.readout,
-        &fit.model.prediction_map(),
-    )?;
+    let local = local_analysis(args, run, &fit.model.prediction_map())?;
     let report = FixedPointsReport {
-        run_dir: imdb.dir.display().to_string(),
-        command: args.command(&imdb.dir),
-        cell: cell.kind().to_string(),
-        state_dim: cell.state_dim(),
-        batch: batch.len(),
+        run_dir: run.dir.display().to_string(),
+        task: run.task.to_string(),
+        command: args.command(&run.dir),
+        cell: run.cell.kind().to_string(),
+        state_dim: run.cell.state_dim(),
+        batch: traj.states.len(),
         steps: (0..traj.states.len()).map(|i| traj.len_of(i)).sum(),
         options: args.options(),
         koopman,
@@ -214,42 +201,34 @@ fn analyse(args: &FixedPointArgs, imdb: &ImdbRun) -> Result<FixedPointsReport> {
         figures: Vec::new(),
         warnings: local.warnings,
     };
-    write(&imdb.dir, report, &kann::eigen_points(&fit.spectrum))
+    write(&run.dir, report, &kann::eigen_points(&fit.spectrum))
 }
 
-/// Stages 3 and 4 at both inputs.
+/// Stages 3 and 4 at every input.
 struct Local {
     inputs: Vec<InputReport>,
     comparisons: Vec<Comparison>,
     warnings: Vec<String>,
 }
 
-/// The fixed points at the zero and the mean input ([`analyse_input`]) and, for each input with
+/// The fixed points at each of the run's inputs ([`analyse_input`]) and, for each input with
 /// any, the one-step comparison of their linearisation with Koopman's map ([`compare`]).
-fn local_analysis(
-    args: &FixedPointArgs,
-    cell: &Cell,
-    traj: &Trajectories,
-    readout: &LinearReadout,
-    map: &Mat<f64>,
-) -> Result<Local> {
+fn local_analysis(args: &FixedPointArgs, run: &LocalRun, map: &Mat<f64>) -> Result<Local> {
     let options = args.options();
+    let (cell, traj, readout) = (&run.cell, &run.traj, &run.readout);
     let starts = traj.sample_states(args.starts, args.common.seed);
     let mut local = Local {
         inputs: Vec::new(),
         comparisons: Vec::new(),
         warnings: Vec::new(),
     };
-    for (name, x) in [
-        ("zero", vec![0.0; traj.input_dim]),
-        ("mean", traj.mean_input()),
-    ] {
+    for (name, x) in &run.inputs {
         let (rep, pts) = step(
             &format!(
                 "fixed points at the {name} input from {} starts",
                 starts.len()
             ),
-            || analyse_input(name, cell, &x, &starts, &options, readout, traj),
+            || analyse_input(name, cell, x, &starts, &options, readout, traj),
         )?;
         local.inputs.push(rep);
         if pts.is_empty() {
@@ -261,7 +240,7 @@ fn local_analysis(
         }
         local.comparisons.push(step(
             &format!("one-step prediction: linearisation at the {name} input vs Koopman"),
-            || compare(name, cell, &pts, &x, traj, readout, map),
+            || compare(name, cell, &pts, x, traj, readout, map),
         )?);
     }
     Ok(local)

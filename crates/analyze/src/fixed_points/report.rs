@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use kann_dynamics::FixedPointOptions;
 use serde::{Deserialize, Serialize};
 
-use super::compare::Comparison;
-use super::search::{Eigenvalue, InputReport};
+use super::compare::{Comparison, PerPredictor};
+use super::search::{Eigenvalue, InputReport, PcaReport, PointReport};
 use crate::kann::EigenSummary;
 
 /// The Koopman side on the same batch.
@@ -26,13 +26,16 @@ pub struct KoopmanSide {
 pub struct FixedPointsReport {
     /// The run folder.
     pub run_dir: String,
+    /// The run's task (`imdb`, `ecg` or `copy`).
+    #[serde(default = "imdb")]
+    pub task: String,
     /// The command that reproduces it.
     pub command: String,
     /// The cell.
     pub cell: String,
     /// State width `n` (`H`, or `2H` for the LSTM's `[h; c]`).
     pub state_dim: usize,
-    /// Reviews in the batch.
+    /// Sequences in the batch (reviews, beats or strings: [`FixedPointsReport::units`]).
     pub batch: usize,
     /// Real steps in the batch.
     pub steps: usize,
@@ -40,7 +43,7 @@ pub struct FixedPointsReport {
     pub options: FixedPointOptions,
     /// The Koopman fit.
     pub koopman: KoopmanSide,
-    /// Fixed points at the zero input and at the mean input.
+    /// Fixed points at each input (zero and mean; copy: zero and blank).
     pub inputs: Vec<InputReport>,
     /// One-step prediction, linearisation (around the fixed points of each input) vs Koopman.
     pub comparisons: Vec<Comparison>,
@@ -50,7 +53,20 @@ pub struct FixedPointsReport {
     pub warnings: Vec<String>,
 }
 
+fn imdb() -> String {
+    "imdb".into()
+}
+
 impl FixedPointsReport {
+    /// What the batch's sequences are called: `reviews`, `beats` or `strings`.
+    pub fn units(&self) -> &'static str {
+        match self.task.as_str() {
+            "ecg" => "beats",
+            "copy" => "strings",
+            _ => "reviews",
+        }
+    }
+
     /// The input whose most line-attractor-like point is drawn and judged: the mean input, else
     /// the zero input (the last input that has one), with that point's index.
     pub fn line_attractor(&self) -> Option<(&InputReport, usize)> {
@@ -71,6 +87,22 @@ fn fmt_eig(l: &Eigenvalue) -> String {
 
 fn opt(x: Option<f64>) -> String {
     x.map_or("–".into(), |v| format!("{v:.3}"))
+}
+
+/// The readout's value at a point: its logit `G(h*)` (IMDB), its class (copy), else `–`.
+pub fn readout_value(p: &PointReport) -> String {
+    match (p.logit, p.class) {
+        (Some(g), _) => format!("{g:.3}"),
+        (None, Some(c)) => format!("class {c}"),
+        _ => "–".into(),
+    }
+}
+
+/// `; G(h*) from a to b` for a one-logit readout, else nothing.
+pub fn logit_range(p: &PcaReport) -> String {
+    p.logit_range.map_or(String::new(), |(a, b)| {
+        format!("; G(h*) from {a:.3} to {b:.3}")
+    })
 }
 
 fn joined<T>(xs: impl Iterator<Item = T>, f: impl Fn(T) -> String, sep: &str) -> String {
@@ -94,10 +126,10 @@ fn summary_input(s: &mut String, inp: &InputReport) {
         let p = &inp.points[i];
         let _ = writeln!(
             s,
-            "  most line-attractor-like point {}: q {:.1e}, G(h*) {:.3}, top λ: {}; |cos(v1, w)| {}, |cos(l1, w)| {}",
+            "  most line-attractor-like point {}: q {:.1e}, G(h*) {}, top λ: {}; |cos(v1, w)| {}, |cos(l1, w)| {}",
             i + 1,
             p.q,
-            p.logit,
+            readout_value(p),
             joined(p.top_eigenvalues.iter().take(5), fmt_eig, ", "),
             opt(p.cos_right_readout),
             opt(p.cos_left_readout)
@@ -106,12 +138,11 @@ fn summary_input(s: &mut String, inp: &InputReport) {
     if let Some(p) = &inp.pca {
         let _ = writeln!(
             s,
-            "  PCA of the fixed points: variance share {}; |cos(PC1, w)| {}, |cos(PC1, v1)| {}; G(h*) from {:.3} to {:.3}",
+            "  PCA of the fixed points: variance share {}; |cos(PC1, w)| {}, |cos(PC1, v1)| {}{}",
             joined(p.variance_ratio.iter(), |v| format!("{v:.3}"), ", "),
             opt(p.cos_pc1_readout),
             opt(p.cos_pc1_top_eigenvector),
-            p.logit_range.0,
-            p.logit_range.1
+            logit_range(p)
         );
     }
 }
@@ -133,6 +164,7 @@ fn summary_comparison(s: &mut String, c: &Comparison) {
         ("last step", &c.agreement_last_step),
         ("all steps", &c.agreement_all_steps),
     ] {
+        let Some(a) = a else { continue };
         let _ = writeln!(
             s,
             "agreement ({what}): linearised {:.4}, without input {:.4}, Koopman {:.4}, trivial {:.4}, exact {:.4}",
@@ -178,11 +210,11 @@ fn markdown_input(s: &mut String, inp: &InputReport) {
     for (i, p) in inp.points.iter().enumerate().take(30) {
         let _ = writeln!(
             s,
-            "| {} | {:.1e} | {} | {:.3} | {:.3} | {} | {} | {} | {} |",
+            "| {} | {:.1e} | {} | {} | {:.3} | {} | {} | {} | {} |",
             i + 1,
             p.q,
             p.starts_merged,
-            p.logit,
+            readout_value(p),
             p.distance_to_trajectories,
             joined(p.top_eigenvalues.iter().take(3), fmt_eig, ", "),
             p.count_above_099,
@@ -196,6 +228,15 @@ fn markdown_input(s: &mut String, inp: &InputReport) {
     s.push('\n');
 }
 
+/// An agreement to 4 decimals, `–` where none was scored (NaN).
+fn agree(a: f64) -> String {
+    if a.is_nan() {
+        "–".into()
+    } else {
+        format!("{a:.4}")
+    }
+}
+
 /// The section of `fixed_points.md` on one comparison.
 fn markdown_comparison(s: &mut String, c: &Comparison) {
     let _ = writeln!(
@@ -204,7 +245,10 @@ fn markdown_comparison(s: &mut String, c: &Comparison) {
         c.input, c.method, c.fixed_points, c.mean_relative_distance_to_nearest
     );
     s.push_str("| predictor | e_rel | agreement, last step | agreement, all steps |\n| --- | --- | --- | --- |\n");
-    let (e, a, b) = (&c.e_rel, &c.agreement_last_step, &c.agreement_all_steps);
+    let e = &c.e_rel;
+    let none = PerPredictor::not_scored();
+    let a = c.agreement_last_step.as_ref().unwrap_or(&none);
+    let b = c.agreement_all_steps.as_ref().unwrap_or(&none);
     for (name, e, a, b) in [
         (
             "linearisation around the nearest fixed point",
@@ -222,7 +266,7 @@ fn markdown_comparison(s: &mut String, c: &Comparison) {
         ("trivial h_(t+1) = h_t", e.trivial, a.trivial, b.trivial),
         ("exact map (f64)", e.exact_map, a.exact_map, b.exact_map),
     ] {
-        let _ = writeln!(s, "| {name} | {e:.4e} | {a:.4} | {b:.4} |");
+        let _ = writeln!(s, "| {name} | {e:.4e} | {} | {} |", agree(a), agree(b));
     }
     s.push('\n');
 }
@@ -238,9 +282,10 @@ pub fn markdown(r: &FixedPointsReport) -> String {
     );
     let _ = writeln!(
         s,
-        "`{}`\n\n{} reviews, {} real steps; state width {}. Fixed points minimise q(s) = ½|F(s, x) − s|² (Levenberg–Marquardt, at most {} iterations) from starts sampled along the batch's trajectories; kept when q ≤ {:e}, merged within {:e}.\n",
+        "`{}`\n\n{} {}, {} real steps; state width {}. Fixed points minimise q(s) = ½|F(s, x) − s|² (Levenberg–Marquardt, at most {} iterations) from starts sampled along the batch's trajectories; kept when q ≤ {:e}, merged within {:e}.\n",
         r.command,
         r.batch,
+        r.units(),
         r.steps,
         r.state_dim,
         r.options.max_iter,

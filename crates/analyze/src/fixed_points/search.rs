@@ -18,7 +18,7 @@ use kann_dynamics::{
 use serde::{Deserialize, Serialize};
 
 use super::Trajectories;
-use crate::imdb::readout::LinearReadout;
+use super::readout::Readout;
 
 /// Eigenvalues listed per fixed point in `fixed_points.json`.
 pub const TOP_EIGENVALUES: usize = 10;
@@ -177,8 +177,12 @@ pub struct PointReport {
     pub starts_merged: usize,
     /// `|h*|`.
     pub norm: f64,
-    /// The readout's logit `G(h*)` of its hidden part.
-    pub logit: f64,
+    /// The readout's logit `G(h*)` of its hidden part (a one-logit readout: IMDB).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub logit: Option<f64>,
+    /// The readout's class `argmax G(h*)` (a many-class readout: copy).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub class: Option<usize>,
     /// Distance from the nearest state of the batch's trajectories.
     pub distance_to_trajectories: f64,
     /// The largest eigenvalues of the Jacobian `J = ∂F/∂s` at `(s*, x)`.
@@ -202,14 +206,15 @@ pub struct PcaReport {
     pub cos_pc1_readout: Option<f64>,
     /// `|cos|` between PC 1 and the top right eigenvector of the most line-attractor-like point.
     pub cos_pc1_top_eigenvector: Option<f64>,
-    /// Range of the readout logit `G(h*)` over the points.
-    pub logit_range: (f64, f64),
+    /// Range of the readout logit `G(h*)` over the points (a one-logit readout).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub logit_range: Option<(f64, f64)>,
 }
 
 /// The fixed points at one constant input (`fixed_points.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputReport {
-    /// `zero` or `mean` (the mean embedded input of the batch).
+    /// The input: `zero`, `mean` (the mean input of the batch) or `blank` (copy).
     pub input: String,
     /// `|x|`.
     pub input_norm: f64,
@@ -244,13 +249,6 @@ fn dist(a: &[f64], b: &[f64]) -> f64 {
         .sqrt()
 }
 
-/// The readout weights over the full state (zero over the LSTM's `c`).
-fn readout_over_state(readout: &LinearReadout, n: usize) -> Vec<f64> {
-    let mut w = readout.w.clone();
-    w.resize(n, 0.0);
-    w
-}
-
 /// Distance from `s` to the nearest state of the trajectories.
 fn distance_to(traj: &Trajectories, s: &[f64]) -> f64 {
     (0..traj.states.len())
@@ -261,12 +259,13 @@ fn distance_to(traj: &Trajectories, s: &[f64]) -> f64 {
 
 impl PointReport {
     /// The report of `p`: its readout logit, distance from the trajectories, top eigenvalues and
-    /// their eigenvectors' alignment with the readout weights over the full state `w`.
+    /// their eigenvectors' alignment with the readout direction over the full state `w` (where
+    /// the readout has one).
     fn new(
         cell: &Cell,
         p: &FoundPoint,
-        readout: &LinearReadout,
-        w: &[f64],
+        readout: &Readout,
+        w: Option<&[f64]>,
         traj: &Trajectories,
     ) -> Self {
         let e = &p.eigen;
@@ -276,12 +275,13 @@ impl PointReport {
             starts_merged: p.point.starts_merged,
             norm: p.hidden_norm,
             logit: readout.logit(p.hidden(cell)),
+            class: readout.symbol(p.hidden(cell)),
             distance_to_trajectories: distance_to(traj, &p.point.state),
             top_eigenvalues: eig_values(&e.values, TOP_EIGENVALUES),
             count_above_099: p.count_above(0.99),
-            cos_right_readout: e.right_vector(0).and_then(|v| abs_cos(&v, w)),
+            cos_right_readout: w.and_then(|w| abs_cos(&e.right_vector(0)?, w)),
             // `w` is real, so |⟨l_1, w⟩| is the same with or without conjugating the row l_1.
-            cos_left_readout: e.left_vector(0).and_then(|l| abs_cos(&l, w)),
+            cos_left_readout: w.and_then(|w| abs_cos(&e.left_vector(0)?, w)),
         }
     }
 }
@@ -289,37 +289,39 @@ impl PointReport {
 impl PcaReport {
     /// The PCA of the search's points set against the readout `w` and the slowest point's top
     /// right eigenvector; `None` with fewer than 2 points.
-    fn new(s: &InputSearch, points: &[PointReport], w: &[f64]) -> Option<Self> {
+    fn new(s: &InputSearch, points: &[PointReport], w: Option<&[f64]>) -> Option<Self> {
         let p = s.pca.as_ref()?;
         let pc1 = &p.components[0];
         let pc1c: Vec<_> = pc1.iter().map(|&v| c64::new(v, 0.0)).collect();
-        let logits: Vec<f64> = points.iter().map(|p| p.logit).collect();
+        let logits: Vec<f64> = points.iter().filter_map(|p| p.logit).collect();
         Some(PcaReport {
             variance_ratio: p.variance_ratio.iter().take(5).copied().collect(),
-            cos_pc1_readout: abs_cos(&pc1c, w),
+            cos_pc1_readout: w.and_then(|w| abs_cos(&pc1c, w)),
             cos_pc1_top_eigenvector: s.slowest.and_then(|i| {
                 let v = s.points[i].eigen.right_vector(0)?;
                 abs_cos(&v, pc1)
             }),
-            logit_range: (
-                logits.iter().copied().fold(f64::INFINITY, f64::min),
-                logits.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            ),
+            logit_range: (!logits.is_empty()).then(|| {
+                (
+                    logits.iter().copied().fold(f64::INFINITY, f64::min),
+                    logits.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                )
+            }),
         })
     }
 }
 
 impl InputReport {
-    /// The report of a search at an IMDB model's input: every point with its readout logit and
+    /// The report of a search at one input: every point with its readout logit or class and
     /// alignment, the PCA of the points.
-    pub fn new(s: &InputSearch, cell: &Cell, readout: &LinearReadout, traj: &Trajectories) -> Self {
-        let w = readout_over_state(readout, cell.state_dim());
+    pub fn new(s: &InputSearch, cell: &Cell, readout: &Readout, traj: &Trajectories) -> Self {
+        let w = readout.direction(cell.state_dim());
         let points: Vec<PointReport> = s
             .points
             .iter()
-            .map(|p| PointReport::new(cell, p, readout, &w, traj))
+            .map(|p| PointReport::new(cell, p, readout, w.as_deref(), traj))
             .collect();
-        let pca = PcaReport::new(s, &points, &w);
+        let pca = PcaReport::new(s, &points, w.as_deref());
         InputReport {
             input: s.input.clone(),
             input_norm: s.input_norm,
@@ -345,7 +347,7 @@ pub fn analyse_input(
     x: &[f64],
     starts: &[Vec<f64>],
     options: &FixedPointOptions,
-    readout: &LinearReadout,
+    readout: &Readout,
     traj: &Trajectories,
 ) -> Result<(InputReport, Vec<Vec<f64>>)> {
     let s = search_input(name, cell, x, starts, options)?;

@@ -6,6 +6,7 @@ use kann_dynamics::{Cell, FixedPointOptions};
 use kann_models::cells::{CellKind, RecurrentConfig};
 use kann_models::npy::tensor_to_vec;
 
+use super::readout::Readout;
 use super::*;
 use crate::imdb::readout::LinearReadout;
 fn numbers(n: usize, seed: u64) -> Vec<f32> {
@@ -179,11 +180,12 @@ fn comparison_on_trajectories_of(kind: CellKind) {
         input_dim: x_dim,
         states,
         inputs,
+        unit: "review",
     };
-    let readout = LinearReadout {
+    let readout = Readout::Logit(LinearReadout {
         w: vec![1.0, -0.5, 0.25],
         b: 0.1,
-    };
+    });
     let x_bar = traj.mean_input();
     let starts = traj.sample_states(10, 0);
     assert_eq!(starts.len(), 10);
@@ -212,9 +214,26 @@ fn comparison_on_trajectories_of(kind: CellKind) {
     assert_eq!(c.targets, 5 + 6 + 7 + 8);
     assert_eq!(c.reviews, 4);
     assert!(c.e_rel.exact_map < 1e-28, "{kind}: {c:?}");
-    assert_eq!(c.agreement_all_steps.exact_map, 1.0);
+    let (all, last) = (
+        c.agreement_all_steps.unwrap(),
+        c.agreement_last_step.unwrap(),
+    );
+    assert_eq!(all.exact_map, 1.0);
     assert_eq!(c.e_rel.koopman, c.e_rel.trivial);
-    assert_eq!(c.agreement_last_step.koopman, c.agreement_last_step.trivial);
+    assert_eq!(last.koopman, last.trivial);
+    // Without a readout (the ECG encoder) the same comparison scores no agreement.
+    let plain = compare(
+        "mean",
+        &cell,
+        &pts,
+        &x_bar,
+        &traj,
+        &Readout::None,
+        &Mat::identity(h, h),
+    )
+    .unwrap();
+    assert!(plain.agreement_all_steps.is_none() && plain.agreement_last_step.is_none());
+    assert_eq!(plain.e_rel, c.e_rel);
     assert!(c.e_rel.linearised.is_finite() && c.e_rel.linearised > 0.0);
     let hs = traj.hidden_states().unwrap();
     assert_eq!(hs.lengths(), &[6, 7, 8, 9]);

@@ -45,6 +45,8 @@ pub struct Trajectories {
     pub states: Vec<Vec<f64>>,
     /// Per review: inputs `len × X`, row-major.
     pub inputs: Vec<Vec<f64>>,
+    /// What one sequence is called in reports (`review`, `beat`, `string`).
+    pub unit: &'static str,
 }
 
 impl Trajectories {
@@ -152,5 +154,6 @@ pub fn hook_imdb(run: &ImdbRun, items: &[&Item], chunk: usize) -> Result<Traject
         input_dim: x_dim,
         states,
         inputs,
+        unit: "review",
     })
 }

@@ -13,7 +13,8 @@ use anyhow::Result;
 use kann_plot::{Claim, HtmlReport, Section, Verdict};
 
 use super::{claim, claim_without_baseline, pct, svg_file, write_page_as};
-use crate::fixed_points::{Comparison, FixedPointsReport, InputReport};
+use crate::fixed_points::report::{logit_range, readout_value};
+use crate::fixed_points::{Comparison, FixedPointsReport, InputReport, PerPredictor};
 
 /// The name of the page in the run folder.
 pub const PAGE: &str = "fixed_points.html";
@@ -123,7 +124,15 @@ fn agreement_row(r: &FixedPointsReport) -> Claim {
             "no fixed point found: the one-step comparison did not run",
         );
     };
-    let (k, t) = (c.agreement_all_steps.koopman, c.agreement_all_steps.trivial);
+    let (Some(all), Some(last)) = (&c.agreement_all_steps, &c.agreement_last_step) else {
+        return claim_without_baseline(
+            WHAT,
+            "–",
+            "not scored".into(),
+            "the network has no readout of this state (the ECG encoder's last state is decoded, not classified)",
+        );
+    };
+    let (k, t) = (all.koopman, all.trivial);
     claim(
         WHAT,
         "–",
@@ -133,7 +142,7 @@ fn agreement_row(r: &FixedPointsReport) -> Claim {
                 "Koopman {} of {} steps (last step {})",
                 pct(k),
                 c.targets,
-                pct(c.agreement_last_step.koopman)
+                pct(last.koopman)
             ),
         ),
         (
@@ -141,7 +150,7 @@ fn agreement_row(r: &FixedPointsReport) -> Claim {
             format!(
                 "trivial h_(t+1) = h_t {} (last step {}); margin 1 point",
                 pct(t),
-                pct(c.agreement_last_step.trivial)
+                pct(last.trivial)
             ),
         ),
         0.01,
@@ -177,7 +186,9 @@ fn line_attractor_row(r: &FixedPointsReport) -> Claim {
     };
     let p = &inp.points[i];
     let l1 = p.top_eigenvalues.first().map_or(f64::NAN, |l| l.modulus);
-    let cos = p.cos_right_readout.unwrap_or(f64::NAN);
+    let Some(cos) = p.cos_right_readout else {
+        return line_without_readout(WHAT, PAPER, inp, i);
+    };
     let (mean, sd) = random_abs_cos(r.state_dim);
     let pc1 = inp
         .pca
@@ -211,6 +222,34 @@ fn line_attractor_row(r: &FixedPointsReport) -> Claim {
         c.baseline = format!("{}. Not a line: {why}", c.baseline);
     }
     c
+}
+
+/// The line-attractor row where the readout has no single direction (copy: one logit per
+/// symbol; ECG: no readout): only the shape is judged, so it does not hold or is inconclusive.
+fn line_without_readout(what: &str, paper: &str, inp: &InputReport, i: usize) -> Claim {
+    let p = &inp.points[i];
+    let ours = format!(
+        "{} input: {} points; slowest (point {}): |λ1| {:.4}, {} eigenvalues > 0.99",
+        inp.input,
+        inp.points.len(),
+        i + 1,
+        p.top_eigenvalues.first().map_or(f64::NAN, |l| l.modulus),
+        p.count_above_099
+    );
+    match line_attractor_shape(inp) {
+        Err(why) => {
+            let mut c = claim_without_baseline(what, paper, ours, "–");
+            c.verdict = Verdict::DoesNotHold;
+            c.baseline = format!("Not a line: {why}");
+            c
+        }
+        Ok(()) => claim_without_baseline(
+            what,
+            paper,
+            ours,
+            "a line's shape; the readout has no single direction to align v1 with",
+        ),
+    }
 }
 
 /// The verdict rows of `analyze fixed-points`.
@@ -261,9 +300,9 @@ fn input_numbers(inp: &InputReport) -> Vec<(String, String)> {
         rows.push(kv(
             &format!("{} input: slowest point {}", inp.input, i + 1),
             format!(
-                "q {:.1e}, G(h*) {:.3}, |λ1| {:.4}, {} eigenvalues > 0.99, |cos(v1, w)| {}, |cos(l1, w)| {}, distance to the trajectories {:.3}",
+                "q {:.1e}, G(h*) {}, |λ1| {:.4}, {} eigenvalues > 0.99, |cos(v1, w)| {}, |cos(l1, w)| {}, distance to the trajectories {:.3}",
                 p.q,
-                p.logit,
+                readout_value(p),
                 p.top_eigenvalues.first().map_or(f64::NAN, |l| l.modulus),
                 p.count_above_099,
                 opt(p.cos_right_readout),
@@ -276,7 +315,7 @@ fn input_numbers(inp: &InputReport) -> Vec<(String, String)> {
         rows.push(kv(
             &format!("{} input: PCA of the points", inp.input),
             format!(
-                "variance shares {}; |cos(PC1, w)| {}, |cos(PC1, v1)| {}; G(h*) from {:.3} to {:.3}",
+                "variance shares {}; |cos(PC1, w)| {}, |cos(PC1, v1)| {}{}",
                 p.variance_ratio
                     .iter()
                     .map(|v| format!("{v:.3}"))
@@ -284,8 +323,7 @@ fn input_numbers(inp: &InputReport) -> Vec<(String, String)> {
                     .join(", "),
                 opt(p.cos_pc1_readout),
                 opt(p.cos_pc1_top_eigenvector),
-                p.logit_range.0,
-                p.logit_range.1
+                logit_range(p)
             ),
         ));
     }
@@ -293,23 +331,27 @@ fn input_numbers(inp: &InputReport) -> Vec<(String, String)> {
 }
 
 /// The numbers of one comparison.
-fn comparison_numbers(c: &Comparison) -> Vec<(String, String)> {
-    let (e, a, b) = (&c.e_rel, &c.agreement_last_step, &c.agreement_all_steps);
+fn comparison_numbers(c: &Comparison, units: &str) -> Vec<(String, String)> {
+    let e = &c.e_rel;
+    let none = PerPredictor::not_scored();
+    let a = c.agreement_last_step.as_ref().unwrap_or(&none);
+    let b = c.agreement_all_steps.as_ref().unwrap_or(&none);
     let row = |name: &str, e: f64, a: f64, b: f64| {
+        let agreement = if a.is_nan() {
+            String::new()
+        } else {
+            format!("; agreement {} (last step), {} (all steps)", pct(a), pct(b))
+        };
         kv(
             &format!("{} input: {name}", c.input),
-            format!(
-                "e_rel {e:.4}; agreement {} (last step), {} (all steps)",
-                pct(a),
-                pct(b)
-            ),
+            format!("e_rel {e:.4}{agreement}"),
         )
     };
     vec![
         kv(
             &format!("{} input: fixed points linearised around", c.input),
             format!(
-                "{}; mean |s_t − s*|/|s_t| to the nearest {:.3}; {} targets of {} reviews",
+                "{}; mean |s_t − s*|/|s_t| to the nearest {:.3}; {} targets of {} {units}",
                 c.fixed_points, c.mean_relative_distance_to_nearest, c.targets, c.reviews
             ),
         ),
@@ -331,6 +373,24 @@ fn comparison_numbers(c: &Comparison) -> Vec<(String, String)> {
     ]
 }
 
+/// Where the batch comes from, per task.
+fn batch_origin(r: &FixedPointsReport) -> &'static str {
+    match r.task.as_str() {
+        "ecg" => "The same normal test beats as `analyze ecg` with the same --batch and --seed.",
+        "copy" => "Test strings of the run's copy problem, drawn with --seed.",
+        _ => "The same reviews as `analyze imdb` with the same --batch and --seed.",
+    }
+}
+
+/// How the one-step agreement is decided, per task.
+fn agreement_words(r: &FixedPointsReport) -> &'static str {
+    match r.task.as_str() {
+        "ecg" => "No agreement: the encoder has no readout of its own.",
+        "copy" => "Agreement: the same symbol argmax G as the network's.",
+        _ => "Agreement: the same sign of the readout logit as the network's.",
+    }
+}
+
 /// The first two sections: the run and its batch, the Koopman fit.
 fn koopman_sections(dir: &Path, r: &FixedPointsReport) -> Result<Vec<Section>> {
     let k = &r.koopman;
@@ -345,7 +405,7 @@ fn koopman_sections(dir: &Path, r: &FixedPointsReport) -> Result<Vec<Section>> {
                 kv("run", r.run_dir.clone()),
                 kv(
                     "batch",
-                    format!("{} test reviews, {} real steps", r.batch, r.steps),
+                    format!("{} test {}, {} real steps", r.batch, r.units(), r.steps),
                 ),
                 kv(
                     "search",
@@ -355,10 +415,7 @@ fn koopman_sections(dir: &Path, r: &FixedPointsReport) -> Result<Vec<Section>> {
                     ),
                 ),
             ],
-            paragraph: format!(
-                "The same reviews as `analyze imdb` with the same --batch and --seed. Reproduce: {}",
-                r.command
-            ),
+            paragraph: format!("{} Reproduce: {}", batch_origin(r), r.command),
             ..Section::default()
         },
         Section {
@@ -390,14 +447,21 @@ fn koopman_sections(dir: &Path, r: &FixedPointsReport) -> Result<Vec<Section>> {
 fn local_sections(dir: &Path, r: &FixedPointsReport) -> Result<Vec<Section>> {
     Ok(vec![
         Section {
-            heading: "Fixed points at the zero and the mean input".into(),
+            heading: format!(
+                "Fixed points at the {} input",
+                r.inputs
+                    .iter()
+                    .map(|i| i.input.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and the ")
+            ),
             svg: fig(dir, r, "fixed_point_jacobian_spectrum")?,
             numbers: r.inputs.iter().flat_map(input_numbers).collect(),
             paragraph: "Fixed points minimise q(s) = ½|F(s, x) − s|² from states sampled along \
                         the batch's trajectories (Sussillo & Barak). The figure is the Jacobian \
                         spectrum at the slowest point (|λ1| closest to 1) of the mean input, else \
-                        the zero input; w is the readout, v1 and l1 the top right and left \
-                        eigenvectors."
+                        the zero input (copy: of the blank input); w is the readout, v1 and l1 \
+                        the top right and left eigenvectors."
                 .into(),
             ..Section::default()
         },
@@ -411,13 +475,18 @@ fn local_sections(dir: &Path, r: &FixedPointsReport) -> Result<Vec<Section>> {
         },
         Section {
             heading: "One-step prediction on the batch (Eqs. 6, 12)".into(),
-            numbers: r.comparisons.iter().flat_map(comparison_numbers).collect(),
-            paragraph: "Every target h_(t+1) from the true state s_t: the linearisation around \
+            numbers: r
+                .comparisons
+                .iter()
+                .flat_map(|c| comparison_numbers(c, r.units()))
+                .collect(),
+            paragraph: format!(
+                "Every target h_(t+1) from the true state s_t: the linearisation around \
                         the fixed point nearest to s_t, F(s*, x̄) + J (s_t − s*) + B (x_(t+1) − x̄) \
                         (and without the B term), Koopman h_t B C Bᵀ, the trivial h_t and the \
-                        exact map. Agreement: the same sign of the readout logit as the \
-                        network's. The trivial predictor is the baseline."
-                .into(),
+                        exact map. {} The trivial predictor is the baseline.",
+                agreement_words(r)
+            ),
             ..Section::default()
         },
     ])
@@ -464,7 +533,8 @@ mod tests {
             iterations: 3,
             starts_merged: 1,
             norm: 1.0,
-            logit: 0.5,
+            logit: Some(0.5),
+            class: None,
             distance_to_trajectories: 0.1,
             top_eigenvalues: vec![Eigenvalue {
                 re: l1,
@@ -496,7 +566,7 @@ mod tests {
                 variance_ratio: vec![pc1, 1.0 - pc1],
                 cos_pc1_readout: None,
                 cos_pc1_top_eigenvector: None,
-                logit_range: (0.0, 1.0),
+                logit_range: Some((0.0, 1.0)),
             }),
         };
         let comparison = Comparison {
@@ -507,11 +577,12 @@ mod tests {
             reviews: 4,
             mean_relative_distance_to_nearest: 0.5,
             e_rel: e,
-            agreement_last_step: per(0.9, 0.9, 0.8),
-            agreement_all_steps: per(0.9, 0.95, 0.9),
+            agreement_last_step: Some(per(0.9, 0.9, 0.8)),
+            agreement_all_steps: Some(per(0.9, 0.95, 0.9)),
         };
         FixedPointsReport {
             run_dir: "run".into(),
+            task: "imdb".into(),
             command: "analyze fixed-points".into(),
             cell: "gru".into(),
             state_dim: 100,
@@ -562,6 +633,21 @@ mod tests {
         none.inputs.clear();
         none.comparisons.clear();
         assert!(verdicts(&none).iter().all(|v| *v == Inconclusive));
+        // No readout (an ECG run): no agreement and no alignment to judge; the line's shape is
+        // still judged.
+        let mut ecg = good.clone();
+        ecg.task = "ecg".into();
+        ecg.comparisons[0].agreement_all_steps = None;
+        ecg.comparisons[0].agreement_last_step = None;
+        for p in &mut ecg.inputs[0].points {
+            (p.logit, p.cos_right_readout) = (None, None);
+        }
+        assert_eq!(verdicts(&ecg), [Holds, Holds, Inconclusive, Inconclusive]);
+        ecg.inputs[0].pca.as_mut().unwrap().variance_ratio = vec![0.5, 0.5];
+        assert_eq!(verdicts(&ecg)[3], DoesNotHold);
+        let page = comparison_numbers(&ecg.comparisons[0], ecg.units());
+        assert!(page.iter().all(|(_, v)| !v.contains("agreement")));
+        assert!(page[0].1.ends_with("of 4 beats"), "{page:?}");
     }
 
     #[test]
