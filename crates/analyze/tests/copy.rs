@@ -58,6 +58,7 @@ fn shift_register(
         input_dim: task.input_tokens(),
         states,
         inputs,
+        unit: "string",
     };
     let strings = seqs.iter().map(|s| s.string.clone()).collect();
     (traj, strings, ClassReadout::new(w, b, k).unwrap())
@@ -176,6 +177,7 @@ fn a_planted_gru_fixed_point_and_its_linearisation_are_found() {
         input_dim: x_dim,
         states,
         inputs,
+        unit: "string",
     };
     let strings: Vec<Vec<usize>> = seqs.iter().map(|s| s.string.clone()).collect();
     let lins = vec![Linearisation::new(&cell, &pts[0], &blank).unwrap()];
@@ -288,4 +290,53 @@ fn train_then_analyse_the_smoke_config_end_to_end() {
     })
     .unwrap_err();
     assert!(format!("{e:#}").contains("test sequences"), "{e:#}");
+    fixed_points_on_the_copy_run(&run);
+}
+
+/// `analyze fixed-points` on the copy run: the zero and the blank input, the readout's classes
+/// scored, `analyze copy`'s report left alone; then a failure after a figure changed removes
+/// the three fixed-point reports and leaves the marker.
+fn fixed_points_on_the_copy_run(run: &Path) {
+    let copy_page = std::fs::read(run.join("report.html")).unwrap();
+    let args = analyze::fixed_points::FixedPointArgs {
+        common: CommonArgs {
+            run: Some(run.to_path_buf()),
+            batch: 16,
+            ..Default::default()
+        },
+        starts: 16,
+        ..Default::default()
+    };
+    let r = analyze::fixed_points::run_fixed_points(&args).unwrap();
+    assert_eq!((r.task.as_str(), r.batch), ("copy", 16));
+    let inputs: Vec<&str> = r.inputs.iter().map(|i| i.input.as_str()).collect();
+    assert_eq!(inputs, ["zero", "blank"]);
+    for p in r.inputs.iter().flat_map(|i| &i.points) {
+        assert!(p.class.is_some() && p.logit.is_none(), "{p:?}");
+    }
+    for c in &r.comparisons {
+        let all = c.agreement_all_steps.expect("copy's classes are scored");
+        assert_eq!(all.exact_map, 1.0, "{c:?}");
+        assert!(c.e_rel.exact_map < 1e-8, "{c:?}");
+    }
+    for f in ["fixed_points.json", "fixed_points.md", "fixed_points.html"] {
+        assert!(run.join(f).is_file(), "{f}");
+    }
+    assert_eq!(std::fs::read(run.join("report.html")).unwrap(), copy_page);
+    // A figure that cannot be replaced (a folder at its name), after the first figure changed.
+    let blocked = run.join("fixed_point_spectra.svg");
+    std::fs::remove_file(&blocked).unwrap();
+    std::fs::create_dir(&blocked).unwrap();
+    std::fs::write(blocked.join("keep"), "").unwrap();
+    let err = format!(
+        "{:#}",
+        analyze::fixed_points::run_fixed_points(&args).unwrap_err()
+    );
+    assert!(err.contains("fixed_point_spectra.svg"), "{err}");
+    for f in ["fixed_points.json", "fixed_points.md", "fixed_points.html"] {
+        assert!(!run.join(f).exists(), "a stale {f} was left: {err}");
+    }
+    let marker = std::fs::read_to_string(run.join("analysis.incomplete")).expect("marker");
+    assert!(marker.contains("It failed"), "{marker}");
+    assert_eq!(std::fs::read(run.join("report.html")).unwrap(), copy_page);
 }

@@ -254,9 +254,14 @@ fn write(
 ) -> Result<FixedPointsReport> {
     report.figures = figures::figures(dir, &report, koopman)?;
     kann_koopman::io::write_json_atomic(dir.join("fixed_points.json"), &report)?;
-    kann_models::atomic::write_atomic(&dir.join("fixed_points.md"), markdown(&report).as_bytes())
-        .with_context(|| format!("writing {}", dir.join("fixed_points.md").display()))?;
     let claims = crate::report_html::fixed_points::claims(&report);
+    let md = crate::report_html::markdown_with_verdicts_of(
+        crate::report_html::fixed_points::PAGE,
+        &claims,
+        &markdown(&report),
+    );
+    kann_models::atomic::write_atomic(&dir.join("fixed_points.md"), md.as_bytes())
+        .with_context(|| format!("writing {}", dir.join("fixed_points.md").display()))?;
     crate::report_html::fixed_points::write(dir, &report, claims)?;
     print!("{}", summary(&report));
     println!(

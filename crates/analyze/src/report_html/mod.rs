@@ -165,8 +165,14 @@ pub fn write_page_as(dir: &Path, name: &str, page: &HtmlReport) -> Result<()> {
 /// `report.md`'s text: the short verdict table first, then `rest` (the title, the long table of
 /// paper figures and every number, as before).
 pub fn markdown_with_verdicts(claims: &[Claim], rest: &str) -> String {
+    markdown_with_verdicts_of(PAGE, claims, rest)
+}
+
+/// [`markdown_with_verdicts`] for the Markdown twin of the page `page` (e.g.
+/// `fixed_points.md` of `fixed_points.html`).
+pub fn markdown_with_verdicts_of(page: &str, claims: &[Claim], rest: &str) -> String {
     format!(
-        "{}\nThe same table opens `{PAGE}`, with the figures; the long cells follow below.\n\n{rest}",
+        "{}\nThe same table opens `{page}`, with the figures; the long cells follow below.\n\n{rest}",
         verdict_table_markdown(claims)
     )
 }
