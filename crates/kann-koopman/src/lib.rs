@@ -6,7 +6,8 @@
 //!   least squares over consecutive pairs (Eqs. 4-5), via Gram matrices accumulated in one pass
 //!   ([`GramAccumulator`], also usable as a streaming fit), with other [`Estimator`]s; the
 //!   products over the states run in blocks shared out to the cores, in `f64` or (opt-in,
-//!   [`Precision::Mixed`]) as `f32` blocks summed in `f64`;
+//!   [`Precision::Mixed`]) as `f32` blocks summed in `f64`; the same estimator from R factors
+//!   ([`TsqrAccumulator`], [`tsqr`]: QR instead of Gram sums, for ill-conditioned states);
 //! - [`predict_one_step`], [`relative_error`] (Eqs. 6, 12) and multi-step prediction;
 //! - [`Spectrum`]: `C = V Λ U`, [`memory_horizon`] (Eq. 9), residuals of eigenpairs;
 //! - [`projections`] (Eq. 7), [`projection_magnitude`] (Eq. 10), [`dominance`],
@@ -33,6 +34,7 @@ pub mod signs;
 pub mod spectrum;
 pub mod states;
 pub mod stats;
+pub mod tsqr;
 
 pub use analysis::{
     coefficients, dominance, eigen_coordinates, pair_product_imaginary_share, project_onto,
@@ -65,3 +67,4 @@ pub use stats::{
     Pca, Silhouette, cumulative_time_average, median, median_mad_over_time, silhouette,
     silhouette_over_time,
 };
+pub use tsqr::{TsqrAccumulator, TsqrParts};
