@@ -412,6 +412,29 @@ pub(crate) fn require_pairs(num_pairs: usize) -> Result<()> {
     Ok(())
 }
 
+/// The checks a fit from accumulated sums ends with: a warning when `system` (what was solved
+/// for `C`) has a condition number `condition` above `limit` (or not finite), and an error if `C`
+/// has NaN entries.
+pub(crate) fn check_solution(
+    c: MatRef<'_, f64>,
+    system: &str,
+    condition: f64,
+    limit: f64,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if !condition.is_finite() || condition > limit {
+        warnings.push(format!(
+            "{system} has condition {condition:.3e} (limit {limit:.1e}): C may be inaccurate; lower the rank"
+        ));
+    }
+    if c.norm_l2().is_nan() {
+        return Err(KoopmanError::LinearAlgebra(
+            "operator C has NaN entries (singular system); lower the rank".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Fits a model from accumulated Grams (used by [`GramAccumulator::finish`]).
 pub(crate) fn fit_from_grams(grams: &Grams, options: &FitOptions) -> Result<KoopmanModel> {
     require_pairs(grams.num_pairs)?;
@@ -483,17 +506,13 @@ pub(crate) fn fit_from_grams(grams: &Grams, options: &FitOptions) -> Result<Koop
             (c, readout, cond * cond)
         }
     };
-    if !condition.is_finite() || condition > options.condition_limit {
-        warnings.push(format!(
-            "system solved for C has condition {condition:.3e} (limit {:.1e}): C may be inaccurate; lower the rank",
-            options.condition_limit
-        ));
-    }
-    if c.as_ref().norm_l2().is_nan() {
-        return Err(KoopmanError::LinearAlgebra(
-            "operator C has NaN entries (singular system); lower the rank".into(),
-        ));
-    }
+    check_solution(
+        c.as_ref(),
+        "system solved for C",
+        condition,
+        options.condition_limit,
+        &mut warnings,
+    )?;
     Ok(KoopmanModel {
         basis,
         koopman_operator: c,

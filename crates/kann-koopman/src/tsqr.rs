@@ -18,9 +18,9 @@
 //! Writing `R = [[R11, R12], [0, R22]]` (blocks `k × k`), every Gram of [`crate::Grams`] is a
 //! product of R blocks: `G0 = XᵀX = R11ᵀR11`, `G01 = XᵀY = R11ᵀR12`,
 //! `G1 = YᵀY = R12ᵀR12 + R22ᵀR22` and `G = HᵀH = XᵀX + LᵀL = [R11; R_L]ᵀ[R11; R_L]`. The fit
-//! ([`TsqrAccumulator::finish`]) is the estimator of [`crate::GramAccumulator::finish`] (the same
-//! basis, rank choice, sign convention and operator in exact arithmetic), but it never forms a
-//! Gram: the basis comes from an SVD of `[R11; R_L]` (singular values of the states, not their
+//! ([`Accumulator::finish`] of [`TsqrAccumulator`]) is the estimator of
+//! [`crate::GramAccumulator::finish`] (the same basis, rank choice, sign convention and operator
+//! in exact arithmetic), but it never forms a Gram: the basis comes from an SVD of `[R11; R_L]` (singular values of the states, not their
 //! squares) and `C` from a QR least squares on `R11 B`, so the error grows with the condition
 //! number `κ` of the states instead of `κ²`.
 //!
@@ -46,13 +46,16 @@
 //! `fit.condition` = `κ(X~)²` = 3.7e12; the least squares is exact, every error is rounding):
 //! the Gram fit's eigenvalues are off by up to 1.9e-4, the TSQR fit's by 1.4e-10.
 
+use crate::accumulator::Accumulator;
 use crate::error::{KoopmanError, Result};
 use crate::fit::{
-    CoefficientGrams, Estimator, FitMethod, FitOptions, KoopmanModel, fix_signs, require_pairs,
-    select_rank,
+    CoefficientGrams, Estimator, FitMethod, FitOptions, KoopmanModel, check_solution, fix_signs,
+    require_pairs, select_rank,
 };
-use crate::gram::{BLOCK_ROWS, Elem, Precision, blocks_of, run_split, valid_sequences};
-use crate::states::States;
+use crate::gram::{
+    BLOCK_ROWS, Elem, Precision, blocks_of, check_hidden, row_major, run_split, square_field,
+    valid_sequences,
+};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::qr::no_pivoting::factor as qr;
 use faer::linalg::solvers::{Solve, SolveLstsq};
@@ -162,11 +165,12 @@ pub struct TsqrParts {
     pub num_sequences: usize,
 }
 
-/// Streaming, mergeable accumulator of the R factors of the fit (see the [module](self) docs):
-/// `push` batches of sequences, `merge` accumulators of other batches, then `finish` with the
-/// fit options to get the model [`crate::GramAccumulator::finish`] would give, computed without
-/// squaring the condition number. Holds `5 k²` numbers, plus one gathering buffer of
-/// `(2k + max(8k, 256)) × 2k` per core while pushing. Always `f64`.
+/// Streaming, mergeable accumulator of the R factors of the fit (see the [module](self) docs),
+/// used through [`Accumulator`]: `push_*` batches of sequences, `merge` accumulators of other
+/// batches, then `finish` with the fit options to get the model
+/// [`crate::GramAccumulator::finish`] would give, computed without squaring the condition
+/// number. Holds `5 k²` numbers, plus one gathering buffer of `(2k + max(8k, 256)) × 2k` per
+/// core while pushing. Always `f64`.
 #[derive(Debug, Clone)]
 pub struct TsqrAccumulator {
     k: usize,
@@ -190,21 +194,6 @@ impl TsqrAccumulator {
         }
     }
 
-    /// Hidden dimension `k`.
-    pub fn hidden(&self) -> usize {
-        self.k
-    }
-
-    /// Number of sequences pushed so far.
-    pub fn num_sequences(&self) -> usize {
-        self.num_sequences
-    }
-
-    /// Number of valid states pushed so far.
-    pub fn num_states(&self) -> usize {
-        self.num_states
-    }
-
     /// Number of pairs pushed so far.
     pub fn num_pairs(&self) -> usize {
         self.num_pairs
@@ -220,51 +209,16 @@ impl TsqrAccumulator {
         self.r_last.as_ref()
     }
 
-    /// Adds every valid state and pair of `states`.
-    pub fn push(&mut self, states: &States) -> Result<()> {
-        self.check_k(states.hidden())?;
-        let seqs: Vec<&[f64]> = (0..states.num_sequences())
-            .map(|i| states.sequence_slice(i))
-            .collect();
-        self.push_seqs(&seqs);
-        Ok(())
-    }
-
-    /// Adds a batch of `f32` states in C order `[s, n, k]` with optional valid lengths (`None`:
-    /// all `n` steps valid). NaN/Inf in a valid step is an error naming its (batch-local) index,
-    /// and nothing of that batch is added.
-    pub fn push_f32(
+    /// Validates a whole batch (so that a bad one adds nothing), then adds it.
+    fn push_generic<T: Elem>(
         &mut self,
-        data: &[f32],
+        data: &[T],
         s: usize,
         n: usize,
         lengths: Option<&[usize]>,
     ) -> Result<()> {
         let seqs = valid_sequences(data, s, n, self.k, lengths)?;
         self.push_seqs(&seqs);
-        Ok(())
-    }
-
-    /// Like [`Self::push_f32`] for `f64` data.
-    pub fn push_f64(
-        &mut self,
-        data: &[f64],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        let seqs = valid_sequences(data, s, n, self.k, lengths)?;
-        self.push_seqs(&seqs);
-        Ok(())
-    }
-
-    fn check_k(&self, k: usize) -> Result<()> {
-        if k != self.k {
-            return Err(KoopmanError::Shape(format!(
-                "states have hidden dimension {k}, accumulator expects {}",
-                self.k
-            )));
-        }
         Ok(())
     }
 
@@ -296,30 +250,12 @@ impl TsqrAccumulator {
         self.r_last = stacked_r(&[self.r_last.as_ref(), l]);
     }
 
-    /// Adds everything `other` accumulated (its sequences) to `self`: `R = qr([R; R_other])`
-    /// and `R_L = qr([R_L; R_L,other])`. The result equals one accumulator fed both sets of
-    /// batches up to rounding (the R factors are unique: non-negative diagonals). An error if
-    /// the hidden sizes differ.
-    pub fn merge(&mut self, other: &TsqrAccumulator) -> Result<()> {
-        self.check_k(other.k)?;
-        self.r = stacked_r(&[self.r.as_ref(), other.r.as_ref()]);
-        self.r_last = stacked_r(&[self.r_last.as_ref(), other.r_last.as_ref()]);
-        self.num_states += other.num_states;
-        self.num_pairs += other.num_pairs;
-        self.num_sequences += other.num_sequences;
-        Ok(())
-    }
-
     /// The accumulator's complete state as plain data; [`Self::from_parts`] restores it exactly.
     pub fn to_parts(&self) -> TsqrParts {
-        let flat = |m: &Mat<f64>| {
-            let n = m.nrows();
-            (0..n * n).map(|p| m[(p / n, p % n)]).collect()
-        };
         TsqrParts {
             hidden: self.k,
-            r: flat(&self.r),
-            r_last: flat(&self.r_last),
+            r: row_major(self.r.as_ref()),
+            r_last: row_major(self.r_last.as_ref()),
             num_states: self.num_states,
             num_pairs: self.num_pairs,
             num_sequences: self.num_sequences,
@@ -332,18 +268,7 @@ impl TsqrAccumulator {
     pub fn from_parts(parts: &TsqrParts) -> Result<Self> {
         let k = parts.hidden;
         let mat = |name: &str, v: &[f64], n: usize| -> Result<Mat<f64>> {
-            if v.len() != n * n {
-                return Err(KoopmanError::Shape(format!(
-                    "accumulator field {name} has {} values, hidden size {k} needs {n} x {n} = {}",
-                    v.len(),
-                    n * n
-                )));
-            }
-            if let Some(x) = v.iter().find(|x| !x.is_finite()) {
-                return Err(KoopmanError::InvalidParameter(format!(
-                    "accumulator field {name} holds the non-finite value {x}"
-                )));
-            }
+            let m = square_field(name, v, n, k)?;
             if let Some(p) = (0..n * n).find(|&p| p / n > p % n && v[p] != 0.0) {
                 return Err(KoopmanError::InvalidParameter(format!(
                     "accumulator field {name} is not upper triangular: entry ({}, {}) is {}",
@@ -352,7 +277,7 @@ impl TsqrAccumulator {
                     v[p]
                 )));
             }
-            Ok(Mat::from_fn(n, n, |i, j| v[i * n + j]))
+            Ok(m)
         };
         Ok(TsqrAccumulator {
             k,
@@ -362,6 +287,63 @@ impl TsqrAccumulator {
             num_pairs: parts.num_pairs,
             num_sequences: parts.num_sequences,
         })
+    }
+}
+
+impl Accumulator for TsqrAccumulator {
+    fn empty_like(&self) -> Self {
+        TsqrAccumulator::new(self.k)
+    }
+
+    fn hidden(&self) -> usize {
+        self.k
+    }
+
+    /// Always [`Precision::F64`].
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
+
+    fn num_sequences(&self) -> usize {
+        self.num_sequences
+    }
+
+    fn num_states(&self) -> usize {
+        self.num_states
+    }
+
+    fn push_f32(
+        &mut self,
+        data: &[f32],
+        s: usize,
+        n: usize,
+        lengths: Option<&[usize]>,
+    ) -> Result<()> {
+        self.push_generic(data, s, n, lengths)
+    }
+
+    fn push_f64(
+        &mut self,
+        data: &[f64],
+        s: usize,
+        n: usize,
+        lengths: Option<&[usize]>,
+    ) -> Result<()> {
+        self.push_generic(data, s, n, lengths)
+    }
+
+    /// Adds everything `other` accumulated (its sequences) to `self`: `R = qr([R; R_other])`
+    /// and `R_L = qr([R_L; R_L,other])`. The result equals one accumulator fed both sets of
+    /// batches up to rounding (the R factors are unique: non-negative diagonals). An error if
+    /// the hidden sizes differ.
+    fn merge(&mut self, other: &TsqrAccumulator) -> Result<()> {
+        check_hidden(other.k, self.k)?;
+        self.r = stacked_r(&[self.r.as_ref(), other.r.as_ref()]);
+        self.r_last = stacked_r(&[self.r_last.as_ref(), other.r_last.as_ref()]);
+        self.num_states += other.num_states;
+        self.num_pairs += other.num_pairs;
+        self.num_sequences += other.num_sequences;
+        Ok(())
     }
 
     /// Fits the Koopman model from the R factors (Sec. 3.2, Eqs. 4-5), the estimator of
@@ -384,7 +366,7 @@ impl TsqrAccumulator {
     /// system actually solved has its square root, and the warning fires when that exceeds
     /// `options.condition_limit`. `options.precision` is ignored (always `f64`);
     /// [`KoopmanModel::method`] is [`FitMethod::Tsqr`].
-    pub fn finish(&self, options: &FitOptions) -> Result<KoopmanModel> {
+    fn finish(&self, options: &FitOptions) -> Result<KoopmanModel> {
         require_pairs(self.num_pairs)?;
         let k = self.k;
         let r11 = self.r.submatrix(0, 0, k, k);
@@ -464,18 +446,14 @@ impl TsqrAccumulator {
                 (c, readout, cond)
             }
         };
-        let solved = condition.sqrt();
-        if !solved.is_finite() || solved > options.condition_limit {
-            warnings.push(format!(
-                "system solved for C by QR has condition {solved:.3e} (limit {:.1e}): C may be inaccurate; lower the rank",
-                options.condition_limit
-            ));
-        }
-        if c.as_ref().norm_l2().is_nan() {
-            return Err(KoopmanError::LinearAlgebra(
-                "operator C has NaN entries (singular system); lower the rank".into(),
-            ));
-        }
+        // The QR solves the system itself, whose condition is the square root.
+        check_solution(
+            c.as_ref(),
+            "system solved for C by QR",
+            condition.sqrt(),
+            options.condition_limit,
+            &mut warnings,
+        )?;
         Ok(KoopmanModel {
             basis,
             koopman_operator: c,

@@ -39,7 +39,7 @@ fn gram_fit(states: &States, options: &FitOptions) -> KoopmanModel {
 
 fn tsqr_fit(states: &States, options: &FitOptions) -> KoopmanModel {
     let mut acc = TsqrAccumulator::new(states.hidden());
-    acc.push(states).unwrap();
+    acc.push_states(states).unwrap();
     acc.finish(options).unwrap()
 }
 
@@ -59,7 +59,7 @@ fn r_factor_holds_the_grams() {
     gram.push(&states).unwrap();
     let grams = gram.grams();
     let mut tsqr = TsqrAccumulator::new(k);
-    tsqr.push(&states).unwrap();
+    tsqr.push_states(&states).unwrap();
     let r = tsqr.r();
     let (r11, r12, r22) = (
         r.submatrix(0, 0, k, k),
@@ -327,10 +327,13 @@ fn ill_conditioned_system_tsqr_beats_gram() {
 fn bad_input_is_an_error() {
     let states = ragged_rnn();
     let mut a = TsqrAccumulator::new(10);
-    a.push(&states).unwrap();
+    a.push_states(&states).unwrap();
     let mut b = TsqrAccumulator::new(9);
     assert!(matches!(b.merge(&a), Err(KoopmanError::Shape(_))));
-    assert!(matches!(b.push(&states), Err(KoopmanError::Shape(_))));
+    assert!(matches!(
+        b.push_states(&states),
+        Err(KoopmanError::Shape(_))
+    ));
     assert!(matches!(
         b.push_f64(&[0.0; 10], 1, 1, None),
         Err(KoopmanError::Shape(_))
