@@ -87,6 +87,9 @@ pub enum FitMethod {
     Gram,
     /// From an SVD of the stacked states and a column-pivoted QR least squares.
     DirectLstsq,
+    /// From the R factors of a TSQR ([`crate::TsqrAccumulator`]): SVD of an R factor for the
+    /// basis, QR least squares on `R11 B` (the Gram estimator without squaring the condition).
+    Tsqr,
 }
 
 /// Gram matrices in coefficient space (`r × r`): `A0 = X~ᵀX~`, `A01 = X~ᵀY~`, `A1 = Y~ᵀY~`.
@@ -212,11 +215,7 @@ pub fn koopman_operator_direct(states: &States, options: &FitOptions) -> Result<
     }
     let k = states.hidden();
     let num_pairs = states.num_pairs();
-    if num_pairs == 0 {
-        return Err(KoopmanError::NotEnoughData(
-            "no sequence has two valid time steps, so there is no pair (h_t, h_t+1)".into(),
-        ));
-    }
+    require_pairs(num_pairs)?;
     let h = stack_valid(states);
     let svd = h
         .thin_svd()
@@ -403,13 +402,42 @@ fn spd_solve(a: MatRef<'_, f64>, rhs: MatRef<'_, f64>) -> Mat<f64> {
     }
 }
 
-/// Fits a model from accumulated Grams (used by [`GramAccumulator::finish`]).
-pub(crate) fn fit_from_grams(grams: &Grams, options: &FitOptions) -> Result<KoopmanModel> {
-    if grams.num_pairs == 0 {
+/// An error unless there is at least one pair `(h_t, h_{t+1})` to fit on.
+pub(crate) fn require_pairs(num_pairs: usize) -> Result<()> {
+    if num_pairs == 0 {
         return Err(KoopmanError::NotEnoughData(
             "no sequence has two valid time steps, so there is no pair (h_t, h_t+1)".into(),
         ));
     }
+    Ok(())
+}
+
+/// The checks a fit from accumulated sums ends with: a warning when `system` (what was solved
+/// for `C`) has a condition number `condition` above `limit` (or not finite), and an error if `C`
+/// has NaN entries.
+pub(crate) fn check_solution(
+    c: MatRef<'_, f64>,
+    system: &str,
+    condition: f64,
+    limit: f64,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if !condition.is_finite() || condition > limit {
+        warnings.push(format!(
+            "{system} has condition {condition:.3e} (limit {limit:.1e}): C may be inaccurate; lower the rank"
+        ));
+    }
+    if c.norm_l2().is_nan() {
+        return Err(KoopmanError::LinearAlgebra(
+            "operator C has NaN entries (singular system); lower the rank".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Fits a model from accumulated Grams (used by [`GramAccumulator::finish`]).
+pub(crate) fn fit_from_grams(grams: &Grams, options: &FitOptions) -> Result<KoopmanModel> {
+    require_pairs(grams.num_pairs)?;
     let mut warnings = Vec::new();
     // Basis: top eigenvectors of G (= right singular vectors of H), or of G0 for exact DMD.
     let basis_gram = match options.estimator {
@@ -478,17 +506,13 @@ pub(crate) fn fit_from_grams(grams: &Grams, options: &FitOptions) -> Result<Koop
             (c, readout, cond * cond)
         }
     };
-    if !condition.is_finite() || condition > options.condition_limit {
-        warnings.push(format!(
-            "system solved for C has condition {condition:.3e} (limit {:.1e}): C may be inaccurate; lower the rank",
-            options.condition_limit
-        ));
-    }
-    if c.as_ref().norm_l2().is_nan() {
-        return Err(KoopmanError::LinearAlgebra(
-            "operator C has NaN entries (singular system); lower the rank".into(),
-        ));
-    }
+    check_solution(
+        c.as_ref(),
+        "system solved for C",
+        condition,
+        options.condition_limit,
+        &mut warnings,
+    )?;
     Ok(KoopmanModel {
         basis,
         koopman_operator: c,

@@ -159,6 +159,16 @@ pub(crate) fn valid_sequences<'a, T: Elem>(
     Ok(seqs)
 }
 
+/// An error unless states of hidden dimension `k` fit an accumulator of dimension `want`.
+pub(crate) fn check_hidden(k: usize, want: usize) -> Result<()> {
+    if k != want {
+        return Err(KoopmanError::Shape(format!(
+            "states have hidden dimension {k}, accumulator expects {want}"
+        )));
+    }
+    Ok(())
+}
+
 /// `rows` (row-major, `k` columns) as `f32`, converted into `buf` unless they already are.
 pub(crate) fn rows_f32<'a, T: Elem>(rows: &'a [T], buf: &'a mut Vec<f32>) -> &'a [f32] {
     match T::as_f32(rows) {
@@ -324,6 +334,31 @@ fn gram_blocks<T: Elem>(
     (g, g01)
 }
 
+/// The row-major values of `m`.
+pub(crate) fn row_major(m: MatRef<'_, f64>) -> Vec<f64> {
+    (0..m.nrows())
+        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
+        .collect()
+}
+
+/// The `n × n` matrix of the row-major field `name` of an accumulator's parts (hidden size
+/// `k`); an error naming the field if its length is not `n²` or a value is not finite.
+pub(crate) fn square_field(name: &str, v: &[f64], n: usize, k: usize) -> Result<Mat<f64>> {
+    if v.len() != n * n {
+        return Err(KoopmanError::Shape(format!(
+            "accumulator field {name} has {} values, hidden size {k} needs {n} x {n} = {}",
+            v.len(),
+            n * n
+        )));
+    }
+    if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+        return Err(KoopmanError::InvalidParameter(format!(
+            "accumulator field {name} holds the non-finite value {x}"
+        )));
+    }
+    Ok(Mat::from_fn(n, n, |i, j| v[i * n + j]))
+}
+
 /// The complete state of a [`GramAccumulator`] as plain data (row-major `k × k` matrices), for
 /// serialisation ([`GramAccumulator::to_parts`], [`GramAccumulator::from_parts`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -454,13 +489,7 @@ impl GramAccumulator {
     }
 
     fn check_k(&self, k: usize) -> Result<()> {
-        if k != self.k {
-            return Err(KoopmanError::Shape(format!(
-                "states have hidden dimension {k}, accumulator expects {}",
-                self.k
-            )));
-        }
-        Ok(())
+        check_hidden(k, self.k)
     }
 
     /// Adds sequences given as their row-major valid rows (`len · k` values each, `len ≥ 1`).
@@ -525,15 +554,7 @@ impl GramAccumulator {
     /// The accumulator's complete state as plain data (to serialise it, e.g. to send it to
     /// another process); [`Self::from_parts`] restores it exactly.
     pub fn to_parts(&self) -> GramParts {
-        let flat = |m: &Mat<f64>| {
-            let mut v = Vec::with_capacity(self.k * self.k);
-            for i in 0..self.k {
-                for j in 0..self.k {
-                    v.push(m[(i, j)]);
-                }
-            }
-            v
-        };
+        let flat = |m: &Mat<f64>| row_major(m.as_ref());
         GramParts {
             hidden: self.k,
             precision: self.precision,
@@ -551,21 +572,7 @@ impl GramAccumulator {
     /// does not match `hidden²`, or if a value is not finite.
     pub fn from_parts(parts: &GramParts) -> Result<Self> {
         let k = parts.hidden;
-        let mat = |name: &str, v: &[f64]| -> Result<Mat<f64>> {
-            if v.len() != k * k {
-                return Err(KoopmanError::Shape(format!(
-                    "accumulator field {name} has {} values, hidden size {k} needs {}",
-                    v.len(),
-                    k * k
-                )));
-            }
-            if let Some(x) = v.iter().find(|x| !x.is_finite()) {
-                return Err(KoopmanError::InvalidParameter(format!(
-                    "accumulator field {name} holds the non-finite value {x}"
-                )));
-            }
-            Ok(Mat::from_fn(k, k, |i, j| v[i * k + j]))
-        };
+        let mat = |name: &str, v: &[f64]| square_field(name, v, k, k);
         Ok(GramAccumulator {
             k,
             precision: parts.precision,

@@ -6,7 +6,9 @@
 //!   least squares over consecutive pairs (Eqs. 4-5), via Gram matrices accumulated in one pass
 //!   ([`GramAccumulator`], also usable as a streaming fit), with other [`Estimator`]s; the
 //!   products over the states run in blocks shared out to the cores, in `f64` or (opt-in,
-//!   [`Precision::Mixed`]) as `f32` blocks summed in `f64`;
+//!   [`Precision::Mixed`]) as `f32` blocks summed in `f64`; the same estimator from R factors
+//!   ([`TsqrAccumulator`], [`tsqr`]: QR instead of Gram sums, for ill-conditioned states), both
+//!   behind one [`Accumulator`] interface;
 //! - [`predict_one_step`], [`relative_error`] (Eqs. 6, 12) and multi-step prediction;
 //! - [`Spectrum`]: `C = V Λ U`, [`memory_horizon`] (Eq. 9), residuals of eigenpairs;
 //! - [`projections`] (Eq. 7), [`projection_magnitude`] (Eq. 10), [`dominance`],
@@ -18,6 +20,7 @@
 //!   measured coverage on planted systems ([`calibration`]);
 //! - `.npy` / JSON input and output ([`io`]).
 
+pub mod accumulator;
 pub mod analysis;
 pub mod calibration;
 pub mod checks;
@@ -33,7 +36,9 @@ pub mod signs;
 pub mod spectrum;
 pub mod states;
 pub mod stats;
+pub mod tsqr;
 
+pub use accumulator::Accumulator;
 pub use analysis::{
     coefficients, dominance, eigen_coordinates, pair_product_imaginary_share, project_onto,
     projection_magnitude, projections, reconstruct_modulus,
@@ -65,3 +70,4 @@ pub use stats::{
     Pca, Silhouette, cumulative_time_average, median, median_mad_over_time, silhouette,
     silhouette_over_time,
 };
+pub use tsqr::{TsqrAccumulator, TsqrParts};

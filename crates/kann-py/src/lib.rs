@@ -1,7 +1,8 @@
 //! Python bindings of kann-koopman (`kann._kann`): the Koopman fit (paper Sec. 3.2, Eqs. 4-5)
 //! of a numpy states array read in place, its spectrum and memory horizons (Eq. 9), one- and
 //! multi-step prediction (Eq. 6), projections on eigen-groups (Eqs. 7, 10, 11), `e_rel`
-//! (Eq. 12), and the streaming / mergeable Gram accumulator behind distributed fits.
+//! (Eq. 12), and the streaming / mergeable accumulators behind distributed fits (Gram sums, or
+//! the R factors of a TSQR for ill-conditioned states).
 //!
 //! Every computation runs with the GIL released. A C-contiguous `[B, T, H]` array is read
 //! without a copy; any other array (a `[T, B, H]` one, a strided view) is read in chunks of
@@ -9,10 +10,10 @@
 
 use kann_koopman::faer::{Mat, MatRef};
 use kann_koopman::{
-    Estimator, FitMethod, FitOptions, FitSteps, GramAccumulator, GramParts, KoopmanError,
-    KoopmanModel, MIXED_CONDITION_LIMIT, Precision, Rank, RelativeErrorAccumulator, Spectrum,
-    States, eigen_coordinates, koopman_operator_direct, memory_horizon, project_onto,
-    reconstruct_modulus,
+    Accumulator, Estimator, FitMethod, FitOptions, FitSteps, GramAccumulator, GramParts,
+    KoopmanError, KoopmanModel, MIXED_CONDITION_LIMIT, Precision, Rank, RelativeErrorAccumulator,
+    Spectrum, States, TsqrAccumulator, TsqrParts, eigen_coordinates, koopman_operator_direct,
+    memory_horizon, project_onto, reconstruct_modulus,
 };
 use numpy::ndarray::{ArrayD, ArrayView3, IxDyn, s};
 use numpy::{
@@ -224,8 +225,8 @@ fn for_each_chunk<T: Copy>(
 }
 
 /// Pushes every chunk of `view` into `acc` (`lengths`: valid steps, `None` = all).
-fn push_gram(
-    acc: &mut GramAccumulator,
+fn push_partial<A: Accumulator>(
+    acc: &mut A,
     view: &StatesView<'_>,
     lengths: Option<&[usize]>,
 ) -> kann_koopman::Result<()> {
@@ -233,6 +234,104 @@ fn push_gram(
         StatesView::F32(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f32(d, s, n, l)),
         StatesView::F64(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f64(d, s, n, l)),
     }
+}
+
+/// `push` of the Python accumulators: checks `chunk` against `inner`'s hidden size, reads it
+/// into a fresh accumulator with the GIL released, and merges that only when the whole chunk was
+/// read (a bad value in a later part of a chunk read in parts leaves `inner` unchanged).
+fn push_chunk<A: Accumulator>(
+    inner: &mut A,
+    py: Python<'_>,
+    chunk: &Bound<'_, PyAny>,
+    lengths: Option<&Bound<'_, PyAny>>,
+    layout: &str,
+) -> PyResult<()> {
+    let layout = parse_layout(layout)?;
+    let a = borrow_states(chunk, layout)?;
+    let shape = a.shape();
+    let (b, n, k) = bth(&shape, layout);
+    if k != inner.hidden() {
+        return Err(PyValueError::new_err(format!(
+            "chunk: hidden size {k} (shape {}) does not match the accumulator's dim {}",
+            shape_str(&shape),
+            inner.hidden()
+        )));
+    }
+    let lengths = read_lengths(py, lengths, b, n)?;
+    let view = a.view(layout);
+    py.allow_threads(|| {
+        let mut part = inner.empty_like();
+        push_partial(&mut part, &view, lengths.as_deref())?;
+        inner.merge(&part)
+    })
+    .map_err(|e| states_error("chunk", &shape, layout, e))
+}
+
+/// `fit` of the Python accumulators: the model from `inner` at `rank`, with its spectrum and no
+/// `e_rel`.
+fn fit_partial<A: Accumulator>(
+    inner: &A,
+    py: Python<'_>,
+    rank: Option<&Bound<'_, PyAny>>,
+    fit_steps: &str,
+) -> PyResult<Fit> {
+    let fit_steps = parse_fit_steps(fit_steps)?;
+    let options = FitOptions {
+        rank: parse_rank(rank)?,
+        precision: inner.precision(),
+        ..FitOptions::default()
+    };
+    let k = inner.hidden();
+    if let Rank::Fixed(r) = options.rank
+        && r > k
+    {
+        return Err(PyValueError::new_err(format!(
+            "rank: {r} is out of range 1..={k} (accumulator dim {k})"
+        )));
+    }
+    py.allow_threads(|| {
+        let model = inner.finish(&options)?;
+        let spectrum = Spectrum::new(&model)?;
+        Ok::<_, KoopmanError>(Fit {
+            model,
+            spectrum,
+            e_rel: None,
+            fit_steps,
+        })
+    })
+    .map_err(|e| match e {
+        KoopmanError::InvalidRank { .. } => PyValueError::new_err(format!("rank: {e}")),
+        e => value_error(e),
+    })
+}
+
+/// `dim` of a new accumulator: at least 1.
+fn check_dim(dim: usize) -> PyResult<usize> {
+    if dim == 0 {
+        return Err(PyValueError::new_err("dim: must be at least 1, got 0"));
+    }
+    Ok(dim)
+}
+
+/// A float64 array `[n, n]` of the row-major values `v`.
+fn square<'py>(py: Python<'py>, v: Vec<f64>, n: usize) -> PyResult<Bound<'py, PyAny>> {
+    Ok(PyArray1::from_vec(py, v).reshape([n, n])?.into_any())
+}
+
+/// Checks that a state dict has the given `format`.
+fn check_format(state: &Bound<'_, PyDict>, want: &str) -> PyResult<()> {
+    let format: String = dict_get(state, "format")?;
+    if format != want {
+        return Err(PyValueError::new_err(format!(
+            "state: format is {format:?}, not {want:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// The row-major values of the `[n, n]` float64 array `key` of a state dict.
+fn dict_square(state: &Bound<'_, PyDict>, key: &str, n: usize) -> PyResult<Vec<f64>> {
+    Ok(row_major(dict_mat(state, key, n, n)?.as_ref()))
 }
 
 /// Pushes every chunk of `view` into the `e_rel` accumulator.
@@ -327,7 +426,7 @@ fn fit_view(
     };
     let gram_fit = |options: &FitOptions| -> kann_koopman::Result<KoopmanModel> {
         let mut acc = GramAccumulator::with_precision(k, options.precision);
-        push_gram(&mut acc, view, fit_lengths)?;
+        push_partial(&mut acc, view, fit_lengths)?;
         acc.finish(options)
     };
     let mut model = gram_fit(options)?;
@@ -1013,6 +1112,7 @@ impl Fit {
             match m.method {
                 FitMethod::Gram => "gram",
                 FitMethod::DirectLstsq => "direct",
+                FitMethod::Tsqr => "tsqr",
             },
         )?;
         d.set_item("condition", m.condition)?;
@@ -1087,12 +1187,7 @@ fn dict_get<'py, T: FromPyObject<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyR
 /// Rebuilds a [`Fit`] from [`Fit::state`] (pickle and `kann.load`).
 #[pyfunction]
 fn _fit_from_state(py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<Fit> {
-    let format: String = dict_get(state, "format")?;
-    if format != "kann.fit" {
-        return Err(PyValueError::new_err(format!(
-            "state: format is {format:?}, not \"kann.fit\""
-        )));
-    }
+    check_format(state, "kann.fit")?;
     let basis_any = state
         .get_item("basis")?
         .ok_or_else(|| PyValueError::new_err("state: missing \"basis\""))?;
@@ -1119,6 +1214,7 @@ fn _fit_from_state(py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<Fit> {
         method: match method.as_str() {
             "gram" => FitMethod::Gram,
             "direct" => FitMethod::DirectLstsq,
+            "tsqr" => FitMethod::Tsqr,
             other => {
                 return Err(PyValueError::new_err(format!(
                     "state: unknown method {other:?}"
@@ -1197,134 +1293,122 @@ fn fit(
         .map_err(|e| states_error("states", &shape, layout, e))
 }
 
-/// Streaming, mergeable accumulator of the Gram matrices of the fit (`G`, `XᵀY` and the
-/// boundary terms; `O(H²)` memory whatever the number of states). `push` chunks of sequences,
-/// `merge` accumulators of other chunks (e.g. from other processes: it pickles), then `fit`.
-#[pyclass(module = "kann._kann", name = "GramAccumulator")]
-pub struct PyGramAccumulator {
-    inner: GramAccumulator,
+/// A Python accumulator class `$name` around the [`Accumulator`] `$inner`: the struct and one
+/// `#[pymethods]` block with the class's own methods (`$own`: constructor, `state`, ...) and the
+/// methods every accumulator shares (push, merge, fit, the counts, pickling via `$from_state`).
+macro_rules! accumulator_class {
+    (
+        $(#[$doc:meta])*
+        $class:ident, $name:literal, $inner:ty, $from_state:literal;
+        $($own:tt)*
+    ) => {
+        $(#[$doc])*
+        #[pyclass(module = "kann._kann", name = $name)]
+        pub struct $class {
+            inner: $inner,
+        }
+
+        #[pymethods]
+        impl $class {
+            $($own)*
+
+            /// Adds every valid state and pair of `chunk` (`[B, T, H]` or `[T, B, H]` with
+            /// `layout="tbh"`, float32/float64, read in place when C-contiguous `[B, T, H]`) with
+            /// optional `lengths` (int `[B]` or 0/1 mask `[B, T]`). A chunk with a bad value adds
+            /// nothing.
+            #[pyo3(signature = (chunk, lengths = None, layout = "bth"))]
+            fn push(
+                &mut self,
+                py: Python<'_>,
+                chunk: &Bound<'_, PyAny>,
+                lengths: Option<&Bound<'_, PyAny>>,
+                layout: &str,
+            ) -> PyResult<()> {
+                push_chunk(&mut self.inner, py, chunk, lengths, layout)
+            }
+
+            /// Adds everything `other` (an accumulator of this class, same `dim` and precision)
+            /// accumulated.
+            fn merge(&mut self, other: &Bound<'_, $class>) -> PyResult<()> {
+                let other = other.borrow();
+                self.inner
+                    .merge(&other.inner)
+                    .map_err(|e| PyValueError::new_err(format!("other: {e}")))
+            }
+
+            /// Fits the model from what was accumulated (Eqs. 4-5); `rank` as in `kann.fit`;
+            /// `fit_steps` says which steps were pushed (`"real"` or `"all"`), kept with the fit.
+            /// The fit's `relative_error` is `None`: score it with `Fit.score` /
+            /// `Fit.error_sums`.
+            #[pyo3(signature = (rank = None, fit_steps = "real"))]
+            fn fit(
+                &self,
+                py: Python<'_>,
+                rank: Option<&Bound<'_, PyAny>>,
+                fit_steps: &str,
+            ) -> PyResult<Fit> {
+                fit_partial(&self.inner, py, rank, fit_steps)
+            }
+
+            /// Hidden size `H`.
+            #[getter]
+            fn dim(&self) -> usize {
+                self.inner.hidden()
+            }
+
+            /// Number of sequences pushed.
+            #[getter]
+            fn num_sequences(&self) -> usize {
+                self.inner.num_sequences()
+            }
+
+            /// Number of valid states pushed.
+            #[getter]
+            fn num_states(&self) -> usize {
+                self.inner.num_states()
+            }
+
+            /// Arithmetic of the products: `"f64"` or `"mixed"`.
+            #[getter]
+            fn precision(&self) -> String {
+                Accumulator::precision(&self.inner).to_string()
+            }
+
+            fn __reduce__<'py>(
+                &self,
+                py: Python<'py>,
+            ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyDict>,))> {
+                let f = py.import("kann._kann")?.getattr($from_state)?;
+                Ok((f, (self.state(py)?,)))
+            }
+
+            fn __repr__(&self) -> String {
+                format!(
+                    "kann.{}(dim={}, sequences={}, states={}, precision={:?})",
+                    $name,
+                    self.inner.hidden(),
+                    self.inner.num_sequences(),
+                    self.inner.num_states(),
+                    Accumulator::precision(&self.inner).to_string()
+                )
+            }
+        }
+    };
 }
 
-#[pymethods]
-impl PyGramAccumulator {
+accumulator_class! {
+    /// Streaming, mergeable accumulator of the Gram matrices of the fit (`G`, `XᵀY` and the
+    /// boundary terms; `O(H²)` memory whatever the number of states). `push` chunks of sequences,
+    /// `merge` accumulators of other chunks (e.g. from other processes: it pickles), then `fit`.
+    PyGramAccumulator, "GramAccumulator", GramAccumulator, "_gram_from_state";
+
     /// A fresh accumulator for states of hidden size `dim`; `precision` `"f64"` or `"mixed"`.
     #[new]
     #[pyo3(signature = (dim, precision = "f64"))]
     fn new(dim: usize, precision: &str) -> PyResult<Self> {
-        if dim == 0 {
-            return Err(PyValueError::new_err("dim: must be at least 1, got 0"));
-        }
         Ok(PyGramAccumulator {
-            inner: GramAccumulator::with_precision(dim, parse_precision(precision)?),
+            inner: GramAccumulator::with_precision(check_dim(dim)?, parse_precision(precision)?),
         })
-    }
-
-    /// Adds every valid state and pair of `chunk` (`[B, T, H]` or `[T, B, H]` with
-    /// `layout="tbh"`, float32/float64, read in place when C-contiguous `[B, T, H]`) with optional
-    /// `lengths` (int `[B]` or 0/1 mask `[B, T]`). A chunk with a bad value adds nothing.
-    #[pyo3(signature = (chunk, lengths = None, layout = "bth"))]
-    fn push(
-        &mut self,
-        py: Python<'_>,
-        chunk: &Bound<'_, PyAny>,
-        lengths: Option<&Bound<'_, PyAny>>,
-        layout: &str,
-    ) -> PyResult<()> {
-        let layout = parse_layout(layout)?;
-        let a = borrow_states(chunk, layout)?;
-        let shape = a.shape();
-        let (b, n, k) = bth(&shape, layout);
-        if k != self.inner.hidden() {
-            return Err(PyValueError::new_err(format!(
-                "chunk: hidden size {k} (shape {}) does not match the accumulator's dim {}",
-                shape_str(&shape),
-                self.inner.hidden()
-            )));
-        }
-        let lengths = read_lengths(py, lengths, b, n)?;
-        let view = a.view(layout);
-        let inner = &mut self.inner;
-        py.allow_threads(|| {
-            // A fresh accumulator, merged only when the whole chunk was read: a bad value in a
-            // later part of a chunk read in parts leaves `self` unchanged.
-            let mut part = GramAccumulator::with_precision(inner.hidden(), inner.precision());
-            push_gram(&mut part, &view, lengths.as_deref())?;
-            inner.merge(&part)
-        })
-        .map_err(|e| states_error("chunk", &shape, layout, e))
-    }
-
-    /// Adds everything `other` accumulated (same `dim` and precision).
-    fn merge(&mut self, other: &Bound<'_, PyGramAccumulator>) -> PyResult<()> {
-        let other = other.borrow();
-        self.inner
-            .merge(&other.inner)
-            .map_err(|e| PyValueError::new_err(format!("other: {e}")))
-    }
-
-    /// Fits the model from the accumulated Grams (Eqs. 4-5); `rank` as in `kann.fit`;
-    /// `fit_steps` says which steps were pushed (`"real"` or `"all"`), kept with the fit. The
-    /// fit's `relative_error` is `None`: score it with `Fit.score` / `Fit.error_sums`.
-    #[pyo3(signature = (rank = None, fit_steps = "real"))]
-    fn fit(
-        &self,
-        py: Python<'_>,
-        rank: Option<&Bound<'_, PyAny>>,
-        fit_steps: &str,
-    ) -> PyResult<Fit> {
-        let fit_steps = parse_fit_steps(fit_steps)?;
-        let options = FitOptions {
-            rank: parse_rank(rank)?,
-            precision: self.inner.precision(),
-            ..FitOptions::default()
-        };
-        let k = self.inner.hidden();
-        if let Rank::Fixed(r) = options.rank
-            && r > k
-        {
-            return Err(PyValueError::new_err(format!(
-                "rank: {r} is out of range 1..={k} (accumulator dim {k})"
-            )));
-        }
-        let inner = &self.inner;
-        py.allow_threads(|| {
-            let model = inner.finish(&options)?;
-            let spectrum = Spectrum::new(&model)?;
-            Ok::<_, KoopmanError>(Fit {
-                model,
-                spectrum,
-                e_rel: None,
-                fit_steps,
-            })
-        })
-        .map_err(|e| match e {
-            KoopmanError::InvalidRank { .. } => PyValueError::new_err(format!("rank: {e}")),
-            e => value_error(e),
-        })
-    }
-
-    /// Hidden size `H`.
-    #[getter]
-    fn dim(&self) -> usize {
-        self.inner.hidden()
-    }
-
-    /// Number of sequences pushed.
-    #[getter]
-    fn num_sequences(&self) -> usize {
-        self.inner.num_sequences()
-    }
-
-    /// Number of valid states pushed.
-    #[getter]
-    fn num_states(&self) -> usize {
-        self.inner.num_states()
-    }
-
-    /// `"f64"` or `"mixed"`.
-    #[getter]
-    fn precision(&self) -> String {
-        self.inner.precision().to_string()
     }
 
     /// The complete state as a dict of float64 arrays `[H, H]` and counts.
@@ -1332,9 +1416,7 @@ impl PyGramAccumulator {
         let p = self.inner.to_parts();
         let k = p.hidden;
         let d = PyDict::new(py);
-        let sq = |v: Vec<f64>| -> PyResult<Bound<'py, PyAny>> {
-            Ok(PyArray1::from_vec(py, v).reshape([k, k])?.into_any())
-        };
+        let sq = |v: Vec<f64>| square(py, v, k);
         d.set_item("format", "kann.gram")?;
         d.set_item("version", 1)?;
         d.set_item("hidden", k)?;
@@ -1348,38 +1430,14 @@ impl PyGramAccumulator {
         d.set_item("num_sequences", p.num_sequences)?;
         Ok(d)
     }
-
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyDict>,))> {
-        let f = py.import("kann._kann")?.getattr("_gram_from_state")?;
-        Ok((f, (self.state(py)?,)))
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "kann.GramAccumulator(dim={}, sequences={}, states={}, precision={:?})",
-            self.inner.hidden(),
-            self.inner.num_sequences(),
-            self.inner.num_states(),
-            self.inner.precision().to_string()
-        )
-    }
 }
 
 /// Rebuilds a `GramAccumulator` from its `state()` (pickle and `kann.load`).
 #[pyfunction]
 fn _gram_from_state(state: &Bound<'_, PyDict>) -> PyResult<PyGramAccumulator> {
-    let format: String = dict_get(state, "format")?;
-    if format != "kann.gram" {
-        return Err(PyValueError::new_err(format!(
-            "state: format is {format:?}, not \"kann.gram\""
-        )));
-    }
+    check_format(state, "kann.gram")?;
     let k: usize = dict_get(state, "hidden")?;
-    let flat =
-        |key: &str| -> PyResult<Vec<f64>> { Ok(row_major(dict_mat(state, key, k, k)?.as_ref())) };
+    let flat = |key: &str| dict_square(state, key, k);
     let precision: String = dict_get(state, "precision")?;
     let parts = GramParts {
         hidden: k,
@@ -1397,14 +1455,74 @@ fn _gram_from_state(state: &Bound<'_, PyDict>) -> PyResult<PyGramAccumulator> {
     })
 }
 
+accumulator_class! {
+    /// Streaming, mergeable accumulator of the R factors of the fit (TSQR): `R` of `[X | Y]`
+    /// (`2H × 2H`) and `R_L` of the sequences' last states (`H × H`), merged by a QR of the
+    /// stacked factors. The same estimator as `GramAccumulator` without squaring the condition
+    /// number of the states (`kann_koopman::tsqr` says when each is right); always `f64`.
+    /// Pickles.
+    PyTsqrAccumulator, "TsqrAccumulator", TsqrAccumulator, "_tsqr_from_state";
+
+    /// A fresh accumulator for states of hidden size `dim`.
+    #[new]
+    fn new(dim: usize) -> PyResult<Self> {
+        Ok(PyTsqrAccumulator {
+            inner: TsqrAccumulator::new(check_dim(dim)?),
+        })
+    }
+
+    /// Number of pairs pushed.
+    #[getter]
+    fn num_pairs(&self) -> usize {
+        self.inner.num_pairs()
+    }
+
+    /// The complete state: `r` float64 `[2H, 2H]`, `r_last` `[H, H]` (upper triangular) and
+    /// counts.
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let p = self.inner.to_parts();
+        let k = p.hidden;
+        let d = PyDict::new(py);
+        d.set_item("format", "kann.tsqr")?;
+        d.set_item("version", 1)?;
+        d.set_item("hidden", k)?;
+        d.set_item("r", square(py, p.r, 2 * k)?)?;
+        d.set_item("r_last", square(py, p.r_last, k)?)?;
+        d.set_item("num_states", p.num_states)?;
+        d.set_item("num_pairs", p.num_pairs)?;
+        d.set_item("num_sequences", p.num_sequences)?;
+        Ok(d)
+    }
+}
+
+/// Rebuilds a `TsqrAccumulator` from its `state()` (pickle and `kann.load`).
+#[pyfunction]
+fn _tsqr_from_state(state: &Bound<'_, PyDict>) -> PyResult<PyTsqrAccumulator> {
+    check_format(state, "kann.tsqr")?;
+    let k: usize = dict_get(state, "hidden")?;
+    let parts = TsqrParts {
+        hidden: k,
+        r: dict_square(state, "r", 2 * k)?,
+        r_last: dict_square(state, "r_last", k)?,
+        num_states: dict_get(state, "num_states")?,
+        num_pairs: dict_get(state, "num_pairs")?,
+        num_sequences: dict_get(state, "num_sequences")?,
+    };
+    Ok(PyTsqrAccumulator {
+        inner: TsqrAccumulator::from_parts(&parts).map_err(value_error)?,
+    })
+}
+
 /// The native module `kann._kann`.
 #[pymodule]
 fn _kann(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Fit>()?;
     m.add_class::<PyGramAccumulator>()?;
+    m.add_class::<PyTsqrAccumulator>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(_fit_from_state, m)?)?;
     m.add_function(wrap_pyfunction!(_gram_from_state, m)?)?;
+    m.add_function(wrap_pyfunction!(_tsqr_from_state, m)?)?;
     m.add_function(wrap_pyfunction!(plots::plot_word_highlights, m)?)?;
     m.add_function(wrap_pyfunction!(plots::plot_medians, m)?)?;
     m.add_function(wrap_pyfunction!(plots::median_mad_py, m)?)?;

@@ -196,6 +196,56 @@ def test_accumulator_bad_chunk_adds_nothing():
         kann.GramAccumulator(0)
 
 
+def test_tsqr_accumulator_equals_gram_accumulator_and_in_memory_fit(tmp_path):
+    x, lengths = padded(seed=4)
+    whole = kann.fit(x, lengths=lengths, rank=5)
+    a = kann.TsqrAccumulator(6)
+    a.push(x[:2], lengths[:2])
+    b = kann.TsqrAccumulator(6)
+    b.push(x[2:5].astype(np.float32).astype(np.float64), lengths[2:5])  # exact in f32
+    b.push(np.ascontiguousarray(x[5:].transpose(1, 0, 2)), lengths[5:], layout="tbh")
+    g = kann.GramAccumulator(6)
+    for chunk, l in ((x[:2], lengths[:2]), (x[2:5].astype(np.float32), lengths[2:5]), (x[5:], lengths[5:])):
+        g.push(chunk, l)
+    a.merge(b)
+    assert a.num_sequences == 6 and a.num_states == lengths.sum() and a.num_pairs == (lengths - 1).sum()
+    assert a.precision == "f64" and "TsqrAccumulator(dim=6" in repr(a)
+    fit = a.fit(rank=5)
+    assert fit.relative_error is None
+    np.testing.assert_allclose(fit.eigenvalues, g.fit(rank=5).eigenvalues, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fit.eigenvalues, whole.eigenvalues, rtol=0, atol=1e-6)  # f32 chunk
+    r = a.state()["r"]
+    assert r.shape == (12, 12) and np.all(np.tril(r, -1) == 0)
+    for obj in (pickle.loads(pickle.dumps(a)), kann.load(kann.save(a, tmp_path / "tsqr"))):
+        assert isinstance(obj, kann.TsqrAccumulator) and obj.num_pairs == a.num_pairs
+        np.testing.assert_array_equal(obj.fit(rank=5).eigenvalues, fit.eigenvalues)
+    # bad input: errors, not panics; a bad chunk adds nothing
+    with pytest.raises(ValueError, match="other"):
+        a.merge(kann.TsqrAccumulator(5))
+    with pytest.raises(TypeError):
+        a.merge(kann.GramAccumulator(6))
+    with pytest.raises(ValueError, match="dim 6"):
+        a.push(x[:, :, :5].copy())
+    bad = x[:2].copy()
+    bad[1, 3, 2] = np.nan
+    with pytest.raises(ValueError, match="sequence 1, time 3, unit 2"):
+        a.push(bad)
+    np.testing.assert_array_equal(a.state()["r"], r)
+    with pytest.raises(ValueError, match="rank"):
+        a.fit(rank=7)
+    with pytest.raises(ValueError, match="dim"):
+        kann.TsqrAccumulator(0)
+    state = a.state()
+    state["r"] = state["r"].T.copy()
+    with pytest.raises(ValueError, match="upper triangular"):
+        kann._kann._tsqr_from_state(state)
+    state["r"] = np.zeros((11, 11))
+    with pytest.raises(ValueError, match=r"\(11, 11\), expected \(12, 12\)"):
+        kann._kann._tsqr_from_state(state)
+    with pytest.raises(ValueError, match="kann.tsqr"):
+        kann._kann._tsqr_from_state(g.state())
+
+
 def test_pickle_and_save_load_round_trip(tmp_path):
     x, lengths = padded(seed=5)
     fit = kann.fit(x, lengths=lengths, rank=5)

@@ -9,6 +9,7 @@ eigenvalues give memory horizons (Eq. 9), its eigenvectors the projections (Eqs.
 >>> fit.eigenvalues, fit.memory_horizon(eps=0.01), fit.relative_error
 >>> fit.predict(h, steps=1); fit.project(h, fit.groups[0])
 >>> acc = kann.GramAccumulator(dim); acc.push(chunk, lengths); acc.merge(other); acc.fit(rank=8)
+>>> acc = kann.TsqrAccumulator(dim)   # same API: R factors (QR) instead of Grams, for ill-conditioned states
 >>> kann.save(fit, "fit_dir"); kann.load("fit_dir")
 >>> fit.plot_spectrum(); fit.plot_reconstructions(h_last, decode=W)       # PNG bytes
 >>> kann.plot_word_highlights(tokens, scores, mode="level")                # Fig. 1, PNG bytes
@@ -20,12 +21,14 @@ Submodules (imported on use): ``kann.torch`` (states of PyTorch RNNs; needs torc
 """
 
 from ._io import load, save
-from ._kann import CHUNK_BYTES, Fit, GramAccumulator, fit, median_mad, plot_medians, plot_word_highlights
+from ._kann import (CHUNK_BYTES, Fit, GramAccumulator, TsqrAccumulator, fit, median_mad, plot_medians,
+                    plot_word_highlights)
 
 __all__ = [
     "CHUNK_BYTES",
     "Fit",
     "GramAccumulator",
+    "TsqrAccumulator",
     "fit",
     "load",
     "median_mad",

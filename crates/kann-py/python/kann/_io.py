@@ -15,7 +15,7 @@ import numpy as np
 from . import _kann
 
 _INDEX = "kann.json"
-_FORMATS = ("kann.fit", "kann.gram")
+_FORMATS = ("kann.fit", "kann.gram", "kann.tsqr")
 
 
 def _written_by_kann(path: Path) -> bool:
@@ -29,14 +29,17 @@ def _written_by_kann(path: Path) -> bool:
 
 
 def save(obj: Any, path: Union[str, os.PathLike]) -> Path:
-    """Saves a ``Fit`` or ``GramAccumulator`` to the folder ``path`` (``kann.json`` + ``.npy``).
+    """Saves a ``Fit``, ``GramAccumulator`` or ``TsqrAccumulator`` to the folder ``path``
+    (``kann.json`` + ``.npy``).
 
     The folder is written beside ``path`` under a temporary name and renamed into place, so a
     failed save leaves nothing half-written. An existing ``path`` is replaced only if kann wrote
     it (a folder holding kann's ``kann.json``); anything else raises ``FileExistsError``.
     """
-    if not isinstance(obj, (_kann.Fit, _kann.GramAccumulator)):
-        raise TypeError(f"obj: expected a kann.Fit or kann.GramAccumulator, got {type(obj).__name__}")
+    if not isinstance(obj, (_kann.Fit, _kann.GramAccumulator, _kann.TsqrAccumulator)):
+        raise TypeError(
+            f"obj: expected a kann.Fit, kann.GramAccumulator or kann.TsqrAccumulator, got {type(obj).__name__}"
+        )
     path = Path(path)
     if os.path.lexists(path) and not _written_by_kann(path):
         raise FileExistsError(f"path: {path} exists and was not written by kann.save; not overwriting it")
@@ -73,7 +76,7 @@ def save(obj: Any, path: Union[str, os.PathLike]) -> Path:
 
 def load(path: Union[str, os.PathLike]) -> Any:
     """Loads what :func:`save` wrote: a ``Fit`` (spectrum recomputed from ``C``, bit for bit) or
-    a ``GramAccumulator``. Raises ``ValueError`` naming the file if it is not kann's format."""
+    an accumulator (``GramAccumulator``, ``TsqrAccumulator``). Raises ``ValueError`` naming the file if it is not kann's format."""
     path = Path(path)
     index_path = path / _INDEX
     if not index_path.is_file():
@@ -95,4 +98,6 @@ def load(path: Union[str, os.PathLike]) -> Any:
             state[key] = value
     if fmt == "kann.fit":
         return _kann._fit_from_state(state)
+    if fmt == "kann.tsqr":
+        return _kann._tsqr_from_state(state)
     return _kann._gram_from_state(state)

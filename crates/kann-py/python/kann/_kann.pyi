@@ -1,6 +1,6 @@
 """Type stubs of the native module kann._kann (Rust, PyO3)."""
 
-from typing import Any, Callable, Dict, Literal, Mapping, List, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, Dict, Literal, Mapping, List, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 import os
 
@@ -128,16 +128,20 @@ class Fit:
     def state(self) -> Dict[str, Any]:
         """Everything needed to rebuild the fit (numpy arrays and plain values)."""
 
-class GramAccumulator:
-    """Streaming, mergeable Gram matrices of the fit (O(H²) memory); pickles."""
+_A = TypeVar("_A", bound="_Accumulator")
 
-    def __init__(self, dim: int, precision: str = "f64") -> None: ...
+class _Accumulator:
+    """Stub only (no runtime class): what GramAccumulator and TsqrAccumulator share, as the Rust
+    trait kann_koopman::Accumulator. Both pickle (their state() travels to Dask workers)."""
+
     def push(self, chunk: FloatArray, lengths: Optional[Lengths] = None, layout: str = "bth") -> None:
-        """Adds the valid states and pairs of a chunk of sequences [B, T, H] (or [T, B, H])."""
-    def merge(self, other: "GramAccumulator") -> None:
-        """Adds everything other accumulated (same dim and precision)."""
+        """Adds the valid states and pairs of a chunk of sequences [B, T, H] (or [T, B, H]); a
+        chunk with a bad value adds nothing."""
+    def merge(self: _A, other: _A) -> None:
+        """Adds everything other accumulated (same class, dim and precision; ValueError for
+        another dim or precision, TypeError for the other class)."""
     def fit(self, rank: RankArg = None, fit_steps: str = "real") -> Fit:
-        """Fits from the accumulated Grams; fit_steps labels which steps were pushed;
+        """Fits from what was accumulated; fit_steps labels which steps were pushed;
         relative_error is None (see Fit.score)."""
     @property
     def dim(self) -> int: ...
@@ -146,8 +150,24 @@ class GramAccumulator:
     @property
     def num_states(self) -> int: ...
     @property
-    def precision(self) -> str: ...
+    def precision(self) -> str:
+        """"f64" or "mixed" (always "f64" for TsqrAccumulator)."""
     def state(self) -> Dict[str, Any]: ...
+
+class GramAccumulator(_Accumulator):
+    """Streaming, mergeable Gram matrices of the fit (4 H² numbers; the merge adds them)."""
+
+    def __init__(self, dim: int, precision: str = "f64") -> None: ...
+
+class TsqrAccumulator(_Accumulator):
+    """Streaming, mergeable R factors of the fit (TSQR): R of [X | Y] [2H, 2H] and of the
+    sequences' last states [H, H], merged by a QR of the stacked factors. The estimator of
+    GramAccumulator without squaring the condition number of the states (fit: SVD of R for B,
+    QR least squares for C; slower: a QR per chunk); always float64."""
+
+    def __init__(self, dim: int) -> None: ...
+    @property
+    def num_pairs(self) -> int: ...
 
 def fit(
     states: FloatArray,
@@ -238,3 +258,4 @@ def plot_medians(
 
 def _fit_from_state(state: Dict[str, Any]) -> Fit: ...
 def _gram_from_state(state: Dict[str, Any]) -> GramAccumulator: ...
+def _tsqr_from_state(state: Dict[str, Any]) -> TsqrAccumulator: ...

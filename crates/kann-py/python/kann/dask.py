@@ -8,12 +8,19 @@ and ``e_rel`` is summed block by block the same way. Only ``O(H²)`` numbers per
 states never leave the workers. The result equals :func:`kann.fit` on the whole array up to the
 order of the floating-point additions.
 
+``merge="tsqr"`` keeps R factors instead of Grams (:class:`kann.TsqrAccumulator`: a QR of each
+block's pairs ``[h_t | h_t+1]``, partials merged by a QR of the stacked factors, the same tree):
+the same estimator without squaring the condition number of the states, at the cost of a QR per
+block. ``"gram"`` (default) is right while ``fit.condition`` (the condition number of
+``X~ᵀX~``) is well below ``1e10``; ``"tsqr"`` when it is not (saturated or nearly collinear
+units). docs/python.md has the measured accuracy and cost of both.
+
 Needs ``dask`` (and ``distributed`` for a cluster); imported only when used.
 """
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -25,16 +32,29 @@ from ._checks import lengths as _check_lengths
 
 __all__ = ["fit", "gram"]
 
+Partial = Union[_kann.GramAccumulator, _kann.TsqrAccumulator]
 
-def _gram_block(block: np.ndarray, lengths: Optional[np.ndarray], dim: int, precision: str,
-                layout: str) -> _kann.GramAccumulator:
-    acc = _kann.GramAccumulator(dim, precision=precision)
+_MERGES = ("gram", "tsqr")
+
+
+def _check_merge(merge: str, precision: str) -> None:
+    if merge not in _MERGES:
+        raise ValueError(f"merge: expected \"gram\" (sums of Gram matrices) or \"tsqr\" (QR of R factors), got {merge!r}")
+    if merge == "tsqr" and precision != "f64":
+        raise ValueError(f"precision: the TSQR merge is always \"f64\", got {precision!r} (\"mixed\" is for merge=\"gram\")")
+
+
+def _partial_block(block: np.ndarray, lengths: Optional[np.ndarray], dim: int, precision: str,
+                   merge: str, layout: str) -> Partial:
+    acc = _kann.TsqrAccumulator(dim) if merge == "tsqr" else _kann.GramAccumulator(dim, precision=precision)
     acc.push(np.ascontiguousarray(block) if layout == "bth" else block, lengths, layout=layout)
     return acc
 
 
-def _merge(*accs: _kann.GramAccumulator) -> _kann.GramAccumulator:
-    out = _kann._gram_from_state(accs[0].state())
+def _merge(*accs: Partial) -> Partial:
+    # a copy of the first: dask's inputs must not change
+    state = accs[0].state()
+    out = _kann._tsqr_from_state(state) if state["format"] == "kann.tsqr" else _kann._gram_from_state(state)
     for a in accs[1:]:
         out.merge(a)
     return out
@@ -90,29 +110,40 @@ def _prepare(x: Any, lengths: Any, layout: str) -> Tuple[da.Array, List[Optional
 
 
 def gram(x: Any, lengths: Any = None, fit_steps: str = "real", layout: str = "bth",
-         precision: str = "f64", split_every: int = 8) -> _kann.GramAccumulator:
-    """The merged :class:`kann.GramAccumulator` of a dask array (computed; see :func:`fit`)."""
+         precision: str = "f64", split_every: int = 8, merge: str = "gram") -> Partial:
+    """The merged accumulator of a dask array (computed; see :func:`fit`): a
+    :class:`kann.GramAccumulator`, or with ``merge="tsqr"`` a :class:`kann.TsqrAccumulator`."""
     if fit_steps not in ("real", "all"):
         raise ValueError(f"fit_steps: expected \"real\" or \"all\", got {fit_steps!r}")
+    _check_merge(merge, precision)
     x, (blocks, parts), dim = _prepare(x, lengths, layout)
     use = parts if fit_steps == "real" else [None] * len(blocks)
-    accs = [dask.delayed(_gram_block, pure=True)(blk, l, dim, precision, layout)
+    accs = [dask.delayed(_partial_block, pure=True)(blk, l, dim, precision, merge, layout)
             for blk, l in zip(blocks, use)]
     return _tree(accs, _merge, split_every).compute()
 
 
 def fit(x: Any, lengths: Any = None, rank: Any = None, fit_steps: str = "real",
-        layout: str = "bth", precision: str = "f64", split_every: int = 8) -> _kann.Fit:
+        layout: str = "bth", precision: str = "f64", split_every: int = 8,
+        merge: str = "gram") -> _kann.Fit:
     """Fits the Koopman operator to a dask array of states, on the cluster that holds it.
 
     Arguments as :func:`kann.fit`; ``lengths`` may be a numpy or dask array (``[B]`` or a mask
     ``[B, T]``). Returns a :class:`kann.Fit` whose ``relative_error`` (Eq. 12, real steps) was
     summed over the blocks on the workers. ``split_every``: fan-in of the merge tree.
+
+    ``merge``: ``"gram"`` (default) sums Gram matrices (``4 H²`` numbers per block, cheapest;
+    the normal equations square the condition number of the states, fine while
+    ``fit.condition`` is well below ``1e10``); ``"tsqr"`` merges R factors of QR decompositions
+    (:class:`kann.TsqrAccumulator`, ``5 H²`` numbers per block, a QR per block; accurate when the
+    states are ill conditioned; ``precision`` must be ``"f64"``). ``ValueError`` for any other
+    value.
     """
     if split_every < 2:
         raise ValueError(f"split_every: must be at least 2, got {split_every}")
+    _check_merge(merge, precision)
     acc = gram(x, lengths, fit_steps=fit_steps, layout=layout, precision=precision,
-               split_every=split_every)
+               split_every=split_every, merge=merge)
     model = acc.fit(rank=rank, fit_steps=fit_steps)
     x, (blocks, parts), _ = _prepare(x, lengths, layout)
     shared = dask.delayed(model, pure=True, traverse=False)
