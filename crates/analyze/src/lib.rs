@@ -43,6 +43,7 @@ pub mod report_html;
 pub mod states;
 pub mod training;
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -255,7 +256,7 @@ impl CommonArgs {
             self.seed
         );
         if let Some(r) = self.rank {
-            c.push_str(&format!(" --rank {r}"));
+            let _ = write!(c, " --rank {r}");
         }
         c
     }
@@ -316,16 +317,17 @@ impl ImdbArgs {
     pub fn command(&self, run: &std::path::Path) -> String {
         let mut c = self.common.command("imdb", run);
         if self.context_cap != 256 {
-            c.push_str(&format!(" --context-cap {}", self.context_cap));
+            let _ = write!(c, " --context-cap {}", self.context_cap);
         }
         if self.fit_steps != FitSteps::Real {
-            c.push_str(&format!(" --fit-steps {}", self.fit_steps));
+            let _ = write!(c, " --fit-steps {}", self.fit_steps);
         }
         if (self.min_word_count, self.min_word_test_count) != (50, 10) {
-            c.push_str(&format!(
+            let _ = write!(
+                c,
                 " --min-word-count {} --min-word-test-count {}",
                 self.min_word_count, self.min_word_test_count
-            ));
+            );
         }
         c
     }
@@ -381,7 +383,7 @@ impl EcgArgs {
     pub fn command(&self, run: &std::path::Path) -> String {
         let mut c = self.common.command("ecg", run);
         if self.pairing != ecg::PairingRule::Conjugate {
-            c.push_str(&format!(" --pairing {}", self.pairing));
+            let _ = write!(c, " --pairing {}", self.pairing);
         }
         if self.skip_robustness {
             c.push_str(" --skip-robustness");

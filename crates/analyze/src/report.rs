@@ -1,6 +1,7 @@
 //! `report.json` and `report.md`: the paper's numbers next to ours, one table row per paper
 //! figure, plus every number the analysis measured. Both files are written atomically.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
@@ -107,14 +108,15 @@ pub fn table_markdown(rows: &[PaperRow]) -> String {
     let mut out = String::from("| Paper figure | Quantity | Paper | Ours | Produced by |\n");
     out.push_str("| --- | --- | --- | --- | --- |\n");
     for r in rows {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "| {} | {} | {} | {} | {} |\n",
             cell(&r.figure),
             cell(&r.quantity),
             cell(&r.paper),
             cell(&r.ours),
             cell(&r.produced_by)
-        ));
+        );
     }
     out
 }
@@ -142,13 +144,14 @@ pub fn write_reports<T: Serialize>(
 pub fn figures_markdown(figures: &[FigureFile], html: &[String]) -> String {
     let mut out = String::from("## Figures\n\n");
     for f in figures {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "- `{}` / `{}` ({}x{}): {}\n",
             f.png, f.svg, f.width, f.height, f.caption
-        ));
+        );
     }
     for h in html {
-        out.push_str(&format!("- `{h}`: the shaded reviews as a web page\n"));
+        let _ = write!(out, "- `{h}`: the shaded reviews as a web page\n");
     }
     out.push('\n');
     out

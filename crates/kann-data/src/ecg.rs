@@ -11,6 +11,7 @@
 //! The train and test files are merged (train rows first) and split as the reference did
 //! (see [`EcgDataset::split`]).
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -321,7 +322,7 @@ mod tests {
         let mut s = label.to_string();
         for k in 0..n {
             s.push_str(sep);
-            s.push_str(&format!("{:.7e}", k as f32 * 0.01 - 0.5));
+            let _ = write!(s, "{:.7e}", k as f32 * 0.01 - 0.5);
         }
         s
     }
@@ -376,7 +377,7 @@ mod tests {
     fn arff_label_last() {
         let mut text = String::from("@relation ECG5000\n% comment\n");
         for k in 1..=140 {
-            text.push_str(&format!("@attribute att{k} numeric\n"));
+            let _ = write!(text, "@attribute att{k} numeric\n");
         }
         text.push_str("@attribute target {1,2,3,4,5}\n\n@data\n");
         let mut r: Vec<String> = (0..140).map(|k| format!("{}", k as f32)).collect();

@@ -25,6 +25,7 @@
 //! release build does not have: there the recorded public checksums are the only ones accepted.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -364,11 +365,12 @@ fn unavailable(
         dest.display(),
     );
     if let Ok(m) = fs::metadata(&part) {
-        fix.push_str(&format!(
+        let _ = write!(
+            fix,
             "; the partial download {} ({} bytes) is kept and the next run resumes it",
             part.display(),
             m.len()
-        ));
+        );
     }
     Error::Unavailable {
         what: remote.what.to_string(),

@@ -13,6 +13,7 @@ use kann_koopman::Scheme;
 use kann_koopman::calibration::{CoverageOptions, PlantedSetting, coverage};
 use kann_koopman::faer::c64;
 use kann_koopman::io::write_atomic;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Instant;
 
@@ -84,7 +85,8 @@ fn main() {
                     m[2].spread,
                 );
                 for e in m {
-                    csv.push_str(&format!(
+                    let _ = write!(
+                        csv,
                         "{scheme},{noise},{sequences},30,{},{replicates},{level},{},{},{},{},{},{},{}\n",
                         c.repetitions,
                         e.lambda[0],
@@ -94,7 +96,7 @@ fn main() {
                         e.mean_width,
                         e.bias,
                         e.spread
-                    ));
+                    );
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The spectrum of the Koopman operator `C` (Eq. 4): eigenvalues in the complex plane and their memory
 //! horizons (Eq. 9).
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use plotters::coord::Shift;
@@ -345,7 +346,7 @@ impl SpectrumFigure<'_> {
             if let Some(eps) = self.epsilon {
                 let tau = memory_horizon(self.modulus(j), eps);
                 if tau.is_finite() {
-                    line.push_str(&format!("   τ = {tau:.0}"));
+                    let _ = write!(line, "   τ = {tau:.0}");
                 } else {
                     line.push_str("   τ = ∞");
                 }

@@ -4,6 +4,7 @@
 //! with the `test-override` feature that these tests turn on).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,7 +69,7 @@ fn tiny_ecg() -> Vec<u8> {
         let mut line = format!("{label}");
         for t in 0..140 {
             let v = ((t as f32) * 0.1 + i as f32 * 0.01).sin() * if label == 1 { 1.0 } else { 2.5 };
-            line.push_str(&format!("  {v:.7e}"));
+            let _ = write!(line, "  {v:.7e}");
         }
         line + "\n"
     };
@@ -98,7 +99,7 @@ fn checksums(dir: &Path, files: &[(&str, &[u8])]) -> PathBuf {
         let p = dir.join(name);
         fs::write(&p, bytes).unwrap();
         let sha = kann_data::fetch::sha256_file(&p).unwrap();
-        text.push_str(&format!("{name} {} {sha}\n", bytes.len()));
+        let _ = write!(text, "{name} {} {sha}\n", bytes.len());
         fs::remove_file(&p).unwrap();
     }
     let p = dir.join("checksums.txt");

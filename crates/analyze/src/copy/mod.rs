@@ -23,6 +23,7 @@
 pub mod predict;
 mod report;
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -109,7 +110,7 @@ impl CopyArgs {
             self.unique_tol
         );
         if let Some(r) = self.common.rank {
-            c.push_str(&format!(" --rank {r}"));
+            let _ = write!(c, " --rank {r}");
         }
         c
     }

@@ -2,6 +2,8 @@
 //! fixed point against the Koopman prediction (Eq. 6), the exact map and the trivial predictor,
 //! scored by `e_rel` (Eq. 12) and by the agreement of the readout's class ([`Comparison`]).
 
+use std::fmt::Write as _;
+
 use anyhow::{Result, bail};
 use kann_dynamics::faer::Mat;
 use kann_dynamics::{Cell, Linearisation};
@@ -123,7 +125,9 @@ fn method(unit: &str, readout: &Readout) -> String {
         "targets h_(t+1), t+1 in 1..len of each {unit}; linearisation around the fixed point (at the input x̄) nearest to s_t: F(s*, x̄) + J (s_t − s*) + B (x_(t+1) − x̄) (autonomous: without the B term); Koopman h_t B C Bᵀ (Eq. 6); exact F(s_t, x_(t+1)) in f64; trivial h_t. e_rel (Eq. 12) on the hidden part"
     );
     match readout.agreement_rule() {
-        Some(rule) => m.push_str(&format!("; agreement = {rule}")),
+        Some(rule) => {
+            let _ = write!(m, "; agreement = {rule}");
+        }
         None => m.push_str("; no agreement: the network has no readout of this state"),
     }
     m

@@ -37,6 +37,7 @@ pub mod runs;
 pub mod search;
 pub mod trajectories;
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -150,7 +151,7 @@ impl FixedPointArgs {
             self.unique_tol
         );
         if let Some(r) = self.common.rank {
-            c.push_str(&format!(" --rank {r}"));
+            let _ = write!(c, " --rank {r}");
         }
         c
     }
