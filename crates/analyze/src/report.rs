@@ -151,7 +151,7 @@ pub fn figures_markdown(figures: &[FigureFile], html: &[String]) -> String {
         );
     }
     for h in html {
-        let _ = write!(out, "- `{h}`: the shaded reviews as a web page\n");
+        let _ = writeln!(out, "- `{h}`: the shaded reviews as a web page");
     }
     out.push('\n');
     out

@@ -11,7 +11,6 @@
 //! The train and test files are merged (train rows first) and split as the reference did
 //! (see [`EcgDataset::split`]).
 
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -317,6 +316,7 @@ fn parse_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     fn row(label: &str, n: usize, sep: &str) -> String {
         let mut s = label.to_string();
@@ -377,7 +377,7 @@ mod tests {
     fn arff_label_last() {
         let mut text = String::from("@relation ECG5000\n% comment\n");
         for k in 1..=140 {
-            let _ = write!(text, "@attribute att{k} numeric\n");
+            let _ = writeln!(text, "@attribute att{k} numeric");
         }
         text.push_str("@attribute target {1,2,3,4,5}\n\n@data\n");
         let mut r: Vec<String> = (0..140).map(|k| format!("{}", k as f32)).collect();
