@@ -108,9 +108,9 @@ pub fn table_markdown(rows: &[PaperRow]) -> String {
     let mut out = String::from("| Paper figure | Quantity | Paper | Ours | Produced by |\n");
     out.push_str("| --- | --- | --- | --- | --- |\n");
     for r in rows {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |",
             cell(&r.figure),
             cell(&r.quantity),
             cell(&r.paper),
@@ -144,9 +144,9 @@ pub fn write_reports<T: Serialize>(
 pub fn figures_markdown(figures: &[FigureFile], html: &[String]) -> String {
     let mut out = String::from("## Figures\n\n");
     for f in figures {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "- `{}` / `{}` ({}x{}): {}\n",
+            "- `{}` / `{}` ({}x{}): {}",
             f.png, f.svg, f.width, f.height, f.caption
         );
     }

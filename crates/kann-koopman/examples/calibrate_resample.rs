@@ -85,9 +85,9 @@ fn main() {
                     m[2].spread,
                 );
                 for e in m {
-                    let _ = write!(
+                    let _ = writeln!(
                         csv,
-                        "{scheme},{noise},{sequences},30,{},{replicates},{level},{},{},{},{},{},{},{}\n",
+                        "{scheme},{noise},{sequences},30,{},{replicates},{level},{},{},{},{},{},{},{}",
                         c.repetitions,
                         e.lambda[0],
                         e.lambda[1],

@@ -99,7 +99,7 @@ fn checksums(dir: &Path, files: &[(&str, &[u8])]) -> PathBuf {
         let p = dir.join(name);
         fs::write(&p, bytes).unwrap();
         let sha = kann_data::fetch::sha256_file(&p).unwrap();
-        let _ = write!(text, "{name} {} {sha}\n", bytes.len());
+        let _ = writeln!(text, "{name} {} {sha}", bytes.len());
         fs::remove_file(&p).unwrap();
     }
     let p = dir.join("checksums.txt");
