@@ -493,7 +493,7 @@ impl GramAccumulator {
     }
 
     /// Adds sequences given as their row-major valid rows (`len · k` values each, `len ≥ 1`).
-    fn push_seqs<T: Elem>(&mut self, seqs: &[&[T]]) {
+    pub(crate) fn push_seqs<T: Elem>(&mut self, seqs: &[&[T]]) {
         let k = self.k;
         let precision = self.precision;
         let blocks = blocks_of(seqs.iter().map(|s| s.len() / k), BLOCK_ROWS);
