@@ -19,7 +19,7 @@
 
 use crate::error::{KoopmanError, Result};
 use crate::fit::{FitOptions, KoopmanModel, Rank, fit_from_grams};
-use crate::gram::{Elem, GramAccumulator, Grams, Precision, valid_sequences};
+use crate::gram::{Elem, GramAccumulator, Grams, Precision, batch_push};
 use crate::spectrum::{Spectrum, memory_horizon};
 use crate::states::States;
 use faer::{Mat, c64};
@@ -85,46 +85,17 @@ impl SequenceGrams {
         Ok(out)
     }
 
-    /// Adds one [`Grams`] per sequence of a batch of `f32` states in C order `[s, n, k]` with
-    /// optional valid lengths (`None`: all `n` steps valid), in the batch's order. NaN/Inf in a
-    /// valid step is an error naming its (batch-local) index, and nothing of that batch is added.
-    pub fn push_f32(
-        &mut self,
-        data: &[f32],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        self.push_generic(data, s, n, lengths)
-    }
+    // push_f32 / push_f64: one [`Grams`] per sequence of the batch, in the batch's order.
+    batch_push!(hidden);
 
-    /// Like [`Self::push_f32`] for `f64` data.
-    pub fn push_f64(
-        &mut self,
-        data: &[f64],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        self.push_generic(data, s, n, lengths)
-    }
-
-    fn push_generic<T: Elem>(
-        &mut self,
-        data: &[T],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        // Validated as a whole first, so that a bad batch adds nothing.
-        let seqs = valid_sequences(data, s, n, self.k, lengths)?;
+    /// Keeps one [`Grams`] per sequence (row-major valid rows, `len · k` values each).
+    fn push_seqs<T: Elem>(&mut self, seqs: &[&[T]]) {
         self.parts.reserve(seqs.len());
         for seq in seqs {
             let mut acc = GramAccumulator::with_precision(self.k, self.precision);
             acc.push_seqs(&[seq]);
             self.parts.push(acc.grams());
         }
-        Ok(())
     }
 
     /// Hidden size `k`.

@@ -250,13 +250,14 @@ trait Feed {
 macro_rules! feed_by_push {
     ($($t:ty),*) => {
         $(impl Feed for $t {
-            fn feed_f32(&mut self, d: &[f32], s: usize, n: usize, l: Option<&[usize]>) -> kann_koopman::Result<()> {
-                self.push_f32(d, s, n, l)
-            }
-            fn feed_f64(&mut self, d: &[f64], s: usize, n: usize, l: Option<&[usize]>) -> kann_koopman::Result<()> {
-                self.push_f64(d, s, n, l)
-            }
+            feed_by_push!(@one feed_f32, push_f32, f32);
+            feed_by_push!(@one feed_f64, push_f64, f64);
         })*
+    };
+    (@one $feed:ident, $push:ident, $e:ty) => {
+        fn $feed(&mut self, d: &[$e], s: usize, n: usize, l: Option<&[usize]>) -> kann_koopman::Result<()> {
+            self.$push(d, s, n, l)
+        }
     };
 }
 

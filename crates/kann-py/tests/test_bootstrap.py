@@ -6,14 +6,13 @@ true |λ|, rejects bad arguments and pickles."""
 import json
 import pickle
 import subprocess
-import threading
-import time
 
 import numpy as np
 import pytest
 
 import kann
 from test_api import analyze_binary, linear_states, padded
+from test_fit import ticks_during
 
 ARRAYS = ("modulus_ci", "tau_ci", "re_ci", "im_ci", "match_fraction", "pair_fraction")
 
@@ -199,25 +198,8 @@ def test_infinite_tau_is_inf():
 
 def test_gil_released_during_the_replicates():
     x = np.random.default_rng(1).standard_normal((16, 100, 48))
-    ticks = []
-    done = threading.Event()
-
-    def count():
-        while not done.is_set():
-            ticks.append(1)
-            time.sleep(0.001)
-
-    th = threading.Thread(target=count)
-    th.start()
-    time.sleep(0.01)
-    before = len(ticks)
-    t0 = time.perf_counter()
-    kann.fit(x, rank=40, bootstrap=300)
-    took = time.perf_counter() - t0
-    during = len(ticks) - before
-    done.set()
-    th.join()
-    assert during > 5, f"the other thread ran {during} times during a {took:.2f} s fit"
+    during = ticks_during(lambda: kann.fit(x, rank=40, bootstrap=300))
+    assert during > 5, f"the other thread ran {during} times during the replicates"
 
 
 @pytest.mark.skipif(analyze_binary() is None, reason="analyze binary not built (cargo build --release -p analyze, or KANN_ANALYZE)")
