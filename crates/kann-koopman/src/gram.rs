@@ -81,6 +81,32 @@ pub struct Grams {
     pub precision: Precision,
 }
 
+/// The public `push_f32` / `push_f64` of a type that reads batches of states `[s, n, k]`: the
+/// batch is validated whole ([`valid_sequences`], so that a bad one adds nothing), then its valid
+/// rows go to the type's `push_seqs<T: Elem>(&mut self, &[&[T]])`; `$k` names the type's method
+/// giving `k`.
+macro_rules! batch_push {
+    ($k:ident) => {
+        $crate::gram::batch_push!(@one $k, push_f32, f32, "Adds a batch of `f32` states in C order `[s, n, k]` with optional valid lengths (`None`: all `n` steps valid), read in place. NaN/Inf in a valid step is an error naming its (batch-local) index, and nothing of that batch is added.");
+        $crate::gram::batch_push!(@one $k, push_f64, f64, "Like [`Self::push_f32`] for `f64` data.");
+    };
+    (@one $k:ident, $name:ident, $t:ty, $doc:literal) => {
+        #[doc = $doc]
+        pub fn $name(
+            &mut self,
+            data: &[$t],
+            s: usize,
+            n: usize,
+            lengths: Option<&[usize]>,
+        ) -> $crate::error::Result<()> {
+            let seqs = $crate::gram::valid_sequences(data, s, n, self.$k(), lengths)?;
+            self.push_seqs(&seqs);
+            Ok(())
+        }
+    };
+}
+pub(crate) use batch_push;
+
 /// Element types of the states the products read (`f32` from a file, `f64` in [`States`]).
 pub(crate) trait Elem: Copy + Send + Sync + 'static {
     fn to_f32(self) -> f32;
@@ -451,49 +477,14 @@ impl GramAccumulator {
         Ok(())
     }
 
-    /// Adds a batch of `f32` states in C order `[s, n, k]` with optional valid lengths (`None`:
-    /// all `n` steps valid). NaN/Inf in a valid step is an error naming its (batch-local) index,
-    /// and nothing of that batch is added.
-    pub fn push_f32(
-        &mut self,
-        data: &[f32],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        self.push_generic(data, s, n, lengths)
-    }
-
-    /// Like [`Self::push_f32`] for `f64` data.
-    pub fn push_f64(
-        &mut self,
-        data: &[f64],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        self.push_generic(data, s, n, lengths)
-    }
-
-    fn push_generic<T: Elem>(
-        &mut self,
-        data: &[T],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        // Validated as a whole first, so that a bad batch adds nothing.
-        let seqs = valid_sequences(data, s, n, self.k, lengths)?;
-        self.push_seqs(&seqs);
-        Ok(())
-    }
+    batch_push!(hidden);
 
     fn check_k(&self, k: usize) -> Result<()> {
         check_hidden(k, self.k)
     }
 
     /// Adds sequences given as their row-major valid rows (`len · k` values each, `len ≥ 1`).
-    fn push_seqs<T: Elem>(&mut self, seqs: &[&[T]]) {
+    pub(crate) fn push_seqs<T: Elem>(&mut self, seqs: &[&[T]]) {
         let k = self.k;
         let precision = self.precision;
         let blocks = blocks_of(seqs.iter().map(|s| s.len() / k), BLOCK_ROWS);

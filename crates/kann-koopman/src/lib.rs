@@ -56,8 +56,8 @@ pub use predict::{
     relative_error,
 };
 pub use report::{
-    AnalysisOptions, BootstrapSummary, DOMINANT_MODULUS, EigenCi, EigenReport, Memory,
-    StatesReport, analyze_states, bootstrap_report, snr,
+    AnalysisOptions, BootstrapSummary, DOMINANT_MODULUS, EigenCi, EigenReport, FitIntervals,
+    Memory, StatesReport, analyze_states, bootstrap_intervals, bootstrap_report, snr,
 };
 pub use resample::{
     BootstrapOptions, EigenInterval, Scheme, SequenceGrams, SpectrumIntervals, bootstrap_spectrum,

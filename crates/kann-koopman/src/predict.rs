@@ -2,9 +2,7 @@
 
 use crate::error::{KoopmanError, Result};
 use crate::fit::KoopmanModel;
-use crate::gram::{
-    Block, Elem, Precision, blocks_of, rows_f32, rows_f64, run_split, valid_sequences,
-};
+use crate::gram::{Block, Elem, Precision, batch_push, blocks_of, rows_f32, rows_f64, run_split};
 use crate::spectrum::Spectrum;
 use crate::states::States;
 use faer::linalg::matmul::matmul;
@@ -222,38 +220,11 @@ impl RelativeErrorAccumulator {
         Ok(())
     }
 
-    /// Adds a batch of `f32` states `[s, n, k]` (C order) with optional valid lengths.
-    pub fn push_f32(
-        &mut self,
-        data: &[f32],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        self.push_generic(data, s, n, lengths)
-    }
+    batch_push!(hidden);
 
-    /// Like [`Self::push_f32`] for `f64` data, read in place (no copy into [`States`]).
-    pub fn push_f64(
-        &mut self,
-        data: &[f64],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        self.push_generic(data, s, n, lengths)
-    }
-
-    fn push_generic<T: Elem>(
-        &mut self,
-        data: &[T],
-        s: usize,
-        n: usize,
-        lengths: Option<&[usize]>,
-    ) -> Result<()> {
-        let seqs = valid_sequences(data, s, n, self.map.nrows(), lengths)?;
-        self.push_seqs(&seqs);
-        Ok(())
+    /// Hidden size `k` of the states it scores.
+    pub fn hidden(&self) -> usize {
+        self.map.nrows()
     }
 
     /// The running sums `(Σ ratio, admissible targets, zero-norm targets skipped)`: the partial

@@ -340,15 +340,106 @@ pub fn analyze_states(states: &States, options: &AnalysisOptions) -> Result<Stat
     })
 }
 
+/// Resampling intervals of one fit's eigenpairs ([`bootstrap_intervals`]), in the fit's order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitIntervals {
+    /// One entry per eigenvalue of the fit, in the fit's order.
+    pub eigen: Vec<EigenCi>,
+    /// How the intervals were made.
+    pub summary: BootstrapSummary,
+    /// Notes for the fit's warnings: intervals around a Gram fit that differs from the fit,
+    /// failed refits.
+    pub warnings: Vec<String>,
+}
+
+/// Resampling intervals (issue #23) of every eigenvalue of a fit, in the order of `eigenvalues`.
+///
+/// `grams` holds one set of Grams per sequence of the states the fit used
+/// ([`SequenceGrams`]); each replicate refits basis, operator and spectrum from reweighted sums
+/// at `rank` with `fit`'s estimator and limits ([`bootstrap_spectrum_with_progress`], `progress`
+/// is called once per replicate). The intervals' eigenvalues (those of the full Gram fit) are
+/// assigned to `eigenvalues` by minimum total distance; when they differ by more than `1e-6`
+/// (relative), e.g. for a fit that fell back to SVD + QR (`method`), a warning says so. Needs at
+/// least two sequences. `boot.eps` is the memory horizon's `ε`; `boot.modulus_threshold` is set
+/// to [`DOMINANT_MODULUS`] (the interval of `num_dominant`).
+pub fn bootstrap_intervals(
+    grams: &SequenceGrams,
+    fit: &FitOptions,
+    rank: usize,
+    method: FitMethod,
+    eigenvalues: &[c64],
+    boot: &BootstrapOptions,
+    progress: &(dyn Fn() + Sync),
+) -> Result<FitIntervals> {
+    let s = grams.num_sequences();
+    if s < 2 {
+        return Err(KoopmanError::InvalidParameter(format!(
+            "resampling draws whole sequences and needs at least 2, the states have {s} (split one long sequence into several of equal length)"
+        )));
+    }
+    let fit = FitOptions {
+        rank: Rank::Fixed(rank),
+        ..*fit
+    };
+    let boot = BootstrapOptions {
+        modulus_threshold: DOMINANT_MODULUS,
+        ..*boot
+    };
+    let ci = bootstrap_spectrum_with_progress(grams, &fit, &boot, progress)?;
+    let theirs: Vec<c64> = ci
+        .eigen
+        .iter()
+        .map(|e| c64::new(e.lambda[0], e.lambda[1]))
+        .collect();
+    if eigenvalues.len() != theirs.len() {
+        return Err(KoopmanError::Shape(format!(
+            "the resampled fit has {} eigenvalues, the fit {}",
+            theirs.len(),
+            eigenvalues.len()
+        )));
+    }
+    let m = match_eigenvalues(eigenvalues, &theirs);
+    let worst = eigenvalues
+        .iter()
+        .zip(&m)
+        .map(|(l, &j)| (l - theirs[j]).norm() / (1.0 + l.norm()))
+        .fold(0.0, f64::max);
+    let mut warnings = Vec::new();
+    if worst > 1e-6 {
+        warnings.push(format!(
+            "the resampled intervals are around the Gram fit's eigenvalues, which differ from this fit's ({method:?} fit) by up to {worst:.1e} (relative): read them as the spread, not as brackets of these values"
+        ));
+    }
+    if ci.failed > 0 {
+        warnings.push(format!(
+            "{} of {} resampled refits failed and were left out of the intervals",
+            ci.failed, boot.replicates
+        ));
+    }
+    Ok(FitIntervals {
+        eigen: m.iter().map(|&j| EigenCi::from(&ci.eigen[j])).collect(),
+        summary: BootstrapSummary {
+            scheme: boot.scheme,
+            replicates: boot.replicates,
+            failed: ci.failed,
+            level: boot.level,
+            seed: boot.seed,
+            sequences: s,
+            match_radius: boot.match_radius,
+            matching: "each replicate's eigenvalues assigned one-to-one to the fit's by minimum total |lambda_i - lambda'_j| (Hungarian); intervals are percentiles of the matched values".into(),
+            num_dominant_ci: ci.count_above_ci,
+            note: "sampling spread over sequences only: the fit's own bias (finite basis rank, the least-squares estimator on finite sequences) is the same in every replicate and is not inside these intervals".into(),
+        },
+        warnings,
+    })
+}
+
 /// Puts resampling intervals (issue #23) on every eigenpair of `report`, the report
 /// [`analyze_states`] gave for `states` with `options`.
 ///
-/// One pass over the fitted steps keeps each sequence's Grams ([`SequenceGrams`]); each replicate
-/// refits basis, operator and spectrum from reweighted sums at the report's rank
-/// ([`bootstrap_spectrum_with_progress`], `progress` is called once per replicate). The
-/// intervals' eigenvalues are assigned to the report's by minimum total distance. Needs at least
-/// two sequences. `boot.eps` and `boot.modulus_threshold` are taken from `options` and
-/// [`DOMINANT_MODULUS`].
+/// One pass over the fitted steps keeps each sequence's Grams ([`SequenceGrams`]), then
+/// [`bootstrap_intervals`] at the report's rank with `ε = options.eps` (`progress` is called
+/// once per replicate). Needs at least two sequences.
 pub fn bootstrap_report(
     states: &States,
     options: &AnalysisOptions,
@@ -365,58 +456,24 @@ pub fn bootstrap_report(
     }
     let grams = SequenceGrams::from_states(&fit_on, options.fit.precision)?;
     drop(fit_on);
-    let fit = FitOptions {
-        rank: Rank::Fixed(report.rank),
-        ..options.fit
-    };
     let boot = BootstrapOptions {
         eps: options.eps,
-        modulus_threshold: DOMINANT_MODULUS,
         ..*boot
     };
-    let ci = bootstrap_spectrum_with_progress(&grams, &fit, &boot, progress)?;
     let ours: Vec<c64> = report.eigen.iter().map(|e| c64::new(e.re, e.im)).collect();
-    let theirs: Vec<c64> = ci
-        .eigen
-        .iter()
-        .map(|e| c64::new(e.lambda[0], e.lambda[1]))
-        .collect();
-    if ours.len() != theirs.len() {
-        return Err(KoopmanError::Shape(format!(
-            "the resampled fit has {} eigenvalues, the report {}",
-            theirs.len(),
-            ours.len()
-        )));
+    let ci = bootstrap_intervals(
+        &grams,
+        &options.fit,
+        report.rank,
+        report.method,
+        &ours,
+        &boot,
+        progress,
+    )?;
+    for (e, c) in report.eigen.iter_mut().zip(ci.eigen) {
+        e.intervals = Some(c);
     }
-    let m = match_eigenvalues(&ours, &theirs);
-    let mut worst: f64 = 0.0;
-    for (j, e) in report.eigen.iter_mut().enumerate() {
-        worst = worst.max((ours[j] - theirs[m[j]]).norm() / (1.0 + ours[j].norm()));
-        e.intervals = Some(EigenCi::from(&ci.eigen[m[j]]));
-    }
-    if worst > 1e-6 {
-        report.warnings.push(format!(
-            "the resampled intervals are around the Gram fit's eigenvalues, which differ from this report's ({:?} fit) by up to {worst:.1e} (relative): read them as the spread, not as brackets of these values",
-            report.method
-        ));
-    }
-    if ci.failed > 0 {
-        report.warnings.push(format!(
-            "{} of {} resampled refits failed and were left out of the intervals",
-            ci.failed, boot.replicates
-        ));
-    }
-    report.bootstrap = Some(BootstrapSummary {
-        scheme: boot.scheme,
-        replicates: boot.replicates,
-        failed: ci.failed,
-        level: boot.level,
-        seed: boot.seed,
-        sequences: s,
-        match_radius: boot.match_radius,
-        matching: "each replicate's eigenvalues assigned one-to-one to the fit's by minimum total |lambda_i - lambda'_j| (Hungarian); intervals are percentiles of the matched values".into(),
-        num_dominant_ci: ci.count_above_ci,
-        note: "sampling spread over sequences only: the fit's own bias (finite basis rank, the least-squares estimator on finite sequences) is the same in every replicate and is not inside these intervals".into(),
-    });
+    report.warnings.extend(ci.warnings);
+    report.bootstrap = Some(ci.summary);
     Ok(())
 }

@@ -19,7 +19,7 @@
 
 use crate::error::{KoopmanError, Result};
 use crate::fit::{FitOptions, KoopmanModel, Rank, fit_from_grams};
-use crate::gram::{GramAccumulator, Grams, Precision};
+use crate::gram::{Elem, GramAccumulator, Grams, Precision, batch_push};
 use crate::spectrum::{Spectrum, memory_horizon};
 use crate::states::States;
 use faer::{Mat, c64};
@@ -54,26 +54,53 @@ impl std::fmt::Display for Scheme {
 pub struct SequenceGrams {
     parts: Vec<Grams>,
     k: usize,
+    precision: Precision,
 }
 
 impl SequenceGrams {
+    /// No sequence yet, for states of hidden size `k`: add batches with [`Self::push_f32`] or
+    /// [`Self::push_f64`] (straight from a caller's buffer, without a [`States`] copy).
+    pub fn new(k: usize, precision: Precision) -> Self {
+        SequenceGrams {
+            parts: Vec::new(),
+            k,
+            precision,
+        }
+    }
+
     /// One pass over `states`, keeping each sequence's Grams (`4 k²` values per sequence).
     pub fn from_states(states: &States, precision: Precision) -> Result<Self> {
-        let k = states.hidden();
-        let mut parts = Vec::with_capacity(states.num_sequences());
-        for i in 0..states.num_sequences() {
-            let seq = states.sequence_slice(i);
-            let len = seq.len() / k;
-            let mut acc = GramAccumulator::with_precision(k, precision);
-            acc.push_f64(seq, 1, len, None)?;
-            parts.push(acc.grams());
-        }
-        if parts.is_empty() {
+        let mut out = SequenceGrams::new(states.hidden(), precision);
+        out.push_f64(
+            states.data(),
+            states.num_sequences(),
+            states.seq_len(),
+            Some(states.lengths()),
+        )?;
+        if out.parts.is_empty() {
             return Err(KoopmanError::NotEnoughData(
                 "no sequence to resample".into(),
             ));
         }
-        Ok(SequenceGrams { parts, k })
+        Ok(out)
+    }
+
+    // push_f32 / push_f64: one [`Grams`] per sequence of the batch, in the batch's order.
+    batch_push!(hidden);
+
+    /// Keeps one [`Grams`] per sequence (row-major valid rows, `len · k` values each).
+    fn push_seqs<T: Elem>(&mut self, seqs: &[&[T]]) {
+        self.parts.reserve(seqs.len());
+        for seq in seqs {
+            let mut acc = GramAccumulator::with_precision(self.k, self.precision);
+            acc.push_seqs(&[seq]);
+            self.parts.push(acc.grams());
+        }
+    }
+
+    /// Hidden size `k`.
+    pub fn hidden(&self) -> usize {
+        self.k
     }
 
     /// Number of sequences.
@@ -81,8 +108,14 @@ impl SequenceGrams {
         self.parts.len()
     }
 
-    /// The Grams `Σ_i w_i G_i` (and likewise `G0`, `G1`, `G01`); counts are weighted too.
+    /// The Grams `Σ_i w_i G_i` (and likewise `G0`, `G1`, `G01`); counts are weighted too. An
+    /// error when no sequence was added.
     pub fn weighted(&self, weights: &[f64]) -> Result<Grams> {
+        if self.parts.is_empty() {
+            return Err(KoopmanError::NotEnoughData(
+                "no sequence to resample".into(),
+            ));
+        }
         if weights.len() != self.parts.len() {
             return Err(KoopmanError::Shape(format!(
                 "{} weights for {} sequences",
@@ -98,7 +131,7 @@ impl SequenceGrams {
             g01: Mat::zeros(k, k),
             num_states: 0,
             num_pairs: 0,
-            precision: self.parts[0].precision,
+            precision: self.precision,
         };
         let (mut states, mut pairs) = (0.0, 0.0);
         for (p, &w) in self.parts.iter().zip(weights) {

@@ -150,3 +150,110 @@ fn planted_noisy_system_interval_covers_the_truth() {
     // Nominal 0.95; with 40 eigenvalue checks a rate below 0.8 means the intervals are wrong.
     assert!(rate >= 0.8, "coverage {covered}/{total}");
 }
+
+#[test]
+fn pushed_batches_keep_the_grams_of_from_states() {
+    // Sequences pushed in two f32/f64 batches with lengths give the same per-sequence Grams as
+    // one pass over a States copy: the weighted sums are equal bit for bit.
+    let (s, n, k) = (6, 20, 4);
+    let full = simulate_rnn(k, s, n, 11);
+    let lengths = [20, 13, 7, 20, 1, 16];
+    let states = full.clone().with_lengths(lengths.to_vec()).unwrap();
+    let want = SequenceGrams::from_states(&states, Precision::F64).unwrap();
+    let data = full.data();
+    let mut got = SequenceGrams::new(k, Precision::F64);
+    got.push_f64(&data[..2 * n * k], 2, n, Some(&lengths[..2]))
+        .unwrap();
+    got.push_f64(&data[2 * n * k..], 4, n, Some(&lengths[2..]))
+        .unwrap();
+    assert_eq!(got.num_sequences(), s);
+    assert_eq!(got.hidden(), k);
+    let w = [1.0, 0.0, 3.0, 1.0, 2.0, 1.0];
+    let (a, b) = (want.weighted(&w).unwrap(), got.weighted(&w).unwrap());
+    assert_eq!(a.g, b.g);
+    assert_eq!(a.g01, b.g01);
+    assert_eq!(a.g0, b.g0);
+    assert_eq!(a.g1, b.g1);
+    assert_eq!((a.num_states, a.num_pairs), (b.num_states, b.num_pairs));
+
+    // f32 input: the same as the f32 values widened to f64.
+    let narrow: Vec<f32> = data.iter().map(|&x| x as f32).collect();
+    let widened: Vec<f64> = narrow.iter().map(|&x| x as f64).collect();
+    let mut g32 = SequenceGrams::new(k, Precision::F64);
+    g32.push_f32(&narrow, s, n, None).unwrap();
+    let mut g64 = SequenceGrams::new(k, Precision::F64);
+    g64.push_f64(&widened, s, n, None).unwrap();
+    let ones = [1.0; 6];
+    assert_eq!(
+        g32.weighted(&ones).unwrap().g,
+        g64.weighted(&ones).unwrap().g
+    );
+
+    // A batch with a NaN in a valid step adds nothing and names its batch-local place.
+    let mut bad = narrow[..2 * n * k].to_vec();
+    bad[(n + 3) * k + 1] = f32::NAN;
+    let err = g32.push_f32(&bad, 2, n, None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KoopmanError::NonFinite {
+                seq: 1,
+                time: 3,
+                unit: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(g32.num_sequences(), s);
+    // No sequence: weighting is an error, not a panic.
+    assert!(SequenceGrams::new(k, Precision::F64).weighted(&[]).is_err());
+}
+
+#[test]
+fn fit_intervals_follow_the_fits_order() {
+    let states = simulate_rnn(5, 12, 40, 4);
+    let opts = full_rank(5);
+    let grams = SequenceGrams::from_states(&states, Precision::F64).unwrap();
+    let boot = BootstrapOptions {
+        replicates: 50,
+        seed: 3,
+        ..BootstrapOptions::default()
+    };
+    let plain = bootstrap_spectrum(&grams, &opts, &boot).unwrap();
+    let lambda: Vec<c64> = plain
+        .eigen
+        .iter()
+        .map(|e| c64::new(e.lambda[0], e.lambda[1]))
+        .collect();
+    // The fit's eigenvalues listed in reverse: the intervals come back in that order.
+    let reversed: Vec<c64> = lambda.iter().rev().copied().collect();
+    let model = koopman_operator(&states, &opts).unwrap();
+    let ci = bootstrap_intervals(
+        &grams,
+        &opts,
+        model.rank(),
+        model.method,
+        &reversed,
+        &boot,
+        &|| {},
+    )
+    .unwrap();
+    let r = lambda.len();
+    for (j, e) in ci.eigen.iter().enumerate() {
+        assert_eq!(*e, EigenCi::from(&plain.eigen[r - 1 - j]));
+    }
+    assert!(ci.warnings.is_empty(), "{:?}", ci.warnings);
+    assert_eq!(ci.summary.replicates, 50);
+    assert_eq!(ci.summary.sequences, 12);
+    assert_eq!(ci.summary.num_dominant_ci, plain.count_above_ci);
+    // Eigenvalues away from the Gram fit's: aligned all the same, with a warning.
+    let moved: Vec<c64> = reversed.iter().map(|l| l * 0.9).collect();
+    let ci = bootstrap_intervals(&grams, &opts, 5, model.method, &moved, &boot, &|| {}).unwrap();
+    assert_eq!(ci.warnings.len(), 1, "{:?}", ci.warnings);
+    // One sequence cannot be resampled.
+    let one = SequenceGrams::from_states(&simulate_rnn(5, 1, 40, 4), Precision::F64).unwrap();
+    let err =
+        bootstrap_intervals(&one, &opts, 5, model.method, &lambda, &boot, &|| {}).unwrap_err();
+    assert!(err.to_string().contains("at least 2"), "{err}");
+}

@@ -10,10 +10,11 @@
 
 use kann_koopman::faer::{Mat, MatRef};
 use kann_koopman::{
-    Accumulator, Estimator, FitMethod, FitOptions, FitSteps, GramAccumulator, GramParts,
-    KoopmanError, KoopmanModel, MIXED_CONDITION_LIMIT, Precision, Rank, RelativeErrorAccumulator,
-    Spectrum, States, TsqrAccumulator, TsqrParts, eigen_coordinates, koopman_operator_direct,
-    memory_horizon, project_onto, reconstruct_modulus,
+    Accumulator, BootstrapOptions, Estimator, FitMethod, FitOptions, FitSteps, GramAccumulator,
+    GramParts, KoopmanError, KoopmanModel, MIXED_CONDITION_LIMIT, Precision, Rank,
+    RelativeErrorAccumulator, SequenceGrams, Spectrum, States, TsqrAccumulator, TsqrParts,
+    bootstrap_intervals, eigen_coordinates, koopman_operator_direct, memory_horizon, project_onto,
+    reconstruct_modulus,
 };
 use numpy::ndarray::{ArrayD, ArrayView3, IxDyn, s};
 use numpy::{
@@ -24,7 +25,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+mod intervals;
 mod plots;
+
+use intervals::PySpectrumIntervals;
 
 /// Largest buffer (bytes) a non-contiguous states array is copied into, one chunk of whole
 /// sequences at a time (at least one sequence).
@@ -224,22 +228,62 @@ fn for_each_chunk<T: Copy>(
     Ok(())
 }
 
+/// What reads batches of states in C order `[s, n, k]` with optional lengths: the
+/// accumulators, the `e_rel` accumulator and the per-sequence Grams of the resampling.
+trait Feed {
+    fn feed_f32(
+        &mut self,
+        d: &[f32],
+        s: usize,
+        n: usize,
+        l: Option<&[usize]>,
+    ) -> kann_koopman::Result<()>;
+    fn feed_f64(
+        &mut self,
+        d: &[f64],
+        s: usize,
+        n: usize,
+        l: Option<&[usize]>,
+    ) -> kann_koopman::Result<()>;
+}
+
+macro_rules! feed_by_push {
+    ($($t:ty),*) => {
+        $(impl Feed for $t {
+            feed_by_push!(@one feed_f32, push_f32, f32);
+            feed_by_push!(@one feed_f64, push_f64, f64);
+        })*
+    };
+    (@one $feed:ident, $push:ident, $e:ty) => {
+        fn $feed(&mut self, d: &[$e], s: usize, n: usize, l: Option<&[usize]>) -> kann_koopman::Result<()> {
+            self.$push(d, s, n, l)
+        }
+    };
+}
+
+feed_by_push!(
+    GramAccumulator,
+    TsqrAccumulator,
+    RelativeErrorAccumulator,
+    SequenceGrams
+);
+
 /// Pushes every chunk of `view` into `acc` (`lengths`: valid steps, `None` = all).
-fn push_partial<A: Accumulator>(
-    acc: &mut A,
+fn feed<F: Feed>(
+    acc: &mut F,
     view: &StatesView<'_>,
     lengths: Option<&[usize]>,
 ) -> kann_koopman::Result<()> {
     match view {
-        StatesView::F32(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f32(d, s, n, l)),
-        StatesView::F64(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f64(d, s, n, l)),
+        StatesView::F32(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.feed_f32(d, s, n, l)),
+        StatesView::F64(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.feed_f64(d, s, n, l)),
     }
 }
 
 /// `push` of the Python accumulators: checks `chunk` against `inner`'s hidden size, reads it
 /// into a fresh accumulator with the GIL released, and merges that only when the whole chunk was
 /// read (a bad value in a later part of a chunk read in parts leaves `inner` unchanged).
-fn push_chunk<A: Accumulator>(
+fn push_chunk<A: Accumulator + Feed>(
     inner: &mut A,
     py: Python<'_>,
     chunk: &Bound<'_, PyAny>,
@@ -261,7 +305,7 @@ fn push_chunk<A: Accumulator>(
     let view = a.view(layout);
     py.allow_threads(|| {
         let mut part = inner.empty_like();
-        push_partial(&mut part, &view, lengths.as_deref())?;
+        feed(&mut part, &view, lengths.as_deref())?;
         inner.merge(&part)
     })
     .map_err(|e| states_error("chunk", &shape, layout, e))
@@ -297,6 +341,7 @@ fn fit_partial<A: Accumulator>(
             spectrum,
             e_rel: None,
             fit_steps,
+            intervals: None,
         })
     })
     .map_err(|e| match e {
@@ -332,18 +377,6 @@ fn check_format(state: &Bound<'_, PyDict>, want: &str) -> PyResult<()> {
 /// The row-major values of the `[n, n]` float64 array `key` of a state dict.
 fn dict_square(state: &Bound<'_, PyDict>, key: &str, n: usize) -> PyResult<Vec<f64>> {
     Ok(row_major(dict_mat(state, key, n, n)?.as_ref()))
-}
-
-/// Pushes every chunk of `view` into the `e_rel` accumulator.
-fn push_error(
-    acc: &mut RelativeErrorAccumulator,
-    view: &StatesView<'_>,
-    lengths: Option<&[usize]>,
-) -> kann_koopman::Result<()> {
-    match view {
-        StatesView::F32(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f32(d, s, n, l)),
-        StatesView::F64(v) => for_each_chunk(v, lengths, |d, s, n, l| acc.push_f64(d, s, n, l)),
-    }
 }
 
 impl StatesView<'_> {
@@ -426,7 +459,7 @@ fn fit_view(
     };
     let gram_fit = |options: &FitOptions| -> kann_koopman::Result<KoopmanModel> {
         let mut acc = GramAccumulator::with_precision(k, options.precision);
-        push_partial(&mut acc, view, fit_lengths)?;
+        feed(&mut acc, view, fit_lengths)?;
         acc.finish(options)
     };
     let mut model = gram_fit(options)?;
@@ -450,14 +483,47 @@ fn fit_view(
     }
     let spectrum = Spectrum::new(&model)?;
     let mut err = RelativeErrorAccumulator::new(&model);
-    push_error(&mut err, view, lengths)?;
+    feed(&mut err, view, lengths)?;
     let e_rel = Some(err.finish()?.e_rel);
     Ok(Fit {
         model,
         spectrum,
         e_rel,
         fit_steps,
+        intervals: None,
     })
+}
+
+/// Puts resampling intervals (issue #23) on `fit`, the fit of `view` by [`fit_view`]: one more
+/// pass over the fitted steps keeps each sequence's Grams (`4 H²` values per sequence; the
+/// states are not copied), then `boot.replicates` refits at the fit's rank
+/// (`kann_koopman::bootstrap_intervals`, what `analyze states --bootstrap N` runs). Their
+/// warnings join the fit's.
+fn resample_view(
+    view: &StatesView<'_>,
+    lengths: Option<&[usize]>,
+    options: &FitOptions,
+    boot: &BootstrapOptions,
+    fit: &mut Fit,
+) -> kann_koopman::Result<()> {
+    let fit_lengths = match fit.fit_steps {
+        FitSteps::Real => lengths,
+        FitSteps::All => None,
+    };
+    let mut grams = SequenceGrams::new(view.dim().2, options.precision);
+    feed(&mut grams, view, fit_lengths)?;
+    let ci = bootstrap_intervals(
+        &grams,
+        options,
+        fit.model.rank(),
+        fit.model.method,
+        &fit.spectrum.eigenvalues,
+        boot,
+        &|| {},
+    )?;
+    fit.model.warnings.extend(ci.warnings.iter().cloned());
+    fit.intervals = Some(PySpectrumIntervals::new(ci));
+    Ok(())
 }
 
 /// A Koopman fit: basis `B` [H, r] and operator `C` [r, r] (Eqs. 4-5), its spectrum
@@ -468,6 +534,7 @@ pub struct Fit {
     spectrum: Spectrum,
     e_rel: Option<f64>,
     fit_steps: FitSteps,
+    intervals: Option<PySpectrumIntervals>,
 }
 
 fn mat<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> Bound<'py, PyArray2<f64>> {
@@ -806,6 +873,14 @@ impl Fit {
         self.e_rel
     }
 
+    /// Resampling intervals of the spectrum (`kann.SpectrumIntervals`, aligned with
+    /// `eigenvalues`) when the fit was made with `kann.fit(..., bootstrap=N)`, `N > 0`; `None`
+    /// otherwise.
+    #[getter]
+    fn intervals(&self) -> Option<PySpectrumIntervals> {
+        self.intervals.clone()
+    }
+
     /// Basis `B` [H, r] (Eq. 5): the top right singular vectors of the states, each column's
     /// largest entry positive.
     #[getter]
@@ -1069,7 +1144,7 @@ impl Fit {
         let view = a.view(layout);
         let r = py.allow_threads(|| {
             let mut err = RelativeErrorAccumulator::new(&self.model);
-            push_error(&mut err, &view, lengths.as_deref())?;
+            feed(&mut err, &view, lengths.as_deref())?;
             Ok::<_, KoopmanError>(err.sums())
         });
         r.map_err(|e| states_error("states", &shape, layout, e))
@@ -1082,6 +1157,7 @@ impl Fit {
             spectrum: self.spectrum.clone(),
             e_rel: Some(e_rel),
             fit_steps: self.fit_steps,
+            intervals: self.intervals.clone(),
         }
     }
 
@@ -1122,6 +1198,8 @@ impl Fit {
         d.set_item("precision", m.precision.to_string())?;
         d.set_item("relative_error", self.e_rel)?;
         d.set_item("fit_steps", self.fit_steps.to_string())?;
+        let intervals = self.intervals.as_ref().map(|i| i.to_dict(py)).transpose()?;
+        d.set_item("intervals", intervals)?;
         Ok(d)
     }
 
@@ -1237,11 +1315,17 @@ fn _fit_from_state(py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<Fit> {
     let spectrum = py
         .allow_threads(|| Spectrum::new(&model))
         .map_err(value_error)?;
+    // Absent from folders saved before the intervals existed.
+    let intervals = match state.get_item("intervals")? {
+        Some(d) if !d.is_none() => Some(intervals::from_dict(d.downcast::<PyDict>()?)?),
+        _ => None,
+    };
     Ok(Fit {
         model,
         spectrum,
         e_rel,
         fit_steps,
+        intervals,
     })
 }
 
@@ -1256,10 +1340,19 @@ fn _fit_from_state(py: Python<'_>, state: &Bound<'_, PyDict>) -> PyResult<Fit> {
 /// - `fit_steps`: `"real"` fits on the valid steps only, `"all"` on the padded batch as it is
 ///   (the paper's reference pipeline); `e_rel` is always scored on the real steps.
 /// - `precision`: `"f64"` or `"mixed"` (`f32` products summed in `f64`).
+/// - `bootstrap`: `N > 0` resamples the sequences `N` times and attaches the intervals of the
+///   spectrum as `Fit.intervals` (a `SpectrumIntervals`; the point estimates are those of
+///   `bootstrap=0`); `0` (default) skips it. Needs at least 2 sequences. `seed` (int >= 0),
+///   `level` (two-sided, in (0, 1)) and `scheme` (`"bootstrap"`: sequences with replacement;
+///   `"subsample"`: half of them without) as `analyze states --bootstrap N`. Costs one more pass
+///   over the states and `N` small refits from per-sequence Grams (`4 H²` floats per sequence).
 ///
 /// The GIL is released while Rust computes.
 #[pyfunction]
-#[pyo3(signature = (states, lengths = None, rank = None, fit_steps = "real", layout = "bth", precision = "f64"))]
+#[pyo3(signature = (states, lengths = None, rank = None, fit_steps = "real", layout = "bth",
+    precision = "f64", *, bootstrap = None, seed = None, level = 0.95, scheme = "bootstrap"),
+    text_signature = "(states, lengths=None, rank=None, fit_steps='real', layout='bth', precision='f64', *, bootstrap=0, seed=0, level=0.95, scheme='bootstrap')")]
+#[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
     states: &Bound<'_, PyAny>,
@@ -1268,7 +1361,18 @@ fn fit(
     fit_steps: &str,
     layout: &str,
     precision: &str,
+    bootstrap: Option<&Bound<'_, PyAny>>,
+    seed: Option<&Bound<'_, PyAny>>,
+    level: f64,
+    scheme: &str,
 ) -> PyResult<Fit> {
+    let zero = 0u64.into_pyobject(py)?.into_any();
+    let boot = intervals::parse_options(
+        bootstrap.unwrap_or(&zero),
+        seed.unwrap_or(&zero),
+        level,
+        scheme,
+    )?;
     let layout = parse_layout(layout)?;
     let fit_steps = parse_fit_steps(fit_steps)?;
     let options = FitOptions {
@@ -1287,10 +1391,26 @@ fn fit(
             shape_str(&shape)
         )));
     }
+    if boot.is_some() && b < 2 {
+        return Err(PyValueError::new_err(format!(
+            "bootstrap: resampling draws whole sequences and needs at least 2, states of shape {} have {b} (split one long sequence into several of equal length, or bootstrap=0)",
+            shape_str(&shape)
+        )));
+    }
     let lengths = read_lengths(py, lengths, b, n)?;
     let view = a.view(layout);
-    py.allow_threads(|| fit_view(&view, lengths.as_deref(), &options, fit_steps))
-        .map_err(|e| states_error("states", &shape, layout, e))
+    py.allow_threads(|| {
+        let mut fit = fit_view(&view, lengths.as_deref(), &options, fit_steps)?;
+        if let Some(boot) = &boot {
+            let used = FitOptions {
+                precision: fit.model.precision,
+                ..options
+            };
+            resample_view(&view, lengths.as_deref(), &used, boot, &mut fit)?;
+        }
+        Ok(fit)
+    })
+    .map_err(|e| states_error("states", &shape, layout, e))
 }
 
 /// A Python accumulator class `$name` around the [`Accumulator`] `$inner`: the struct and one
@@ -1519,10 +1639,12 @@ fn _kann(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Fit>()?;
     m.add_class::<PyGramAccumulator>()?;
     m.add_class::<PyTsqrAccumulator>()?;
+    m.add_class::<PySpectrumIntervals>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(_fit_from_state, m)?)?;
     m.add_function(wrap_pyfunction!(_gram_from_state, m)?)?;
     m.add_function(wrap_pyfunction!(_tsqr_from_state, m)?)?;
+    m.add_function(wrap_pyfunction!(intervals::_intervals_from_dict, m)?)?;
     m.add_function(wrap_pyfunction!(plots::plot_word_highlights, m)?)?;
     m.add_function(wrap_pyfunction!(plots::plot_medians, m)?)?;
     m.add_function(wrap_pyfunction!(plots::median_mad_py, m)?)?;

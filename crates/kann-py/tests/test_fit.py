@@ -95,8 +95,8 @@ def test_bad_inputs_raise_named_errors():
         kann.fit(x, precision="f16")
 
 
-def test_gil_released_during_fit():
-    x = np.random.default_rng(1).standard_normal((64, 400, 128))
+def ticks_during(f):
+    """How many times another Python thread ran (one tick per ms) while f() ran."""
     ticks = []
     done = threading.Event()
 
@@ -109,8 +109,14 @@ def test_gil_released_during_fit():
     th.start()
     time.sleep(0.01)
     before = len(ticks)
-    kann.fit(x, rank=16)
+    f()
     during = len(ticks) - before
     done.set()
     th.join()
+    return during
+
+
+def test_gil_released_during_fit():
+    x = np.random.default_rng(1).standard_normal((64, 400, 128))
+    during = ticks_during(lambda: kann.fit(x, rank=16))
     assert during > 5, f"the other thread ran {during} times during the fit"

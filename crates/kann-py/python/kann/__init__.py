@@ -8,6 +8,7 @@ eigenvalues give memory horizons (Eq. 9), its eigenvectors the projections (Eqs.
 >>> fit = kann.fit(states, lengths=None, rank=None, fit_steps="real", layout="bth", precision="f64")
 >>> fit.eigenvalues, fit.memory_horizon(eps=0.01), fit.relative_error
 >>> fit.predict(h, steps=1); fit.project(h, fit.groups[0])
+>>> fit = kann.fit(states, bootstrap=200, seed=0)   # fit.intervals.modulus_ci [r, 2], ... (issue #23)
 >>> acc = kann.GramAccumulator(dim); acc.push(chunk, lengths); acc.merge(other); acc.fit(rank=8)
 >>> acc = kann.TsqrAccumulator(dim)   # same API: R factors (QR) instead of Grams, for ill-conditioned states
 >>> kann.save(fit, "fit_dir"); kann.load("fit_dir")
@@ -21,13 +22,14 @@ Submodules (imported on use): ``kann.torch`` (states of PyTorch RNNs; needs torc
 """
 
 from ._io import load, save
-from ._kann import (CHUNK_BYTES, Fit, GramAccumulator, TsqrAccumulator, fit, median_mad, plot_medians,
-                    plot_word_highlights)
+from ._kann import (CHUNK_BYTES, Fit, GramAccumulator, SpectrumIntervals, TsqrAccumulator, fit, median_mad,
+                    plot_medians, plot_word_highlights)
 
 __all__ = [
     "CHUNK_BYTES",
     "Fit",
     "GramAccumulator",
+    "SpectrumIntervals",
     "TsqrAccumulator",
     "fit",
     "load",

@@ -18,6 +18,65 @@ Decoder = Union[Callable[[npt.NDArray[np.float64]], Any], FloatArray, None]
 
 CHUNK_BYTES: int
 
+class SpectrumIntervals:
+    """Percentile intervals of a fit's spectrum over resampled sequences (issue #23), aligned
+    with Fit.eigenvalues (row j is eigenvalue j's): kann.fit(..., bootstrap=N) attaches one as
+    Fit.intervals. Each replicate reweights the sequences, refits at the fit's rank from
+    per-sequence Grams and matches its eigenvalues to the fit's by minimum total distance. The
+    fit's own bias (finite rank, the estimator on finite sequences) is not inside the intervals.
+    Pickles; equal (==) when every field is."""
+
+    @property
+    def modulus_ci(self) -> npt.NDArray[np.float64]:
+        """Interval [low, high] of |λ_j|, [r, 2]."""
+    @property
+    def tau_ci(self) -> npt.NDArray[np.float64]:
+        """Interval of τ_j(0.01) (Eq. 9), [r, 2]; inf at an end where τ is infinite (|λ| >= 1)."""
+    @property
+    def re_ci(self) -> npt.NDArray[np.float64]:
+        """Interval of Re λ_j, [r, 2] (with im_ci: the λ region, a box)."""
+    @property
+    def im_ci(self) -> npt.NDArray[np.float64]:
+        """Interval of Im λ_j, [r, 2]."""
+    @property
+    def match_fraction(self) -> npt.NDArray[np.float64]:
+        """Fraction of replicates whose match of λ_j lies within match_radius of it, [r]."""
+    @property
+    def pair_fraction(self) -> npt.NDArray[np.float64]:
+        """For a complex λ_j: fraction of replicates in which it stays a conjugate pair; nan for
+        a real λ_j. [r]."""
+    @property
+    def scheme(self) -> Literal["bootstrap", "subsample"]: ...
+    @property
+    def replicates(self) -> int:
+        """Replicates asked for (failed ones are left out; see failed)."""
+    @property
+    def failed(self) -> int: ...
+    @property
+    def level(self) -> float: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def sequences(self) -> int:
+        """Sequences resampled."""
+    @property
+    def match_radius(self) -> float: ...
+    @property
+    def num_dominant_ci(self) -> Tuple[float, float]:
+        """Interval of the count of |λ| > 0.99."""
+    @property
+    def matching(self) -> str:
+        """The matching rule, in words."""
+    @property
+    def note(self) -> str:
+        """What the intervals do not include, in words."""
+    @property
+    def warnings(self) -> List[str]: ...
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain values with the keys of the ``bootstrap`` object of ``analyze states --json``,
+        ``warnings``, and ``eigen``: per eigenvalue the interval fields of analyze's eigenpairs
+        (tau_ci ends and a real λ's pair_fraction are None)."""
+
 class Fit:
     """A Koopman fit: basis B [H, r], operator C [r, r] (Eqs. 4-5), its spectrum C = V Λ U and
     e_rel (Eq. 12). Pickles; kann.save / kann.load write it as JSON + .npy."""
@@ -76,6 +135,9 @@ class Fit:
     @property
     def relative_error(self) -> Optional[float]:
         """e_rel (Eq. 12) on the real steps the fit was scored on; None if not scored."""
+    @property
+    def intervals(self) -> Optional[SpectrumIntervals]:
+        """Resampling intervals of the spectrum from kann.fit(..., bootstrap=N), N > 0; else None."""
     @property
     def basis(self) -> npt.NDArray[np.float64]:
         """Basis B [H, r] (Eq. 5)."""
@@ -176,12 +238,23 @@ def fit(
     fit_steps: str = "real",
     layout: str = "bth",
     precision: str = "f64",
+    *,
+    bootstrap: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
+    scheme: Literal["bootstrap", "subsample"] = "bootstrap",
 ) -> Fit:
     """Fits the Koopman operator (Eqs. 4-5) to states [B, T, H] (or [T, B, H] with
     layout="tbh"), float32/float64, read without a copy when C-contiguous [B, T, H]; the GIL is
     released. lengths: int [B] or 0/1 mask [B, T]. rank: None (min(pairs, H) − 1), an int, or an
     energy fraction in (0, 1]. fit_steps: "real" or "all" (padding included). precision: "f64"
-    or "mixed"."""
+    or "mixed".
+
+    bootstrap=N > 0 resamples the sequences N times (scheme "bootstrap": with replacement;
+    "subsample": half without) and sets fit.intervals (SpectrumIntervals at two-sided ``level``,
+    seeded by ``seed``), as ``analyze states --bootstrap N``; the point estimates are unchanged.
+    ValueError for bootstrap < 0, level outside (0, 1), an unknown scheme or a single sequence;
+    TypeError for a non-int bootstrap or seed."""
 
 @overload
 def plot_word_highlights(
@@ -259,3 +332,4 @@ def plot_medians(
 def _fit_from_state(state: Dict[str, Any]) -> Fit: ...
 def _gram_from_state(state: Dict[str, Any]) -> GramAccumulator: ...
 def _tsqr_from_state(state: Dict[str, Any]) -> TsqrAccumulator: ...
+def _intervals_from_dict(d: Dict[str, Any]) -> SpectrumIntervals: ...
