@@ -53,7 +53,7 @@ pub use quality::{
 pub use scatter::{WordScatterFigure, word_scatter};
 pub use shading::{CHANGE_LABEL, LEVEL_LABEL, ShadeMode, Shading, quantile, shade};
 pub use spectrum::{
-    SpectraFigure, SpectrumFigure, memory_horizon, spectra, spectrum, spectrum_svg,
+    EigenBox, SpectraFigure, SpectrumFigure, memory_horizon, spectra, spectrum, spectrum_svg,
 };
 pub use sweep::{
     RunSpectrum, SweepMetric, SweepNumbersFigure, SweepSpectraFigure, sweep_numbers, sweep_spectra,

@@ -18,16 +18,13 @@ const NAME: &str = "spectrum";
 
 /// Memory horizon of an eigenvalue with modulus `modulus` (Eq. 9):
 /// `tau(epsilon) = log(epsilon) / log(|lambda|)`, the number of steps after which `|lambda|^tau =
-/// epsilon`. It is `f64::INFINITY` for `|lambda| >= 1` (no decay: infinite memory, or growth for
-/// `|lambda| > 1`) and `0` for `lambda = 0`.
+/// epsilon`: [`kann_koopman::memory_horizon`] with no tolerance around 1, as `f64::INFINITY` for
+/// `|lambda| >= 1` (no decay: infinite memory, or growth for `|lambda| > 1`) and `0` for
+/// `lambda = 0`. `epsilon` must lie in (0, 1) (the figure checks it; outside, NaN).
 pub fn memory_horizon(modulus: f64, epsilon: f64) -> f64 {
-    if modulus >= 1.0 {
-        f64::INFINITY
-    } else if modulus <= 0.0 {
-        0.0
-    } else {
-        epsilon.ln() / modulus.ln()
-    }
+    let lambda = kann_koopman::faer::c64::new(modulus, 0.0);
+    kann_koopman::memory_horizon(lambda, epsilon, 0.0)
+        .map_or(f64::NAN, |h| h.tau.unwrap_or(f64::INFINITY))
 }
 
 /// Input of [`spectrum`]: the eigenvalues `lambda_j` of the Koopman operator `C`.
@@ -47,6 +44,25 @@ pub struct SpectrumFigure<'a> {
     /// The matrix whose eigenvalues these are, as named in the first panel's caption (`C` for
     /// the Koopman operator; e.g. `J` for a Jacobian).
     pub operator: &'a str,
+    /// Resampling intervals of some eigenvalues (issue #23; empty: none drawn): each labelled
+    /// eigenvalue with one gets its λ box in the zoom, its `|λ|` interval in the list and as a
+    /// bar in the memory-horizon panel.
+    pub intervals: &'a [EigenBox],
+    /// What the intervals are, for the legend (e.g. `95% bootstrap, 200 replicates`).
+    pub interval_label: &'a str,
+}
+
+/// The resampling interval of one eigenvalue as [`SpectrumFigure`] draws it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EigenBox {
+    /// Index of the eigenvalue in [`SpectrumFigure::eigenvalues`].
+    pub index: usize,
+    /// Percentile interval of `Re λ` over the replicates.
+    pub re: [f64; 2],
+    /// Percentile interval of `Im λ`.
+    pub im: [f64; 2],
+    /// Percentile interval of `|λ|`.
+    pub modulus: [f64; 2],
 }
 
 impl<'a> SpectrumFigure<'a> {
@@ -59,7 +75,14 @@ impl<'a> SpectrumFigure<'a> {
             epsilon: Some(0.01),
             max_labels: 10,
             operator: "C",
+            intervals: &[],
+            interval_label: "",
         }
+    }
+
+    /// The interval of eigenvalue `j`, if one is given.
+    fn interval(&self, j: usize) -> Option<&EigenBox> {
+        self.intervals.iter().find(|b| b.index == j)
     }
 
     fn modulus(&self, j: usize) -> f64 {
@@ -123,6 +146,22 @@ impl Figure for SpectrumFigure<'_> {
             && !(eps > 0.0 && eps < 1.0)
         {
             return Err(invalid(NAME, format!("epsilon = {eps} must lie in (0, 1)")));
+        }
+        for b in self.intervals {
+            let ends = [b.re, b.im, b.modulus];
+            if b.index >= self.eigenvalues.len()
+                || ends.iter().flatten().any(|v| !v.is_finite())
+                || ends.iter().any(|[lo, hi]| lo > hi)
+            {
+                return Err(invalid(
+                    NAME,
+                    format!(
+                        "interval of eigenvalue {} ({b:?}) is outside the {} eigenvalues or not an ordered finite pair",
+                        b.index,
+                        self.eigenvalues.len()
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -241,7 +280,10 @@ impl SpectrumFigure<'_> {
         let (chart_area, list_area) = area.split_vertically(h.saturating_sub(list_h).max(200));
 
         // A square window around the labelled eigenvalues.
-        let pts: Vec<(f64, f64)> = shown.iter().map(|&j| self.eigenvalues[j]).collect();
+        let mut pts: Vec<(f64, f64)> = shown.iter().map(|&j| self.eigenvalues[j]).collect();
+        for b in shown.iter().filter_map(|&j| self.interval(j)) {
+            pts.extend([(b.re[0], b.im[0]), (b.re[1], b.im[1])]);
+        }
         let (x0, x1) = min_max(pts.iter().map(|p| p.0));
         let (y0, y1) = min_max(pts.iter().map(|p| p.1));
         let half = ((x1 - x0).max(y1 - y0).max(2e-3)) * 0.75;
@@ -284,6 +326,26 @@ impl SpectrumFigure<'_> {
             chart.draw_series(LineSeries::new(arc, RGBColor(90, 90, 90).stroke_width(2)))?;
         }
         let red = Rgb::RED.rgb();
+        let boxes: Vec<&EigenBox> = shown.iter().filter_map(|&j| self.interval(j)).collect();
+        if !boxes.is_empty() {
+            chart
+                .draw_series(boxes.iter().map(|b| {
+                    Rectangle::new(
+                        [(b.re[0], b.im[0]), (b.re[1], b.im[1])],
+                        red.mix(0.18).filled(),
+                    )
+                }))?
+                .label(format!("λ box: {}", self.interval_label))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x + 2, y - 6), (x + 20, y + 6)], red.mix(0.18).filled())
+                });
+            chart.draw_series(boxes.iter().map(|b| {
+                Rectangle::new(
+                    [(b.re[0], b.im[0]), (b.re[1], b.im[1])],
+                    red.mix(0.6).stroke_width(1),
+                )
+            }))?;
+        }
         chart.draw_series(
             shown
                 .iter()
@@ -343,6 +405,9 @@ impl SpectrumFigure<'_> {
                 im.abs(),
                 self.modulus(j)
             );
+            if let Some(b) = self.interval(j) {
+                let _ = write!(line, " [{:.4}, {:.4}]", b.modulus[0], b.modulus[1]);
+            }
             if let Some(eps) = self.epsilon {
                 let tau = memory_horizon(self.modulus(j), eps);
                 if tau.is_finite() {
@@ -443,6 +508,29 @@ impl SpectrumFigure<'_> {
             )?
             .label("τ = ∞ (|λ| ≥ 1)")
             .legend(move |(x, y)| TriangleMarker::new((x + 11, y), 7, orange.filled()));
+        // Each interval of |λ| as a bar at its eigenvalue's height.
+        let bars: Vec<(f64, [f64; 2])> = dominant
+            .iter()
+            .filter_map(|&j| {
+                let b = self.interval(j)?;
+                let y = if taus[j].is_finite() {
+                    point(j).1
+                } else {
+                    y_inf
+                };
+                Some((y, b.modulus))
+            })
+            .collect();
+        if !bars.is_empty() {
+            chart
+                .draw_series(bars.iter().map(|&(y, [lo, hi])| {
+                    PathElement::new(vec![(lo, y), (hi, y)], red.mix(0.7).stroke_width(3))
+                }))?
+                .label(format!("|λ| interval: {}", self.interval_label))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x + 2, y), (x + 20, y)], red.mix(0.7).stroke_width(3))
+                });
+        }
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }
@@ -486,6 +574,53 @@ mod tests {
         assert_eq!(memory_horizon(1.0, 0.01), f64::INFINITY);
         assert_eq!(memory_horizon(1.2, 0.01), f64::INFINITY);
         assert_eq!(memory_horizon(0.0, 0.01), 0.0);
+    }
+
+    #[test]
+    fn intervals_are_drawn_and_checked() {
+        let ev = [(0.9995, 0.0), (0.995, 0.02), (0.995, -0.02), (0.5, 0.0)];
+        let plain = SpectrumFigure::new("t", &ev);
+        let boxes = [EigenBox {
+            index: 1,
+            re: [0.993, 0.997],
+            im: [0.015, 0.025],
+            modulus: [0.9935, 0.9972],
+        }];
+        let with = SpectrumFigure {
+            intervals: &boxes,
+            interval_label: "95% bootstrap, 200 replicates",
+            ..plain.clone()
+        };
+        let (a, b) = (spectrum_svg(&plain).unwrap(), spectrum_svg(&with).unwrap());
+        assert!(!a.contains("bootstrap") && b.contains("95% bootstrap, 200 replicates"));
+        assert!(b.contains("[0.9935, 0.9972]"), "the |λ| interval is listed");
+        let bad = [EigenBox {
+            index: 9,
+            ..boxes[0]
+        }];
+        let e = spectrum_svg(&SpectrumFigure {
+            intervals: &bad,
+            ..plain.clone()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("eigenvalue 9"), "{e}");
+        let unordered = [EigenBox {
+            modulus: [0.999, 0.99],
+            ..boxes[0]
+        }];
+        assert!(
+            spectrum_svg(&SpectrumFigure {
+                intervals: &unordered,
+                ..plain
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn horizon_is_kann_koopmans_without_tolerance() {
+        assert!((memory_horizon(0.9, 0.01) - 0.01f64.ln() / 0.9f64.ln()).abs() < 1e-12);
+        assert!(memory_horizon(1.0 - 1e-12, 0.01).is_finite());
     }
 
     #[test]
