@@ -81,6 +81,40 @@ pub fn spectrum_intervals(
     Ok(Some(ci))
 }
 
+/// The intervals as the spectrum figure of `points` (the eigenvalues as [`eigen_points`] lists
+/// them) draws them, each on the eigenvalue nearest to its full fit's λ, with the legend's
+/// words; intervals that are not finite (never matched) are left out.
+pub fn eigen_boxes(
+    ci: &kann_koopman::SpectrumIntervals,
+    points: &[(f64, f64)],
+) -> (Vec<kann_plot::EigenBox>, String) {
+    let nearest = |l: [f64; 2]| {
+        (0..points.len()).min_by(|&a, &b| {
+            let d = |j: usize| (points[j].0 - l[0]).hypot(points[j].1 - l[1]);
+            d(a).total_cmp(&d(b))
+        })
+    };
+    let boxes = ci
+        .eigen
+        .iter()
+        .filter_map(|e| Some((nearest(e.lambda)?, e)))
+        .map(|(index, e)| kann_plot::EigenBox {
+            index,
+            re: e.region[0],
+            im: e.region[1],
+            modulus: e.modulus_ci,
+        })
+        .filter(|b| [b.re, b.im, b.modulus].iter().flatten().all(|v| v.is_finite()))
+        .collect();
+    let label = format!(
+        "{:.0}% {}, {} replicates",
+        100.0 * ci.level,
+        ci.scheme,
+        ci.replicates
+    );
+    (boxes, label)
+}
+
 /// The intervals in one line for `report.md` (the count's interpolated percentiles rounded
 /// outwards to whole counts).
 pub fn intervals_line(ci: &kann_koopman::SpectrumIntervals, sequences: usize) -> String {
