@@ -701,7 +701,7 @@ fn check_fixed_points(run: &Path, data: &Path) {
     );
     for c in &r.comparisons {
         assert!(c.e_rel.exact_map < 1e-10, "{c:?}");
-        assert_eq!(c.agreement_all_steps.exact_map, 1.0);
+        assert_eq!(c.agreement_all_steps.expect("IMDB's logit").exact_map, 1.0);
         assert!((c.e_rel.koopman - r.koopman.e_rel).abs() < 1e-9, "{c:?}");
         assert!(c.e_rel.linearised.is_finite());
     }
@@ -725,6 +725,43 @@ fn check_fixed_points(run: &Path, data: &Path) {
     assert!(!html.contains("<script"), "the fixed-points page is static");
 }
 
+/// `analyze fixed-points` on the ECG run: the encoder's `[h; c]` on `analyze ecg`'s normal
+/// beats (the same Koopman fit), no readout, so no agreement is scored; `analyze ecg`'s report
+/// is left alone.
+fn check_fixed_points_ecg(run: &Path, data: &Path) {
+    let before = std::fs::read(run.join("report.json")).unwrap();
+    let args = analyze::FixedPointArgs {
+        common: analyze::CommonArgs {
+            run: Some(run.to_path_buf()),
+            data_dir: Some(data.to_path_buf()),
+            batch: 32,
+            ..Default::default()
+        },
+        starts: 16,
+        ..Default::default()
+    };
+    let r = analyze::fixed_points::run_fixed_points(&args).expect("fixed-points on ECG");
+    assert_eq!((r.task.as_str(), r.cell.as_str()), ("ecg", "lstm"));
+    assert_eq!((r.batch, r.steps), (32, 32 * 140));
+    assert_eq!(r.state_dim, 2 * ecg_config(run).model.d_latent);
+    let inputs: Vec<&str> = r.inputs.iter().map(|i| i.input.as_str()).collect();
+    assert_eq!(inputs, ["zero", "mean"]);
+    for c in &r.comparisons {
+        assert!(c.agreement_all_steps.is_none() && c.agreement_last_step.is_none());
+        assert!(c.e_rel.exact_map < 1e-10, "{c:?}");
+    }
+    for p in r.inputs.iter().flat_map(|i| &i.points) {
+        assert!(p.logit.is_none() && p.class.is_none() && p.cos_right_readout.is_none());
+    }
+    let md = std::fs::read_to_string(run.join("fixed_points.md")).unwrap();
+    assert!(
+        md.contains("The same table opens `fixed_points.html`"),
+        "fixed_points.md does not open with the verdicts: {md}"
+    );
+    assert!(md.contains("32 beats, 4480 real steps"), "{md}");
+    assert_eq!(std::fs::read(run.join("report.json")).unwrap(), before);
+}
+
 #[test]
 fn smoke_runs_analyze_end_to_end() {
     let Some(data) = kann_data::testdata::shared_data_dir() else {
@@ -735,6 +772,7 @@ fn smoke_runs_analyze_end_to_end() {
     let imdb_run = tmp.path().join("imdb-smoke");
     train::run_ecg(&train_args("ecg-smoke.toml", &ecg_run, &data)).expect("train ecg smoke");
     check_ecg(&ecg_run, &data);
+    check_fixed_points_ecg(&ecg_run, &data);
     train::run_imdb(&train_args("imdb-smoke.toml", &imdb_run, &data)).expect("train imdb smoke");
     check_imdb(&imdb_run, &data);
     check_fixed_points(&imdb_run, &data);
