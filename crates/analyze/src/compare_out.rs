@@ -68,6 +68,15 @@ pub fn markdown(task: Task, report: &CompareReport) -> String {
         report.rows.len(),
         report.k
     );
+    runs_table(&mut s, &cols, report);
+    cells_table(&mut s, &cols, report);
+    distances_table(&mut s, report);
+    s.push_str("\nFigures: `compare_spectra.png` (each cell's runs overlaid), `compare_numbers.png` (the numbers per run).\n");
+    s
+}
+
+/// `## Runs` (appended to `s`): one row per run, its numbers `cols` and slowest eigenvalues.
+fn runs_table(s: &mut String, cols: &[(&str, &str)], report: &CompareReport) {
     let _ = writeln!(
         s,
         "| run | cell | seed | {} | slowest eigenvalues |",
@@ -100,6 +109,10 @@ pub fn markdown(task: Task, report: &CompareReport) -> String {
             top.join(", ")
         );
     }
+}
+
+/// `## Per cell (mean ± sd over seeds)` (appended to `s`): each number of `cols` per cell.
+fn cells_table(s: &mut String, cols: &[(&str, &str)], report: &CompareReport) {
     s.push_str("\n## Per cell (mean ± sd over seeds)\n\n");
     let _ = writeln!(
         s,
@@ -107,7 +120,7 @@ pub fn markdown(task: Task, report: &CompareReport) -> String {
         report.cells.keys().cloned().collect::<Vec<_>>().join(" | ")
     );
     let _ = writeln!(s, "|{}", " --- |".repeat(report.cells.len() + 1));
-    for (name, desc) in &cols {
+    for (name, desc) in cols {
         let cells: Vec<String> = report
             .cells
             .values()
@@ -118,6 +131,11 @@ pub fn markdown(task: Task, report: &CompareReport) -> String {
             .collect();
         let _ = writeln!(s, "| {desc} | {} |", cells.join(" | "));
     }
+}
+
+/// `## Spectral distances` (appended to `s`): the means within and between cells and the
+/// matrix of distances between runs.
+fn distances_table(s: &mut String, report: &CompareReport) {
     let _ = writeln!(
         s,
         "\n## Spectral distances\n\nMean within a cell (seeds): {}; between cells: {}.\n",
@@ -141,8 +159,6 @@ pub fn markdown(task: Task, report: &CompareReport) -> String {
                 .join(" | ")
         );
     }
-    s.push_str("\nFigures: `compare_spectra.png` (each cell's runs overlaid), `compare_numbers.png` (the numbers per run).\n");
-    s
 }
 
 fn figures(out: &Path, task: Task, report: &CompareReport) -> Result<()> {

@@ -266,29 +266,8 @@ pub fn drive<T: Task>(
     let mut log = Logger::new(run.out);
     let session = Timer::start();
     let mut task = load()?;
-    run.device.seed(policy.seed);
-    let model = task.init_model(run.device);
-    let optim = adam(policy.weight_decay);
-    let eval_device = run.device.clone().inner();
-    let probe_config = run.config.probe();
-    let (mut model, mut t, mut prober) = match restored {
-        Some(r) => {
-            let prober = Prober::resume(probe_config, &task, &r.state, run.out)?;
-            let (model, t) = resume(&mut task, run, policy, (model, optim), r, &log)?;
-            (model, t, prober)
-        }
-        None => {
-            task.write_header(run.out)?;
-            let prober = Prober::fresh(probe_config, &task, &model.valid(), &eval_device, run.out)?;
-            let state = TrainState::fresh(policy.lr);
-            let t = Training {
-                optim,
-                state,
-                best: None,
-            };
-            (model, t, prober)
-        }
-    };
+    let (mut model, mut t, mut prober, eval_device) =
+        start_training(&mut task, run, policy, restored, &log)?;
     log.line(task.describe(run.out));
     for epoch in t.state.epochs_done + 1..=policy.epochs {
         let trained;
@@ -301,43 +280,15 @@ pub fn drive<T: Task>(
             &mut prober,
             &mut log,
         )?;
-        let t_eval = Timer::start();
-        let eval = task.evaluate(&model.valid(), epoch, &eval_device)?;
-        check_finite("validation loss", eval.val_loss, epoch, trained.batches)?;
-        testhook::point("driver-after-evaluation");
-        let row = EpochMetrics {
-            epoch,
-            lr: t.state.lr,
-            train_loss: trained.loss,
-            train_acc: task.train_accuracy(),
-            val_loss: eval.val_loss,
-            val_acc: eval.val_acc,
-            test_loss: eval.test_loss,
-            test_acc: eval.test_acc,
-            train_seconds: trained.seconds,
-            eval_seconds: t_eval.secs(),
-        };
-        let probed = prober.probe(
-            &task,
-            &model.valid(),
-            &eval_device,
-            (epoch, trained.batches, true),
-        )?;
-        let probe_log = probed.map(|p| probe_line(p, trained.seconds + row.eval_seconds));
-        prober.end_epoch(trained.batches);
-        let improved = commit_epoch(
-            &task,
+        end_epoch(
+            &mut task,
             &model,
             &mut t,
-            policy,
-            (&checkpoint, run.out),
-            &prober,
-            row.clone(),
+            (policy, epoch, trained),
+            (&checkpoint, run.out, &eval_device),
+            &mut prober,
+            &mut log,
         )?;
-        log.line(task.epoch_line(&row, improved));
-        if let Some(line) = probe_log {
-            log.line(line);
-        }
     }
     task.finish(&Finish {
         out: run.out,
@@ -346,6 +297,93 @@ pub fn drive<T: Task>(
         log: &log,
         session: &session,
     })
+}
+
+/// The model, optimizer, state and probe the loop starts from, and the evaluation device:
+/// restored from `restored` ([`resume`]), else fresh (seeded model, the task's header written).
+fn start_training<T: Task>(
+    task: &mut T,
+    run: &RunSpec,
+    policy: &Policy,
+    restored: Option<Restored>,
+    log: &Logger,
+) -> Result<(T::Model, Training, Prober, Device)> {
+    run.device.seed(policy.seed);
+    let model = task.init_model(run.device);
+    let optim = adam(policy.weight_decay);
+    let eval_device = run.device.clone().inner();
+    let probe_config = run.config.probe();
+    let (model, t, prober) = match restored {
+        Some(r) => {
+            let prober = Prober::resume(probe_config, task, &r.state, run.out)?;
+            let (model, t) = resume(task, run, policy, (model, optim), r, log)?;
+            (model, t, prober)
+        }
+        None => {
+            task.write_header(run.out)?;
+            let prober = Prober::fresh(probe_config, task, &model.valid(), &eval_device, run.out)?;
+            let state = TrainState::fresh(policy.lr);
+            let t = Training {
+                optim,
+                state,
+                best: None,
+            };
+            (model, t, prober)
+        }
+    };
+    Ok((model, t, prober, eval_device))
+}
+
+/// The end of an epoch after its training pass: the evaluation of the eval-mode model, the
+/// finite check of the validation loss, the `metrics.csv` row, the probe, the commit
+/// ([`commit_epoch`]) and the epoch's log lines.
+fn end_epoch<T: Task>(
+    task: &mut T,
+    model: &T::Model,
+    t: &mut Training,
+    (policy, epoch, trained): (&Policy, usize, Trained),
+    (checkpoint, out, eval_device): (&Checkpoint, &Path, &Device),
+    prober: &mut Prober,
+    log: &mut Logger,
+) -> Result<()> {
+    let t_eval = Timer::start();
+    let eval = task.evaluate(&model.valid(), epoch, eval_device)?;
+    check_finite("validation loss", eval.val_loss, epoch, trained.batches)?;
+    testhook::point("driver-after-evaluation");
+    let row = EpochMetrics {
+        epoch,
+        lr: t.state.lr,
+        train_loss: trained.loss,
+        train_acc: task.train_accuracy(),
+        val_loss: eval.val_loss,
+        val_acc: eval.val_acc,
+        test_loss: eval.test_loss,
+        test_acc: eval.test_acc,
+        train_seconds: trained.seconds,
+        eval_seconds: t_eval.secs(),
+    };
+    let probed = prober.probe(
+        task,
+        &model.valid(),
+        eval_device,
+        (epoch, trained.batches, true),
+    )?;
+    let probe_log = probed.map(|p| probe_line(p, trained.seconds + row.eval_seconds));
+    prober.end_epoch(trained.batches);
+    let improved = commit_epoch(
+        task,
+        model,
+        t,
+        policy,
+        (checkpoint, out),
+        prober,
+        row.clone(),
+    )?;
+    log.line(task.epoch_line(&row, improved));
+    if let Some(line) = probe_log {
+        log.line(line);
+    }
+    Ok(())
 }
 
 /// Restore the model, optimizer and state from `r`, and publish again what the checkpoint

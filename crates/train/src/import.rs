@@ -18,19 +18,19 @@ use kann_data::imdb::Review;
 use kann_data::locate_data_dir;
 use kann_data::tokenizer::Tokenizer;
 use kann_models::cells::CellKind;
-use kann_models::config::{RunConfig, Task};
+use kann_models::config::{EcgRunConfig, ImdbRunConfig, RunConfig, Task};
 use kann_models::integrity::{Checksum, module_bytes, write_weights};
 use kann_models::npy;
 use kann_models::pytorch::{KeyRename, StateDict, import_ecg, import_sentiment};
 use kann_models::run::{ModelSpec, VOCAB_FILE, WEIGHTS_FILE, write_csv, write_run_header};
-use kann_models::threshold_accuracy;
+use kann_models::{SentimentModel, threshold_accuracy};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::TrainArgs;
 use crate::common::{Logger, write_summary};
 use crate::ecg::scores;
-use crate::imdb::{imdb_splits, logits_in_order, prepare, vocab_path};
+use crate::imdb::{Prepared, Scored, imdb_splits, logits_in_order, prepare, vocab_path};
 use crate::setup::run_resolved;
 
 /// What `train import` needs besides the task.
@@ -112,42 +112,7 @@ pub fn import_imdb(opts: &ImportOptions) -> Result<PathBuf> {
         let (out, device) = (r.out.as_path(), &r.device.clone().inner());
         let log = Logger::new(out);
         let data_dir = locate_data_dir(opts.data_dir.as_deref(), cfg.data.data_dir.as_deref());
-        let vocab = opts
-            .vocab
-            .clone()
-            .unwrap_or_else(|| vocab_path(&cfg, &data_dir));
-        let tokenizer = Tokenizer::from_vocab_file(&vocab)
-            .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
-        let (model, mcfg) = import_sentiment(
-            opts.state_dict()?,
-            opts.cell,
-            tokenizer.vocab_size(),
-            device,
-        )?;
-        cfg.model.cell = mcfg.cell;
-        cfg.model.d_embed = mcfg.d_embed;
-        cfg.model.d_hidden = mcfg.d_hidden;
-        let vocab_bytes =
-            std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
-        kann_models::integrity::write_checked(&out.join(VOCAB_FILE), &vocab_bytes)?;
-        let shape = format!(
-            "Embedding({}, {e}) -> {c}({e}, {h}) -> Linear({h}, 1)",
-            mcfg.vocab_size,
-            e = mcfg.d_embed,
-            c = mcfg.cell,
-            h = mcfg.d_hidden
-        );
-        let spec = ModelSpec::Sentiment(mcfg.clone());
-        write_imported(
-            out,
-            &log,
-            opts,
-            &RunConfig::Imdb(cfg.clone()),
-            &spec,
-            &model,
-            &shape,
-        )?;
-
+        let (model, tokenizer) = write_imported_imdb(out, &log, opts, &mut cfg, &data_dir, device)?;
         let splits = imdb_splits(&cfg, &data_dir)?;
         let prep = |reviews: &[Review]| {
             prepare(
@@ -164,25 +129,15 @@ pub fn import_imdb(opts: &ImportOptions) -> Result<PathBuf> {
         let val_scored = logits_in_order(&model, &val, bs, device, "  validation")?;
         let test_scored = logits_in_order(&model, &test, bs, device, "  test")?;
         let (val_acc, test_acc) = (val_scored.accuracy(), test_scored.accuracy());
-        let predictions: Vec<Prediction> = test
-            .batcher
-            .kept_indices()
-            .iter()
-            .zip(test_scored.logits.iter().zip(&test_scored.labels))
-            .enumerate()
-            .map(|(row, (&i, (&logit, &label)))| Prediction {
-                row,
-                label: label as u8,
-                length: test.lengths[i],
-                logit,
-            })
-            .collect();
-        write_csv(&out.join("test_predictions.csv"), &predictions)?;
+        write_csv(
+            &out.join("test_predictions.csv"),
+            &predictions(&test, &test_scored),
+        )?;
         write_summary(
             out,
             &json!({
                 "task": "imdb",
-                "cell": mcfg.cell.to_string(),
+                "cell": cfg.model.cell.to_string(),
                 "imported_from": opts.source()?,
                 "val_accuracy": val_acc,
                 "test_accuracy": test_acc,
@@ -201,6 +156,72 @@ pub fn import_imdb(opts: &ImportOptions) -> Result<PathBuf> {
         ));
         Ok(())
     })
+}
+
+/// The IMDB half of an import before any measuring: the vocabulary (`--vocab`, else the
+/// config's) loaded and copied into the run as `vocab.txt`, the state dict imported with its
+/// shape written into `cfg`, and the run header and weights written ([`write_imported`]).
+fn write_imported_imdb(
+    out: &Path,
+    log: &Logger,
+    opts: &ImportOptions,
+    cfg: &mut ImdbRunConfig,
+    data_dir: &Path,
+    device: &burn::prelude::Device,
+) -> Result<(SentimentModel, Tokenizer)> {
+    let vocab = opts
+        .vocab
+        .clone()
+        .unwrap_or_else(|| vocab_path(cfg, data_dir));
+    let tokenizer = Tokenizer::from_vocab_file(&vocab)
+        .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
+    let (model, mcfg) = import_sentiment(
+        opts.state_dict()?,
+        opts.cell,
+        tokenizer.vocab_size(),
+        device,
+    )?;
+    cfg.model.cell = mcfg.cell;
+    cfg.model.d_embed = mcfg.d_embed;
+    cfg.model.d_hidden = mcfg.d_hidden;
+    let vocab_bytes =
+        std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
+    kann_models::integrity::write_checked(&out.join(VOCAB_FILE), &vocab_bytes)?;
+    let shape = format!(
+        "Embedding({}, {e}) -> {c}({e}, {h}) -> Linear({h}, 1)",
+        mcfg.vocab_size,
+        e = mcfg.d_embed,
+        c = mcfg.cell,
+        h = mcfg.d_hidden
+    );
+    let spec = ModelSpec::Sentiment(mcfg.clone());
+    write_imported(
+        out,
+        log,
+        opts,
+        &RunConfig::Imdb(cfg.clone()),
+        &spec,
+        &model,
+        &shape,
+    )?;
+    Ok((model, tokenizer))
+}
+
+/// The rows of `test_predictions.csv`: the imported model's logit of every kept test review,
+/// in kept order.
+fn predictions(test: &Prepared, scored: &Scored) -> Vec<Prediction> {
+    test.batcher
+        .kept_indices()
+        .iter()
+        .zip(scored.logits.iter().zip(&scored.labels))
+        .enumerate()
+        .map(|(row, (&i, (&logit, &label)))| Prediction {
+            row,
+            label: label as u8,
+            length: test.lengths[i],
+            logit,
+        })
+        .collect()
 }
 
 /// `train import ecg`: returns the run folder.
@@ -320,78 +341,87 @@ pub fn export_data(
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     match config {
         RunConfig::Copy(_) => bail!("the copy problem has no data to export"),
-        RunConfig::Imdb(cfg) => {
-            let data_dir = locate_data_dir(data_dir.as_deref(), cfg.data.data_dir.as_deref());
-            let vocab = vocab_path(&cfg, &data_dir);
-            let tokenizer = Tokenizer::from_vocab_file(&vocab)
-                .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
-            let splits = imdb_splits(&cfg, &data_dir)?;
-            for (name, reviews) in [
-                ("train", &splits.train),
-                ("validation", &splits.validation),
-                ("test", &splits.test),
-            ] {
-                let p = prepare(
-                    reviews,
-                    &tokenizer,
-                    cfg.train.batch_size,
-                    cfg.data.max_len,
-                    cfg.train.bucket_batches,
-                    cfg.train.seed,
-                )?;
-                let batch = p.batcher.make_batch(p.batcher.kept_indices());
-                let shape = [batch.batch_size, batch.max_len];
-                npy::write_u32(&out.join(format!("{name}_tokens.npy")), &shape, &batch.ids)?;
-                let lengths: Vec<u64> = batch.lengths.iter().map(|&l| l as u64).collect();
-                npy::write_u64(
-                    &out.join(format!("{name}_lengths.npy")),
-                    &[lengths.len()],
-                    &lengths,
-                )?;
-                let labels: Vec<u8> = batch.labels.iter().map(|&y| y as u8).collect();
-                npy::write_u8(
-                    &out.join(format!("{name}_labels.npy")),
-                    &[labels.len()],
-                    &labels,
-                )?;
-                println!(
-                    "{name}: {} reviews, padded to {} pieces",
-                    shape[0], shape[1]
-                );
-            }
-            let bytes =
-                std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
-            kann_models::integrity::write_checked(&out.join(VOCAB_FILE), &bytes)?;
-        }
-        RunConfig::Ecg(cfg) => {
-            let data_dir = locate_data_dir(data_dir.as_deref(), cfg.data.data_dir.as_deref());
-            let splits = EcgSplits::load(&data_dir, cfg.data.split_seed)
-                .with_context(|| format!("loading ECG5000 from {}", data_dir.display()))?;
-            for (name, beats) in [
-                ("train", &splits.train),
-                ("validation", &splits.validation),
-                ("test_normal", &splits.test_normal),
-                ("test_anomalous", &splits.test_anomalous),
-            ] {
-                let values: Vec<f32> = beats
-                    .iter()
-                    .flat_map(|b| b.values.iter().copied())
-                    .collect();
-                npy::write_f32(
-                    &out.join(format!("{name}_beats.npy")),
-                    &[beats.len(), SERIES_LEN],
-                    &values,
-                )?;
-                let labels: Vec<u8> = beats.iter().map(|b| b.label).collect();
-                npy::write_u8(
-                    &out.join(format!("{name}_labels.npy")),
-                    &[labels.len()],
-                    &labels,
-                )?;
-                println!("{name}: {} beats", beats.len());
-            }
-        }
+        RunConfig::Imdb(cfg) => export_imdb(&cfg, data_dir.as_deref(), out)?,
+        RunConfig::Ecg(cfg) => export_ecg(&cfg, data_dir.as_deref(), out)?,
     }
     println!("wrote the {task} splits to {}", out.display());
+    Ok(())
+}
+
+/// `train export-data imdb`: per split, the kept reviews' word-piece ids, lengths and labels as
+/// `.npy` (see [`export_data`]), and the vocabulary as `vocab.txt`.
+fn export_imdb(cfg: &ImdbRunConfig, data_dir: Option<&Path>, out: &Path) -> Result<()> {
+    let data_dir = locate_data_dir(data_dir, cfg.data.data_dir.as_deref());
+    let vocab = vocab_path(cfg, &data_dir);
+    let tokenizer = Tokenizer::from_vocab_file(&vocab)
+        .with_context(|| format!("loading the WordPiece vocabulary {}", vocab.display()))?;
+    let splits = imdb_splits(cfg, &data_dir)?;
+    for (name, reviews) in [
+        ("train", &splits.train),
+        ("validation", &splits.validation),
+        ("test", &splits.test),
+    ] {
+        let p = prepare(
+            reviews,
+            &tokenizer,
+            cfg.train.batch_size,
+            cfg.data.max_len,
+            cfg.train.bucket_batches,
+            cfg.train.seed,
+        )?;
+        let batch = p.batcher.make_batch(p.batcher.kept_indices());
+        let shape = [batch.batch_size, batch.max_len];
+        npy::write_u32(&out.join(format!("{name}_tokens.npy")), &shape, &batch.ids)?;
+        let lengths: Vec<u64> = batch.lengths.iter().map(|&l| l as u64).collect();
+        npy::write_u64(
+            &out.join(format!("{name}_lengths.npy")),
+            &[lengths.len()],
+            &lengths,
+        )?;
+        let labels: Vec<u8> = batch.labels.iter().map(|&y| y as u8).collect();
+        npy::write_u8(
+            &out.join(format!("{name}_labels.npy")),
+            &[labels.len()],
+            &labels,
+        )?;
+        println!(
+            "{name}: {} reviews, padded to {} pieces",
+            shape[0], shape[1]
+        );
+    }
+    let bytes = std::fs::read(&vocab).with_context(|| format!("reading {}", vocab.display()))?;
+    kann_models::integrity::write_checked(&out.join(VOCAB_FILE), &bytes)?;
+    Ok(())
+}
+
+/// `train export-data ecg`: per split, the beats and their UCR labels as `.npy` (see
+/// [`export_data`]).
+fn export_ecg(cfg: &EcgRunConfig, data_dir: Option<&Path>, out: &Path) -> Result<()> {
+    let data_dir = locate_data_dir(data_dir, cfg.data.data_dir.as_deref());
+    let splits = EcgSplits::load(&data_dir, cfg.data.split_seed)
+        .with_context(|| format!("loading ECG5000 from {}", data_dir.display()))?;
+    for (name, beats) in [
+        ("train", &splits.train),
+        ("validation", &splits.validation),
+        ("test_normal", &splits.test_normal),
+        ("test_anomalous", &splits.test_anomalous),
+    ] {
+        let values: Vec<f32> = beats
+            .iter()
+            .flat_map(|b| b.values.iter().copied())
+            .collect();
+        npy::write_f32(
+            &out.join(format!("{name}_beats.npy")),
+            &[beats.len(), SERIES_LEN],
+            &values,
+        )?;
+        let labels: Vec<u8> = beats.iter().map(|b| b.label).collect();
+        npy::write_u8(
+            &out.join(format!("{name}_labels.npy")),
+            &[labels.len()],
+            &labels,
+        )?;
+        println!("{name}: {} beats", beats.len());
+    }
     Ok(())
 }

@@ -167,91 +167,97 @@ pub fn load_config(task: Task, args: &TrainArgs) -> Result<(RunConfig, PathBuf)>
 pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
     let device = make_device(args.device)?;
     if args.resume {
-        let Some(out) = args.out.clone() else {
-            bail!("--resume needs --out <run folder> naming the interrupted run");
-        };
-        for (flag, given) in [
-            ("--config", args.config.is_some()),
-            ("--cell", args.cell.is_some()),
-            ("--batch-size", args.batch_size.is_some()),
-            ("--max-len", args.max_len.is_some()),
-            ("--seed", args.seed.is_some()),
-            ("--probe-sequences", args.probe_sequences.is_some()),
-            ("--probe-every", args.probe_every.is_some()),
-        ] {
-            if given {
-                bail!(
-                    "--resume continues the run with its own config.toml; {flag} cannot change it (only --epochs, --data-dir, --device may be given)"
-                );
-            }
-        }
-        if !out.is_dir() {
-            bail!(
-                "--resume: {} is not a run folder; nothing to resume",
-                out.display()
-            );
-        }
-        let lock = lock_run_dir(&out)?;
-        announce_takeover(&lock, &out);
-        kann_models::testhook::point("locked");
-        let cfg_path = out.join(CONFIG_FILE);
-        if !cfg_path.is_file() {
-            bail!(
-                "--resume: {} does not exist; nothing to resume",
-                cfg_path.display()
-            );
-        }
-        if !Checkpoint::new(&out).exists() {
-            bail!(
-                "--resume: {} has no checkpoint (no epoch finished): nothing to resume; remove the \
-                 folder (`rm -r {}`) and start again without --resume",
-                out.display(),
-                out.display()
-            );
-        }
-        let mut config = RunConfig::load(&cfg_path)?;
-        check_task(&config, task)?;
-        apply_flags(&mut config, args)?;
-        ensure_data(&config, &args.fetch)?;
-        // The old analysis describes the old weights: mark it before training on.
-        let command = std::env::args().collect::<Vec<_>>().join(" ");
-        if kann_models::run::mark_analysis_stale(
-            &out,
-            &format!("training was resumed after it (`{command}`)"),
-        )? {
-            println!(
-                "note: the analysis in {} describes the earlier weights; {} marks it stale",
-                out.display(),
-                kann_models::run::ANALYSIS_INCOMPLETE_FILE
-            );
-        }
-        let guard = StartGuard::inert(&out);
-        return Ok(Resolved {
-            config,
-            out,
-            resume: true,
-            device,
-            lock,
-            guard,
-        });
+        resolve_resume(task, args, device)
+    } else {
+        resolve_fresh(task, args, device)
     }
+}
+
+/// `--resume`: locks the interrupted run named by `--out`, reloads its own `config.toml` (only
+/// `--epochs`, `--data-dir`, `--device` may be given) and marks its old analysis stale.
+fn resolve_resume(task: Task, args: &TrainArgs, device: Device) -> Result<Resolved> {
+    let Some(out) = args.out.clone() else {
+        bail!("--resume needs --out <run folder> naming the interrupted run");
+    };
+    check_resume_flags(args)?;
+    if !out.is_dir() {
+        bail!(
+            "--resume: {} is not a run folder; nothing to resume",
+            out.display()
+        );
+    }
+    let lock = lock_run_dir(&out)?;
+    announce_takeover(&lock, &out);
+    kann_models::testhook::point("locked");
+    let cfg_path = out.join(CONFIG_FILE);
+    if !cfg_path.is_file() {
+        bail!(
+            "--resume: {} does not exist; nothing to resume",
+            cfg_path.display()
+        );
+    }
+    if !Checkpoint::new(&out).exists() {
+        bail!(
+            "--resume: {} has no checkpoint (no epoch finished): nothing to resume; remove the \
+             folder (`rm -r {}`) and start again without --resume",
+            out.display(),
+            out.display()
+        );
+    }
+    let mut config = RunConfig::load(&cfg_path)?;
+    check_task(&config, task)?;
+    apply_flags(&mut config, args)?;
+    ensure_data(&config, &args.fetch)?;
+    // The old analysis describes the old weights: mark it before training on.
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    if kann_models::run::mark_analysis_stale(
+        &out,
+        &format!("training was resumed after it (`{command}`)"),
+    )? {
+        println!(
+            "note: the analysis in {} describes the earlier weights; {} marks it stale",
+            out.display(),
+            kann_models::run::ANALYSIS_INCOMPLETE_FILE
+        );
+    }
+    let guard = StartGuard::inert(&out);
+    Ok(Resolved {
+        config,
+        out,
+        resume: true,
+        device,
+        lock,
+        guard,
+    })
+}
+
+/// Refuses the flags that would change a resumed run's config.
+fn check_resume_flags(args: &TrainArgs) -> Result<()> {
+    for (flag, given) in [
+        ("--config", args.config.is_some()),
+        ("--cell", args.cell.is_some()),
+        ("--batch-size", args.batch_size.is_some()),
+        ("--max-len", args.max_len.is_some()),
+        ("--seed", args.seed.is_some()),
+        ("--probe-sequences", args.probe_sequences.is_some()),
+        ("--probe-every", args.probe_every.is_some()),
+    ] {
+        if given {
+            bail!(
+                "--resume continues the run with its own config.toml; {flag} cannot change it (only --epochs, --data-dir, --device may be given)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A fresh start: the config with the flags applied, its data fetched, then the run folder
+/// created (if new) and locked, and refused unless it is empty.
+fn resolve_fresh(task: Task, args: &TrainArgs, device: Device) -> Result<Resolved> {
     let (config, path) = load_config(task, args)?;
     // Fetched before the run folder is made, so a failed fetch leaves no half-made run.
     ensure_data(&config, &args.fetch)?;
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| task.to_string());
-    let out = match &args.out {
-        Some(o) => o.clone(),
-        None => {
-            let name = match args.cell {
-                Some(c) => format!("{stem}-{c}"),
-                None => stem,
-            };
-            PathBuf::from("results").join(name)
-        }
-    };
+    let out = default_out(task, args, &path);
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
@@ -274,27 +280,7 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
     announce_takeover(&lock, &out);
     kann_models::testhook::point("locked");
     // Checked under the lock, so that a run still writing here is named as the lock holder.
-    // One rule (kann_models::run::classify_run_dir): a fresh start writes only into an empty
-    // folder; a run (even one whose checkpoint was lost, or an imported one) and files kann did
-    // not write are never replaced.
-    let refusal = match kann_models::run::classify_run_dir(&out)? {
-        FolderContent::Empty => None,
-        FolderContent::Run { resumable: true } => Some(anyhow::anyhow!(
-            "{} already holds a run; pass --resume to continue it or choose another --out",
-            out.display()
-        )),
-        FolderContent::Run { resumable: false } => Some(anyhow::anyhow!(
-            "{} already holds a run with no checkpoint to resume (finished, imported, or stopped before its first epoch: it has {CONFIG_FILE}); \
-             choose another --out, or delete that folder to start it again",
-            out.display()
-        )),
-        FolderContent::Foreign(names) => Some(anyhow::anyhow!(
-            "{} holds files kann did not write ({}); choose a new or empty folder for --out",
-            out.display(),
-            names.join(", ")
-        )),
-    };
-    if let Some(e) = refusal {
+    if let Some(e) = refuse_occupied(&out)? {
         // Take back the run.lock this start added, leaving the folder as it was found.
         if !guard
             .before
@@ -313,6 +299,48 @@ pub fn resolve(task: Task, args: &TrainArgs) -> Result<Resolved> {
         device,
         lock,
         guard,
+    })
+}
+
+/// The run folder of a fresh start: `--out`, else `results/<config stem>[-<cell>]`.
+fn default_out(task: Task, args: &TrainArgs, config_path: &Path) -> PathBuf {
+    let stem = config_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| task.to_string());
+    match &args.out {
+        Some(o) => o.clone(),
+        None => {
+            let name = match args.cell {
+                Some(c) => format!("{stem}-{c}"),
+                None => stem,
+            };
+            PathBuf::from("results").join(name)
+        }
+    }
+}
+
+/// Why a fresh start may not write into `out`, if it may not. One rule
+/// (kann_models::run::classify_run_dir): a fresh start writes only into an empty folder; a run
+/// (even one whose checkpoint was lost, or an imported one) and files kann did not write are
+/// never replaced.
+fn refuse_occupied(out: &Path) -> Result<Option<anyhow::Error>> {
+    Ok(match kann_models::run::classify_run_dir(out)? {
+        FolderContent::Empty => None,
+        FolderContent::Run { resumable: true } => Some(anyhow::anyhow!(
+            "{} already holds a run; pass --resume to continue it or choose another --out",
+            out.display()
+        )),
+        FolderContent::Run { resumable: false } => Some(anyhow::anyhow!(
+            "{} already holds a run with no checkpoint to resume (finished, imported, or stopped before its first epoch: it has {CONFIG_FILE}); \
+             choose another --out, or delete that folder to start it again",
+            out.display()
+        )),
+        FolderContent::Foreign(names) => Some(anyhow::anyhow!(
+            "{} holds files kann did not write ({}); choose a new or empty folder for --out",
+            out.display(),
+            names.join(", ")
+        )),
     })
 }
 

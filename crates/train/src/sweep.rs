@@ -76,54 +76,7 @@ pub fn run(opts: &SweepOptions) -> Result<Vec<SweepRun>> {
     for &cell in &opts.cells {
         for &seed in &opts.seeds {
             let dir = run_dir(&opts.out, cell, seed);
-            let n = runs.len() + 1;
-            let finished = dir.join(SUMMARY_FILE).is_file();
-            let resume = !finished && Checkpoint::new(&dir).exists();
-            let status = if finished {
-                println!(
-                    "sweep {n}/{total}: {} finished before, skipped",
-                    dir.display()
-                );
-                "skipped".to_string()
-            } else {
-                println!(
-                    "sweep {n}/{total}: {} {cell} seed {seed} -> {}",
-                    if resume { "resuming" } else { "training" },
-                    dir.display()
-                );
-                let args = if resume {
-                    TrainArgs {
-                        epochs: opts.epochs,
-                        data_dir: opts.data_dir.clone(),
-                        out: Some(dir.clone()),
-                        resume: true,
-                        ..TrainArgs::default()
-                    }
-                } else {
-                    TrainArgs {
-                        config: opts.config.clone(),
-                        cell: Some(cell),
-                        epochs: opts.epochs,
-                        seed: Some(seed),
-                        data_dir: opts.data_dir.clone(),
-                        out: Some(dir.clone()),
-                        ..TrainArgs::default()
-                    }
-                };
-                let result = match opts.task {
-                    Task::Imdb => crate::run_imdb(&args),
-                    Task::Ecg => crate::run_ecg(&args),
-                    Task::Copy => crate::run_copy(&args),
-                };
-                match result {
-                    Ok(_) if resume => "resumed".to_string(),
-                    Ok(_) => "trained".to_string(),
-                    Err(e) => {
-                        eprintln!("sweep {n}/{total}: {} failed: {e:#}", dir.display());
-                        format!("failed: {e:#}")
-                    }
-                }
-            };
+            let status = sweep_one(opts, cell, seed, &dir, (runs.len() + 1, total));
             runs.push(SweepRun {
                 cell: cell.to_string(),
                 seed,
@@ -156,4 +109,62 @@ pub fn run(opts: &SweepOptions) -> Result<Vec<SweepRun>> {
         opts.out.display()
     );
     Ok(runs)
+}
+
+/// Run `n` of `total` of the sweep, `cell` with `seed` in `dir`: skipped if finished, resumed
+/// if it has a checkpoint, else trained. Returns its `sweep.json` status; a failure is said on
+/// stderr and becomes `failed: <error>`.
+fn sweep_one(
+    opts: &SweepOptions,
+    cell: CellKind,
+    seed: u64,
+    dir: &Path,
+    (n, total): (usize, usize),
+) -> String {
+    let finished = dir.join(SUMMARY_FILE).is_file();
+    let resume = !finished && Checkpoint::new(dir).exists();
+    if finished {
+        println!(
+            "sweep {n}/{total}: {} finished before, skipped",
+            dir.display()
+        );
+        return "skipped".to_string();
+    }
+    println!(
+        "sweep {n}/{total}: {} {cell} seed {seed} -> {}",
+        if resume { "resuming" } else { "training" },
+        dir.display()
+    );
+    let args = if resume {
+        TrainArgs {
+            epochs: opts.epochs,
+            data_dir: opts.data_dir.clone(),
+            out: Some(dir.to_path_buf()),
+            resume: true,
+            ..TrainArgs::default()
+        }
+    } else {
+        TrainArgs {
+            config: opts.config.clone(),
+            cell: Some(cell),
+            epochs: opts.epochs,
+            seed: Some(seed),
+            data_dir: opts.data_dir.clone(),
+            out: Some(dir.to_path_buf()),
+            ..TrainArgs::default()
+        }
+    };
+    let result = match opts.task {
+        Task::Imdb => crate::run_imdb(&args),
+        Task::Ecg => crate::run_ecg(&args),
+        Task::Copy => crate::run_copy(&args),
+    };
+    match result {
+        Ok(_) if resume => "resumed".to_string(),
+        Ok(_) => "trained".to_string(),
+        Err(e) => {
+            eprintln!("sweep {n}/{total}: {} failed: {e:#}", dir.display());
+            format!("failed: {e:#}")
+        }
+    }
 }

@@ -45,30 +45,48 @@ pub(super) fn figures(dir: &Path, r: &CopyReport, koopman: &[(f64, f64)]) -> Res
     .context("writing the figure spectrum")?;
     out.extend(names(&p));
     if let Some(side) = drawn_side(r) {
-        let jac: Vec<(f64, f64)> = side.slowest_spectrum.iter().map(|l| (l.re, l.im)).collect();
-        let i = side.slowest_point.unwrap_or(0);
-        let title = format!(
-            "Koopman C (analysis batch) and Jacobian dF/ds at {} fixed point {} of {}, {}",
-            side.input,
-            i + 1,
-            side.points.len(),
-            r.task.cell.to_uppercase()
-        );
-        let zoom = ((r.koopman.modulus_for_span - 0.05) * 20.0).floor() / 20.0;
-        let zoom = zoom.clamp(0.5, 0.95);
-        let p = kann_plot::spectra(
-            dir,
-            "copy_spectra",
-            &kann_plot::SpectraFigure {
-                title: &title,
-                first: ("J = dF/ds at the fixed point", &jac),
-                second: ("Koopman C", koopman),
-                zoom_from: zoom,
-            },
-        )
-        .context("writing the figure copy_spectra")?;
-        out.extend(names(&p));
+        out.extend(slowest_spectra(dir, r, side, koopman)?);
     }
+    out.extend(predictors_figure(dir, r)?);
+    Ok(out)
+}
+
+/// `copy_spectra`: C's spectrum beside that of the Jacobian `∂F/∂s` at `side`'s slowest fixed
+/// point, zoomed on the modulus that keeps the span (Eq. 9). Returns the files written.
+fn slowest_spectra(
+    dir: &Path,
+    r: &CopyReport,
+    side: &FixedPointSide,
+    koopman: &[(f64, f64)],
+) -> Result<[String; 2]> {
+    let jac: Vec<(f64, f64)> = side.slowest_spectrum.iter().map(|l| (l.re, l.im)).collect();
+    let i = side.slowest_point.unwrap_or(0);
+    let title = format!(
+        "Koopman C (analysis batch) and Jacobian dF/ds at {} fixed point {} of {}, {}",
+        side.input,
+        i + 1,
+        side.points.len(),
+        r.task.cell.to_uppercase()
+    );
+    let zoom = ((r.koopman.modulus_for_span - 0.05) * 20.0).floor() / 20.0;
+    let zoom = zoom.clamp(0.5, 0.95);
+    let p = kann_plot::spectra(
+        dir,
+        "copy_spectra",
+        &kann_plot::SpectraFigure {
+            title: &title,
+            first: ("J = dF/ds at the fixed point", &jac),
+            second: ("Koopman C", koopman),
+            zoom_from: zoom,
+        },
+    )
+    .context("writing the figure copy_spectra")?;
+    Ok(names(&p))
+}
+
+/// `copy_predictors`: every predictor's one-step `e_rel` (Eq. 12) and agreement and its
+/// rolled-out recall on the held-out batch. Returns the files written.
+fn predictors_figure(dir: &Path, r: &CopyReport) -> Result<[String; 2]> {
     let groups: Vec<String> = r.predictors.iter().map(|p| short(&p.name)).collect();
     let metric = |name: &str, f: &dyn Fn(&super::PredictorScore) -> f64| kann_plot::SweepMetric {
         name: name.to_string(),
@@ -105,8 +123,7 @@ pub(super) fn figures(dir: &Path, r: &CopyReport, koopman: &[(f64, f64)]) -> Res
         },
     )
     .context("writing the figure copy_predictors")?;
-    out.extend(names(&p));
-    Ok(out)
+    Ok(names(&p))
 }
 
 /// A short label of a predictor for the figure's axis (the title says which is which).

@@ -164,60 +164,12 @@ pub struct FeatureMatch {
 /// `max μ − min μ` of the beats' median (the prominence scale).
 pub fn match_features(curves: &[Vec<f64>], beat_range: f64) -> FeatureMatch {
     let threshold = MIN_PROMINENCE * beat_range.abs();
-    // Candidates per set: (feature index, extreme).
     let ext: Vec<Vec<Extreme>> = curves.iter().map(|c| extremes(c)).collect();
-    let cands: Vec<Vec<(usize, Extreme)>> = ext
-        .iter()
-        .map(|es| {
-            let mut v = Vec::new();
-            for e in es.iter().filter(|e| e.prominence >= threshold) {
-                for (f, pf) in PAPER_FEATURES.iter().enumerate() {
-                    if pf.matches(e.kind, e.t) && !v.iter().any(|(g, _)| *g == f) {
-                        v.push((f, *e));
-                    }
-                }
-            }
-            v
-        })
-        .collect();
-    // Exhaustive assignment (at most 4 candidates per set, few sets).
-    let mut best: (usize, f64, Vec<Option<usize>>) = (0, 0.0, vec![None; curves.len()]);
-    let mut choice: Vec<Option<usize>> = vec![None; curves.len()];
-    fn search(
-        i: usize,
-        cands: &[Vec<(usize, Extreme)>],
-        choice: &mut [Option<usize>],
-        used: &mut [bool; 4],
-        best: &mut (usize, f64, Vec<Option<usize>>),
-    ) {
-        if i == cands.len() {
-            let n = choice.iter().filter(|c| c.is_some()).count();
-            let p: f64 = choice
-                .iter()
-                .enumerate()
-                .filter_map(|(s, c)| c.map(|c| cands[s][c].1.prominence))
-                .sum();
-            if n > best.0 || (n == best.0 && p > best.1) {
-                *best = (n, p, choice.to_vec());
-            }
-            return;
-        }
-        choice[i] = None;
-        search(i + 1, cands, choice, used, best);
-        for (c, (f, _)) in cands[i].iter().enumerate() {
-            if !used[*f] {
-                used[*f] = true;
-                choice[i] = Some(c);
-                search(i + 1, cands, choice, used, best);
-                used[*f] = false;
-                choice[i] = None;
-            }
-        }
-    }
-    search(0, &cands, &mut choice, &mut [false; 4], &mut best);
+    let cands = candidates(&ext, threshold);
+    let best = assign(&cands);
     let sets: Vec<SetFeatures> = ext
         .iter()
-        .zip(&best.2)
+        .zip(&best)
         .enumerate()
         .map(|(s, (es, c))| {
             let top = es.first();
@@ -235,7 +187,6 @@ pub fn match_features(curves: &[Vec<f64>], beat_range: f64) -> FeatureMatch {
         })
         .collect();
     let mut captured: Vec<usize> = best
-        .2
         .iter()
         .enumerate()
         .filter_map(|(s, c)| c.map(|c| cands[s][c].0))
@@ -248,6 +199,68 @@ pub fn match_features(curves: &[Vec<f64>], beat_range: f64) -> FeatureMatch {
             .map(|&f| PAPER_FEATURES[f].name.to_string())
             .collect(),
         sets,
+    }
+}
+
+/// The candidates of each set: `(feature index, extreme)` for every paper feature one of its
+/// extremes of prominence at least `threshold` matches (the first such extreme per feature).
+fn candidates(ext: &[Vec<Extreme>], threshold: f64) -> Vec<Vec<(usize, Extreme)>> {
+    ext.iter()
+        .map(|es| {
+            let mut v = Vec::new();
+            for e in es.iter().filter(|e| e.prominence >= threshold) {
+                for (f, pf) in PAPER_FEATURES.iter().enumerate() {
+                    if pf.matches(e.kind, e.t) && !v.iter().any(|(g, _)| *g == f) {
+                        v.push((f, *e));
+                    }
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+/// One feature per set, one set per feature: the assignment (per set, the index of its chosen
+/// candidate) with the most features, ties broken by the larger summed prominence; exhaustive
+/// (at most 4 candidates per set, few sets).
+fn assign(cands: &[Vec<(usize, Extreme)>]) -> Vec<Option<usize>> {
+    let mut best: (usize, f64, Vec<Option<usize>>) = (0, 0.0, vec![None; cands.len()]);
+    let mut choice: Vec<Option<usize>> = vec![None; cands.len()];
+    search(0, cands, &mut choice, &mut [false; 4], &mut best);
+    best.2
+}
+
+/// The depth-first step of [`assign`]: set `i` takes no feature or each unused one in turn;
+/// `best` is `(features, summed prominence, choice)` of the best complete choice so far.
+fn search(
+    i: usize,
+    cands: &[Vec<(usize, Extreme)>],
+    choice: &mut [Option<usize>],
+    used: &mut [bool; 4],
+    best: &mut (usize, f64, Vec<Option<usize>>),
+) {
+    if i == cands.len() {
+        let n = choice.iter().filter(|c| c.is_some()).count();
+        let p: f64 = choice
+            .iter()
+            .enumerate()
+            .filter_map(|(s, c)| c.map(|c| cands[s][c].1.prominence))
+            .sum();
+        if n > best.0 || (n == best.0 && p > best.1) {
+            *best = (n, p, choice.to_vec());
+        }
+        return;
+    }
+    choice[i] = None;
+    search(i + 1, cands, choice, used, best);
+    for (c, (f, _)) in cands[i].iter().enumerate() {
+        if !used[*f] {
+            used[*f] = true;
+            choice[i] = Some(c);
+            search(i + 1, cands, choice, used, best);
+            used[*f] = false;
+            choice[i] = None;
+        }
     }
 }
 

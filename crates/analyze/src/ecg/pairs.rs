@@ -64,75 +64,102 @@ pub fn dominant_sets(
             spectrum.len()
         );
     }
-    let rank_of = |j: usize| {
-        ranking
+    let ranked = Ranked { spectrum, ranking };
+    match rule {
+        PairingRule::Conjugate => ranked.conjugate_pairs(count),
+        PairingRule::ConsecutiveRanks => ranked.consecutive_ranks(count),
+    }
+}
+
+/// A spectrum with its dominance ranking (`(index, score)`, most dominant first).
+struct Ranked<'a> {
+    /// The spectrum.
+    spectrum: &'a Spectrum,
+    /// The ranking.
+    ranking: &'a [(usize, f64)],
+}
+
+impl Ranked<'_> {
+    /// The 1-based dominance rank of eigenvector `j` (0 if unranked).
+    fn rank_of(&self, j: usize) -> usize {
+        self.ranking
             .iter()
             .position(|&(i, _)| i == j)
             .map_or(0, |p| p + 1)
-    };
-    let make = |members: Vec<usize>| -> Result<DominantSet> {
+    }
+
+    /// The set of `members`: sorted, its ranks, its dominance (its most dominant member's
+    /// score), whether it is closed under conjugation and the imaginary share of `V_J U_J`.
+    fn set(&self, members: Vec<usize>) -> Result<DominantSet> {
         let mut set = members.clone();
         set.sort_unstable();
         set.dedup();
         let closed = set
             .iter()
-            .all(|&j| spectrum.partner(j).is_none_or(|p| set.contains(&p)));
+            .all(|&j| self.spectrum.partner(j).is_none_or(|p| set.contains(&p)));
         let dominance = members
             .iter()
-            .map(|&j| ranking[rank_of(j) - 1].1)
+            .map(|&j| self.ranking[self.rank_of(j) - 1].1)
             .fold(f64::NEG_INFINITY, f64::max);
         Ok(DominantSet {
-            ranks: set.iter().map(|&j| rank_of(j)).collect(),
-            imaginary_share: pair_product_imaginary_share(spectrum, &set)?,
+            ranks: set.iter().map(|&j| self.rank_of(j)).collect(),
+            imaginary_share: pair_product_imaginary_share(self.spectrum, &set)?,
             conjugate: closed,
             dominance,
             set,
         })
-    };
-    let mut out: Vec<DominantSet> = Vec::new();
-    let mut warnings = Vec::new();
-    match rule {
-        PairingRule::Conjugate => {
-            for &(j, _) in ranking {
+    }
+
+    /// [`PairingRule::Conjugate`]: the conjugate pairs by their most dominant member, filled
+    /// with the most dominant real eigenvectors (with a warning) if there are fewer than `count`.
+    fn conjugate_pairs(&self, count: usize) -> Result<(Vec<DominantSet>, Vec<String>)> {
+        let mut out: Vec<DominantSet> = Vec::new();
+        let mut warnings = Vec::new();
+        for &(j, _) in self.ranking {
+            if out.len() == count {
+                break;
+            }
+            if let Some(p) = self.spectrum.partner(j) {
+                let set = vec![j.min(p), j.max(p)];
+                if !out.iter().any(|s| s.set == set) {
+                    out.push(self.set(set)?);
+                }
+            }
+        }
+        if out.len() < count {
+            warnings.push(format!(
+                "only {} conjugate pairs in the spectrum: Fig. 2 is filled with the most dominant real eigenvectors",
+                out.len()
+            ));
+            for &(j, _) in self.ranking {
                 if out.len() == count {
                     break;
                 }
-                if let Some(p) = spectrum.partner(j) {
-                    let set = vec![j.min(p), j.max(p)];
-                    if !out.iter().any(|s| s.set == set) {
-                        out.push(make(set)?);
-                    }
-                }
-            }
-            if out.len() < count {
-                warnings.push(format!(
-                    "only {} conjugate pairs in the spectrum: Fig. 2 is filled with the most dominant real eigenvectors",
-                    out.len()
-                ));
-                for &(j, _) in ranking {
-                    if out.len() == count {
-                        break;
-                    }
-                    if spectrum.partner(j).is_none() {
-                        out.push(make(vec![j])?);
-                    }
+                if self.spectrum.partner(j).is_none() {
+                    out.push(self.set(vec![j])?);
                 }
             }
         }
-        PairingRule::ConsecutiveRanks => {
-            for chunk in ranking.chunks(2).take(count) {
-                out.push(make(chunk.iter().map(|&(j, _)| j).collect())?);
-            }
-            let mixed = out.iter().filter(|s| !s.conjugate).count();
-            if mixed > 0 {
-                warnings.push(format!(
-                    "consecutive-ranks pairing: {mixed} of {} sets are not conjugate pairs (V_J U_J complex; Eq. 11 takes its modulus, the sign-invariant reconstruction its real part)",
-                    out.len()
-                ));
-            }
-        }
+        Ok((out, warnings))
     }
-    Ok((out, warnings))
+
+    /// [`PairingRule::ConsecutiveRanks`]: ranks 1-2, 3-4, …, with a warning for the sets that
+    /// are not conjugate pairs.
+    fn consecutive_ranks(&self, count: usize) -> Result<(Vec<DominantSet>, Vec<String>)> {
+        let mut out: Vec<DominantSet> = Vec::new();
+        let mut warnings = Vec::new();
+        for chunk in self.ranking.chunks(2).take(count) {
+            out.push(self.set(chunk.iter().map(|&(j, _)| j).collect())?);
+        }
+        let mixed = out.iter().filter(|s| !s.conjugate).count();
+        if mixed > 0 {
+            warnings.push(format!(
+                "consecutive-ranks pairing: {mixed} of {} sets are not conjugate pairs (V_J U_J complex; Eq. 11 takes its modulus, the sign-invariant reconstruction its real part)",
+                out.len()
+            ));
+        }
+        Ok((out, warnings))
+    }
 }
 
 #[cfg(test)]

@@ -200,14 +200,31 @@ pub fn k_table(rows: &[RobustnessRow], rule: PairingRule, modulus: bool) -> Stri
 
 /// The rows of the table that opens `report.md`.
 pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
-    let cmd = format!("`{}`", r.settings.command);
-    let fig = |name: &str| {
-        r.figures
-            .iter()
-            .find(|f| f.name == name)
-            .map(|f| format!("{cmd} → `{}`", f.png))
-            .unwrap_or_else(|| cmd.clone())
-    };
+    let mut rows = training_rows(r, run);
+    rows.extend(fig2_rows(r));
+    rows.extend(fig3_fig4_rows(r));
+    rows
+}
+
+/// The command cell of the table: the analysis command.
+fn command_cell(r: &EcgReport) -> String {
+    format!("`{}`", r.settings.command)
+}
+
+/// The command cell of a row with figure `name`: the command → the figure's PNG.
+fn figure_cell(r: &EcgReport, name: &str) -> String {
+    let cmd = command_cell(r);
+    r.figures
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| format!("{cmd} → `{}`", f.png))
+        .unwrap_or_else(|| cmd.clone())
+}
+
+/// The table rows of Sec. 4.2: the training accuracies, the network at the threshold and the
+/// spectrum.
+fn training_rows(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
+    let fig = |name: &str| figure_cell(r, name);
     let acc = &r.accuracy;
     let t = &r.threshold_accuracy;
     let top: Vec<String> = r
@@ -222,9 +239,6 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
             )
         })
         .collect();
-    let sil = &r.silhouette;
-    let f2 = &r.fig2;
-    let paper_features = "58–59 min t=3; 25–26 t∈[35,75]; 9–10 max t=103; 50–51 peak t=133";
     vec![
         PaperRow::new(
             "Sec. 4.2 (training)",
@@ -270,6 +284,17 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
             },
             fig("spectrum"),
         ),
+    ]
+}
+
+/// The table rows of Fig. 2 (Eq. 11 with canonical signs, sign-invariant, sign dependence,
+/// robustness) and App. B.
+fn fig2_rows(r: &EcgReport) -> Vec<PaperRow> {
+    let fig = |name: &str| figure_cell(r, name);
+    let cmd = command_cell(r);
+    let f2 = &r.fig2;
+    let paper_features = "58–59 min t=3; 25–26 t∈[35,75]; 9–10 max t=103; 50–51 peak t=133";
+    vec![
         PaperRow::new(
             "Fig. 2 (Eq. 11, canonical signs)",
             &format!(
@@ -335,6 +360,15 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
             ),
             fig("appb_pca_modes"),
         ),
+    ]
+}
+
+/// The table rows of Fig. 3 (medians, silhouettes), Fig. 4 right (agreement) and Eq. 12.
+fn fig3_fig4_rows(r: &EcgReport) -> Vec<PaperRow> {
+    let fig = |name: &str| figure_cell(r, name);
+    let cmd = command_cell(r);
+    let sil = &r.silhouette;
+    vec![
         PaperRow::new(
             "Fig. 3 (left)",
             "medians of normal/anomalous beats and reconstructions",
@@ -399,7 +433,47 @@ pub fn ecg_table(r: &EcgReport, run: &Path) -> Vec<PaperRow> {
 /// The body of `report.md` after the table.
 pub fn ecg_body(r: &EcgReport) -> String {
     let st = &r.settings;
-    let mut s = format!(
+    let mut s = ecg_intro(r);
+    s.push_str(&spectrum_section(r));
+    s.push_str(&fig2_section(r));
+    s.push_str(&robustness_section(r));
+    s.push_str(&agreement_section(r));
+    s.push_str(&silhouette_section(r));
+    s.push_str(&format!(
+        "## Relative error (Eq. 12)\n\n- fit batch ({} beats): {}\n- all normal test beats: {}\n\n",
+        st.batch,
+        fmt_erel(&r.e_rel_batch),
+        fmt_erel(&r.e_rel_normal_test)
+    ));
+    let t = &r.threshold_accuracy;
+    s.push_str(&format!(
+        "## Accuracy\n\nFrom {}: train {}, validation {}, test {}. Measured here at threshold {}: normal {} ({} beats), anomalous {} ({} beats), overall {}, ROC AUC {:.4}.\n\n",
+        r.accuracy.source,
+        opt_pct(r.accuracy.train),
+        opt_pct(r.accuracy.validation),
+        opt_pct(r.accuracy.test),
+        t.threshold,
+        pct(t.normal),
+        t.normal_beats,
+        pct(t.anomalous),
+        t.anomalous_beats,
+        pct(t.overall),
+        t.roc_auc
+    ));
+    s.push_str(&figures_markdown(&r.figures, &[]));
+    if !r.warnings.is_empty() {
+        s.push_str("## Warnings\n\n");
+        for w in &r.warnings {
+            s.push_str(&format!("- {w}\n"));
+        }
+    }
+    s
+}
+
+/// The opening paragraph of the body: the run, the analysis batch and the command.
+fn ecg_intro(r: &EcgReport) -> String {
+    let st = &r.settings;
+    format!(
         "Run `{}` ({} cell, latent {}), data `{}`. Analysis batch: {} random normal test beats (seed {}), encoder states [{}, 140, {}]; rank {}{}. All beats have 140 real steps (no padding), so e_rel has a single variant.\n\nReproduce: `{}`\n\n",
         st.run_dir,
         st.cell,
@@ -416,7 +490,12 @@ pub fn ecg_body(r: &EcgReport) -> String {
             ""
         },
         st.command
-    );
+    )
+}
+
+/// `## Spectrum`: the leading eigenvalues with `τ(0.01)` (Eq. 9) and their intervals.
+fn spectrum_section(r: &EcgReport) -> String {
+    let mut s = String::new();
     s.push_str("## Spectrum\n\n| j | λ | modulus | τ(0.01) |\n| --- | --- | --- | --- |\n");
     for e in &r.top_eigenvalues {
         s.push_str(&format!(
@@ -433,6 +512,13 @@ pub fn ecg_body(r: &EcgReport) -> String {
             crate::kann::intervals_line(ci, r.settings.batch)
         ));
     }
+    s
+}
+
+/// `## Fig. 2`: the dominant sets, the features each reconstruction (Eq. 11 and
+/// sign-invariant) captures, the sign dependence and the bootstrap capture rates.
+fn fig2_section(r: &EcgReport) -> String {
+    let mut s = String::new();
     let f2 = &r.fig2;
     s.push_str(&format!(
         "\n## Fig. 2\n\nSets: {} pairing. Eq. 11 (`F_dec(H_last B |V_J U_J| Bᵀ)`) with the sign convention: {}. Sign-invariant: `F_dec(Re(H_last B V_J U_J) Bᵀ)`. Feature rule: {}.\n\n",
@@ -482,6 +568,12 @@ pub fn ecg_body(r: &EcgReport) -> String {
             c.sign_invariant.k_counts
         ));
     }
+    s
+}
+
+/// `## Fig. 2 robustness (k of 4)`: one row per batch size, draw and pairing rule.
+fn robustness_section(r: &EcgReport) -> String {
+    let mut s = String::new();
     s.push_str("## Fig. 2 robustness (k of 4)\n\n| batch | seed | pairing | rank | sets | conjugate | Eq. 11 k | sign-invariant k |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for row in &r.robustness {
         s.push_str(&format!(
@@ -500,6 +592,13 @@ pub fn ecg_body(r: &EcgReport) -> String {
             row.sign_invariant_captured
         ));
     }
+    s
+}
+
+/// `## Agreement (Fig. 4 right)`: the threshold decisions of KANN (Eq. 6) and the trivial
+/// predictor against the network, and the intervals of the agreements and of `e_rel` (Eq. 12).
+fn agreement_section(r: &EcgReport) -> String {
+    let mut s = String::new();
     let a = &r.agreement;
     s.push_str(&format!(
         "\n## Agreement (Fig. 4 right)\n\n{}.\n\n{} beats: network normal {}, KANN normal {}, agreement {}; trivial predictor normal {}, agreement {}; median loss network {:.2}, KANN {:.2}, trivial {:.2}.\n\n",
@@ -526,6 +625,13 @@ pub fn ecg_body(r: &EcgReport) -> String {
             crate::intervals::e_rel_line(e)
         ));
     }
+    s
+}
+
+/// `## Silhouette (Fig. 3 right)`: `σ(140)` on the coefficients, PCA-5 and Koopman-5 beside
+/// random directions, and over other draws.
+fn silhouette_section(r: &EcgReport) -> String {
+    let mut s = String::new();
     let sil = &r.silhouette;
     s.push_str(&format!(
         "## Silhouette (Fig. 3 right)\n\n{} beats; the operator refitted on normal + anomalous states together; σ(140) = {:.4} on H B, {:.4} on its first 5 principal components, {:.4} on the Koopman eigenvectors {:?} (embedding [Re, Im] of H B V_S); baseline: 5 random orthonormal directions of the coefficient space, {} draws: {:.4} ± {:.4} (min {:.4}; {} draws below Koopman-5).\n\n",
@@ -559,34 +665,6 @@ pub fn ecg_body(r: &EcgReport) -> String {
             100.0 * ci.koopman_below_pca,
             100.0 * ci.koopman_below_random_mean
         ));
-    }
-    s.push_str(&format!(
-        "## Relative error (Eq. 12)\n\n- fit batch ({} beats): {}\n- all normal test beats: {}\n\n",
-        st.batch,
-        fmt_erel(&r.e_rel_batch),
-        fmt_erel(&r.e_rel_normal_test)
-    ));
-    let t = &r.threshold_accuracy;
-    s.push_str(&format!(
-        "## Accuracy\n\nFrom {}: train {}, validation {}, test {}. Measured here at threshold {}: normal {} ({} beats), anomalous {} ({} beats), overall {}, ROC AUC {:.4}.\n\n",
-        r.accuracy.source,
-        opt_pct(r.accuracy.train),
-        opt_pct(r.accuracy.validation),
-        opt_pct(r.accuracy.test),
-        t.threshold,
-        pct(t.normal),
-        t.normal_beats,
-        pct(t.anomalous),
-        t.anomalous_beats,
-        pct(t.overall),
-        t.roc_auc
-    ));
-    s.push_str(&figures_markdown(&r.figures, &[]));
-    if !r.warnings.is_empty() {
-        s.push_str("## Warnings\n\n");
-        for w in &r.warnings {
-            s.push_str(&format!("- {w}\n"));
-        }
     }
     s
 }

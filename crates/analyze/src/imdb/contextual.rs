@@ -206,58 +206,12 @@ pub fn choose(
         .collect();
     let nc = cands.len();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (mut jump, mut steps) = (vec![0.0; nc], vec![0.0; nc]);
-    let mut random = vec![0.0; draws * nc];
-    // per occurrence: the jump of every group, and whether it is a phrase (true) or a control
-    let mut occ: Vec<(bool, Vec<f64>)> = Vec::new();
-    let (mut n_jump, mut n_steps) = (0usize, 0usize);
-    for (i, pos) in positions.iter().enumerate().take(states.num_sequences()) {
-        let seq = states.sequence(i);
-        let len = seq.nrows();
-        if len < 2 {
-            continue;
-        }
-        let mags = magnitudes(seq, fit);
-        let m = |g: &[usize], t: usize| g.iter().map(|&j| mags[(t, j)]).sum::<f64>();
-        // d[t * nc + c] = d_c(t), t >= 1
-        let mut d = vec![0.0; len * nc];
-        for (c, g) in cands.iter().enumerate() {
-            let mut prev = m(g, 0);
-            for t in 1..len {
-                let cur = m(g, t);
-                d[t * nc + c] = cur - prev;
-                steps[c] += (cur - prev).abs();
-                prev = cur;
-            }
-        }
-        let row = |t: usize| d[t * nc..(t + 1) * nc].to_vec();
-        let here: Vec<usize> = pos.iter().map(|(t, _)| *t).filter(|&t| t < len).collect();
-        for &t in &here {
-            for c in 0..nc {
-                jump[c] += d[t * nc + c];
-            }
-            occ.push((true, row(t)));
-        }
-        for &t in controls.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-            if t < len {
-                occ.push((false, row(t)));
-            }
-        }
-        for p in 0..draws {
-            for _ in 0..here.len() {
-                let t = rng.random_range(1..len);
-                for c in 0..nc {
-                    random[p * nc + c] += d[t * nc + c];
-                }
-            }
-        }
-        n_steps += len - 1;
-        n_jump += here.len();
-    }
+    let jumps = Jumps::collect(fit, states, positions, controls, &cands, draws, &mut rng);
+    let (n_jump, n_steps) = (jumps.n_jump, jumps.n_steps);
     if n_jump == 0 || nc == 0 || n_steps == 0 {
         return Ok(None);
     }
-    let scale: Vec<f64> = steps.iter().map(|s| s / n_steps as f64).collect();
+    let scale: Vec<f64> = jumps.steps.iter().map(|s| s / n_steps as f64).collect();
     let ratio = |sum: f64, n: usize, c: usize| {
         if scale[c] > 0.0 {
             sum / n as f64 / scale[c]
@@ -272,9 +226,9 @@ pub fn choose(
             set: g.iter().map(|j| j + 1).collect(),
             name: set_name(g),
             modulus: fit.spectrum.eigenvalues[g[0]].norm(),
-            mean_jump: jump[c] / n_jump as f64,
+            mean_jump: jumps.jump[c] / n_jump as f64,
             mean_abs_step: scale[c],
-            ratio: ratio(jump[c], n_jump, c),
+            ratio: ratio(jumps.jump[c], n_jump, c),
         })
         .collect();
     let best_c = (0..nc)
@@ -284,43 +238,14 @@ pub fn choose(
     let null_random: Vec<f64> = (0..draws)
         .map(|p| {
             (0..nc)
-                .map(|c| ratio(random[p * nc + c], n_jump, c))
+                .map(|c| ratio(jumps.random[p * nc + c], n_jump, c))
                 .fold(f64::NEG_INFINITY, f64::max)
         })
         .collect();
     let random_positions = NullTest::new(scored[best_c].ratio, &null_random);
     // Null 2: the best contrast of phrases against control words, labels permuted.
-    let n_ctrl = occ.iter().filter(|o| !o.0).count();
-    let contrast = |labels: &[bool], c: usize| {
-        let (mut a, mut na, mut b, mut nb) = (0.0, 0usize, 0.0, 0usize);
-        for (o, &is_phrase) in occ.iter().zip(labels) {
-            if is_phrase {
-                a += o.1[c];
-                na += 1;
-            } else {
-                b += o.1[c];
-                nb += 1;
-            }
-        }
-        if na == 0 || nb == 0 || scale[c] <= 0.0 {
-            0.0
-        } else {
-            (a / na as f64 - b / nb as f64) / scale[c]
-        }
-    };
-    let control_words = (n_ctrl > 0).then(|| {
-        let mut labels: Vec<bool> = occ.iter().map(|o| o.0).collect();
-        let observed = contrast(&labels, best_c);
-        let null: Vec<f64> = (0..draws)
-            .map(|_| {
-                labels.shuffle(&mut rng);
-                (0..nc)
-                    .map(|c| contrast(&labels, c))
-                    .fold(f64::NEG_INFINITY, f64::max)
-            })
-            .collect();
-        NullTest::new(observed, &null)
-    });
+    let n_ctrl = jumps.occ.iter().filter(|o| !o.0).count();
+    let control_words = (n_ctrl > 0).then(|| jumps.control_null(&scale, best_c, draws, &mut rng));
     let rejects = |t: &NullTest| t.z >= Z_CONTEXTUAL && t.p <= P_CONTEXTUAL;
     let is_contextual = rejects(&random_positions) && control_words.as_ref().is_some_and(rejects);
     scored.sort_by(|a, b| b.ratio.total_cmp(&a.ratio));
@@ -344,6 +269,149 @@ pub fn choose(
     }))
 }
 
+/// The jumps `d_g(t) = m_g(t) − m_g(t−1)` of the projection magnitude
+/// `m_g = Σ_{j∈g} s(j, h_t)` (Eq. 10) of every candidate group over a batch: summed at the
+/// phrase positions, at random positions (one draw per phrase, per permutation) and in absolute
+/// value over all real steps; and the jumps at every phrase and control-word occurrence.
+struct Jumps {
+    /// Candidate groups.
+    nc: usize,
+    /// `Σ d_g(t*)` over the phrase positions, per group.
+    jump: Vec<f64>,
+    /// `Σ |d_g(t)|` over all real steps, per group.
+    steps: Vec<f64>,
+    /// `random[p * nc + c]`: the sum of `d_c` at the random positions of permutation `p`.
+    random: Vec<f64>,
+    /// Per occurrence: whether it is a phrase (true) or a control word, and the jump of every
+    /// group there.
+    occ: Vec<(bool, Vec<f64>)>,
+    /// Phrase occurrences counted.
+    n_jump: usize,
+    /// Real steps counted (`len − 1` per sequence).
+    n_steps: usize,
+}
+
+impl Jumps {
+    /// Tallies the jumps of the groups `cands` over `states`; the random positions are drawn
+    /// from `rng` (sequence by sequence, permutation by permutation).
+    fn collect(
+        fit: &Fit,
+        states: &States,
+        positions: &[Vec<(usize, &'static str)>],
+        controls: &[Vec<usize>],
+        cands: &[Vec<usize>],
+        draws: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let nc = cands.len();
+        let mut j = Jumps {
+            nc,
+            jump: vec![0.0; nc],
+            steps: vec![0.0; nc],
+            random: vec![0.0; draws * nc],
+            occ: Vec::new(),
+            n_jump: 0,
+            n_steps: 0,
+        };
+        for (i, pos) in positions.iter().enumerate().take(states.num_sequences()) {
+            let seq = states.sequence(i);
+            let len = seq.nrows();
+            if len < 2 {
+                continue;
+            }
+            let d = j.sequence_jumps(seq, fit, cands);
+            let row = |t: usize| d[t * nc..(t + 1) * nc].to_vec();
+            let here: Vec<usize> = pos.iter().map(|(t, _)| *t).filter(|&t| t < len).collect();
+            for &t in &here {
+                for c in 0..nc {
+                    j.jump[c] += d[t * nc + c];
+                }
+                j.occ.push((true, row(t)));
+            }
+            for &t in controls.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                if t < len {
+                    j.occ.push((false, row(t)));
+                }
+            }
+            for p in 0..draws {
+                for _ in 0..here.len() {
+                    let t = rng.random_range(1..len);
+                    for c in 0..nc {
+                        j.random[p * nc + c] += d[t * nc + c];
+                    }
+                }
+            }
+            j.n_steps += len - 1;
+            j.n_jump += here.len();
+        }
+        j
+    }
+
+    /// The jumps of one sequence `seq` (`len × H`, `len ≥ 2`), `d[t * nc + c] = d_c(t)` for
+    /// `t ≥ 1` (0 at `t = 0`); adds `|d_c(t)|` to `steps`.
+    fn sequence_jumps(
+        &mut self,
+        seq: kann_koopman::faer::MatRef<'_, f64>,
+        fit: &Fit,
+        cands: &[Vec<usize>],
+    ) -> Vec<f64> {
+        let (nc, len) = (self.nc, seq.nrows());
+        let mags = magnitudes(seq, fit);
+        let m = |g: &[usize], t: usize| g.iter().map(|&j| mags[(t, j)]).sum::<f64>();
+        let mut d = vec![0.0; len * nc];
+        for (c, g) in cands.iter().enumerate() {
+            let mut prev = m(g, 0);
+            for t in 1..len {
+                let cur = m(g, t);
+                d[t * nc + c] = cur - prev;
+                self.steps[c] += (cur - prev).abs();
+                prev = cur;
+            }
+        }
+        d
+    }
+
+    /// Null 2: the contrast (mean jump at phrases − mean jump at control words, over `scale`)
+    /// of group `best_c` against the best contrast over all groups with the phrase/control
+    /// labels permuted `draws` times (shuffled with `rng`).
+    fn control_null(
+        &self,
+        scale: &[f64],
+        best_c: usize,
+        draws: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> NullTest {
+        let contrast = |labels: &[bool], c: usize| {
+            let (mut a, mut na, mut b, mut nb) = (0.0, 0usize, 0.0, 0usize);
+            for (o, &is_phrase) in self.occ.iter().zip(labels) {
+                if is_phrase {
+                    a += o.1[c];
+                    na += 1;
+                } else {
+                    b += o.1[c];
+                    nb += 1;
+                }
+            }
+            if na == 0 || nb == 0 || scale[c] <= 0.0 {
+                0.0
+            } else {
+                (a / na as f64 - b / nb as f64) / scale[c]
+            }
+        };
+        let mut labels: Vec<bool> = self.occ.iter().map(|o| o.0).collect();
+        let observed = contrast(&labels, best_c);
+        let null: Vec<f64> = (0..draws)
+            .map(|_| {
+                labels.shuffle(rng);
+                (0..self.nc)
+                    .map(|c| contrast(&labels, c))
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .collect();
+        NullTest::new(observed, &null)
+    }
+}
+
 /// Permutation draws of each null test.
 pub const NULL_DRAWS: usize = 500;
 
@@ -361,30 +429,7 @@ pub fn run(
     seed: u64,
     warnings: &mut Vec<String>,
 ) -> Result<(ContextualReport, Vec<ShadedReview>)> {
-    let mut items: Vec<(Item, Positions, Vec<usize>)> = Vec::new();
-    for r in all_test {
-        let lower = r.text.to_lowercase();
-        if !PHRASES.iter().any(|p| lower.contains(p)) {
-            continue;
-        }
-        let ids = imdb.tokenizer.encode_ids(&r.text);
-        if ids.len() < 2 || ids.len() > max_len {
-            continue;
-        }
-        let pieces = imdb.pieces(&ids);
-        let pos = phrase_positions(&pieces);
-        if !pos.is_empty() {
-            let ctrl = control_positions(&pieces);
-            items.push((
-                Item {
-                    review: r.clone(),
-                    ids,
-                },
-                pos,
-                ctrl,
-            ));
-        }
-    }
+    let mut items = phrase_reviews(imdb, all_test, max_len);
     let matching = items.len();
     let mut report = ContextualReport {
         matching_reviews: matching,
@@ -440,47 +485,100 @@ pub fn run(
         .filter(|l| l.norm() > crate::kann::DOMINANT_MODULUS)
         .count();
     report.excluded = exclude.iter().map(|j| j + 1).collect();
-    let mut shaded = Vec::new();
-    if let Some(c) = &choice {
-        let set: Vec<usize> = c.chosen.iter().map(|j| j - 1).collect();
-        let mut picked: Vec<usize> = Vec::new();
-        for phrase in PHRASES {
-            let mut cands: Vec<usize> = (0..refs.len())
-                .filter(|&i| !picked.contains(&i) && positions[i].iter().any(|(_, p)| *p == phrase))
-                .collect();
-            cands.sort_by_key(|&i| (refs[i].ids.len() < 40, refs[i].ids.len(), i));
-            if let Some(&i) = cands.first() {
-                picked.push(i);
-            }
+    let shaded = match &choice {
+        Some(c) => shade(imdb, &refs, &positions, &states, &fit, &net, c),
+        None => {
+            warnings.push(
+                "no phrase occurrence in the contextual batch: no contextual eigenvector".into(),
+            );
+            Vec::new()
         }
-        for (n, &i) in picked.iter().enumerate() {
-            let it = refs[i];
-            let mags = magnitudes(states.sequence(i), &fit);
-            let levels: Vec<f64> = (0..mags.nrows())
-                .map(|t| set.iter().map(|&j| mags[(t, j)]).sum())
-                .collect();
-            shaded.push(ShadedReview {
-                role: "context".into(),
-                stem: format!("context_{}", n + 1),
-                review: format!("{}_{}", it.review.id, it.review.rating),
-                label: it.review.label,
-                logit: net[i],
-                tokens: imdb.pieces(&it.ids),
-                sets: vec![(
-                    c.chosen_name.clone(),
-                    c.chosen.clone(),
-                    levels,
-                    kann_plot::ColorMap::Greens,
-                )],
-                tracking: None,
-            });
-        }
-    } else {
-        warnings
-            .push("no phrase occurrence in the contextual batch: no contextual eigenvector".into());
-    }
+    };
     report.choice = choice;
     Ok((report, shaded))
+}
+
+/// The test reviews of at least 2 and at most `max_len` pieces with "not bad" / "not good" as
+/// whole words, in split order, each with its phrase positions and control-word positions.
+fn phrase_reviews(
+    imdb: &ImdbRun,
+    all_test: &[Review],
+    max_len: usize,
+) -> Vec<(Item, Positions, Vec<usize>)> {
+    let mut items: Vec<(Item, Positions, Vec<usize>)> = Vec::new();
+    for r in all_test {
+        let lower = r.text.to_lowercase();
+        if !PHRASES.iter().any(|p| lower.contains(p)) {
+            continue;
+        }
+        let ids = imdb.tokenizer.encode_ids(&r.text);
+        if ids.len() < 2 || ids.len() > max_len {
+            continue;
+        }
+        let pieces = imdb.pieces(&ids);
+        let pos = phrase_positions(&pieces);
+        if !pos.is_empty() {
+            let ctrl = control_positions(&pieces);
+            items.push((
+                Item {
+                    review: r.clone(),
+                    ids,
+                },
+                pos,
+                ctrl,
+            ));
+        }
+    }
+    items
+}
+
+/// The reviews to shade with the chosen group `c`: per phrase, the shortest review of the batch
+/// with at least 40 pieces that contains it (not one already picked), shaded by
+/// `m_g(h_t) = Σ_{j∈g} s(j, h_t)` (Eq. 10).
+fn shade(
+    imdb: &ImdbRun,
+    refs: &[&Item],
+    positions: &[Positions],
+    states: &States,
+    fit: &Fit,
+    net: &[f64],
+    c: &ContextualChoice,
+) -> Vec<ShadedReview> {
+    let set: Vec<usize> = c.chosen.iter().map(|j| j - 1).collect();
+    let mut picked: Vec<usize> = Vec::new();
+    for phrase in PHRASES {
+        let mut cands: Vec<usize> = (0..refs.len())
+            .filter(|&i| !picked.contains(&i) && positions[i].iter().any(|(_, p)| *p == phrase))
+            .collect();
+        cands.sort_by_key(|&i| (refs[i].ids.len() < 40, refs[i].ids.len(), i));
+        if let Some(&i) = cands.first() {
+            picked.push(i);
+        }
+    }
+    let mut shaded = Vec::new();
+    for (n, &i) in picked.iter().enumerate() {
+        let it = refs[i];
+        let mags = magnitudes(states.sequence(i), fit);
+        let levels: Vec<f64> = (0..mags.nrows())
+            .map(|t| set.iter().map(|&j| mags[(t, j)]).sum())
+            .collect();
+        shaded.push(ShadedReview {
+            role: "context".into(),
+            stem: format!("context_{}", n + 1),
+            review: format!("{}_{}", it.review.id, it.review.rating),
+            label: it.review.label,
+            logit: net[i],
+            tokens: imdb.pieces(&it.ids),
+            sets: vec![(
+                c.chosen_name.clone(),
+                c.chosen.clone(),
+                levels,
+                kann_plot::ColorMap::Greens,
+            )],
+            tracking: None,
+        });
+    }
+    shaded
 }
 
 #[cfg(test)]

@@ -65,95 +65,119 @@ pub fn shaded_reviews(
     let mut figures = Vec::new();
     let mut highlights = Vec::new();
     // Shadings and titles must outlive the HighlightedTexts of the page.
-    let mut shadings: Vec<Vec<(String, String, Shading)>> = Vec::new();
-    for r in reviews {
-        let mut views = Vec::new();
-        for (name, _, levels, map) in &r.sets {
-            for mode in [ShadeMode::Level, ShadeMode::Change] {
-                let what = match mode {
-                    ShadeMode::Level => "level",
-                    ShadeMode::Change => "change",
-                };
-                let title = format!("A {} review ({}) on {{{name}}}: {what}", r.role, r.review);
-                views.push((
-                    format!("{what} on {{{name}}}"),
-                    title,
-                    shade(levels, mode, *map),
-                ));
-            }
-        }
-        if let Some((name, contribution)) = &r.tracking {
-            let title = format!(
-                "A {} review ({}): change of {{{name}}}'s contribution to the logit",
-                r.role, r.review
-            );
-            views.push((
-                format!("readout contribution change on {{{name}}}"),
-                title,
-                shade(contribution, ShadeMode::Change, ColorMap::RedBlue),
-            ));
-        }
-        shadings.push(views);
-    }
+    let shadings: Vec<Vec<View>> = reviews.iter().map(review_views).collect();
     for (r, views) in reviews.iter().zip(&shadings) {
-        let mut stems = Vec::new();
-        for (k, stem) in [
-            format!("word_highlight_{}", r.stem),
-            format!("word_change_{}", r.stem),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let (_, title, s) = &views[k];
-            let label = if k == 0 { LEVEL_LABEL } else { CHANGE_LABEL };
-            let p = kann_plot::word_highlight(dir, &stem, &text(title, label, &r.tokens, s))?;
-            let caption = if k == 0 {
-                format!(
-                    "Fig. 1: {} (the paper's level shading, robust range)",
-                    title.to_lowercase()
-                )
-            } else {
-                format!(
-                    "Fig. 1: {}: the per-word change on a diverging scale (red: the projection shrinks, blue: it grows)",
-                    title.to_lowercase()
-                )
-            };
-            figures.push(figure_file(dir, &p, &caption)?);
-            stems.push(stem);
-        }
-        if r.tracking.is_some()
-            && let Some((_, title, s)) = views.last()
-        {
-            let stem = format!("word_tracking_{}", r.stem);
-            let p =
-                kann_plot::word_highlight(dir, &stem, &text(title, TRACKING_LABEL, &r.tokens, s))?;
-            figures.push(figure_file(
-                dir,
-                &p,
-                &format!(
-                    "Fig. 1 (ours): {}: per word, how much the tracking set's share of the readout input moved (blue: towards positive, red: towards negative)",
-                    title.to_lowercase()
-                ),
-            )?);
-            stems.push(stem);
-        }
-        highlights.push(Highlight {
-            figures: stems,
-            set: r.sets.first().map(|s| s.1.clone()).unwrap_or_default(),
-            role: r.role.clone(),
-            label: r.label,
-            review: r.review.clone(),
-            pieces: r.tokens.len(),
-            logit: r.logit,
-            views: views.iter().map(|v| v.0.clone()).collect(),
-        });
+        highlights.push(review_figures(dir, r, views, &mut figures)?);
     }
     if reviews.is_empty() {
         return Ok((figures, highlights, None));
     }
+    let page = highlight_page(dir, reviews, &shadings)?;
+    Ok((figures, highlights, Some(page)))
+}
+
+/// One shading of a review: its name on the page, its title and the shading.
+type View = (String, String, Shading);
+
+/// The views of review `r`: each set's level and change (Eq. 10's magnitude), then the
+/// change of the tracking set's readout contribution if it has one.
+fn review_views(r: &ShadedReview) -> Vec<View> {
+    let mut views = Vec::new();
+    for (name, _, levels, map) in &r.sets {
+        for mode in [ShadeMode::Level, ShadeMode::Change] {
+            let what = match mode {
+                ShadeMode::Level => "level",
+                ShadeMode::Change => "change",
+            };
+            let title = format!("A {} review ({}) on {{{name}}}: {what}", r.role, r.review);
+            views.push((
+                format!("{what} on {{{name}}}"),
+                title,
+                shade(levels, mode, *map),
+            ));
+        }
+    }
+    if let Some((name, contribution)) = &r.tracking {
+        let title = format!(
+            "A {} review ({}): change of {{{name}}}'s contribution to the logit",
+            r.role, r.review
+        );
+        views.push((
+            format!("readout contribution change on {{{name}}}"),
+            title,
+            shade(contribution, ShadeMode::Change, ColorMap::RedBlue),
+        ));
+    }
+    views
+}
+
+/// Writes the figures of review `r` into `dir` (appended to `figures`): the first set's level
+/// (`word_highlight_<stem>`) and change (`word_change_<stem>`), and the tracking set's
+/// readout contribution (`word_tracking_<stem>`) if any. Returns its highlight.
+fn review_figures(
+    dir: &Path,
+    r: &ShadedReview,
+    views: &[View],
+    figures: &mut Vec<FigureFile>,
+) -> Result<Highlight> {
+    let mut stems = Vec::new();
+    for (k, stem) in [
+        format!("word_highlight_{}", r.stem),
+        format!("word_change_{}", r.stem),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (_, title, s) = &views[k];
+        let label = if k == 0 { LEVEL_LABEL } else { CHANGE_LABEL };
+        let p = kann_plot::word_highlight(dir, &stem, &text(title, label, &r.tokens, s))?;
+        let caption = if k == 0 {
+            format!(
+                "Fig. 1: {} (the paper's level shading, robust range)",
+                title.to_lowercase()
+            )
+        } else {
+            format!(
+                "Fig. 1: {}: the per-word change on a diverging scale (red: the projection shrinks, blue: it grows)",
+                title.to_lowercase()
+            )
+        };
+        figures.push(figure_file(dir, &p, &caption)?);
+        stems.push(stem);
+    }
+    if r.tracking.is_some()
+        && let Some((_, title, s)) = views.last()
+    {
+        let stem = format!("word_tracking_{}", r.stem);
+        let p = kann_plot::word_highlight(dir, &stem, &text(title, TRACKING_LABEL, &r.tokens, s))?;
+        figures.push(figure_file(
+            dir,
+            &p,
+            &format!(
+                "Fig. 1 (ours): {}: per word, how much the tracking set's share of the readout input moved (blue: towards positive, red: towards negative)",
+                title.to_lowercase()
+            ),
+        )?);
+        stems.push(stem);
+    }
+    Ok(Highlight {
+        figures: stems,
+        set: r.sets.first().map(|s| s.1.clone()).unwrap_or_default(),
+        role: r.role.clone(),
+        label: r.label,
+        review: r.review.clone(),
+        pieces: r.tokens.len(),
+        logit: r.logit,
+        views: views.iter().map(|v| v.0.clone()).collect(),
+    })
+}
+
+/// `word_highlights.html`: every review with every view, switchable; returns its path relative
+/// to `dir`.
+fn highlight_page(dir: &Path, reviews: &[ShadedReview], shadings: &[Vec<View>]) -> Result<String> {
     let pages: Vec<ReviewViews> = reviews
         .iter()
-        .zip(&shadings)
+        .zip(shadings)
         .map(|(r, views)| ReviewViews {
             heading: format!(
                 "{} review {} (label {}, network logit {:.2})",
@@ -178,12 +202,11 @@ pub fn shaded_reviews(
         "Fig. 1: IMDB test reviews shaded by Koopman projection magnitudes (Eq. 10): level and per-word change",
         &pages,
     )?;
-    let rel = page
+    Ok(page
         .strip_prefix(dir)
         .unwrap_or(&page)
         .to_string_lossy()
-        .into_owned();
-    Ok((figures, highlights, Some(rel)))
+        .into_owned())
 }
 
 /// The spectrum of the used fit.

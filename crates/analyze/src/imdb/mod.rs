@@ -31,7 +31,7 @@ use kann_koopman::States;
 use kann_plot::ColorMap;
 
 use crate::ImdbArgs;
-use crate::common::{read_accuracies, sample_indices, step, training_curves_figure};
+use crate::common::{FigureFile, read_accuracies, sample_indices, step, training_curves_figure};
 use crate::kann::{self, Fit, eigen_points, magnitudes, set_name};
 use crate::report::{Settings, write_reports};
 use data::{ImdbData, ImdbRun, Item};
@@ -49,128 +49,26 @@ const RANDOM_SETS: usize = 200;
 pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
     args.check()?;
     let imdb = ImdbRun::load(args.common.run.as_deref())?;
-    let dir = imdb.dir.clone();
-    println!("analyze imdb: run folder {}", dir.display());
+    println!("analyze imdb: run folder {}", imdb.dir.display());
     let data = ImdbData::load(&imdb, args.common.data_dir.as_deref())?;
-    let max_len = imdb.config.data.max_len;
     let mut warnings = Vec::new();
+    let max_len = imdb.config.data.max_len;
     let (batch, held) = draw_batches(&data.kept, args.common.batch, args.common.seed, max_len)?;
     if held.len() < 2 {
         warnings.push(
             "no reviews left for a held-out batch: readout test on the analysis batch only".into(),
         );
     }
-
-    let states = step(
-        &format!(
-            "hooking the states of {} test reviews padded to {max_len}",
-            batch.len()
-        ),
-        || imdb.states(&batch, max_len, args.stream_batch, "  batch"),
-    )?;
-    let fits = step(
-        "fitting the Koopman operator on real and on all steps (Eqs. 4-5)",
-        || fit_modes::fit_both(&states, args.fit_steps, args.common.rank),
-    )?;
-    let fit = &fits.used;
-    warnings.extend(
-        fit.model
-            .warnings
-            .iter()
-            .map(|w| format!("analysis fit: {w}")),
-    );
-    let states_files = write_states(&dir, &states, &batch)?;
-    let intervals = step(
-        &format!(
-            "bootstrap intervals of the spectrum ({} replicates over the batch's reviews)",
-            args.common.bootstrap
-        ),
-        || {
-            let fitted = fitted_states(&states, args.fit_steps)?;
-            kann::spectrum_intervals(&fitted, fit, args.common.bootstrap, args.common.seed)
-        },
-    )?;
-
-    // The batch's per-sequence Grams, which the e_rel and agreement replicates refit from.
-    let batch_grams = if args.common.bootstrap > 0 {
-        Some(kann_koopman::SequenceGrams::from_states(
-            &fitted_states(&states, args.fit_steps)?,
-            fit.model.precision,
-        )?)
-    } else {
-        None
-    };
-    let e_rel_intervals = match &batch_grams {
-        Some(grams) => Some(step(
-            &format!(
-                "bootstrap intervals of e_rel beside the trivial predictor ({} replicates)",
-                args.common.bootstrap
-            ),
-            || {
-                crate::intervals::e_rel_intervals(
-                    grams,
-                    fit.model.rank(),
-                    &crate::intervals::ErrorPairs::of(&states),
-                    true,
-                    args.common.bootstrap,
-                    args.common.seed,
-                )
-            },
-        )?),
-        None => None,
-    };
-
+    // Stages 1-2: states and the fits.
+    let fitted = BatchFit::run(&imdb, &batch, args, &mut warnings)?;
+    let fit = &fitted.fits.used;
+    // Stage 3: the readout test.
     let sentiment = step("readout test on the analysis and held-out batches", || {
-        sentiment_stage(&imdb, fit, &states, &batch, &held, args)
+        sentiment_stage(&imdb, fit, &fitted.states, &batch, &held, args)
     })?;
-
-    let lexicon = step("word polarity from the training labels", || {
-        Ok(polarity(&imdb, &data.train, args.min_word_count))
-    })?;
-    let tracked = sentiment::candidate_sets(fit);
-    let mut pass = TestSetPass::new(fit, &imdb.readout, &tracked, &lexicon);
-    step(
-        &format!("streaming the {} test reviews", data.kept.len()),
-        || test_pass::stream(&imdb, &data.kept, &mut pass, args.stream_batch),
-    )?;
-    let ends = pass.take_ends();
-    let (mut agreement, means) = pass.finish(format!(
-        "h_T^KANN = h_(T-1) B C B^T (Eq. 6) with C of the {} fit on the {}-review analysis batch; class = sign of the readout logit G(h); test split streamed {} reviews at a time",
-        args.fit_steps, args.common.batch, args.stream_batch
-    ));
-    if let Some(grams) = &batch_grams {
-        agreement.intervals = Some(step(
-            &format!(
-                "bootstrap intervals of the agreements ({} replicates over the batch and the test reviews)",
-                args.common.bootstrap
-            ),
-            || {
-                crate::intervals::agreement_intervals(
-                    grams,
-                    fit.model.rank(),
-                    &ends.trivial_agrees,
-                    args.common.bootstrap,
-                    args.common.seed,
-                    |model| Ok(ends.kann_agrees(model, &imdb.readout)),
-                )
-            },
-        )?);
-    }
-    drop(ends);
-    agreement.test_reviews = data.test_reviews;
-    agreement.dropped_too_long = data.too_long;
-    agreement.dropped_too_short = data.too_short;
-    let word_stats = word_stats::word_stats(
-        &means,
-        &lexicon,
-        data.train.len(),
-        args.min_word_test_count,
-        fit,
-        &tracked,
-        &imdb.readout,
-        args.common.seed,
-    );
-
+    // Stage 4: the pass over the test split.
+    let test = TestStage::run(&imdb, &data, fit, fitted.batch_grams.as_ref(), args)?;
+    // Stage 5: the contextual batch.
     let (contextual, ctx_reviews) = step(
         "contextual batch (\"not bad\" / \"not good\") and null tests",
         || {
@@ -186,113 +84,359 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
             )
         },
     )?;
+    let stages = ImdbStages {
+        fitted,
+        sentiment,
+        test,
+        contextual,
+    };
+    // Stage 6: figures and report.
+    let figs = ImdbFigures::draw(&imdb, &batch, &stages, ctx_reviews, args, &mut warnings)?;
+    let report = imdb_report(&imdb, &data, batch.len(), stages, figs, warnings, args)?;
+    write_imdb_reports(&imdb.dir, report)
+}
 
-    // Figures.
-    let mut figs = Vec::new();
-    let title = format!(
-        "Koopman spectrum of the {} states (IMDB, {} reviews, {} fit, rank {})",
-        imdb.config.model.cell.to_string().to_uppercase(),
-        batch.len(),
-        args.fit_steps,
-        fit.model.rank()
-    );
-    figs.push(figures::spectrum(
-        &dir,
-        &title,
-        &eigen_points(&fit.spectrum),
-    )?);
-    let mut reviews = fig1_reviews(
-        &imdb,
-        fit,
-        &states,
-        &batch,
-        &sentiment,
-        &word_stats,
-        &mut warnings,
-    );
-    reviews.extend(ctx_reviews);
-    let (f, highlights, page) = figures::shaded_reviews(&dir, &reviews)?;
-    figs.extend(f);
-    for (stem, channel) in figures::scatter_channels(&word_stats) {
-        let values = channel_values(&word_stats, channel, &means, fit, &imdb.readout.w);
-        figs.extend(figures::word_scatter(
-            &dir,
-            stem,
-            channel,
-            &values,
+/// Stages 1-2: the analysis batch's hooked states (written as `.npy`), the operator fitted on
+/// its real and on all its padded steps (Eqs. 4-5), and the bootstrap intervals of the
+/// spectrum and of `e_rel` (Eq. 12).
+struct BatchFit {
+    /// The analysis batch's states, padded to `max_len`.
+    states: States,
+    /// Both fits; `used` is the one `--fit-steps` picks.
+    fits: fit_modes::Fits,
+    /// The `.npy` files written.
+    states_files: Vec<String>,
+    /// Bootstrap intervals of the spectrum (`--bootstrap`).
+    intervals: Option<kann_koopman::SpectrumIntervals>,
+    /// The batch's per-sequence Grams, which the e_rel and agreement replicates refit from
+    /// (`--bootstrap`).
+    batch_grams: Option<kann_koopman::SequenceGrams>,
+    /// Bootstrap intervals of `e_rel` beside the trivial predictor (`--bootstrap`).
+    e_rel_intervals: Option<crate::intervals::ErelIntervals>,
+}
+
+impl BatchFit {
+    /// Runs stages 1-2 on `batch`; the fit's warnings go to `warnings`.
+    fn run(
+        imdb: &ImdbRun,
+        batch: &[&Item],
+        args: &ImdbArgs,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self> {
+        let (dir, max_len) = (&imdb.dir, imdb.config.data.max_len);
+        let states = step(
+            &format!(
+                "hooking the states of {} test reviews padded to {max_len}",
+                batch.len()
+            ),
+            || imdb.states(batch, max_len, args.stream_batch, "  batch"),
+        )?;
+        let fits = step(
+            "fitting the Koopman operator on real and on all steps (Eqs. 4-5)",
+            || fit_modes::fit_both(&states, args.fit_steps, args.common.rank),
+        )?;
+        let fit = &fits.used;
+        warnings.extend(
+            fit.model
+                .warnings
+                .iter()
+                .map(|w| format!("analysis fit: {w}")),
+        );
+        let states_files = write_states(dir, &states, batch)?;
+        let intervals = step(
+            &format!(
+                "bootstrap intervals of the spectrum ({} replicates over the batch's reviews)",
+                args.common.bootstrap
+            ),
+            || {
+                let fitted = fitted_states(&states, args.fit_steps)?;
+                kann::spectrum_intervals(&fitted, fit, args.common.bootstrap, args.common.seed)
+            },
+        )?;
+        let batch_grams = if args.common.bootstrap > 0 {
+            Some(kann_koopman::SequenceGrams::from_states(
+                &fitted_states(&states, args.fit_steps)?,
+                fit.model.precision,
+            )?)
+        } else {
+            None
+        };
+        let e_rel_intervals = match &batch_grams {
+            Some(grams) => Some(step(
+                &format!(
+                    "bootstrap intervals of e_rel beside the trivial predictor ({} replicates)",
+                    args.common.bootstrap
+                ),
+                || {
+                    crate::intervals::e_rel_intervals(
+                        grams,
+                        fit.model.rank(),
+                        &crate::intervals::ErrorPairs::of(&states),
+                        true,
+                        args.common.bootstrap,
+                        args.common.seed,
+                    )
+                },
+            )?),
+            None => None,
+        };
+        Ok(Self {
+            states,
+            fits,
+            states_files,
+            intervals,
+            batch_grams,
+            e_rel_intervals,
+        })
+    }
+}
+
+/// Stage 4: one pass over the whole test split — the agreement of KANN's one-step prediction
+/// (Eq. 6) with the network beside the trivial and rank-r baselines, and the per-word changes
+/// of every tracked group against the training-label word polarity.
+struct TestStage {
+    /// The word polarity from the training labels.
+    lexicon: PolarityLexicon,
+    /// The per-word mean changes over the test split.
+    means: words::WordMeans,
+    /// The agreements (with their intervals, `--bootstrap`).
+    agreement: test_pass::ImdbAgreement,
+    /// The word statistics of the tracked groups.
+    word_stats: word_stats::WordStatsReport,
+}
+
+impl TestStage {
+    /// Runs stage 4 with the analysis fit; `batch_grams` (the batch's per-sequence Grams) give
+    /// the agreements' bootstrap intervals.
+    fn run(
+        imdb: &ImdbRun,
+        data: &ImdbData,
+        fit: &Fit,
+        batch_grams: Option<&kann_koopman::SequenceGrams>,
+        args: &ImdbArgs,
+    ) -> Result<Self> {
+        let lexicon = step("word polarity from the training labels", || {
+            Ok(polarity(imdb, &data.train, args.min_word_count))
+        })?;
+        let tracked = sentiment::candidate_sets(fit);
+        let mut pass = TestSetPass::new(fit, &imdb.readout, &tracked, &lexicon);
+        step(
+            &format!("streaming the {} test reviews", data.kept.len()),
+            || test_pass::stream(imdb, &data.kept, &mut pass, args.stream_batch),
+        )?;
+        let ends = pass.take_ends();
+        let (mut agreement, means) = pass.finish(format!(
+            "h_T^KANN = h_(T-1) B C B^T (Eq. 6) with C of the {} fit on the {}-review analysis batch; class = sign of the readout logit G(h); test split streamed {} reviews at a time",
+            args.fit_steps, args.common.batch, args.stream_batch
+        ));
+        if let Some(grams) = batch_grams {
+            agreement.intervals = Some(step(
+                &format!(
+                    "bootstrap intervals of the agreements ({} replicates over the batch and the test reviews)",
+                    args.common.bootstrap
+                ),
+                || {
+                    crate::intervals::agreement_intervals(
+                        grams,
+                        fit.model.rank(),
+                        &ends.trivial_agrees,
+                        args.common.bootstrap,
+                        args.common.seed,
+                        |model| Ok(ends.kann_agrees(model, &imdb.readout)),
+                    )
+                },
+            )?);
+        }
+        drop(ends);
+        agreement.test_reviews = data.test_reviews;
+        agreement.dropped_too_long = data.too_long;
+        agreement.dropped_too_short = data.too_short;
+        let word_stats = word_stats::word_stats(
             &means,
             &lexicon,
+            data.train.len(),
             args.min_word_test_count,
-        )?);
-    }
-    let token_views = {
-        let fig1: Vec<(String, String)> = highlights
-            .iter()
-            .filter(|h| h.role != "context")
-            .map(|h| (h.review.clone(), h.role.clone()))
-            .collect();
-        let l = states.lengths().to_vec();
-        let net = imdb
-            .readout
-            .logits(kann::states_at(&states, |i| l[i] - 1).as_ref());
-        crate::report_html::imdb::token_views(
-            &imdb,
             fit,
-            &states,
-            &batch,
-            &net,
-            &word_stats.groups,
-            &fig1,
-        )
-    };
-    figs.push(figures::agreement(&dir, &agreement)?);
-    figs.extend(training_curves_figure(&dir, "IMDB training (metrics.csv)")?);
+            &tracked,
+            &imdb.readout,
+            args.common.seed,
+        );
+        Ok(Self {
+            lexicon,
+            means,
+            agreement,
+            word_stats,
+        })
+    }
+}
 
-    // Report.
-    let command = args.command(&dir);
-    let mut report = ImdbReport {
+/// The results of stages 1-5, which stage 6 draws and reports.
+struct ImdbStages {
+    /// Stages 1-2.
+    fitted: BatchFit,
+    /// Stage 3.
+    sentiment: SentimentReport,
+    /// Stage 4.
+    test: TestStage,
+    /// Stage 5.
+    contextual: report::ContextualReport,
+}
+
+/// Stage 6, the figures: the spectrum, Fig. 1 (the shaded reviews and their page), the word
+/// scatters, Fig. 4 left and the training curves; and the token views of `report.html`.
+struct ImdbFigures {
+    /// The figures written (PNG + SVG).
+    figures: Vec<FigureFile>,
+    /// The shaded reviews.
+    highlights: Vec<report::Highlight>,
+    /// The HTML page of the shaded reviews, if written.
+    page: Option<String>,
+    /// The per-token views of `report.html`.
+    token_views: crate::report_html::imdb::TokenViews,
+}
+
+impl ImdbFigures {
+    /// Draws stage 6; `ctx_reviews` are stage 5's shaded reviews, the Fig. 1 warnings go to
+    /// `warnings`.
+    fn draw(
+        imdb: &ImdbRun,
+        batch: &[&Item],
+        stages: &ImdbStages,
+        ctx_reviews: Vec<ShadedReview>,
+        args: &ImdbArgs,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self> {
+        let dir = &imdb.dir;
+        let (states, fit) = (&stages.fitted.states, &stages.fitted.fits.used);
+        let (test, ws) = (&stages.test, &stages.test.word_stats);
+        let mut figs = Vec::new();
+        let title = format!(
+            "Koopman spectrum of the {} states (IMDB, {} reviews, {} fit, rank {})",
+            imdb.config.model.cell.to_string().to_uppercase(),
+            batch.len(),
+            args.fit_steps,
+            fit.model.rank()
+        );
+        figs.push(figures::spectrum(
+            dir,
+            &title,
+            &eigen_points(&fit.spectrum),
+        )?);
+        let mut reviews = fig1_reviews(imdb, fit, states, batch, &stages.sentiment, ws, warnings);
+        reviews.extend(ctx_reviews);
+        let (f, highlights, page) = figures::shaded_reviews(dir, &reviews)?;
+        figs.extend(f);
+        for (stem, channel) in figures::scatter_channels(ws) {
+            let values = channel_values(ws, channel, &test.means, fit, &imdb.readout.w);
+            figs.extend(figures::word_scatter(
+                dir,
+                stem,
+                channel,
+                &values,
+                &test.means,
+                &test.lexicon,
+                args.min_word_test_count,
+            )?);
+        }
+        let token_views = token_views(imdb, fit, states, batch, ws, &highlights);
+        figs.push(figures::agreement(dir, &test.agreement)?);
+        figs.extend(training_curves_figure(dir, "IMDB training (metrics.csv)")?);
+        Ok(Self {
+            figures: figs,
+            highlights,
+            page,
+            token_views,
+        })
+    }
+}
+
+/// The per-token views of `report.html` for the analysis batch, the Fig. 1 reviews (not the
+/// contextual ones) marked with their role.
+fn token_views(
+    imdb: &ImdbRun,
+    fit: &Fit,
+    states: &States,
+    batch: &[&Item],
+    ws: &word_stats::WordStatsReport,
+    highlights: &[report::Highlight],
+) -> crate::report_html::imdb::TokenViews {
+    let fig1: Vec<(String, String)> = highlights
+        .iter()
+        .filter(|h| h.role != "context")
+        .map(|h| (h.review.clone(), h.role.clone()))
+        .collect();
+    let l = states.lengths().to_vec();
+    let net = imdb
+        .readout
+        .logits(kann::states_at(states, |i| l[i] - 1).as_ref());
+    crate::report_html::imdb::token_views(imdb, fit, states, batch, &net, &ws.groups, &fig1)
+}
+
+/// Stage 6, `report.json`: the stages' results in one [`ImdbReport`] (its `table` still empty).
+fn imdb_report(
+    imdb: &ImdbRun,
+    data: &ImdbData,
+    batch: usize,
+    stages: ImdbStages,
+    figs: ImdbFigures,
+    warnings: Vec<String>,
+    args: &ImdbArgs,
+) -> Result<ImdbReport> {
+    let dir = &imdb.dir;
+    let ImdbStages {
+        fitted,
+        sentiment,
+        test,
+        contextual,
+    } = stages;
+    Ok(ImdbReport {
         task: "imdb".into(),
         settings: Settings {
             run_dir: dir.display().to_string(),
             data_dir: data.data_dir.display().to_string(),
-            command: command.clone(),
+            command: args.command(dir),
             seed: args.common.seed,
-            batch: batch.len(),
-            rank: fit.model.rank(),
+            batch,
+            rank: fitted.fits.used.model.rank(),
             rank_is_default: args.common.rank.is_none(),
             hidden: imdb.model.d_hidden(),
             cell: imdb.config.model.cell.to_string(),
         },
-        max_len,
-        accuracy: read_accuracies(&dir, "train_accuracy_running")?,
+        max_len: imdb.config.data.max_len,
+        accuracy: read_accuracies(dir, "train_accuracy_running")?,
         fit_steps: args.fit_steps,
-        spectra: fits.summaries,
-        spectrum_intervals: intervals,
-        e_rel_intervals,
+        spectra: fitted.fits.summaries,
+        spectrum_intervals: fitted.intervals,
+        e_rel_intervals: fitted.e_rel_intervals,
         sentiment,
-        word_stats,
+        word_stats: test.word_stats,
         contextual,
-        agreement,
-        highlights,
-        token_views,
-        states_files,
-        figures: figs,
-        html: page.into_iter().collect(),
+        agreement: test.agreement,
+        highlights: figs.highlights,
+        token_views: figs.token_views,
+        states_files: fitted.states_files,
+        figures: figs.figures,
+        html: figs.page.into_iter().collect(),
         table: Vec::new(),
         warnings,
-    };
-    let train_cmd = crate::common::run_origin(&dir, kann_models::config::Task::Imdb);
-    report.table = report::table(&report, &train_cmd, &command);
+    })
+}
+
+/// Stage 6, the reports: fills in the table and writes `report.md`, `report.json` and
+/// `report.html` into `dir`.
+fn write_imdb_reports(dir: &Path, mut report: ImdbReport) -> Result<ImdbReport> {
+    let train_cmd = crate::common::run_origin(dir, kann_models::config::Task::Imdb);
+    report.table = report::table(&report, &train_cmd, &report.settings.command);
     let claims = crate::report_html::imdb::claims(&report);
     write_reports(
-        &dir,
+        dir,
         "KANN analysis of the IMDB model",
         &claims,
         &report.table,
         &report::body(&report),
         &report,
     )?;
-    crate::report_html::imdb::write(&dir, &report, claims)?;
+    crate::report_html::imdb::write(dir, &report, claims)?;
     println!(
         "analyze imdb: {} figures, report.md, report.json and report.html in {}",
         report.figures.len(),
@@ -428,19 +572,15 @@ fn fig1_reviews(
     let net = imdb.readout.logits(h_last.as_ref());
     let pos_set = sentiment.choice.positive_set();
     let neg_set = sentiment.choice.negative_set();
-    let mut extra: Vec<Vec<usize>> = vec![sentiment.choice.tracking_set()];
-    for i in [ws.best_group_magnitude, ws.best_group_readout]
-        .into_iter()
-        .flatten()
-    {
-        extra.push(ws.groups[i].indices());
-    }
-    let mut seen = vec![pos_set.clone(), neg_set.clone()];
-    extra.retain(|s| {
-        let new = !seen.contains(s);
-        seen.push(s.clone());
-        new
-    });
+    let extra = fig1_extra_sets(sentiment, ws, &pos_set, &neg_set);
+    let fig1 = Fig1 {
+        imdb,
+        fit,
+        states,
+        batch,
+        sentiment,
+        net: &net,
+    };
     let mut out = Vec::new();
     for (role, label, first, second) in [
         (
@@ -466,13 +606,70 @@ fn fig1_reviews(
             ));
             continue;
         };
-        let mut sets = Vec::new();
-        for (s, m) in [first, second]
+        let sets = [first, second]
             .into_iter()
-            .chain(extra.iter().map(|s| (s, ColorMap::Greens)))
-        {
+            .chain(extra.iter().map(|s| (s, ColorMap::Greens)));
+        out.push(fig1.shade(role, i, sets));
+    }
+    out
+}
+
+/// The green sets of Fig. 1 beside the sentiment sets: the tracking set and the groups whose
+/// magnitude and readout contribution best track word polarity, each once and none equal to
+/// `pos_set` or `neg_set`.
+fn fig1_extra_sets(
+    sentiment: &SentimentReport,
+    ws: &word_stats::WordStatsReport,
+    pos_set: &[usize],
+    neg_set: &[usize],
+) -> Vec<Vec<usize>> {
+    let mut extra: Vec<Vec<usize>> = vec![sentiment.choice.tracking_set()];
+    for i in [ws.best_group_magnitude, ws.best_group_readout]
+        .into_iter()
+        .flatten()
+    {
+        extra.push(ws.groups[i].indices());
+    }
+    let mut seen = vec![pos_set.to_vec(), neg_set.to_vec()];
+    extra.retain(|s| {
+        let new = !seen.contains(s);
+        seen.push(s.clone());
+        new
+    });
+    extra
+}
+
+/// What a review of Fig. 1 is shaded from: the analysis batch, its states and the network's
+/// logits `net` of it, the fit and the readout test.
+struct Fig1<'a> {
+    /// The run.
+    imdb: &'a ImdbRun,
+    /// The analysis fit.
+    fit: &'a Fit,
+    /// The batch's states.
+    states: &'a States,
+    /// The analysis batch.
+    batch: &'a [&'a Item],
+    /// The readout test (its tracking set).
+    sentiment: &'a SentimentReport,
+    /// The network's logit of each review of the batch.
+    net: &'a [f64],
+}
+
+impl Fig1<'_> {
+    /// Review `i` of the batch as `role`, shaded by `m_S(h_t)` (Eq. 10) of each non-empty set
+    /// of `sets` in its colour map, with the tracking set's readout contribution `h_t · d`.
+    fn shade<'s>(
+        &self,
+        role: &str,
+        i: usize,
+        sets: impl Iterator<Item = (&'s Vec<usize>, ColorMap)>,
+    ) -> ShadedReview {
+        let (fit, states) = (self.fit, self.states);
+        let mut shaded = Vec::new();
+        for (s, m) in sets {
             if !s.is_empty() {
-                sets.push((
+                shaded.push((
                     set_name(s),
                     s.iter().map(|j| j + 1).collect(),
                     levels(states, i, fit, s),
@@ -480,25 +677,24 @@ fn fig1_reviews(
                 ));
             }
         }
-        let it = batch[i];
-        let tracking = sentiment.choice.tracking_set();
-        let d = word_stats::readout_contribution_direction(fit, &tracking, &imdb.readout.w);
+        let it = self.batch[i];
+        let tracking = self.sentiment.choice.tracking_set();
+        let d = word_stats::readout_contribution_direction(fit, &tracking, &self.imdb.readout.w);
         let seq = states.sequence(i);
         let contribution: Vec<f64> = (0..seq.nrows())
             .map(|t| (0..d.len()).map(|j| seq[(t, j)] * d[j]).sum())
             .collect();
-        out.push(ShadedReview {
+        ShadedReview {
             tracking: Some((set_name(&tracking), contribution)),
             role: role.into(),
             stem: role.into(),
             review: format!("{}_{}", it.review.id, it.review.rating),
             label: it.review.label,
-            logit: net[i],
-            tokens: imdb.pieces(&it.ids),
-            sets,
-        });
+            logit: self.net[i],
+            tokens: self.imdb.pieces(&it.ids),
+            sets: shaded,
+        }
     }
-    out
 }
 
 /// The per-word values of a channel of the word statistics (for its scatter).

@@ -210,14 +210,26 @@ fn channel_cell(c: &ChannelStats) -> String {
 
 /// The table that opens `report.md`.
 pub fn table(r: &ImdbReport, train_cmd: &str, cmd: &str) -> Vec<PaperRow> {
-    let fig = |prefix: &str| {
-        r.figures
-            .iter()
-            .filter(|f| f.name.starts_with(prefix))
-            .map(|f| format!("`{}`", f.png))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let mut rows = spectrum_rows(r, train_cmd, cmd);
+    rows.extend(readout_rows(r, cmd));
+    rows.extend(agreement_rows(r, cmd));
+    rows
+}
+
+/// The PNGs of the figures whose name starts with `prefix`, as a cell.
+fn figure_list(r: &ImdbReport, prefix: &str) -> String {
+    r.figures
+        .iter()
+        .filter(|f| f.name.starts_with(prefix))
+        .map(|f| format!("`{}`", f.png))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The table rows of Sec. 4.1: the training accuracies, both fits' spectra and the memory
+/// horizons `τ(0.01)` (Eq. 9).
+fn spectrum_rows(r: &ImdbReport, train_cmd: &str, cmd: &str) -> Vec<PaperRow> {
+    let fig = |prefix: &str| figure_list(r, prefix);
     let used = &r.spectra[0];
     let taus: Vec<String> = used
         .top_eigenvalues
@@ -225,40 +237,7 @@ pub fn table(r: &ImdbReport, train_cmd: &str, cmd: &str) -> Vec<PaperRow> {
         .take(used.count_above_099.clamp(4, 6))
         .map(|e| fmt_tau(e.tau, e.modulus))
         .collect();
-    let ws = &r.word_stats;
-    let best_group =
-        |i: Option<usize>, f: fn(&super::word_stats::GroupWordStats) -> &ChannelStats| {
-            i.map(|i| channel_cell(f(&ws.groups[i])))
-                .unwrap_or_else(|| "–".into())
-        };
-    let ctx = match &r.contextual.choice {
-        Some(c) => format!(
-            "best {{{}}} (λ = {}, ratio {:.2}); nulls: random positions z {:.1}, control words {}; {}",
-            c.chosen_name,
-            fmt_lambda(c.chosen_eigenvalue.0, c.chosen_eigenvalue.1),
-            c.top_candidates[0].ratio,
-            c.null.random_positions.z,
-            c.null
-                .control_words
-                .as_ref()
-                .map(|t| format!("z {:.1} (p {:.3})", t.z, t.p))
-                .unwrap_or_else(|| "–".into()),
-            if c.null.is_contextual {
-                "contextual"
-            } else {
-                "not distinguishable from chance"
-            }
-        ),
-        None => format!("none ({} matching reviews)", r.contextual.matching_reviews),
-    };
-    let a = &r.agreement;
-    let base = a
-        .baselines
-        .iter()
-        .map(|b| format!("{} {}", b.name, pct(b.agreement_with_network)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut rows = vec![
+    vec![
         PaperRow::new(
             "Sec. 4.1 (training)",
             "accuracy train / val / test",
@@ -289,93 +268,144 @@ pub fn table(r: &ImdbReport, train_cmd: &str, cmd: &str) -> Vec<PaperRow> {
             format!("{} fit: {}", used.fit_steps, taus.join(", ")),
             format!("`{cmd}`"),
         ),
-    ];
+    ]
+}
+
+/// The table rows of the readout test, App. A (word statistics) and Fig. 1 (blue, red).
+fn readout_rows(r: &ImdbReport, cmd: &str) -> Vec<PaperRow> {
+    let fig = |prefix: &str| figure_list(r, prefix);
+    let ws = &r.word_stats;
+    let best_group =
+        |i: Option<usize>, f: fn(&super::word_stats::GroupWordStats) -> &ChannelStats| {
+            i.map(|i| channel_cell(f(&ws.groups[i])))
+                .unwrap_or_else(|| "–".into())
+        };
     let s = &r.sentiment;
-    rows.push(PaperRow::new(
-        "Sec. 4.1 (readout test)",
-        "projected readout on the sentiment sets (chosen on the analysis batch)",
-        "ỹ12 < .5 and ỹ34 > .5 on all 64",
-        std::iter::once(&s.analysis_batch)
-            .chain(s.held_out_batch.as_ref())
-            .map(batch_cell)
-            .collect::<Vec<_>>()
-            .join(" | "),
-        format!("`{cmd}`"),
-    ));
-    rows.push(PaperRow::new(
-        "App. A (test set)",
-        "Spearman ρ of mean per-word change vs training-label polarity",
-        "u1..u4 track negative / positive words (qualitative)",
-        format!(
-            "best magnitude {}; best readout contribution {}; readout w ρ = {:.2}; random |ρ| {:.2} ± {:.2}; cross-validated linear ρ = {:.2} ({} words)",
-            best_group(ws.best_group_magnitude, |g| &g.magnitude),
-            best_group(ws.best_group_readout, |g| &g.readout_contribution),
-            ws.readout_direction.spearman,
-            ws.random_directions.mean_abs_spearman,
-            ws.random_directions.sd_abs_spearman,
-            ws.cv_linear_direction.spearman,
-            ws.words_scored
+    vec![
+        PaperRow::new(
+            "Sec. 4.1 (readout test)",
+            "projected readout on the sentiment sets (chosen on the analysis batch)",
+            "ỹ12 < .5 and ỹ34 > .5 on all 64",
+            std::iter::once(&s.analysis_batch)
+                .chain(s.held_out_batch.as_ref())
+                .map(batch_cell)
+                .collect::<Vec<_>>()
+                .join(" | "),
+            format!("`{cmd}`"),
         ),
-        format!("`{cmd}` → {}", fig("word_scatter")),
-    ));
-    rows.push(PaperRow::new(
-        "Fig. 1 (blue, red)",
-        "reviews shaded by the sentiment sets (level and per-word change)",
-        "{u1,u2} blues, {u3,u4} reds",
-        r.highlights
-            .iter()
-            .filter(|h| h.role != "context")
-            .map(|h| format!("{} review {}: {}", h.role, h.review, h.views.join(", ")))
-            .collect::<Vec<_>>()
-            .join("; "),
-        format!(
-            "`{cmd}` → {}, {}, {}, `word_highlights.html`",
-            fig("word_highlight_"),
-            fig("word_change_"),
-            fig("word_tracking_")
+        PaperRow::new(
+            "App. A (test set)",
+            "Spearman ρ of mean per-word change vs training-label polarity",
+            "u1..u4 track negative / positive words (qualitative)",
+            format!(
+                "best magnitude {}; best readout contribution {}; readout w ρ = {:.2}; random |ρ| {:.2} ± {:.2}; cross-validated linear ρ = {:.2} ({} words)",
+                best_group(ws.best_group_magnitude, |g| &g.magnitude),
+                best_group(ws.best_group_readout, |g| &g.readout_contribution),
+                ws.readout_direction.spearman,
+                ws.random_directions.mean_abs_spearman,
+                ws.random_directions.sd_abs_spearman,
+                ws.cv_linear_direction.spearman,
+                ws.words_scored
+            ),
+            format!("`{cmd}` → {}", fig("word_scatter")),
         ),
-    ));
-    rows.push(PaperRow::new(
-        "Fig. 1 (green)",
-        "contextual eigenvector (\"not bad\"/\"not good\" batch)",
-        "u8 (256 reviews)",
-        ctx,
-        format!("`{cmd}` → {}", fig("word_change_context")),
-    ));
-    rows.push(PaperRow::new(
-        "Fig. 4 (left)",
-        "agreement of G(h_T) and G(h_T^KANN), whole test set",
-        "> 99%",
-        format!(
-            "{} of {} reviews; baselines: {base}{}",
-            pct(a.agreement),
-            a.reviews_used,
-            a.intervals.as_ref().map_or(String::new(), |ci| format!(
-                "; KANN − trivial {} (95% bootstrap)",
-                crate::intervals::difference_cell(ci)
-            ))
+        PaperRow::new(
+            "Fig. 1 (blue, red)",
+            "reviews shaded by the sentiment sets (level and per-word change)",
+            "{u1,u2} blues, {u3,u4} reds",
+            r.highlights
+                .iter()
+                .filter(|h| h.role != "context")
+                .map(|h| format!("{} review {}: {}", h.role, h.review, h.views.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+            format!(
+                "`{cmd}` → {}, {}, {}, `word_highlights.html`",
+                fig("word_highlight_"),
+                fig("word_change_"),
+                fig("word_tracking_")
+            ),
         ),
-        format!("`{cmd}` → {}", fig("agreement")),
-    ));
-    rows.push(PaperRow::new(
-        "Sec. 4.3 (Eq. 12)",
-        "e_rel on the analysis batch",
-        "0.095 (steps not stated)",
-        r.spectra
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} fit: {} on real steps, {} on all steps",
-                    s.fit_steps,
-                    fmt_erel(&s.e_rel_real_steps),
-                    fmt_erel(&s.e_rel_all_steps)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" | "),
-        format!("`{cmd}`"),
-    ));
-    rows
+    ]
+}
+
+/// The contextual cell of the table: the best group with its null tests, or why there is none.
+fn contextual_cell(r: &ImdbReport) -> String {
+    match &r.contextual.choice {
+        Some(c) => format!(
+            "best {{{}}} (λ = {}, ratio {:.2}); nulls: random positions z {:.1}, control words {}; {}",
+            c.chosen_name,
+            fmt_lambda(c.chosen_eigenvalue.0, c.chosen_eigenvalue.1),
+            c.top_candidates[0].ratio,
+            c.null.random_positions.z,
+            c.null
+                .control_words
+                .as_ref()
+                .map(|t| format!("z {:.1} (p {:.3})", t.z, t.p))
+                .unwrap_or_else(|| "–".into()),
+            if c.null.is_contextual {
+                "contextual"
+            } else {
+                "not distinguishable from chance"
+            }
+        ),
+        None => format!("none ({} matching reviews)", r.contextual.matching_reviews),
+    }
+}
+
+/// The table rows of Fig. 1 (green, the contextual eigenvector), Fig. 4 left (agreement) and
+/// Eq. 12.
+fn agreement_rows(r: &ImdbReport, cmd: &str) -> Vec<PaperRow> {
+    let fig = |prefix: &str| figure_list(r, prefix);
+    let a = &r.agreement;
+    let base = a
+        .baselines
+        .iter()
+        .map(|b| format!("{} {}", b.name, pct(b.agreement_with_network)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    vec![
+        PaperRow::new(
+            "Fig. 1 (green)",
+            "contextual eigenvector (\"not bad\"/\"not good\" batch)",
+            "u8 (256 reviews)",
+            contextual_cell(r),
+            format!("`{cmd}` → {}", fig("word_change_context")),
+        ),
+        PaperRow::new(
+            "Fig. 4 (left)",
+            "agreement of G(h_T) and G(h_T^KANN), whole test set",
+            "> 99%",
+            format!(
+                "{} of {} reviews; baselines: {base}{}",
+                pct(a.agreement),
+                a.reviews_used,
+                a.intervals.as_ref().map_or(String::new(), |ci| format!(
+                    "; KANN − trivial {} (95% bootstrap)",
+                    crate::intervals::difference_cell(ci)
+                ))
+            ),
+            format!("`{cmd}` → {}", fig("agreement")),
+        ),
+        PaperRow::new(
+            "Sec. 4.3 (Eq. 12)",
+            "e_rel on the analysis batch",
+            "0.095 (steps not stated)",
+            r.spectra
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} fit: {} on real steps, {} on all steps",
+                        s.fit_steps,
+                        fmt_erel(&s.e_rel_real_steps),
+                        fmt_erel(&s.e_rel_all_steps)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" | "),
+            format!("`{cmd}`"),
+        ),
+    ]
 }
 
 fn top_words(v: &[(String, f64)]) -> String {
@@ -387,6 +417,41 @@ fn top_words(v: &[(String, f64)]) -> String {
 
 /// The body of `report.md` after the table.
 pub fn body(r: &ImdbReport) -> String {
+    let mut s = spectra_section(r);
+    s.push_str(&readout_section(r));
+    s.push_str(&word_stats_section(r));
+    s.push_str(&contextual_section(r));
+    s.push_str(&agreement_section(r));
+    s.push_str(&format!(
+        "\n## Accuracy of the run\n\nFrom {}: train {}, validation {}, test {}.\n\n",
+        r.accuracy.source,
+        opt_pct(r.accuracy.train),
+        opt_pct(r.accuracy.validation),
+        opt_pct(r.accuracy.test)
+    ));
+    if !r.states_files.is_empty() {
+        s.push_str(&format!(
+            "## States\n\nThe analysis batch's hooked states, lengths and labels: {} (reproduce the spectrum with `analyze states states.npy --lengths lengths.npy`).\n\n",
+            r.states_files
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    s.push_str(&figures_markdown(&r.figures, &r.html));
+    if !r.warnings.is_empty() {
+        s.push_str("## Warnings\n\n");
+        for w in &r.warnings {
+            s.push_str(&format!("- {w}\n"));
+        }
+    }
+    s
+}
+
+/// The opening paragraph (the run, the batch, the fit used, the command) and `## Spectra of
+/// both fits`: eigenvalues, `τ(0.01)` (Eq. 9), `e_rel` (Eq. 12) and their intervals.
+fn spectra_section(r: &ImdbReport) -> String {
     let mut s = String::new();
     let st = &r.settings;
     s.push_str(&format!(
@@ -431,6 +496,13 @@ pub fn body(r: &ImdbReport) -> String {
             crate::intervals::e_rel_line(e)
         ));
     }
+    s
+}
+
+/// `## Readout test`: the candidate sets on the analysis batch and the chosen sets on both
+/// batches beside the baselines.
+fn readout_section(r: &ImdbReport) -> String {
+    let mut s = String::new();
     let sv = &r.sentiment;
     s.push_str(&format!(
         "\n## Readout test\n\nEach review's last state is projected on a set (Re(H~ V_S U_S) B^T) and read out with G. Sets {}.\n\n\
@@ -458,6 +530,13 @@ pub fn body(r: &ImdbReport) -> String {
     for b in std::iter::once(&sv.analysis_batch).chain(sv.held_out_batch.as_ref()) {
         s.push_str(&format!("- {}\n", batch_cell(b)));
     }
+    s
+}
+
+/// `## Word statistics over the test set (App. A)`: Spearman ρ of every channel against the
+/// word polarity, and the top words of the best channels.
+fn word_stats_section(r: &ImdbReport) -> String {
+    let mut s = String::new();
     let ws = &r.word_stats;
     s.push_str(&format!(
         "\n## Word statistics over the test set (App. A)\n\nPolarity: {} ({} training reviews; words seen ≥ {} times: {}). Scored: {} words seen ≥ {} times in the test reviews ({} occurrences); top-word lists from words seen ≥ {} times. \
@@ -513,6 +592,13 @@ pub fn body(r: &ImdbReport) -> String {
             top_words(&c.top_decrease)
         ));
     }
+    s
+}
+
+/// `## Contextual eigenvector`: the "not bad"/"not good" batch, its candidate groups and
+/// the two null tests.
+fn contextual_section(r: &ImdbReport) -> String {
+    let mut s = String::new();
     s.push_str("\n## Contextual eigenvector\n\n");
     let c = &r.contextual;
     s.push_str(&format!(
@@ -555,6 +641,13 @@ pub fn body(r: &ImdbReport) -> String {
             }
         ));
     }
+    s
+}
+
+/// `## Agreement (Fig. 4 left)`: the confusion of the network, KANN (Eq. 6) and the baselines
+/// on the test split, with the intervals.
+fn agreement_section(r: &ImdbReport) -> String {
+    let mut s = String::new();
     let a = &r.agreement;
     s.push_str(&format!(
         "## Agreement (Fig. 4 left)\n\n{}.\n\nTest split: {} reviews; used {} ({} longer than {} pieces dropped by the run's policy, {} shorter than 2 pieces).\n\n| predictor | state read out | TP | TN | FP | FN | accuracy | agreement with the network |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n| network | h_T | {} | {} | {} | {} | {} | – |\n| KANN | h_(T-1) B C B^T | {} | {} | {} | {} | {} | {} |\n",
@@ -581,30 +674,6 @@ pub fn body(r: &ImdbReport) -> String {
             "\nIntervals: {}.\n",
             crate::intervals::agreement_line(ci, "test reviews")
         ));
-    }
-    s.push_str(&format!(
-        "\n## Accuracy of the run\n\nFrom {}: train {}, validation {}, test {}.\n\n",
-        r.accuracy.source,
-        opt_pct(r.accuracy.train),
-        opt_pct(r.accuracy.validation),
-        opt_pct(r.accuracy.test)
-    ));
-    if !r.states_files.is_empty() {
-        s.push_str(&format!(
-            "## States\n\nThe analysis batch's hooked states, lengths and labels: {} (reproduce the spectrum with `analyze states states.npy --lengths lengths.npy`).\n\n",
-            r.states_files
-                .iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    s.push_str(&figures_markdown(&r.figures, &r.html));
-    if !r.warnings.is_empty() {
-        s.push_str("## Warnings\n\n");
-        for w in &r.warnings {
-            s.push_str(&format!("- {w}\n"));
-        }
     }
     s
 }

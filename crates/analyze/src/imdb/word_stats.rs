@@ -129,44 +129,16 @@ pub fn word_stats(
         top_min_count = min_test_count;
         pool = scored.clone();
     }
-    let col = |g: usize| -> Vec<f64> {
-        (0..means.count.len())
-            .map(|w| means.group_mean[(w, g)])
-            .collect()
+    let words = ScoredWords {
+        means,
+        lexicon,
+        scored: &scored,
+        pool: &pool,
     };
     let groups: Vec<GroupWordStats> = groups
         .iter()
         .enumerate()
-        .map(|(g, set)| {
-            let name = set_name(set);
-            let d = readout_contribution_direction(fit, set, &readout.w);
-            GroupWordStats {
-                set: set.iter().map(|j| j + 1).collect(),
-                eigenvalues: crate::kann::set_eigenvalues(&fit.spectrum, set),
-                magnitude_vs_strength: {
-                    let m = col(g);
-                    let x: Vec<f64> = scored.iter().map(|&w| m[w]).collect();
-                    let p: Vec<f64> = scored.iter().map(|&w| lexicon.polarity[w].abs()).collect();
-                    super::words::spearman(&x, &p)
-                },
-                magnitude: channel_stats_with_top(
-                    &name,
-                    "change of the projection magnitude (Eq. 10)",
-                    &col(g),
-                    &scored,
-                    &pool,
-                    lexicon,
-                ),
-                readout_contribution: channel_stats_with_top(
-                    &name,
-                    "change of the set's contribution to the readout input, w . P_S(h)",
-                    &along(means.delta_mean.as_ref(), &d),
-                    &scored,
-                    &pool,
-                    lexicon,
-                ),
-            }
-        })
+        .map(|(g, set)| words.group(g, set, fit, readout))
         .collect();
     let mags: Vec<&ChannelStats> = groups.iter().map(|g| &g.magnitude).collect();
     let rcs: Vec<&ChannelStats> = groups.iter().map(|g| &g.readout_contribution).collect();
@@ -184,17 +156,72 @@ pub fn word_stats(
         occurrences: means.occurrences,
         best_group_magnitude: best(&mags),
         best_group_readout: best(&rcs),
-        readout_direction: channel_stats_with_top(
+        readout_direction: words.channel(
             "readout",
             "change of w . h (the readout weights)",
             &along(means.delta_mean.as_ref(), &readout.w),
-            &scored,
-            &pool,
-            lexicon,
         ),
         random_directions: random_directions(means, &scored, lexicon, 100, seed),
         cv_linear_direction: cross_validated_direction(means, &scored, lexicon, 5, seed),
         groups,
+    }
+}
+
+/// The words a channel is scored on: the per-word means over the test split, the polarity
+/// lexicon, the words seen often enough (`scored`) and those the top words come from (`pool`).
+struct ScoredWords<'a> {
+    /// Per-word mean changes.
+    means: &'a WordMeans,
+    /// Word polarity from the training labels.
+    lexicon: &'a PolarityLexicon,
+    /// Words with at least `min_test_count` test occurrences.
+    scored: &'a [usize],
+    /// Words the top words are drawn from.
+    pool: &'a [usize],
+}
+
+impl ScoredWords<'_> {
+    /// Spearman and top words of the per-word values `value` ([`channel_stats_with_top`]).
+    fn channel(&self, name: &str, kind: &str, value: &[f64]) -> ChannelStats {
+        channel_stats_with_top(name, kind, value, self.scored, self.pool, self.lexicon)
+    }
+
+    /// The mean change of group `g`'s projection magnitude (Eq. 10) per word.
+    fn column(&self, g: usize) -> Vec<f64> {
+        (0..self.means.count.len())
+            .map(|w| self.means.group_mean[(w, g)])
+            .collect()
+    }
+
+    /// The word statistics of tracked group `g` (0-based indices `set`): its magnitude channel,
+    /// its readout-contribution channel and its magnitude against polarity strength.
+    fn group(&self, g: usize, set: &[usize], fit: &Fit, readout: &LinearReadout) -> GroupWordStats {
+        let name = set_name(set);
+        let d = readout_contribution_direction(fit, set, &readout.w);
+        GroupWordStats {
+            set: set.iter().map(|j| j + 1).collect(),
+            eigenvalues: crate::kann::set_eigenvalues(&fit.spectrum, set),
+            magnitude_vs_strength: {
+                let m = self.column(g);
+                let x: Vec<f64> = self.scored.iter().map(|&w| m[w]).collect();
+                let p: Vec<f64> = self
+                    .scored
+                    .iter()
+                    .map(|&w| self.lexicon.polarity[w].abs())
+                    .collect();
+                super::words::spearman(&x, &p)
+            },
+            magnitude: self.channel(
+                &name,
+                "change of the projection magnitude (Eq. 10)",
+                &self.column(g),
+            ),
+            readout_contribution: self.channel(
+                &name,
+                "change of the set's contribution to the readout input, w . P_S(h)",
+                &along(self.means.delta_mean.as_ref(), &d),
+            ),
+        }
     }
 }
 

@@ -107,9 +107,30 @@ fn fig(dir: &Path, r: &CopyReport, stem: &str) -> Result<Option<String>> {
 
 /// Writes `report.html` for `r` into `dir`.
 pub fn write(dir: &Path, r: &CopyReport, claims: Vec<Claim>) -> Result<()> {
+    let sections = vec![
+        task_section(r),
+        memory_section(dir, r)?,
+        fixed_points_section(dir, r)?,
+        predictors_section(dir, r)?,
+    ];
     let t = &r.task;
-    let k = &r.koopman;
-    let mut sections = vec![Section {
+    let page = HtmlReport {
+        title: format!(
+            "KANN analysis of the copy problem (App. D), {} hidden {}",
+            t.cell.to_uppercase(),
+            t.hidden
+        ),
+        claims,
+        sections,
+        ..HtmlReport::default()
+    };
+    write_page(dir, &page)
+}
+
+/// The section of App. D: the copy task and how well the network does it.
+fn task_section(r: &CopyReport) -> Section {
+    let t = &r.task;
+    Section {
         heading: "App. D: the copy task and the network".into(),
         svg: None,
         numbers: vec![
@@ -137,14 +158,24 @@ pub fn write(dir: &Path, r: &CopyReport, claims: Vec<Claim>) -> Result<()> {
             r.analysis_batch, r.held_out_batch, r.command
         ),
         ..Section::default()
-    }];
-    sections.push(Section {
+    }
+}
+
+/// The section of Koopman memory against the task: the modes whose `τ(0.01)` (Eq. 9) covers
+/// the span.
+fn memory_section(dir: &Path, r: &CopyReport) -> Result<Section> {
+    let t = &r.task;
+    let k = &r.koopman;
+    Ok(Section {
         heading: "Koopman memory against the task (Eq. 9)".into(),
         svg: fig(dir, r, "spectrum")?,
         numbers: vec![
             kv(
                 "fit",
-                format!("rank {}, e_rel {:.4} on {} states", k.rank, k.e_rel_fit, k.fitted_states),
+                format!(
+                    "rank {}, e_rel {:.4} on {} states",
+                    k.rank, k.e_rel_fit, k.fitted_states
+                ),
             ),
             kv(
                 "eigenvalues keeping the span",
@@ -163,8 +194,12 @@ pub fn write(dir: &Path, r: &CopyReport, claims: Vec<Claim>) -> Result<()> {
             t.memory_span, t.memory_span, k.modulus_for_span
         ),
         ..Section::default()
-    });
-    sections.push(Section {
+    })
+}
+
+/// The section of the fixed points and their Jacobians, beside C.
+fn fixed_points_section(dir: &Path, r: &CopyReport) -> Result<Section> {
+    Ok(Section {
         heading: "Fixed points and their Jacobians, beside C".into(),
         svg: fig(dir, r, "copy_spectra")?,
         numbers: r
@@ -186,8 +221,12 @@ pub fn write(dir: &Path, r: &CopyReport, claims: Vec<Claim>) -> Result<()> {
                     analysis batch; the Jacobian at the slowest is drawn beside C's spectrum."
             .into(),
         ..Section::default()
-    });
-    sections.push(Section {
+    })
+}
+
+/// The section of the predictors on the held-out batch: one step and rolled out.
+fn predictors_section(dir: &Path, r: &CopyReport) -> Result<Section> {
+    Ok(Section {
         heading: "Which predictor reproduces the network? (held-out batch)".into(),
         svg: fig(dir, r, "copy_predictors")?,
         numbers: r
@@ -211,16 +250,5 @@ pub fn write(dir: &Path, r: &CopyReport, claims: Vec<Claim>) -> Result<()> {
                     and chance are the baselines."
             .into(),
         ..Section::default()
-    });
-    let page = HtmlReport {
-        title: format!(
-            "KANN analysis of the copy problem (App. D), {} hidden {}",
-            t.cell.to_uppercase(),
-            t.hidden
-        ),
-        claims,
-        sections,
-        ..HtmlReport::default()
-    };
-    write_page(dir, &page)
+    })
 }

@@ -57,67 +57,11 @@ pub struct Fig2Curves {
 
 /// The verdict rows of `analyze ecg`.
 pub fn claims(r: &EcgReport) -> Vec<Claim> {
-    let t = &r.threshold_accuracy;
-    let total = (t.normal_beats + t.anomalous_beats).max(1) as f64;
-    let majority = t.normal_beats.max(t.anomalous_beats) as f64 / total;
-    let sil = &r.silhouette;
-    let above = if sil.random_draws > 0 {
-        1.0 - sil.random_below_koopman as f64 / sil.random_draws as f64
-    } else {
-        f64::NAN
-    };
     let a = &r.agreement;
     vec![
-        claim(
-            "The autoencoder separates normal from anomalous beats (Sec. 4.2)",
-            "98.6% test",
-            (
-                t.overall,
-                format!(
-                    "{} of {} test beats (threshold {})",
-                    pct(t.overall),
-                    t.normal_beats + t.anomalous_beats,
-                    t.threshold
-                ),
-            ),
-            (
-                majority,
-                format!("majority class {}; margin 5 points", pct(majority)),
-            ),
-            0.05,
-        ),
+        accuracy_claim(r),
         four_of_four_claim(r),
-        claim(
-            "Koopman-5 separates the classes least (Fig. 3 right)",
-            "σ ≈ 0.1 vs 0.55 (H B), 0.6 (PCA-5)",
-            (
-                above,
-                format!(
-                    "σ {:.3}; {} of {} random 5-direction sets above it{}",
-                    sil.sigma_koopman,
-                    sil.random_draws - sil.random_below_koopman,
-                    sil.random_draws,
-                    r.silhouette_intervals
-                        .as_ref()
-                        .map(|ci| format!(
-                            "; [{:.3}, {:.3}] over {} redraws, below the random mean in {:.0}%",
-                            ci.sigma_koopman_ci[0],
-                            ci.sigma_koopman_ci[1],
-                            ci.draws,
-                            100.0 * ci.koopman_below_random_mean
-                        ))
-                        .unwrap_or_default()
-                ),
-            ),
-            (
-                0.5,
-                format!(
-                    "random directions σ {:.3} ± {:.3}: half above by chance; margin 45 points",
-                    sil.sigma_random_mean, sil.sigma_random_sd
-                ),
-            ),
-            0.45,
-        ),
+        silhouette_claim(r),
         agreement_claim(
             "KANN's threshold decisions agree with the network (Fig. 4 right)",
             "> 97% (145 beats)",
@@ -138,16 +82,107 @@ pub fn claims(r: &EcgReport) -> Vec<Claim> {
     ]
 }
 
+/// The verdict row of the network at its threshold (Sec. 4.2), against the majority class.
+fn accuracy_claim(r: &EcgReport) -> Claim {
+    let t = &r.threshold_accuracy;
+    let total = (t.normal_beats + t.anomalous_beats).max(1) as f64;
+    let majority = t.normal_beats.max(t.anomalous_beats) as f64 / total;
+    claim(
+        "The autoencoder separates normal from anomalous beats (Sec. 4.2)",
+        "98.6% test",
+        (
+            t.overall,
+            format!(
+                "{} of {} test beats (threshold {})",
+                pct(t.overall),
+                t.normal_beats + t.anomalous_beats,
+                t.threshold
+            ),
+        ),
+        (
+            majority,
+            format!("majority class {}; margin 5 points", pct(majority)),
+        ),
+        0.05,
+    )
+}
+
+/// The verdict row of Fig. 3 right: Koopman-5's silhouette against random 5-direction sets.
+fn silhouette_claim(r: &EcgReport) -> Claim {
+    let sil = &r.silhouette;
+    let above = if sil.random_draws > 0 {
+        1.0 - sil.random_below_koopman as f64 / sil.random_draws as f64
+    } else {
+        f64::NAN
+    };
+    claim(
+        "Koopman-5 separates the classes least (Fig. 3 right)",
+        "σ ≈ 0.1 vs 0.55 (H B), 0.6 (PCA-5)",
+        (
+            above,
+            format!(
+                "σ {:.3}; {} of {} random 5-direction sets above it{}",
+                sil.sigma_koopman,
+                sil.random_draws - sil.random_below_koopman,
+                sil.random_draws,
+                r.silhouette_intervals
+                    .as_ref()
+                    .map(|ci| format!(
+                        "; [{:.3}, {:.3}] over {} redraws, below the random mean in {:.0}%",
+                        ci.sigma_koopman_ci[0],
+                        ci.sigma_koopman_ci[1],
+                        ci.draws,
+                        100.0 * ci.koopman_below_random_mean
+                    ))
+                    .unwrap_or_default()
+            ),
+        ),
+        (
+            0.5,
+            format!(
+                "random directions σ {:.3} ± {:.3}: half above by chance; margin 45 points",
+                sil.sigma_random_mean, sil.sigma_random_sd
+            ),
+        ),
+        0.45,
+    )
+}
+
 fn kv(k: &str, v: impl Into<String>) -> (String, String) {
     (k.to_string(), v.into())
 }
 
 /// Writes `report.html` for `r` into `dir`.
 pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
+    let sections = vec![
+        threshold_section(dir, r)?,
+        spectrum_section(dir, r)?,
+        fig2_section(r),
+        appb_section(dir, r)?,
+        fig3_section(dir, r)?,
+        agreement_section(dir, r)?,
+        error_section(dir, r)?,
+    ];
+    let data = serde_json::json!({
+        "fig2_curves": &r.fig2_curves,
+        "dominant_pairs": &r.dominant_pairs,
+    });
+    let page = HtmlReport {
+        title: "KANN analysis of the ECG autoencoder".into(),
+        claims,
+        sections,
+        css: CSS.into(),
+        data: Some(serde_json::to_string(&data)?),
+        script: Some(SCRIPT.into()),
+    };
+    write_page(dir, &page)
+}
+
+/// The section of Sec. 4.2: the network at its threshold, with its ROC.
+fn threshold_section(dir: &Path, r: &EcgReport) -> Result<Section> {
     let fig = |name: &str| svg_of(dir, &r.figures, name);
     let t = &r.threshold_accuracy;
-    let f2 = &r.fig2;
-    let mut sections = vec![Section {
+    Ok(Section {
         heading: "Sec. 4.2: the network at its threshold".into(),
         svg: fig("roc")?,
         numbers: vec![
@@ -169,8 +204,13 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
             t.threshold
         ),
         ..Section::default()
-    }];
-    sections.push(Section {
+    })
+}
+
+/// The section of Sec. 4.2: the leading eigenvalues with `τ(0.01)` (Eqs. 4-5, Eq. 9).
+fn spectrum_section(dir: &Path, r: &EcgReport) -> Result<Section> {
+    let fig = |name: &str| svg_of(dir, &r.figures, name);
+    Ok(Section {
         heading: "Sec. 4.2: the spectrum (Eqs. 4-5, Eq. 9)".into(),
         svg: fig("spectrum")?,
         numbers: r
@@ -195,8 +235,14 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
             r.settings.batch, r.settings.rank, r.count_above_099
         ),
         ..Section::default()
-    });
-    sections.push(Section {
+    })
+}
+
+/// The section of Fig. 2: what each dominant pair reconstructs (Eq. 11), with the interactive
+/// figure ([`widget`]).
+fn fig2_section(r: &EcgReport) -> Section {
+    let f2 = &r.fig2;
+    Section {
         heading: "Fig. 2: what each dominant pair reconstructs (Eq. 11)".into(),
         svg: None,
         numbers: r
@@ -240,8 +286,13 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
             f2.max_median_deviation_sign_invariant,
             f2.feature_rule
         ),
-    });
-    sections.push(Section {
+    }
+}
+
+/// The section of App. B: the explained variance of the PCA modes.
+fn appb_section(dir: &Path, r: &EcgReport) -> Result<Section> {
+    let fig = |name: &str| svg_of(dir, &r.figures, name);
+    Ok(Section {
         heading: "App. B: PCA modes instead of Koopman pairs".into(),
         svg: fig("appb_pca_modes")?,
         numbers: vec![kv(
@@ -254,9 +305,14 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
         )],
         paragraph: "The same panels with pairs of principal components of the states.".into(),
         ..Section::default()
-    });
+    })
+}
+
+/// The section of Fig. 3: the cumulative silhouettes beside random directions.
+fn fig3_section(dir: &Path, r: &EcgReport) -> Result<Section> {
+    let fig = |name: &str| svg_of(dir, &r.figures, name);
     let sil = &r.silhouette;
-    sections.push(Section {
+    Ok(Section {
         heading: "Fig. 3: medians and cumulative silhouette".into(),
         svg: fig("fig3_silhouette")?,
         numbers: vec![
@@ -283,9 +339,15 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
             sil.beats
         ),
         ..Section::default()
-    });
+    })
+}
+
+/// The section of Fig. 4 (right): the threshold decisions of KANN (Eq. 6) and the trivial
+/// predictor against the network's.
+fn agreement_section(dir: &Path, r: &EcgReport) -> Result<Section> {
+    let fig = |name: &str| svg_of(dir, &r.figures, name);
     let a = &r.agreement;
-    sections.push(Section {
+    Ok(Section {
         heading: "Fig. 4 (right): agreement of the threshold decisions".into(),
         svg: fig("fig4_loss_histogram")?,
         numbers: vec![
@@ -306,8 +368,13 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
         ],
         paragraph: a.method.clone(),
         ..Section::default()
-    });
-    sections.push(Section {
+    })
+}
+
+/// The section of Sec. 4.3: `e_rel` (Eq. 12) and the training curves.
+fn error_section(dir: &Path, r: &EcgReport) -> Result<Section> {
+    let fig = |name: &str| svg_of(dir, &r.figures, name);
+    Ok(Section {
         heading: "Sec. 4.3: relative error (Eq. 12) and training".into(),
         svg: fig("training_curves")?,
         numbers: vec![
@@ -316,20 +383,7 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
         ],
         paragraph: format!("Reproduce: {}", r.settings.command),
         ..Section::default()
-    });
-    let data = serde_json::json!({
-        "fig2_curves": &r.fig2_curves,
-        "dominant_pairs": &r.dominant_pairs,
-    });
-    let page = HtmlReport {
-        title: "KANN analysis of the ECG autoencoder".into(),
-        claims,
-        sections,
-        css: CSS.into(),
-        data: Some(serde_json::to_string(&data)?),
-        script: Some(SCRIPT.into()),
-    };
-    write_page(dir, &page)
+    })
 }
 
 const SCRIPT: &str = include_str!("ecg.js");

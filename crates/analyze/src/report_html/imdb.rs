@@ -131,13 +131,46 @@ pub fn token_views(
 
 /// The verdict rows of `analyze imdb`.
 pub fn claims(r: &ImdbReport) -> Vec<Claim> {
-    let mut rows = Vec::new();
+    let mut rows = vec![accuracy_claim(r), spectrum_claim(r)];
+    rows.extend(readout_claims(r));
+    rows.push(word_polarity_claim(r));
+    rows.push(contextual_claim(r));
+    let a = &r.agreement;
+    // The trivial predictor G(h_(T-1)) is the baseline: the rank-r projection G(h_T B Bᵀ) reads
+    // the true last state, so it is a check of the basis, not a prediction.
+    let trivial = a
+        .baselines
+        .iter()
+        .find(|b| b.name == "trivial")
+        .map_or(f64::NAN, |b| b.agreement_with_network);
+    rows.push(agreement_claim(
+        "KANN's prediction agrees with the network (Fig. 4 left)",
+        "> 99%",
+        (
+            a.agreement,
+            format!("{} of {} test reviews", pct(a.agreement), a.reviews_used),
+        ),
+        "trivial G(h_(T-1))",
+        trivial,
+        a.intervals.as_ref(),
+    ));
+    rows.push(e_rel_claim(
+        "e_rel 0.095",
+        format!("e_rel {}", fmt_erel(&r.spectra[0].e_rel_real_steps)),
+        r.e_rel_intervals.as_ref(),
+        "none computed without --bootstrap (see analyze fixed-points)",
+    ));
+    rows
+}
+
+/// The verdict row of the network's test accuracy (Sec. 4.1), against the majority class.
+fn accuracy_claim(r: &ImdbReport) -> Claim {
     let a = &r.agreement;
     let n = &a.network;
     let total = (n.tp + n.tn + n.fp + n.fn_).max(1) as f64;
     let majority = ((n.tp + n.fn_).max(n.tn + n.fp)) as f64 / total;
     let acc = n.accuracy();
-    rows.push(claim(
+    claim(
         "The GRU classifies sentiment (Sec. 4.1)",
         "87% test",
         (
@@ -149,7 +182,11 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
             format!("majority class {}; margin 5 points", pct(majority)),
         ),
         0.05,
-    ));
+    )
+}
+
+/// The verdict row of the eigenvalues near 1 and their memory horizons (Sec. 4.1, Eq. 9).
+fn spectrum_claim(r: &ImdbReport) -> Claim {
     let used = &r.spectra[0];
     let taus: Vec<String> = used
         .top_eigenvalues
@@ -157,7 +194,7 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
         .take(4)
         .map(|e| fmt_tau(e.tau, e.modulus))
         .collect();
-    rows.push(claim_without_baseline(
+    claim_without_baseline(
         "A few eigenvalues near 1 with long memory (Sec. 4.1, Eq. 9)",
         "4 with |λ| > 0.99; τ(0.01) > 800",
         format!(
@@ -174,7 +211,13 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
             taus.join(", ")
         ),
         "none computed (no null spectrum)",
-    ));
+    )
+}
+
+/// The verdict rows of the readout test (Sec. 4.1): the positive set reads positive, the
+/// negative set (if any) negative, each against random sets of its size.
+fn readout_claims(r: &ImdbReport) -> Vec<Claim> {
+    let mut rows = Vec::new();
     let s = &r.sentiment;
     let b = s.held_out_batch.as_ref().unwrap_or(&s.analysis_batch);
     let p = &b.positive;
@@ -234,6 +277,12 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
             2.0 * rs.sd,
         ));
     }
+    rows
+}
+
+/// The verdict row of App. A: the best eigen-group's |ρ| against word polarity, against random
+/// directions.
+fn word_polarity_claim(r: &ImdbReport) -> Claim {
     let ws = &r.word_stats;
     let best = [
         ws.best_group_magnitude
@@ -245,7 +294,7 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
     .flatten()
     .max_by(|x, y| x.0.spearman.abs().total_cmp(&y.0.spearman.abs()));
     let rd = &ws.random_directions;
-    rows.push(claim(
+    claim(
         "Eigen-groups track word polarity over the test set (App. A)",
         "u1..u4 track negative / positive words",
         best.map_or((f64::NAN, "no group scored".into()), |(c, kind)| {
@@ -262,9 +311,14 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
             ),
         ),
         rd.sd_abs_spearman,
-    ));
+    )
+}
+
+/// The verdict row of the contextual eigenvector (Fig. 1 green): the smaller z of its two null
+/// tests.
+fn contextual_claim(r: &ImdbReport) -> Claim {
     let z = crate::imdb::contextual::Z_CONTEXTUAL;
-    rows.push(match &r.contextual.choice {
+    match &r.contextual.choice {
         Some(c) => {
             let zr = c.null.random_positions.z;
             let zc = c.null.control_words.as_ref().map_or(f64::NAN, |t| t.z);
@@ -286,35 +340,13 @@ pub fn claims(r: &ImdbReport) -> Vec<Claim> {
         None => claim_without_baseline(
             "A contextual eigenvector responds to negation (Fig. 1 green)",
             "u8 (256 reviews)",
-            format!("no phrase found ({} reviews)", r.contextual.matching_reviews),
+            format!(
+                "no phrase found ({} reviews)",
+                r.contextual.matching_reviews
+            ),
             "not testable",
         ),
-    });
-    // The trivial predictor G(h_(T-1)) is the baseline: the rank-r projection G(h_T B Bᵀ) reads
-    // the true last state, so it is a check of the basis, not a prediction.
-    let trivial = a
-        .baselines
-        .iter()
-        .find(|b| b.name == "trivial")
-        .map_or(f64::NAN, |b| b.agreement_with_network);
-    rows.push(agreement_claim(
-        "KANN's prediction agrees with the network (Fig. 4 left)",
-        "> 99%",
-        (
-            a.agreement,
-            format!("{} of {} test reviews", pct(a.agreement), a.reviews_used),
-        ),
-        "trivial G(h_(T-1))",
-        trivial,
-        a.intervals.as_ref(),
-    ));
-    rows.push(e_rel_claim(
-        "e_rel 0.095",
-        format!("e_rel {}", fmt_erel(&used.e_rel_real_steps)),
-        r.e_rel_intervals.as_ref(),
-        "none computed without --bootstrap (see analyze fixed-points)",
-    ));
-    rows
+    }
 }
 
 fn kv(k: &str, v: impl Into<String>) -> (String, String) {
@@ -323,10 +355,36 @@ fn kv(k: &str, v: impl Into<String>) -> (String, String) {
 
 /// Writes `report.html` for `r` into `dir`.
 pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
+    let sections = vec![
+        spectrum_section(dir, r)?,
+        readout_section(r),
+        fig1_section(r),
+        word_stats_section(dir, r)?,
+        contextual_section(dir, r)?,
+        agreement_section(dir, r)?,
+        error_section(dir, r)?,
+    ];
+    let ws = &r.word_stats;
+    let data = serde_json::json!({
+        "token_views": &r.token_views,
+        "groups": &ws.groups,
+    });
+    let page = HtmlReport {
+        title: "KANN analysis of the IMDB model".into(),
+        claims,
+        sections,
+        css: CSS.into(),
+        data: Some(serde_json::to_string(&data)?),
+        script: Some(SCRIPT.into()),
+    };
+    write_page(dir, &page)
+}
+
+/// The section of Sec. 4.1: the spectra of both fits with `τ(0.01)` (Eq. 9).
+fn spectrum_section(dir: &Path, r: &ImdbReport) -> Result<Section> {
     let fig = |name: &str| svg_of(dir, &r.figures, name);
     let used = &r.spectra[0];
-    let mut sections = Vec::new();
-    sections.push(Section {
+    Ok(Section {
         heading: "Sec. 4.1: the spectrum of the fitted operator (Eqs. 4-5, Eq. 9)".into(),
         svg: fig("spectrum")?,
         numbers: r
@@ -366,7 +424,12 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
             r.settings.batch, used.fit_steps, used.count_above_099
         ),
         ..Section::default()
-    });
+    })
+}
+
+/// The section of the readout test (Sec. 4.1): the chosen sets on both batches beside `G(0)`
+/// and random sets.
+fn readout_section(r: &ImdbReport) -> Section {
     let s = &r.sentiment;
     let mut nums = Vec::new();
     for b in std::iter::once(&s.analysis_batch).chain(s.held_out_batch.as_ref()) {
@@ -402,7 +465,7 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
             ));
         }
     }
-    sections.push(Section {
+    Section {
         heading: "Sec. 4.1: the readout test".into(),
         svg: None,
         numbers: nums,
@@ -414,9 +477,12 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
             s.choice.rule
         ),
         ..Section::default()
-    });
-    let ws = &r.word_stats;
-    sections.push(Section {
+    }
+}
+
+/// The section of Fig. 1: the interactive token view ([`widget`]).
+fn fig1_section(r: &ImdbReport) -> Section {
+    Section {
         heading: "Fig. 1: reviews coloured by an eigen-group (Eq. 10)".into(),
         svg: None,
         numbers: Vec::new(),
@@ -429,13 +495,19 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
              report.json (token_views), {} reviews of the analysis batch, the Fig. 1 ones first.",
             r.token_views.reviews.len()
         ),
-    });
+    }
+}
+
+/// The section of App. A: the word statistics over the test set.
+fn word_stats_section(dir: &Path, r: &ImdbReport) -> Result<Section> {
+    let fig = |name: &str| svg_of(dir, &r.figures, name);
+    let ws = &r.word_stats;
     let scatter = r
         .figures
         .iter()
         .find(|f| f.name.starts_with("word_scatter"))
         .map(|f| f.name.clone());
-    sections.push(Section {
+    Ok(Section {
         heading: "App. A: word statistics over the test set".into(),
         svg: match scatter {
             Some(n) => fig(&n)?,
@@ -471,14 +543,19 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
             ws.polarity
         ),
         ..Section::default()
-    });
+    })
+}
+
+/// The section of Fig. 1 (green): the contextual eigenvector and its null tests.
+fn contextual_section(dir: &Path, r: &ImdbReport) -> Result<Section> {
+    let fig = |name: &str| svg_of(dir, &r.figures, name);
     let c = &r.contextual;
     let ctx_fig = r
         .figures
         .iter()
         .find(|f| f.name.starts_with("word_change_context"))
         .map(|f| f.name.clone());
-    sections.push(Section {
+    Ok(Section {
         heading: "Fig. 1 (green): the contextual eigenvector".into(),
         svg: match ctx_fig {
             Some(n) => fig(&n)?,
@@ -524,7 +601,13 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
                     reviews and against \"bad\"/\"good\" without \"not\"."
                 .into(),
         ..Section::default()
-    });
+    })
+}
+
+/// The section of Fig. 4 (left): the agreement of KANN (Eq. 6) and the baselines with the
+/// network.
+fn agreement_section(dir: &Path, r: &ImdbReport) -> Result<Section> {
+    let fig = |name: &str| svg_of(dir, &r.figures, name);
     let a = &r.agreement;
     let mut nums = vec![kv(
         "KANN (h_(T-1) B C Bᵀ)",
@@ -540,7 +623,7 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
             format!("agreement {}", pct(b.agreement_with_network)),
         ));
     }
-    sections.push(Section {
+    Ok(Section {
         heading: "Fig. 4 (left): agreement with the network".into(),
         svg: fig("agreement")?,
         numbers: nums,
@@ -550,8 +633,13 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
                     projection, and could explain a high agreement away."
             .into(),
         ..Section::default()
-    });
-    sections.push(Section {
+    })
+}
+
+/// The section of Sec. 4.3: `e_rel` (Eq. 12) of both fits and the run's accuracies.
+fn error_section(dir: &Path, r: &ImdbReport) -> Result<Section> {
+    let fig = |name: &str| svg_of(dir, &r.figures, name);
+    Ok(Section {
         heading: "Sec. 4.3: relative error (Eq. 12) and training".into(),
         svg: fig("training_curves")?,
         numbers: r
@@ -579,20 +667,7 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
             .collect(),
         paragraph: format!("Reproduce: {}", r.settings.command),
         ..Section::default()
-    });
-    let data = serde_json::json!({
-        "token_views": &r.token_views,
-        "groups": &ws.groups,
-    });
-    let page = HtmlReport {
-        title: "KANN analysis of the IMDB model".into(),
-        claims,
-        sections,
-        css: CSS.into(),
-        data: Some(serde_json::to_string(&data)?),
-        script: Some(SCRIPT.into()),
-    };
-    write_page(dir, &page)
+    })
 }
 
 const SCRIPT: &str = include_str!("imdb.js");
@@ -604,6 +679,27 @@ const CSS: &str = include_str!("imdb.css");
 fn widget(r: &ImdbReport) -> String {
     let tv = &r.token_views;
     let mut h = String::from("<div id=\"kv\" class=\"kv\">");
+    widget_spectrum(&mut h, tv);
+    h.push_str("</g></svg><div class=\"kv-side\"><div id=\"kv-groups\" role=\"group\" aria-label=\"Eigen-groups\">");
+    widget_groups(&mut h, tv);
+    h.push_str(
+        "</div>\
+<label class=\"kv-row\">Search the reviews <input id=\"kv-search\" type=\"search\" autocomplete=\"off\"></label>\
+<label class=\"kv-row\">Review <select id=\"kv-review\"></select></label>\
+<fieldset class=\"kv-row\"><legend>Colour by</legend>\
+<label><input type=\"radio\" name=\"kv-mode\" value=\"level\" checked> level m_S(h_t)</label> \
+<label><input type=\"radio\" name=\"kv-mode\" value=\"change\"> change</label> \
+<label><input type=\"radio\" name=\"kv-mode\" value=\"contribution\"> readout contribution</label></fieldset>\
+<div id=\"kv-words\" class=\"kv-words\" aria-live=\"polite\"></div></div>\
+<p id=\"kv-caption\" class=\"kv-caption\" aria-live=\"polite\"></p>\
+<div id=\"kv-tokens\" class=\"kv-tokens\"></div></div>",
+    );
+    h
+}
+
+/// The widget's spectrum (appended to `h`): the unit circle, zoomed on the groups' eigenvalues,
+/// each group's eigenvalue a button.
+fn widget_spectrum(h: &mut String, tv: &TokenViews) {
     // The spectrum, zoomed on the groups' eigenvalues, y up.
     let members: Vec<(f64, f64)> = tv
         .groups
@@ -657,7 +753,10 @@ fn widget(r: &ImdbReport) -> String {
             }
         }
     }
-    h.push_str("</g></svg><div class=\"kv-side\"><div id=\"kv-groups\" role=\"group\" aria-label=\"Eigen-groups\">");
+}
+
+/// The widget's group buttons (appended to `h`), each titled with its eigenvalue.
+fn widget_groups(h: &mut String, tv: &TokenViews) {
     for (g, set) in tv.groups.iter().enumerate() {
         let name = set
             .iter()
@@ -673,17 +772,4 @@ fn widget(r: &ImdbReport) -> String {
             "<button type=\"button\" class=\"grp\" data-g=\"{g}\" aria-pressed=\"false\" title=\"λ = {ev}\">{{{name}}}</button>"
         );
     }
-    h.push_str(
-        "</div>\
-<label class=\"kv-row\">Search the reviews <input id=\"kv-search\" type=\"search\" autocomplete=\"off\"></label>\
-<label class=\"kv-row\">Review <select id=\"kv-review\"></select></label>\
-<fieldset class=\"kv-row\"><legend>Colour by</legend>\
-<label><input type=\"radio\" name=\"kv-mode\" value=\"level\" checked> level m_S(h_t)</label> \
-<label><input type=\"radio\" name=\"kv-mode\" value=\"change\"> change</label> \
-<label><input type=\"radio\" name=\"kv-mode\" value=\"contribution\"> readout contribution</label></fieldset>\
-<div id=\"kv-words\" class=\"kv-words\" aria-live=\"polite\"></div></div>\
-<p id=\"kv-caption\" class=\"kv-caption\" aria-live=\"polite\"></p>\
-<div id=\"kv-tokens\" class=\"kv-tokens\"></div></div>",
-    );
-    h
 }
