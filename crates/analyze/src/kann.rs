@@ -104,7 +104,12 @@ pub fn eigen_boxes(
             im: e.region[1],
             modulus: e.modulus_ci,
         })
-        .filter(|b| [b.re, b.im, b.modulus].iter().flatten().all(|v| v.is_finite()))
+        .filter(|b| {
+            [b.re, b.im, b.modulus]
+                .iter()
+                .flatten()
+                .all(|v| v.is_finite())
+        })
         .collect();
     let label = format!(
         "{:.0}% {}, {} replicates",

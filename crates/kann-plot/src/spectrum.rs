@@ -276,7 +276,11 @@ impl SpectrumFigure<'_> {
             return Ok(());
         }
         let shown = &dominant[..dominant.len().min(self.max_labels.max(1))];
-        let list_h = 34 + 24 * (shown.len() as u32 + u32::from(shown.len() < dominant.len()));
+        let has_boxes = shown.iter().any(|&j| self.interval(j).is_some());
+        let list_h = 34
+            + 24 * (shown.len() as u32
+                + u32::from(shown.len() < dominant.len())
+                + u32::from(has_boxes));
         let (chart_area, list_area) = area.split_vertically(h.saturating_sub(list_h).max(200));
 
         // A square window around the labelled eigenvalues.
@@ -395,6 +399,14 @@ impl SpectrumFigure<'_> {
             (24, y),
             bold(LEGEND_SIZE),
         ))?;
+        if has_boxes {
+            y += 24;
+            list_area.draw(&Text::new(
+                format!("[|λ| interval], boxes: λ region; {}", self.interval_label),
+                (24, y),
+                font(LEGEND_SIZE),
+            ))?;
+        }
         y += 26;
         for &j in shown {
             let (re, im) = self.eigenvalues[j];

@@ -27,9 +27,22 @@ pub struct Panel {
     pub spread: Vec<Vec<f64>>,
 }
 
-/// The Koopman spectrum.
-pub fn spectrum(run: &Path, title: &str, points: &[(f64, f64)]) -> Result<FigureFile> {
-    let p = kann_plot::spectrum(run, "spectrum", &SpectrumFigure::new(title, points))?;
+/// The Koopman spectrum, with the bootstrap intervals of its leading eigenvalues where the
+/// analysis resampled (`--bootstrap`).
+pub fn spectrum(
+    run: &Path,
+    title: &str,
+    points: &[(f64, f64)],
+    intervals: Option<&kann_koopman::SpectrumIntervals>,
+) -> Result<FigureFile> {
+    let (boxes, label) =
+        intervals.map_or_else(Default::default, |ci| crate::kann::eigen_boxes(ci, points));
+    let fig = SpectrumFigure {
+        intervals: &boxes,
+        interval_label: &label,
+        ..SpectrumFigure::new(title, points)
+    };
+    let p = kann_plot::spectrum(run, "spectrum", &fig)?;
     figure_file(
         run,
         &p,

@@ -536,6 +536,7 @@ fn ecg_figures(
         run,
         &title,
         &eigen_points(&cell.fit.spectrum),
+        fig2.intervals.as_ref(),
     )?];
     figs.extend(fig2_figures(run, cell, &fig2.spread, mu, mu_r)?);
     figs.push(figures::panels(

@@ -1,6 +1,7 @@
 //! `report.json` ([`EcgReport`]) and `report.md` of `analyze ecg`: the paper's numbers next to
 //! ours, one table row per paper figure, then every number measured.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -439,14 +440,16 @@ pub fn ecg_body(r: &EcgReport) -> String {
     s.push_str(&robustness_section(r));
     s.push_str(&agreement_section(r));
     s.push_str(&silhouette_section(r));
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "## Relative error (Eq. 12)\n\n- fit batch ({} beats): {}\n- all normal test beats: {}\n\n",
         st.batch,
         fmt_erel(&r.e_rel_batch),
         fmt_erel(&r.e_rel_normal_test)
-    ));
+    );
     let t = &r.threshold_accuracy;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "## Accuracy\n\nFrom {}: train {}, validation {}, test {}. Measured here at threshold {}: normal {} ({} beats), anomalous {} ({} beats), overall {}, ROC AUC {:.4}.\n\n",
         r.accuracy.source,
         opt_pct(r.accuracy.train),
@@ -459,12 +462,12 @@ pub fn ecg_body(r: &EcgReport) -> String {
         t.anomalous_beats,
         pct(t.overall),
         t.roc_auc
-    ));
+    );
     s.push_str(&figures_markdown(&r.figures, &[]));
     if !r.warnings.is_empty() {
         s.push_str("## Warnings\n\n");
         for w in &r.warnings {
-            s.push_str(&format!("- {w}\n"));
+            let _ = writeln!(s, "- {w}");
         }
     }
     s
@@ -498,19 +501,21 @@ fn spectrum_section(r: &EcgReport) -> String {
     let mut s = String::new();
     s.push_str("## Spectrum\n\n| j | λ | modulus | τ(0.01) |\n| --- | --- | --- | --- |\n");
     for e in &r.top_eigenvalues {
-        s.push_str(&format!(
-            "| {} | {} | {:.5} | {} |\n",
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.5} | {} |",
             e.index,
             fmt_lambda(e.re, e.im),
             e.modulus,
             fmt_tau(e.tau, e.modulus)
-        ));
+        );
     }
     if let Some(ci) = &r.spectrum_intervals {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "\nIntervals: {}.\n",
             crate::kann::intervals_line(ci, r.settings.batch)
-        ));
+        );
     }
     s
 }
@@ -520,14 +525,16 @@ fn spectrum_section(r: &EcgReport) -> String {
 fn fig2_section(r: &EcgReport) -> String {
     let mut s = String::new();
     let f2 = &r.fig2;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "\n## Fig. 2\n\nSets: {} pairing. Eq. 11 (`F_dec(H_last B |V_J U_J| Bᵀ)`) with the sign convention: {}. Sign-invariant: `F_dec(Re(H_last B V_J U_J) Bᵀ)`. Feature rule: {}.\n\n",
         f2.pairing, f2.sign_convention, f2.feature_rule
-    ));
+    );
     s.push_str("| set | ranks | λ | dominance | τ(0.01) | conjugate | Im share | Eq. 11 extreme → features matched | max dev. over signs | sign-invariant extreme → features matched |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for p in &r.dominant_pairs {
-        s.push_str(&format!(
-            "| {} | {:?} | {} | {:.4} | {} | {} | {:.3} | {} → {} | {:.3} | {} → {} |\n",
+        let _ = writeln!(
+            s,
+            "| {} | {:?} | {} | {:.4} | {} | {} | {:.3} | {} → {} | {:.3} | {} → {} |",
             pair_name(&p.set),
             p.ranks,
             fmt_lambda(p.eigenvalue.0, p.eigenvalue.1),
@@ -540,9 +547,10 @@ fn fig2_section(r: &EcgReport) -> String {
             p.max_sign_deviation,
             p.sign_invariant_extreme,
             captures_text(&p.sign_invariant_captures),
-        ));
+        );
     }
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "\nk of 4 features captured by distinct sets: Eq. 11 {} ({}), sign-invariant {} ({}). Over {} random sign patterns of B (seed {}), the Eq. 11 medians moved by up to {:.3} (beat range {:.3}); the sign-invariant ones by {:.1e}.\n\n",
         f2.modulus_captured,
         f2.modulus_features.join(", "),
@@ -553,9 +561,10 @@ fn fig2_section(r: &EcgReport) -> String {
         f2.max_median_deviation_modulus,
         f2.beat_range,
         f2.max_median_deviation_sign_invariant
-    ));
+    );
     if let Some(c) = &r.capture_intervals {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "Over {} bootstrap draws of the batch's {} beats (seed {}, {} failed; Fig. 2 redone in each, the sets chosen again; {:.0}% percentile intervals): Eq. 11 {}; sign-invariant {}. Replicates by k = 0..4: Eq. 11 {:?}, sign-invariant {:?}.\n\n",
             c.replicates,
             c.batch,
@@ -566,7 +575,7 @@ fn fig2_section(r: &EcgReport) -> String {
             super::capture::capture_line(&c.sign_invariant),
             c.modulus.k_counts,
             c.sign_invariant.k_counts
-        ));
+        );
     }
     s
 }
@@ -576,8 +585,9 @@ fn robustness_section(r: &EcgReport) -> String {
     let mut s = String::new();
     s.push_str("## Fig. 2 robustness (k of 4)\n\n| batch | seed | pairing | rank | sets | conjugate | Eq. 11 k | sign-invariant k |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for row in &r.robustness {
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             row.batch,
             row.seed,
             row.pairing,
@@ -590,7 +600,7 @@ fn robustness_section(r: &EcgReport) -> String {
             row.conjugate_sets,
             row.modulus_captured,
             row.sign_invariant_captured
-        ));
+        );
     }
     s
 }
@@ -600,7 +610,8 @@ fn robustness_section(r: &EcgReport) -> String {
 fn agreement_section(r: &EcgReport) -> String {
     let mut s = String::new();
     let a = &r.agreement;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "\n## Agreement (Fig. 4 right)\n\n{}.\n\n{} beats: network normal {}, KANN normal {}, agreement {}; trivial predictor normal {}, agreement {}; median loss network {:.2}, KANN {:.2}, trivial {:.2}.\n\n",
         a.method,
         a.beats,
@@ -612,18 +623,20 @@ fn agreement_section(r: &EcgReport) -> String {
         a.network_median_loss,
         a.kann_median_loss,
         a.trivial_median_loss
-    ));
+    );
     if let Some(ci) = &a.intervals {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "Intervals: {}.\n\n",
             crate::intervals::agreement_line(ci, "normal beats")
-        ));
+        );
     }
     if let Some(e) = &r.e_rel_intervals {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "One-step error on all normal test beats, beside the trivial predictor: {}.\n\n",
             crate::intervals::e_rel_line(e)
-        ));
+        );
     }
     s
 }
@@ -633,7 +646,8 @@ fn agreement_section(r: &EcgReport) -> String {
 fn silhouette_section(r: &EcgReport) -> String {
     let mut s = String::new();
     let sil = &r.silhouette;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "## Silhouette (Fig. 3 right)\n\n{} beats; the operator refitted on normal + anomalous states together; σ(140) = {:.4} on H B, {:.4} on its first 5 principal components, {:.4} on the Koopman eigenvectors {:?} (embedding [Re, Im] of H B V_S); baseline: 5 random orthonormal directions of the coefficient space, {} draws: {:.4} ± {:.4} (min {:.4}; {} draws below Koopman-5).\n\n",
         sil.beats,
         sil.sigma,
@@ -645,9 +659,10 @@ fn silhouette_section(r: &EcgReport) -> String {
         sil.sigma_random_sd,
         sil.sigma_random_min,
         sil.random_below_koopman
-    ));
+    );
     if let Some(ci) = &r.silhouette_intervals {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "On {} other draws of {} normal and {} anomalous test beats ({} failed; draws overlap each other and the batch, so these intervals describe this test split's batches; {:.0}% percentile intervals): σ(140) on H B [{:.4}, {:.4}], PCA-5 [{:.4}, {:.4}], Koopman-5 [{:.4}, {:.4}], random directions' mean [{:.4}, {:.4}]; Koopman-5 below PCA-5 in {:.0}% of the draws, below the random mean in {:.0}%.\n\n",
             ci.draws,
             r.settings.batch,
@@ -664,7 +679,7 @@ fn silhouette_section(r: &EcgReport) -> String {
             ci.sigma_random_mean_ci[1],
             100.0 * ci.koopman_below_pca,
             100.0 * ci.koopman_below_random_mean
-        ));
+        );
     }
     s
 }

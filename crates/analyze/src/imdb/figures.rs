@@ -209,9 +209,22 @@ fn highlight_page(dir: &Path, reviews: &[ShadedReview], shadings: &[Vec<View>]) 
         .into_owned())
 }
 
-/// The spectrum of the used fit.
-pub fn spectrum(dir: &Path, title: &str, points: &[(f64, f64)]) -> Result<FigureFile> {
-    let p = kann_plot::spectrum(dir, "spectrum", &SpectrumFigure::new(title, points))?;
+/// The spectrum of the used fit, with the bootstrap intervals of its leading eigenvalues where
+/// the analysis resampled (`--bootstrap`).
+pub fn spectrum(
+    dir: &Path,
+    title: &str,
+    points: &[(f64, f64)],
+    intervals: Option<&kann_koopman::SpectrumIntervals>,
+) -> Result<FigureFile> {
+    let (boxes, label) =
+        intervals.map_or_else(Default::default, |ci| crate::kann::eigen_boxes(ci, points));
+    let fig = SpectrumFigure {
+        intervals: &boxes,
+        interval_label: &label,
+        ..SpectrumFigure::new(title, points)
+    };
+    let p = kann_plot::spectrum(dir, "spectrum", &fig)?;
     figure_file(
         dir,
         &p,

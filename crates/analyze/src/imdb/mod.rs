@@ -321,6 +321,7 @@ impl ImdbFigures {
             dir,
             &title,
             &eigen_points(&fit.spectrum),
+            stages.fitted.intervals.as_ref(),
         )?);
         let mut reviews = fig1_reviews(imdb, fit, states, batch, &stages.sentiment, ws, warnings);
         reviews.extend(ctx_reviews);

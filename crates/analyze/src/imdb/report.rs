@@ -2,6 +2,7 @@
 //! baselines next to every claim.
 
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
 
 use super::contextual::ContextualChoice;
 use super::fit_modes::{FitSteps, SpectrumSummary};
@@ -171,15 +172,12 @@ fn batch_cell(b: &BatchReadout) -> String {
         random_cell(&b.random_positive_size, true)
     );
     if let (Some(n), Some(r)) = (&b.negative, &b.random_negative_size) {
-        s.push_str(&format!(
-            "; {}; {}",
-            set_cell(n, false),
-            random_cell(r, false)
-        ));
+        let _ = write!(s, "; {}; {}", set_cell(n, false), random_cell(r, false));
     }
     let t = &b.tracking;
     let r = &b.random_tracking_size.agreement_with_network;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "; tracking set {{{}}}: agrees with the network on {} (random {}-sets {} ± {}), logit corr {:.2}",
         t.name,
         pct(t.agreement_with_network),
@@ -187,7 +185,7 @@ fn batch_cell(b: &BatchReadout) -> String {
         pct(r.mean),
         pct(r.sd),
         t.logit_correlation
-    ));
+    );
     s
 }
 
@@ -422,28 +420,30 @@ pub fn body(r: &ImdbReport) -> String {
     s.push_str(&word_stats_section(r));
     s.push_str(&contextual_section(r));
     s.push_str(&agreement_section(r));
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "\n## Accuracy of the run\n\nFrom {}: train {}, validation {}, test {}.\n\n",
         r.accuracy.source,
         opt_pct(r.accuracy.train),
         opt_pct(r.accuracy.validation),
         opt_pct(r.accuracy.test)
-    ));
+    );
     if !r.states_files.is_empty() {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "## States\n\nThe analysis batch's hooked states, lengths and labels: {} (reproduce the spectrum with `analyze states states.npy --lengths lengths.npy`).\n\n",
             r.states_files
                 .iter()
                 .map(|f| format!("`{f}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ));
+        );
     }
     s.push_str(&figures_markdown(&r.figures, &r.html));
     if !r.warnings.is_empty() {
         s.push_str("## Warnings\n\n");
         for w in &r.warnings {
-            s.push_str(&format!("- {w}\n"));
+            let _ = writeln!(s, "- {w}");
         }
     }
     s
@@ -454,13 +454,23 @@ pub fn body(r: &ImdbReport) -> String {
 fn spectra_section(r: &ImdbReport) -> String {
     let mut s = String::new();
     let st = &r.settings;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "Run `{}` ({} cell, hidden {}), data `{}`. Analysis batch: {} random test reviews (seed {}), \
          padded to max_len {}; the analysis uses the **{}** fit (`--fit-steps {}`), rank {}.\n\n\
          Reproduce: `{}`\n\n",
-        st.run_dir, st.cell, st.hidden, st.data_dir, st.batch, st.seed, r.max_len, r.fit_steps,
-        r.fit_steps, st.rank, st.command
-    ));
+        st.run_dir,
+        st.cell,
+        st.hidden,
+        st.data_dir,
+        st.batch,
+        st.seed,
+        r.max_len,
+        r.fit_steps,
+        r.fit_steps,
+        st.rank,
+        st.command
+    );
     s.push_str("## Spectra of both fits\n\n");
     s.push_str(super::fit_modes::DOC_FIT_STEPS);
     s.push_str("\n\n| fit | used | pairs | \\|λ\\| > 0.99 | unstable | top eigenvalues (τ) | e_rel real steps | e_rel all steps |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
@@ -471,8 +481,9 @@ fn spectra_section(r: &ImdbReport) -> String {
             .take(6)
             .map(|e| format!("{} ({})", fmt_lambda(e.re, e.im), fmt_tau(e.tau, e.modulus)))
             .collect();
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             sp.fit_steps,
             if sp.used_by_analysis { "yes" } else { "no" },
             sp.pairs,
@@ -481,20 +492,22 @@ fn spectra_section(r: &ImdbReport) -> String {
             top.join(", "),
             fmt_erel(&sp.e_rel_real_steps),
             fmt_erel(&sp.e_rel_all_steps)
-        ));
+        );
     }
     if let Some(ci) = &r.spectrum_intervals {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "\nIntervals of the used fit: {}. The count's interval is what another draw of {} reviews could give; it does not cover the choice between the two fits.\n",
             crate::kann::intervals_line(ci, st.batch),
             st.batch
-        ));
+        );
     }
     if let Some(e) = &r.e_rel_intervals {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "\nOne-step error of the used fit on the batch's real steps, beside the trivial predictor (refits and scores on the same resampled reviews): {}.\n",
             crate::intervals::e_rel_line(e)
-        ));
+        );
     }
     s
 }
@@ -504,19 +517,21 @@ fn spectra_section(r: &ImdbReport) -> String {
 fn readout_section(r: &ImdbReport) -> String {
     let mut s = String::new();
     let sv = &r.sentiment;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "\n## Readout test\n\nEach review's last state is projected on a set (Re(H~ V_S U_S) B^T) and read out with G. Sets {}.\n\n\
          Candidates on the analysis batch:\n\n| set | eigenvalues | negative | positive | mean logit | agrees with network | logit corr |\n| --- | --- | --- | --- | --- | --- | --- |\n",
         sv.choice.rule
-    ));
+    );
     for c in &sv.choice.candidates {
         let ev: Vec<String> = c
             .eigenvalues
             .iter()
             .map(|&(a, b)| fmt_lambda(a, b))
             .collect();
-        s.push_str(&format!(
-            "| {{{}}} | {} | {} | {} | {:.3} | {} | {:.2} |\n",
+        let _ = writeln!(
+            s,
+            "| {{{}}} | {} | {} | {} | {:.3} | {} | {:.2} |",
             c.name,
             ev.join(", "),
             pct(c.share_negative),
@@ -524,11 +539,11 @@ fn readout_section(r: &ImdbReport) -> String {
             c.mean_logit,
             pct(c.agreement_with_network),
             c.logit_correlation
-        ));
+        );
     }
     s.push_str("\nThe chosen sets on both batches, with the baselines (G(0) = the logit of the zero state, i.e. what a set whose projection is small reads out; random sets = unions of random eigen-groups of the same size):\n\n");
     for b in std::iter::once(&sv.analysis_batch).chain(sv.held_out_batch.as_ref()) {
-        s.push_str(&format!("- {}\n", batch_cell(b)));
+        let _ = writeln!(s, "- {}", batch_cell(b));
     }
     s
 }
@@ -538,7 +553,8 @@ fn readout_section(r: &ImdbReport) -> String {
 fn word_stats_section(r: &ImdbReport) -> String {
     let mut s = String::new();
     let ws = &r.word_stats;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "\n## Word statistics over the test set (App. A)\n\nPolarity: {} ({} training reviews; words seen ≥ {} times: {}). Scored: {} words seen ≥ {} times in the test reviews ({} occurrences); top-word lists from words seen ≥ {} times. \
          Spearman ρ between a channel's mean change at a word and the word's polarity; random directions: |ρ| {:.3} ± {:.3} (max {:.3}, {} draws); cross-validated ridge direction (held-out words, {} folds): ρ = {:.3}; readout weights: ρ = {:.3}.\n\n\
          | group | eigenvalues | ρ magnitude (Eq. 10) | ρ magnitude vs \\|polarity\\| | ρ readout contribution |\n| --- | --- | --- | --- | --- |\n",
@@ -557,21 +573,22 @@ fn word_stats_section(r: &ImdbReport) -> String {
         ws.cv_linear_direction.folds,
         ws.cv_linear_direction.spearman,
         ws.readout_direction.spearman
-    ));
+    );
     for g in &ws.groups {
         let ev: Vec<String> = g
             .eigenvalues
             .iter()
             .map(|&(a, b)| fmt_lambda(a, b))
             .collect();
-        s.push_str(&format!(
-            "| {{{}}} | {} | {:.3} | {:.3} | {:.3} |\n",
+        let _ = writeln!(
+            s,
+            "| {{{}}} | {} | {:.3} | {:.3} | {:.3} |",
             g.magnitude.name,
             ev.join(", "),
             g.magnitude.spearman,
             g.magnitude_vs_strength,
             g.readout_contribution.spearman
-        ));
+        );
     }
     let mut listed: Vec<(&str, &ChannelStats)> = vec![("readout weights", &ws.readout_direction)];
     if let Some(i) = ws.best_group_magnitude {
@@ -584,13 +601,14 @@ fn word_stats_section(r: &ImdbReport) -> String {
         ));
     }
     for (what, c) in listed {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "\n**{what}** {{{}}} (ρ = {:.3}):\n- largest increase: {}\n- largest decrease: {}\n",
             c.name,
             c.spearman,
             top_words(&c.top_increase),
             top_words(&c.top_decrease)
-        ));
+        );
     }
     s
 }
@@ -601,20 +619,27 @@ fn contextual_section(r: &ImdbReport) -> String {
     let mut s = String::new();
     s.push_str("\n## Contextual eigenvector\n\n");
     let c = &r.contextual;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "{} test reviews of at most {} pieces contain \"not bad\" or \"not good\"; batch of {} (cap {}), rank {}, {} eigenvalues with |λ| > 0.99.\n\n",
         c.matching_reviews, r.max_len, c.batch, c.cap, c.rank, c.count_above_099
-    ));
+    );
     if let Some(ch) = &c.choice {
-        s.push_str(&format!("Criterion: {}.\n\n| group | modulus | mean jump | mean abs step | ratio |\n| --- | --- | --- | --- | --- |\n", ch.criterion));
+        let _ = write!(
+            s,
+            "Criterion: {}.\n\n| group | modulus | mean jump | mean abs step | ratio |\n| --- | --- | --- | --- | --- |\n",
+            ch.criterion
+        );
         for t in &ch.top_candidates {
-            s.push_str(&format!(
-                "| {{{}}} | {:.4} | {:.4} | {:.4} | {:.2} |\n",
+            let _ = writeln!(
+                s,
+                "| {{{}}} | {:.4} | {:.4} | {:.4} | {:.2} |",
                 t.name, t.modulus, t.mean_jump, t.mean_abs_step, t.ratio
-            ));
+            );
         }
         let n = &ch.null;
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "\nNull tests ({} draws, the maximum over groups each time): random positions of the same reviews: observed {:.3}, null {:.3} ± {:.3}, z = {:.2}, p = {:.3}. ",
             n.draws,
             n.random_positions.observed,
@@ -622,15 +647,19 @@ fn contextual_section(r: &ImdbReport) -> String {
             n.random_positions.null_sd,
             n.random_positions.z,
             n.random_positions.p
-        ));
+        );
         match &n.control_words {
-            Some(t) => s.push_str(&format!(
-                "Control words (\"bad\"/\"good\" without \"not\", {} occurrences): contrast {:.3}, null {:.3} ± {:.3}, z = {:.2}, p = {:.3}. ",
-                n.control_occurrences, t.observed, t.null_mean, t.null_sd, t.z, t.p
-            )),
+            Some(t) => {
+                let _ = write!(
+                    s,
+                    "Control words (\"bad\"/\"good\" without \"not\", {} occurrences): contrast {:.3}, null {:.3} ± {:.3}, z = {:.2}, p = {:.3}. ",
+                    n.control_occurrences, t.observed, t.null_mean, t.null_sd, t.z, t.p
+                );
+            }
             None => s.push_str("No control-word occurrences. "),
         }
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "Verdict (both nulls: z ≥ {} and p ≤ {}): **{}**.\n\n",
             super::contextual::Z_CONTEXTUAL,
             super::contextual::P_CONTEXTUAL,
@@ -639,7 +668,7 @@ fn contextual_section(r: &ImdbReport) -> String {
             } else {
                 "no group responds to negation more than chance"
             }
-        ));
+        );
     }
     s
 }
@@ -649,16 +678,32 @@ fn contextual_section(r: &ImdbReport) -> String {
 fn agreement_section(r: &ImdbReport) -> String {
     let mut s = String::new();
     let a = &r.agreement;
-    s.push_str(&format!(
+    let _ = write!(
+        s,
         "## Agreement (Fig. 4 left)\n\n{}.\n\nTest split: {} reviews; used {} ({} longer than {} pieces dropped by the run's policy, {} shorter than 2 pieces).\n\n| predictor | state read out | TP | TN | FP | FN | accuracy | agreement with the network |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n| network | h_T | {} | {} | {} | {} | {} | – |\n| KANN | h_(T-1) B C B^T | {} | {} | {} | {} | {} | {} |\n",
-        a.method, a.test_reviews, a.reviews_used, a.dropped_too_long, r.max_len, a.dropped_too_short,
-        a.network.tp, a.network.tn, a.network.fp, a.network.fn_, pct(a.network.accuracy()),
-        a.kann.tp, a.kann.tn, a.kann.fp, a.kann.fn_, pct(a.kann.accuracy()), pct(a.agreement)
-    ));
+        a.method,
+        a.test_reviews,
+        a.reviews_used,
+        a.dropped_too_long,
+        r.max_len,
+        a.dropped_too_short,
+        a.network.tp,
+        a.network.tn,
+        a.network.fp,
+        a.network.fn_,
+        pct(a.network.accuracy()),
+        a.kann.tp,
+        a.kann.tn,
+        a.kann.fp,
+        a.kann.fn_,
+        pct(a.kann.accuracy()),
+        pct(a.agreement)
+    );
     for b in &a.baselines {
         let c = &b.confusion;
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             b.name,
             b.state,
             c.tp,
@@ -667,13 +712,14 @@ fn agreement_section(r: &ImdbReport) -> String {
             c.fn_,
             pct(c.accuracy()),
             pct(b.agreement_with_network)
-        ));
+        );
     }
     if let Some(ci) = &a.intervals {
-        s.push_str(&format!(
+        let _ = write!(
+            s,
             "\nIntervals: {}.\n",
             crate::intervals::agreement_line(ci, "test reviews")
-        ));
+        );
     }
     s
 }
