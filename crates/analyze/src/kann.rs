@@ -120,6 +120,23 @@ pub fn eigen_boxes(
     (boxes, label)
 }
 
+/// `spectrum.png`/`.svg` of a fit's eigenvalues `points` in `dir`, with the bootstrap
+/// intervals of its leading eigenvalues where the analysis resampled ([`eigen_boxes`]).
+pub fn spectrum_figure(
+    dir: &std::path::Path,
+    title: &str,
+    points: &[(f64, f64)],
+    intervals: Option<&kann_koopman::SpectrumIntervals>,
+) -> Result<kann_plot::FigurePaths> {
+    let (boxes, label) = intervals.map_or_else(Default::default, |ci| eigen_boxes(ci, points));
+    let fig = kann_plot::SpectrumFigure {
+        intervals: &boxes,
+        interval_label: &label,
+        ..kann_plot::SpectrumFigure::new(title, points)
+    };
+    Ok(kann_plot::spectrum(dir, "spectrum", &fig)?)
+}
+
 /// The intervals in one line for `report.md` (the count's interpolated percentiles rounded
 /// outwards to whole counts).
 pub fn intervals_line(ci: &kann_koopman::SpectrumIntervals, sequences: usize) -> String {

@@ -6,7 +6,7 @@ use anyhow::Result;
 use kann_plot::{
     Band, Curve, HistogramSeries, LabelledPoint, LossHistogramFigure, MedianComparisonFigure,
     MedianPanel, MedianPanelsFigure, MedianSeries, Rgb, RocCurve, RocFigure, SilhouetteFigure,
-    SpectrumFigure, TimeMarker,
+    TimeMarker,
 };
 
 use super::accuracy::EcgThresholdAccuracy;
@@ -35,14 +35,7 @@ pub fn spectrum(
     points: &[(f64, f64)],
     intervals: Option<&kann_koopman::SpectrumIntervals>,
 ) -> Result<FigureFile> {
-    let (boxes, label) =
-        intervals.map_or_else(Default::default, |ci| crate::kann::eigen_boxes(ci, points));
-    let fig = SpectrumFigure {
-        intervals: &boxes,
-        interval_label: &label,
-        ..SpectrumFigure::new(title, points)
-    };
-    let p = kann_plot::spectrum(run, "spectrum", &fig)?;
+    let p = crate::kann::spectrum_figure(run, title, points, intervals)?;
     figure_file(
         run,
         &p,

@@ -57,7 +57,7 @@ pub const SIGN_PATTERNS: usize = 10;
 /// The sign convention of `B` in words (see [`kann_koopman::signs`]).
 pub const SIGN_CONVENTION: &str = "each basis vector's largest-magnitude component positive (scikit-learn's svd_flip rule for the right singular vectors)";
 
-fn pick(beats: &[Beat], b: usize, seed: u64) -> Vec<&Beat> {
+pub(crate) fn pick(beats: &[Beat], b: usize, seed: u64) -> Vec<&Beat> {
     sample_indices(beats.len(), b, seed)
         .into_iter()
         .map(|i| &beats[i])
@@ -117,19 +117,19 @@ struct EcgStages {
 
 /// The run `analyze ecg` reads: its folder, model, config and the ECG5000 splits it was trained
 /// on.
-struct EcgInput {
+pub(crate) struct EcgInput {
     /// The run folder.
-    run: std::path::PathBuf,
+    pub(crate) run: std::path::PathBuf,
     /// The trained autoencoder.
-    model: kann_models::EcgAutoencoder,
+    pub(crate) model: kann_models::EcgAutoencoder,
     /// Its device.
-    device: burn::prelude::Device,
+    pub(crate) device: burn::prelude::Device,
     /// The run's config.
-    cfg: kann_models::config::EcgRunConfig,
+    pub(crate) cfg: kann_models::config::EcgRunConfig,
     /// Where ECG5000 was read from.
-    data_dir: std::path::PathBuf,
+    pub(crate) data_dir: std::path::PathBuf,
     /// The run's splits.
-    splits: EcgSplits,
+    pub(crate) splits: EcgSplits,
 }
 
 impl EcgInput {
@@ -138,16 +138,19 @@ impl EcgInput {
     fn load(args: &EcgArgs) -> Result<Self> {
         let run = resolve_run_dir(args.common.run.as_deref(), Task::Ecg)?;
         println!("analyze ecg: run folder {}", run.display());
+        Self::load_dir(run, &args.common)
+    }
+
+    /// Loads the run in `run` and its data (`analyze fixed-points` on an ECG run, too).
+    pub(crate) fn load_dir(run: std::path::PathBuf, common: &crate::CommonArgs) -> Result<Self> {
         let device = device();
         let (model, config) = load_ecg_run(&run, &device)
             .with_context(|| format!("loading the ECG run {}", run.display()))?;
         let RunConfig::Ecg(cfg) = config else {
             bail!("{} is not an ECG run", run.display());
         };
-        let data_dir = kann_data::locate_data_dir(
-            args.common.data_dir.as_deref(),
-            cfg.data.data_dir.as_deref(),
-        );
+        let data_dir =
+            kann_data::locate_data_dir(common.data_dir.as_deref(), cfg.data.data_dir.as_deref());
         // First use fetches (KANN_OFFLINE / KANN_MIRROR apply).
         kann_data::fetch::ensure_ecg(&data_dir, &Default::default())?;
         let splits = step(

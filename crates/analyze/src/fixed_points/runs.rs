@@ -10,16 +10,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use kann_data::ecg::{Beat, EcgSplits};
+use kann_data::ecg::Beat;
 use kann_dynamics::Cell;
 use kann_models::beats_tensor;
 use kann_models::config::{RunConfig, Task};
 use kann_models::npy::tensor_to_vec;
-use kann_models::run::{CONFIG_FILE, load_ecg_run};
+use kann_models::run::CONFIG_FILE;
 
 use super::readout::Readout;
 use super::{FixedPointArgs, Trajectories, cell_from_recurrent, hook_imdb};
-use crate::common::{device, sample_indices, step};
+use crate::common::{sample_indices, step};
 use crate::copy::predict::ClassReadout;
 use crate::imdb::data::{ImdbData, ImdbRun};
 
@@ -46,7 +46,7 @@ pub fn load(args: &FixedPointArgs, dir: &Path) -> Result<LocalRun> {
         .with_context(|| format!("reading {}", dir.join(CONFIG_FILE).display()))?;
     match config.task() {
         Task::Imdb => imdb(args, dir),
-        Task::Ecg => ecg(args, dir, &config),
+        Task::Ecg => ecg(args, dir),
         Task::Copy => copy(args, dir),
     }
 }
@@ -82,37 +82,21 @@ fn imdb(args: &FixedPointArgs, dir: &Path) -> Result<LocalRun> {
 }
 
 /// An ECG run: the encoder on `analyze ecg`'s batch of normal test beats (the same draw).
-fn ecg(args: &FixedPointArgs, dir: &Path, config: &RunConfig) -> Result<LocalRun> {
-    let device = device();
-    let (model, _) = load_ecg_run(dir, &device)
-        .with_context(|| format!("loading the ECG run {}", dir.display()))?;
-    let RunConfig::Ecg(cfg) = config else {
-        bail!("{} is not an ECG run", dir.display());
-    };
-    let data_dir = kann_data::locate_data_dir(
-        args.common.data_dir.as_deref(),
-        cfg.data.data_dir.as_deref(),
-    );
-    kann_data::fetch::ensure_ecg(&data_dir, &Default::default())?;
-    let splits = step(
-        &format!("loading ECG5000 from {}", data_dir.display()),
-        || Ok(EcgSplits::load(&data_dir, cfg.data.split_seed)?),
-    )?;
-    let (b, normal) = (args.common.batch, &splits.test_normal);
+fn ecg(args: &FixedPointArgs, dir: &Path) -> Result<LocalRun> {
+    let input = crate::ecg::EcgInput::load_dir(dir.to_path_buf(), &args.common)?;
+    let (b, normal) = (args.common.batch, &input.splits.test_normal);
     if b > normal.len() {
         bail!(
             "--batch {b} is larger than the test set: {} normal test beats",
             normal.len()
         );
     }
-    let beats: Vec<&Beat> = sample_indices(normal.len(), b, args.common.seed)
-        .into_iter()
-        .map(|i| &normal[i])
-        .collect();
+    let beats = crate::ecg::pick(normal, b, args.common.seed);
+    let model = &input.model;
     let cell = cell_from_recurrent(&model.encoder)?;
     let lstm = model.encoder.kind() == kann_models::cells::CellKind::Lstm;
     let traj = step(&format!("encoder states of {b} normal test beats"), || {
-        let hooked = model.encode_states(beats_tensor(&beats, &device)?, lstm)?;
+        let hooked = model.encode_states(beats_tensor(&beats, &input.device)?, lstm)?;
         let h = tensor_to_vec(&hooked.hidden)?;
         let c = hooked.cell.as_ref().map(tensor_to_vec).transpose()?;
         Ok(beat_trajectories(

@@ -6,8 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use kann_plot::{
-    AgreementBarsFigure, ColorMap, ConfusionCounts, HighlightedText, ReviewViews, SpectrumFigure,
-    WordScatterFigure,
+    AgreementBarsFigure, ColorMap, ConfusionCounts, HighlightedText, ReviewViews, WordScatterFigure,
 };
 
 use super::report::Highlight;
@@ -217,14 +216,7 @@ pub fn spectrum(
     points: &[(f64, f64)],
     intervals: Option<&kann_koopman::SpectrumIntervals>,
 ) -> Result<FigureFile> {
-    let (boxes, label) =
-        intervals.map_or_else(Default::default, |ci| crate::kann::eigen_boxes(ci, points));
-    let fig = SpectrumFigure {
-        intervals: &boxes,
-        interval_label: &label,
-        ..SpectrumFigure::new(title, points)
-    };
-    let p = kann_plot::spectrum(dir, "spectrum", &fig)?;
+    let p = crate::kann::spectrum_figure(dir, title, points, intervals)?;
     figure_file(
         dir,
         &p,
