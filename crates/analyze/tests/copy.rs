@@ -291,6 +291,25 @@ fn train_then_analyse_the_smoke_config_end_to_end() {
     .unwrap_err();
     assert!(format!("{e:#}").contains("test sequences"), "{e:#}");
     fixed_points_on_the_copy_run(&run);
+    training_on_the_copy_run(&run);
+}
+
+/// `analyze training` into the run folder runs under the analysis guard: its three reports are
+/// written and no marker is left; `analyze copy`'s report is untouched.
+fn training_on_the_copy_run(run: &Path) {
+    let copy_json = std::fs::read(run.join("report.json")).unwrap();
+    let args = analyze::training::TrainingArgs {
+        runs: vec![run.to_path_buf()],
+        out: None,
+        k: 4,
+    };
+    let r = analyze::training::run_training(&args).unwrap();
+    assert_eq!(r.runs.len(), 1);
+    for f in ["training.json", "training.md", "training.html"] {
+        assert!(run.join(f).is_file(), "{f}");
+    }
+    assert!(!run.join("analysis.incomplete").exists());
+    assert_eq!(std::fs::read(run.join("report.json")).unwrap(), copy_json);
 }
 
 /// `analyze fixed-points` on the copy run: the zero and the blank input, the readout's classes

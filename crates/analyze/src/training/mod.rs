@@ -73,15 +73,27 @@ pub fn run_training(args: &TrainingArgs) -> Result<TrainingReport> {
         runs: per_run,
         seeds,
     };
-    std::fs::create_dir_all(&out)?;
-    // A run folder is written under its lock (no `train --resume` meanwhile).
-    let _lock = if runs.len() == 1 && args.out.is_none() {
-        Some(kann_models::lock::lock_run_dir(&out)?)
-    } else {
-        None
+    let write = |_: crate::CommonArgs| -> Result<()> {
+        let figs = figures::draw(&out, &loaded, &report)?;
+        report::write(&out, &report, &figs)
     };
-    let figs = figures::draw(&out, &loaded, &report)?;
-    report::write(&out, &report, &figs)?;
+    if runs.len() == 1 && args.out.is_none() {
+        // Into the run folder: under the one analysis guard (the run's lock, the incomplete
+        // marker, the three reports removed on a failure after a file changed).
+        let common = crate::CommonArgs {
+            run: Some(out.clone()),
+            ..crate::defaults()
+        };
+        crate::guarded_reports(
+            kann_models::config::Task::Imdb,
+            &common,
+            &[report::JSON_FILE, report::MD_FILE, report::HTML_FILE],
+            write,
+        )?;
+    } else {
+        std::fs::create_dir_all(&out)?;
+        write(crate::defaults())?;
+    }
     println!(
         "analyze training: {} run(s); report {}",
         loaded.len(),
