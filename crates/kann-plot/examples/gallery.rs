@@ -326,6 +326,7 @@ fn main() -> Result<(), PlotError> {
             title: "IMDB test set: network vs KANN",
             sources: &sources,
             agreement: Some(0.9934),
+            agreement_ci: None,
         },
     )?;
     written.extend([p.png, p.svg]);
@@ -362,6 +363,7 @@ fn main() -> Result<(), PlotError> {
             bins: 40,
             threshold: Some(26.0),
             agreement: Some(0.979),
+            agreement_ci: None,
             x_label: "summed L1 reconstruction loss",
         },
     )?;

@@ -312,7 +312,24 @@ pub(crate) fn title_area<DB: DrawingBackend>(
         return Ok(root.clone());
     }
     let (area, _) = split_top(root, 48);
-    Ok(root.titled(title, bold(TITLE_SIZE)).map(|_| area)?)
+    Ok(root
+        .titled(title, bold(title_size(title, root.dim_in_pixel().0)))
+        .map(|_| area)?)
+}
+
+/// [`TITLE_SIZE`], or smaller (down to 14) where the title would not fit the figure's width
+/// with a margin (the bold face is taken as 18% wider than the regular one that
+/// [`crate::fonts::text_width`] measures).
+fn title_size(title: &str, width: u32) -> f64 {
+    let room = f64::from(width.saturating_sub(24));
+    let mut size = TITLE_SIZE;
+    while size > 14.0 {
+        match crate::fonts::text_width(title, size) {
+            Ok(w) if f64::from(w) * 1.18 > room => size -= 1.0,
+            _ => break,
+        }
+    }
+    size
 }
 
 /// Splits off the top `h` pixels; returns (rest, top).

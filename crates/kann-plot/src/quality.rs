@@ -39,6 +39,8 @@ pub struct AgreementBarsFigure<'a> {
     /// Fraction in `[0, 1]` of samples on which KANN's class equals the network's (accuracy error,
     /// Sec. 4.3); `None` leaves it out of the title.
     pub agreement: Option<f64>,
+    /// Its resampling interval (fractions), shown after it in the title.
+    pub agreement_ci: Option<[f64; 2]>,
 }
 
 const AGREEMENT: &str = "agreement_bars";
@@ -53,20 +55,35 @@ pub fn agreement_bars(
     render(fig, dir, stem)
 }
 
-fn check_agreement(figure: &'static str, a: Option<f64>) -> Result<(), PlotError> {
-    match a {
-        Some(a) if !(0.0..=1.0).contains(&a) => Err(invalid(
+fn check_agreement(
+    figure: &'static str,
+    a: Option<f64>,
+    ci: Option<[f64; 2]>,
+) -> Result<(), PlotError> {
+    match (a, ci) {
+        (Some(a), _) if !(0.0..=1.0).contains(&a) => Err(invalid(
             figure,
             format!("agreement = {a} must be a fraction in [0, 1]"),
+        )),
+        (_, Some([lo, hi])) if !(0.0 <= lo && lo <= hi && hi <= 1.0) => Err(invalid(
+            figure,
+            format!("agreement interval [{lo}, {hi}] must be ordered fractions in [0, 1]"),
         )),
         _ => Ok(()),
     }
 }
 
-fn with_agreement(title: &str, a: Option<f64>) -> String {
-    match a {
-        Some(a) => format!("{title} — agreement {:.1}%", 100.0 * a),
-        None => title.to_string(),
+/// The title with the agreement in percent and, if given, its interval.
+fn with_agreement(title: &str, a: Option<f64>, ci: Option<[f64; 2]>) -> String {
+    match (a, ci) {
+        (Some(a), Some([lo, hi])) => format!(
+            "{title} — agreement {:.1}% [{:.1}, {:.1}]",
+            100.0 * a,
+            100.0 * lo,
+            100.0 * hi
+        ),
+        (Some(a), None) => format!("{title} — agreement {:.1}%", 100.0 * a),
+        (None, _) => title.to_string(),
     }
 }
 
@@ -77,7 +94,7 @@ impl Figure for AgreementBarsFigure<'_> {
         if self.sources.is_empty() {
             return Err(invalid(AGREEMENT, "no sources given"));
         }
-        check_agreement(AGREEMENT, self.agreement)
+        check_agreement(AGREEMENT, self.agreement, self.agreement_ci)
     }
 
     fn size(&self) -> Result<(u32, u32), PlotError> {
@@ -85,7 +102,10 @@ impl Figure for AgreementBarsFigure<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
-        let area = title_area(root, &with_agreement(self.title, self.agreement))?;
+        let area = title_area(
+            root,
+            &with_agreement(self.title, self.agreement, self.agreement_ci),
+        )?;
         let cats = ["TP", "TN", "FP", "FN"];
         let value = |s: &ConfusionCounts, k: usize| [s.tp, s.tn, s.fp, s.fn_][k];
         let max = self
@@ -181,6 +201,8 @@ pub struct LossHistogramFigure<'a> {
     pub threshold: Option<f64>,
     /// Fraction in `[0, 1]` of samples classified alike by both sources.
     pub agreement: Option<f64>,
+    /// Its resampling interval (fractions), shown after it in the title.
+    pub agreement_ci: Option<[f64; 2]>,
     /// X axis label, e.g. `"summed L1 loss"`.
     pub x_label: &'a str,
 }
@@ -245,7 +267,7 @@ impl Figure for LossHistogramFigure<'_> {
         {
             return Err(invalid(HISTOGRAM, format!("threshold = {t} is not finite")));
         }
-        check_agreement(HISTOGRAM, self.agreement)
+        check_agreement(HISTOGRAM, self.agreement, self.agreement_ci)
     }
 
     fn size(&self) -> Result<(u32, u32), PlotError> {
@@ -253,7 +275,10 @@ impl Figure for LossHistogramFigure<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
-        let area = title_area(root, &with_agreement(self.title, self.agreement))?;
+        let area = title_area(
+            root,
+            &with_agreement(self.title, self.agreement, self.agreement_ci),
+        )?;
         let (lo, w) = self.bins_range();
         let hi = lo + w * self.bins as f64;
         let counts: Vec<Vec<u64>> = self.series.iter().map(|s| self.counts(s.values)).collect();

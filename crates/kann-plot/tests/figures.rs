@@ -275,6 +275,7 @@ fn quality_figures_render() {
         title: "Bars test",
         sources: &sources,
         agreement: Some(0.9912),
+        agreement_ci: None,
     };
     let paths = agreement_bars(dir.path(), "bars", &fig).unwrap();
     check(&paths, (900, 600), "Bars test — agreement 99.1%");
@@ -306,6 +307,7 @@ fn quality_figures_render() {
         bins: 30,
         threshold: Some(26.0),
         agreement: Some(0.979),
+        agreement_ci: None,
         x_label: "loss",
     };
     check(
@@ -549,6 +551,7 @@ fn bad_input_gives_clear_errors() {
         title: "t",
         sources: &[],
         agreement: None,
+        agreement_ci: None,
     };
     assert_invalid(d, agreement_bars(d, "a", &fig), "no sources");
     let src = [ConfusionCounts {
@@ -562,8 +565,28 @@ fn bad_input_gives_clear_errors() {
         title: "t",
         sources: &src,
         agreement: Some(99.0),
+        agreement_ci: None,
     };
     assert_invalid(d, agreement_bars(d, "a", &fig), "fraction");
+    // An interval is checked (ordered fractions) and shown after the agreement in the title.
+    let fig = AgreementBarsFigure {
+        title: "t",
+        sources: &src,
+        agreement: Some(0.95),
+        agreement_ci: Some([0.97, 0.93]),
+    };
+    assert_invalid(d, agreement_bars(d, "a", &fig), "ordered fractions");
+    let fig = AgreementBarsFigure {
+        agreement_ci: Some([0.93, 0.97]),
+        ..fig
+    };
+    let good = tempfile::tempdir().unwrap();
+    let paths = agreement_bars(good.path(), "a_ci", &fig).unwrap();
+    let svg = std::fs::read_to_string(&paths.svg).unwrap();
+    assert!(
+        svg.contains("agreement 95.0% [93.0, 97.0]"),
+        "title without the interval"
+    );
     let hist = [HistogramSeries {
         name: "KANN",
         values: &nan,
@@ -575,6 +598,7 @@ fn bad_input_gives_clear_errors() {
         bins: 10,
         threshold: None,
         agreement: None,
+        agreement_ci: None,
         x_label: "",
     };
     assert_invalid(d, loss_histogram(d, "h", &fig), "\"KANN\"[1] = NaN");
@@ -705,6 +729,7 @@ fn degenerate_but_valid_inputs_render() {
         bins: 5,
         threshold: None,
         agreement: None,
+        agreement_ci: None,
         x_label: "loss",
     };
     check(
@@ -723,6 +748,7 @@ fn degenerate_but_valid_inputs_render() {
         title: "Zero counts",
         sources: &src,
         agreement: Some(1.0),
+        agreement_ci: None,
     };
     check(
         &agreement_bars(d, "a0", &fig).unwrap(),

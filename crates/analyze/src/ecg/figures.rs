@@ -231,6 +231,7 @@ pub fn fig4_histogram(
             bins: 40,
             threshold: Some(threshold),
             agreement: Some(a.agreement),
+            agreement_ci: a.intervals.as_ref().map(|ci| ci.kann_ci),
             x_label: "summed L1 reconstruction loss",
         },
     )?;

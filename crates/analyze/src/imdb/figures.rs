@@ -313,6 +313,7 @@ pub fn agreement(dir: &Path, a: &ImdbAgreement) -> Result<FigureFile> {
             title: &title,
             sources: &sources,
             agreement: Some(a.agreement),
+            agreement_ci: a.intervals.as_ref().map(|ci| ci.kann_ci),
         },
     )?;
     figure_file(
