@@ -431,3 +431,28 @@ def test_plot_spectrum_draws_the_cli_figure_as_bytes_or_files(tmp_path):
     assert (tmp_path / "spec.svg").read_text().lstrip().startswith("<svg")
     with pytest.raises(ValueError, match="ending in .png"):
         fit.plot_spectrum(tmp_path / "spec.jpg")
+
+
+@pytest.mark.skipif(analyze_binary() is None, reason="analyze binary not built (cargo build --release -p analyze, or KANN_ANALYZE)")
+def test_plot_spectrum_svg_equals_analyze_states_page_byte_for_byte(tmp_path):
+    # the notebook's figure is the CLI's: the SVG of fit.plot_spectrum equals, byte for byte,
+    # the spectrum SVG that `analyze states --html` inlines for the same .npy and title
+    x, lengths = padded(seed=7)
+    x = x.astype(np.float32)
+    npy = tmp_path / "s.npy"
+    np.save(npy, np.ascontiguousarray(x))
+    np.save(tmp_path / "l.npy", lengths)
+    subprocess.run(
+        [analyze_binary(), "states", str(npy), "--lengths", str(tmp_path / "l.npy"), "--rank", "5",
+         "--bootstrap", "0", "--html", str(tmp_path / "page.html")],
+        capture_output=True, text=True, check=True,
+    )
+    page = (tmp_path / "page.html").read_text()
+    title = f"Koopman spectrum of {npy}"
+    svgs = [s[:s.index("</svg>") + len("</svg>")] for s in ("<svg" + p for p in page.split("<svg")[1:])]
+    cli = [s for s in svgs if title in s]
+    assert len(cli) == 1, f"{len(cli)} spectrum SVGs with the title in the page"
+    fit = kann.fit(x, lengths=lengths, rank=5)
+    fit.plot_spectrum(tmp_path / "py.png", title=title)
+    ours = (tmp_path / "py.svg").read_text()
+    assert ours.strip() == cli[0].strip()
