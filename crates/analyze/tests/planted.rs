@@ -202,7 +202,7 @@ fn the_interpretation_path_finds_the_planted_mode_and_its_words() {
     let (agreement, means) = pass.finish("planted".into());
     // KANN's one-step prediction (no input) agrees with the network's class nearly always.
     assert!(agreement.agreement >= 0.9, "{agreement:?}");
-    let ws = word_stats(&means, &lexicon, 400, 10, &fit, &tracked, &g, 0);
+    let ws = word_stats(&means, &lexicon, 400, 10, &fit, &tracked, &g, 0, 200);
     let best = &ws.groups[ws.best_group_readout.expect("a best group")];
     assert_eq!(
         best.set,
@@ -213,6 +213,12 @@ fn the_interpretation_path_finds_the_planted_mode_and_its_words() {
     // 40 of the 50 scored words are neutral (polarity = noise), so ρ stays moderate; the top
     // words are the test that matters.
     assert!(rc.spearman > 0.3, "{rc:?}");
+    // its interval over words (200 bootstrap draws) holds the estimate and stays above 0
+    let [lo, hi] = rc.spearman_ci.expect("an interval");
+    assert!(
+        0.0 < lo && lo < rc.spearman && rc.spearman < hi,
+        "{lo} {hi}"
+    );
     let up: Vec<&str> = rc.top_increase[..POS.len()]
         .iter()
         .map(|w| w.0.as_str())

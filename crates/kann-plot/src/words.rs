@@ -41,6 +41,11 @@ pub struct HighlightedText<'a> {
     pub join_pieces: bool,
     /// Label of the colour bar, e.g. `"projection magnitude s (Eq. 10)"`.
     pub score_label: &'a str,
+    /// One flag per token: `true` draws a dark bar under the token (e.g. issue #23's stability
+    /// mark: the shading's sign agrees in at least 90% of bootstrap refits). `None`: no marks.
+    pub marks: Option<&'a [bool]>,
+    /// What a mark means, written beside the colour bar's label (empty: nothing).
+    pub mark_label: &'a str,
 }
 
 impl<'a> HighlightedText<'a> {
@@ -55,6 +60,8 @@ impl<'a> HighlightedText<'a> {
             colormap: ColorMap::Blues,
             join_pieces: true,
             score_label: "projection magnitude s (Eq. 10)",
+            marks: None,
+            mark_label: "",
         }
     }
 
@@ -92,6 +99,19 @@ impl<'a> HighlightedText<'a> {
                 format!(
                     "{:?}: scores[{i}] = {s} (token {:?}) must be {need}",
                     self.title, self.tokens[i]
+                ),
+            ));
+        }
+        if let Some(marks) = self.marks
+            && marks.len() != self.tokens.len()
+        {
+            return Err(invalid(
+                figure,
+                format!(
+                    "{:?}: {} tokens but {} marks",
+                    self.title,
+                    self.tokens.len(),
+                    marks.len()
                 ),
             ));
         }
@@ -168,6 +188,8 @@ struct Placed {
 }
 
 const WIDTH: u32 = 1100;
+/// Colour of the bar under a marked token ([`HighlightedText::marks`]).
+const MARK_COLOR: RGBColor = RGBColor(20, 20, 20);
 const MARGIN: i32 = 32;
 const TEXT_SIZE: f64 = 20.0;
 const LINE_H: i32 = 34;
@@ -260,6 +282,15 @@ impl Figure for HighlightedText<'_> {
                         .color(&fg)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
                 ))?;
+                if self.marks.is_some_and(|m| m[p.token]) {
+                    root.draw(&Rectangle::new(
+                        [
+                            (p.x + 1, top + LINE_H - 7),
+                            (p.x + p.w - 1, top + LINE_H - 4),
+                        ],
+                        MARK_COLOR.filled(),
+                    ))?;
+                }
             }
         }
         // Colour bar.
@@ -294,6 +325,18 @@ impl Figure for HighlightedText<'_> {
             (bar_x + bar_w + 24, top + bar_h / 2),
             font(16.0).pos(Pos::new(HPos::Left, VPos::Center)),
         ))?;
+        if self.marks.is_some() && !self.mark_label.is_empty() {
+            let (x, y) = (bar_x + bar_w + 24, top + bar_h + 22);
+            root.draw(&Rectangle::new(
+                [(x, y - 2), (x + 28, y + 1)],
+                MARK_COLOR.filled(),
+            ))?;
+            root.draw(&Text::new(
+                self.mark_label.to_string(),
+                (x + 36, y),
+                font(15.0).pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
+        }
         Ok(())
     }
 }
@@ -404,9 +447,14 @@ fn view_html(t: &HighlightedText) -> String {
         for (token, piece) in word {
             let bg = t.colormap.color(t.shade(*token));
             let fg = if bg.luminance() < 0.5 { "#fff" } else { "#000" };
+            let mark = if t.marks.is_some_and(|m| m[*token]) {
+                "; border-bottom: 3px solid #141414"
+            } else {
+                ""
+            };
             let _ = write!(
                 html,
-                "<span class=\"tok\" style=\"background-color: {}; color: {fg}\" title=\"{}\">{}</span>",
+                "<span class=\"tok\" style=\"background-color: {}; color: {fg}{mark}\" title=\"{}\">{}</span>",
                 bg.css(),
                 format_score(t.scores[*token]),
                 escape_html(piece)
@@ -425,6 +473,13 @@ fn view_html(t: &HighlightedText) -> String {
         escape_html(t.score_label),
         t.colormap.name()
     );
+    if t.marks.is_some() && !t.mark_label.is_empty() {
+        let _ = writeln!(
+            html,
+            "<div class=\"legend\"><span style=\"border-bottom: 3px solid #141414\">underlined</span><span>{}</span></div>",
+            escape_html(t.mark_label)
+        );
+    }
     html
 }
 
@@ -578,6 +633,46 @@ mod tests {
             assert_eq!(high, expect(1.0), "{map:?}");
             assert_ne!(zero, high);
         }
+    }
+
+    #[test]
+    fn marked_tokens_get_a_dark_bar_and_a_wrong_count_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = toks("plain marked plain");
+        let s = [0.0, 0.0, 0.0];
+        let marks = [false, true, false];
+        let h = HighlightedText {
+            marks: Some(&marks),
+            mark_label: "sign agrees in >= 90% of refits",
+            ..HighlightedText::new("x", &t, &s)
+        };
+        let lines = layout(&h).unwrap();
+        let paths = word_highlight(dir.path(), "m", &h).unwrap();
+        let img = image::open(&paths.png).unwrap().to_rgb8();
+        // the pixel row of the bar, in the middle of each token's box
+        let y = (TITLE_H + LINE_H - 6) as u32;
+        let at = |p: &Placed| img.get_pixel((p.x + p.w / 2) as u32, y).0;
+        assert_eq!(at(&lines[0][1]), [20, 20, 20]);
+        assert_ne!(at(&lines[0][0]), [20, 20, 20]);
+        assert_ne!(at(&lines[0][2]), [20, 20, 20]);
+        let svg = std::fs::read_to_string(&paths.svg).unwrap();
+        assert!(
+            svg.contains("sign agrees in &gt;= 90% of refits")
+                || svg.contains("sign agrees in >= 90% of refits")
+        );
+        let html = view_html(&h);
+        assert_eq!(
+            html.matches("border-bottom: 3px").count(),
+            2,
+            "one token and the legend"
+        );
+        let short = [true];
+        let bad = HighlightedText {
+            marks: Some(&short),
+            ..h
+        };
+        let err = word_highlight(dir.path(), "bad", &bad).unwrap_err();
+        assert!(err.to_string().contains("3 tokens but 1 marks"), "{err}");
     }
 
     #[test]

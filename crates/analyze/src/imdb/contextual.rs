@@ -576,6 +576,7 @@ fn shade(
                 kann_plot::ColorMap::Greens,
             )],
             tracking: None,
+            tracking_marks: None,
         });
     }
     shaded

@@ -36,7 +36,15 @@ pub struct ShadedReview {
     /// The tracking set's contribution to the readout input at each piece, `w · P_S(h_t)`
     /// (its per-word change is drawn as `word_tracking_<stem>`), with the set's name.
     pub tracking: Option<(String, Vec<f64>)>,
+    /// Stability marks of the tracking view (issue #23): per piece, whether the sign of its
+    /// change agrees in at least [`STABLE_SHARE`] of the bootstrap refits, and what the mark
+    /// means (for the legend). `None` without resampling.
+    pub tracking_marks: Option<(Vec<bool>, String)>,
 }
+
+/// Share of bootstrap refits whose change has the full fit's sign for a piece to be marked
+/// stable in the tracking view.
+pub const STABLE_SHARE: f64 = 0.9;
 
 const TRACKING_LABEL: &str = "change of w . P_S(h_t) (range: review's 95th pct)";
 
@@ -45,12 +53,15 @@ fn text<'a>(
     label: &'a str,
     tokens: &'a [String],
     s: &'a Shading,
+    marks: Option<&'a (Vec<bool>, String)>,
 ) -> HighlightedText<'a> {
     HighlightedText {
         min_score: Some(s.lo),
         max_score: Some(s.hi),
         colormap: s.colormap,
         score_label: label,
+        marks: marks.map(|m| m.0.as_slice()),
+        mark_label: marks.map_or("", |m| m.1.as_str()),
         ..HighlightedText::new(title, tokens, &s.scores)
     }
 }
@@ -129,7 +140,7 @@ fn review_figures(
     {
         let (_, title, s) = &views[k];
         let label = if k == 0 { LEVEL_LABEL } else { CHANGE_LABEL };
-        let p = kann_plot::word_highlight(dir, &stem, &text(title, label, &r.tokens, s))?;
+        let p = kann_plot::word_highlight(dir, &stem, &text(title, label, &r.tokens, s, None))?;
         let caption = if k == 0 {
             format!(
                 "Fig. 1: {} (the paper's level shading, robust range)",
@@ -148,7 +159,17 @@ fn review_figures(
         && let Some((_, title, s)) = views.last()
     {
         let stem = format!("word_tracking_{}", r.stem);
-        let p = kann_plot::word_highlight(dir, &stem, &text(title, TRACKING_LABEL, &r.tokens, s))?;
+        let p = kann_plot::word_highlight(
+            dir,
+            &stem,
+            &text(
+                title,
+                TRACKING_LABEL,
+                &r.tokens,
+                s,
+                r.tracking_marks.as_ref(),
+            ),
+        )?;
         figures.push(figure_file(
             dir,
             &p,
@@ -185,12 +206,14 @@ fn highlight_page(dir: &Path, reviews: &[ShadedReview], shadings: &[Vec<View>]) 
             views: views
                 .iter()
                 .map(|(name, title, s)| {
+                    let tracking = name.starts_with("readout");
                     let label = match s.mode {
                         ShadeMode::Level => LEVEL_LABEL,
-                        ShadeMode::Change if name.starts_with("readout") => TRACKING_LABEL,
+                        ShadeMode::Change if tracking => TRACKING_LABEL,
                         ShadeMode::Change => CHANGE_LABEL,
                     };
-                    (name.clone(), text(title, label, &r.tokens, s))
+                    let marks = r.tracking_marks.as_ref().filter(|_| tracking);
+                    (name.clone(), text(title, label, &r.tokens, s, marks))
                 })
                 .collect(),
         })

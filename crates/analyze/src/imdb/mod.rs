@@ -18,6 +18,7 @@ pub mod data;
 pub mod figures;
 pub mod fit_modes;
 pub mod readout;
+pub mod readout_intervals;
 pub mod report;
 pub mod sentiment;
 pub mod test_pass;
@@ -64,7 +65,7 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
     let fit = &fitted.fits.used;
     // Stage 3: the readout test.
     let sentiment = step("readout test on the analysis and held-out batches", || {
-        sentiment_stage(&imdb, fit, &fitted.states, &batch, &held, args)
+        sentiment_stage(&imdb, &fitted, &batch, &held, args)
     })?;
     // Stage 4: the pass over the test split.
     let test = TestStage::run(&imdb, &data, fit, fitted.batch_grams.as_ref(), args)?;
@@ -260,6 +261,7 @@ impl TestStage {
             &tracked,
             &imdb.readout,
             args.common.seed,
+            args.common.bootstrap,
         );
         Ok(Self {
             lexicon,
@@ -486,8 +488,7 @@ fn write_states(dir: &Path, states: &States, batch: &[&Item]) -> Result<Vec<Stri
 /// The readout test: sets chosen on the analysis batch, evaluated on it and on the held-out one.
 fn sentiment_stage(
     imdb: &ImdbRun,
-    fit: &Fit,
-    states: &States,
+    fitted: &BatchFit,
     batch: &[&Item],
     held: &[&Item],
     args: &ImdbArgs,
@@ -497,6 +498,7 @@ fn sentiment_stage(
         kann::states_at(s, |i| l[i] - 1)
     };
     let labels = |items: &[&Item]| items.iter().map(|it| it.review.label).collect::<Vec<u8>>();
+    let (fit, states) = (&fitted.fits.used, &fitted.states);
     let h_a = last(states);
     let net_a = imdb.readout.logits(h_a.as_ref());
     let choice = sentiment::choose(fit, h_a.as_ref(), &imdb.readout, &net_a)?;
@@ -513,17 +515,62 @@ fn sentiment_stage(
         )
     };
     let analysis_batch = eval("analysis", &h_a, &labels(batch))?;
-    let held_out_batch = if held.len() >= 2 {
+    let held_states = if held.len() >= 2 {
         let width = held.iter().map(|it| it.ids.len()).max().unwrap_or(2);
         let hs = imdb.states(held, width, args.stream_batch, "  held-out")?;
-        Some(eval("held-out", &last(&hs), &labels(held))?)
+        Some(last(&hs))
     } else {
         None
+    };
+    let held_out_batch = match &held_states {
+        Some(h) => Some(eval("held-out", h, &labels(held))?),
+        None => None,
+    };
+    let replicates = match &fitted.batch_grams {
+        Some(grams) => {
+            let net_h = held_states
+                .as_ref()
+                .map(|h| imdb.readout.logits(h.as_ref()));
+            let a = readout_intervals::ScoredBatch {
+                h_last: h_a.as_ref(),
+                net: &net_a,
+            };
+            let h = held_states.as_ref().zip(net_h.as_deref()).map(|(h, net)| {
+                readout_intervals::ScoredBatch {
+                    h_last: h.as_ref(),
+                    net,
+                }
+            });
+            Some(step(
+                &format!(
+                    "bootstrap intervals of the readout test, the sets chosen again in each of {} replicates",
+                    args.common.bootstrap
+                ),
+                || {
+                    readout_intervals::readout_intervals(
+                        grams,
+                        fit,
+                        &choice,
+                        &imdb.readout,
+                        (&a, h.as_ref()),
+                        args.common.bootstrap,
+                        args.common.seed,
+                    )
+                },
+            )?)
+        }
+        None => None,
+    };
+    let (intervals, tracking_directions) = match replicates {
+        Some(r) => (Some(r.intervals), r.tracking_directions),
+        None => (None, Vec::new()),
     };
     Ok(SentimentReport {
         choice,
         analysis_batch,
         held_out_batch,
+        intervals,
+        tracking_directions,
     })
 }
 
@@ -658,6 +705,35 @@ struct Fig1<'a> {
 }
 
 impl Fig1<'_> {
+    /// The stability marks of a review's tracking view: pieces whose change of the tracking
+    /// contribution has the full fit's sign in at least [`figures::STABLE_SHARE`] of the
+    /// bootstrap refits (each with its own tracking set, chosen again); `None` without them.
+    fn stability_marks(
+        &self,
+        rows: kann_koopman::faer::MatRef<'_, f64>,
+        contribution: &[f64],
+    ) -> Option<(Vec<bool>, String)> {
+        let dirs = &self.sentiment.tracking_directions;
+        if dirs.is_empty() {
+            return None;
+        }
+        let change = kann_plot::shade(
+            contribution,
+            kann_plot::ShadeMode::Change,
+            ColorMap::RedBlue,
+        );
+        let share = readout_intervals::stable_signs(rows, &change.scores, dirs);
+        let label = format!(
+            "underlined: sign agrees in >= {:.0}% of {} bootstrap refits (set chosen again)",
+            100.0 * figures::STABLE_SHARE,
+            dirs.len()
+        );
+        Some((
+            share.iter().map(|&s| s >= figures::STABLE_SHARE).collect(),
+            label,
+        ))
+    }
+
     /// Review `i` of the batch as `role`, shaded by `m_S(h_t)` (Eq. 10) of each non-empty set
     /// of `sets` in its colour map, with the tracking set's readout contribution `h_t · d`.
     fn shade<'s>(
@@ -685,7 +761,9 @@ impl Fig1<'_> {
         let contribution: Vec<f64> = (0..seq.nrows())
             .map(|t| (0..d.len()).map(|j| seq[(t, j)] * d[j]).sum())
             .collect();
+        let tracking_marks = self.stability_marks(seq.as_ref(), &contribution);
         ShadedReview {
+            tracking_marks,
             tracking: Some((set_name(&tracking), contribution)),
             role: role.into(),
             stem: role.into(),

@@ -63,6 +63,14 @@ pub struct SentimentReport {
     /// The chosen sets on a disjoint batch of test reviews, with baselines (`None` if the test
     /// split has no reviews left).
     pub held_out_batch: Option<BatchReadout>,
+    /// Bootstrap intervals of the chosen sets' readout tests, the choice redone in every
+    /// replicate (`--bootstrap`; absent with `--bootstrap 0`).
+    #[serde(default)]
+    pub intervals: Option<super::readout_intervals::SentimentIntervals>,
+    /// Each replicate's readout-contribution direction of its tracking set (for the stability
+    /// marks of Fig. 1; not written).
+    #[serde(skip)]
+    pub tracking_directions: Vec<Vec<f64>>,
 }
 
 /// Everything `analyze imdb` measured (`report.json`).
@@ -198,12 +206,20 @@ fn channel_cell(c: &ChannelStats) -> String {
             .join(", ")
     };
     format!(
-        "{{{}}} ρ = {:.2} (up: {}; down: {})",
+        "{{{}}} ρ = {} (up: {}; down: {})",
         c.name,
-        c.spearman,
+        rho(c, 2),
         top(&c.top_increase),
         top(&c.top_decrease)
     )
+}
+
+/// `ρ` with `digits` decimals and, where the analysis resampled the words, its interval.
+fn rho(c: &ChannelStats, digits: usize) -> String {
+    match c.spearman_ci {
+        Some([lo, hi]) => format!("{:.digits$} [{lo:.digits$}, {hi:.digits$}]", c.spearman),
+        None => format!("{:.digits$}", c.spearman),
+    }
 }
 
 /// The table that opens `report.md`.
@@ -545,6 +561,9 @@ fn readout_section(r: &ImdbReport) -> String {
     for b in std::iter::once(&sv.analysis_batch).chain(sv.held_out_batch.as_ref()) {
         let _ = writeln!(s, "- {}", batch_cell(b));
     }
+    if let Some(ci) = &sv.intervals {
+        let _ = writeln!(s, "\n{}", super::readout_intervals::line(ci));
+    }
     s
 }
 
@@ -582,13 +601,16 @@ fn word_stats_section(r: &ImdbReport) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "| {{{}}} | {} | {:.3} | {:.3} | {:.3} |",
+            "| {{{}}} | {} | {} | {:.3} | {} |",
             g.magnitude.name,
             ev.join(", "),
-            g.magnitude.spearman,
+            rho(&g.magnitude, 3),
             g.magnitude_vs_strength,
-            g.readout_contribution.spearman
+            rho(&g.readout_contribution, 3)
         );
+    }
+    if ws.readout_direction.spearman_ci.is_some() {
+        s.push_str("\nIntervals of ρ: 95% bootstrap over the scored words, given the group (chosen before) and the test split's mean changes.\n");
     }
     let mut listed: Vec<(&str, &ChannelStats)> = vec![("readout weights", &ws.readout_direction)];
     if let Some(i) = ws.best_group_magnitude {
@@ -603,9 +625,9 @@ fn word_stats_section(r: &ImdbReport) -> String {
     for (what, c) in listed {
         let _ = write!(
             s,
-            "\n**{what}** {{{}}} (ρ = {:.3}):\n- largest increase: {}\n- largest decrease: {}\n",
+            "\n**{what}** {{{}}} (ρ = {}):\n- largest increase: {}\n- largest decrease: {}\n",
             c.name,
-            c.spearman,
+            rho(c, 3),
             top_words(&c.top_increase),
             top_words(&c.top_decrease)
         );

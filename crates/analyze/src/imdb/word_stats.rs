@@ -19,6 +19,7 @@ use super::readout::LinearReadout;
 use super::words::{
     ChannelStats, CvDirection, PolarityLexicon, RandomDirections, WordMeans, along,
     channel_stats_with_top, cross_validated_direction, random_directions, scored_words,
+    spearman_interval,
 };
 use crate::kann::{Fit, set_name};
 
@@ -120,6 +121,7 @@ pub fn word_stats(
     groups: &[Vec<usize>],
     readout: &LinearReadout,
     seed: u64,
+    bootstrap: usize,
 ) -> WordStatsReport {
     let scored = scored_words(means, min_test_count);
     // Top words from the frequent words, unless too few are frequent (small data).
@@ -134,6 +136,8 @@ pub fn word_stats(
         lexicon,
         scored: &scored,
         pool: &pool,
+        bootstrap,
+        seed,
     };
     let groups: Vec<GroupWordStats> = groups
         .iter()
@@ -178,12 +182,25 @@ struct ScoredWords<'a> {
     scored: &'a [usize],
     /// Words the top words are drawn from.
     pool: &'a [usize],
+    /// Bootstrap replicates over words for the interval of each channel's ρ (0: none).
+    bootstrap: usize,
+    /// Their seed.
+    seed: u64,
 }
 
 impl ScoredWords<'_> {
-    /// Spearman and top words of the per-word values `value` ([`channel_stats_with_top`]).
+    /// Spearman (with its interval over words) and top words of the per-word values `value`
+    /// ([`channel_stats_with_top`], [`spearman_interval`]).
     fn channel(&self, name: &str, kind: &str, value: &[f64]) -> ChannelStats {
-        channel_stats_with_top(name, kind, value, self.scored, self.pool, self.lexicon)
+        let mut c = channel_stats_with_top(name, kind, value, self.scored, self.pool, self.lexicon);
+        let x: Vec<f64> = self.scored.iter().map(|&w| value[w]).collect();
+        let p: Vec<f64> = self
+            .scored
+            .iter()
+            .map(|&w| self.lexicon.polarity[w])
+            .collect();
+        c.spearman_ci = spearman_interval(&x, &p, self.bootstrap, self.seed);
+        c
     }
 
     /// The mean change of group `g`'s projection magnitude (Eq. 10) per word.

@@ -280,6 +280,28 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     pearson(&ranks(x), &ranks(y))
 }
 
+/// The 95% percentile interval of `spearman(x, y)` over `replicates` bootstrap draws of the
+/// pairs `(x_i, y_i)` (words, with replacement; ChaCha8 seeded with `seed`, stream = replicate),
+/// or `None` for no replicate or fewer than 3 pairs.
+pub fn spearman_interval(x: &[f64], y: &[f64], replicates: usize, seed: u64) -> Option<[f64; 2]> {
+    use rand::{RngExt, SeedableRng};
+    let n = x.len().min(y.len());
+    if replicates == 0 || n < 3 {
+        return None;
+    }
+    let draws: Vec<f64> = (0..replicates)
+        .map(|b| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(b as u64);
+            let idx: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+            let xb: Vec<f64> = idx.iter().map(|&i| x[i]).collect();
+            let yb: Vec<f64> = idx.iter().map(|&i| y[i]).collect();
+            spearman(&xb, &yb)
+        })
+        .collect();
+    Some(crate::intervals::percentile_ci(draws))
+}
+
 /// How many top words each way are reported.
 pub const TOP_WORDS: usize = 20;
 
@@ -292,6 +314,11 @@ pub struct ChannelStats {
     pub kind: String,
     /// Spearman correlation over the scored words between the mean change and the polarity.
     pub spearman: f64,
+    /// Its bootstrap interval over the scored words ([`spearman_interval`]; `None` with
+    /// `--bootstrap 0`). Conditional on the channel: the eigen-group was chosen before, and
+    /// the mean changes come from the fixed test split.
+    #[serde(default)]
+    pub spearman_ci: Option<[f64; 2]>,
     /// Words scored.
     pub words: usize,
     /// The words with the largest mean change, with it (descending).
@@ -341,6 +368,7 @@ pub fn channel_stats_with_top(
         name: name.to_string(),
         kind: kind.to_string(),
         spearman: spearman(&x, &p),
+        spearman_ci: None,
         words: scored.len(),
         top_increase: pick(&mut order.iter()),
         top_decrease: pick(&mut order.iter().rev()),

@@ -222,62 +222,108 @@ fn readout_claims(r: &ImdbReport) -> Vec<Claim> {
     let b = s.held_out_batch.as_ref().unwrap_or(&s.analysis_batch);
     let p = &b.positive;
     let rp = &b.random_positive_size.share_positive;
-    rows.push(claim(
-        &format!(
-            "Projection on the positive set {{{}}} reads positive (Sec. 4.1)",
-            p.name
-        ),
-        "ỹ34 > .5 on all 64",
-        (
-            p.share_positive,
-            format!(
-                "{} of {} {} reviews",
-                pct(p.share_positive),
-                b.reviews,
-                b.batch
-            ),
-        ),
-        (
-            rp.mean,
-            format!(
-                "random {}-sets {} ± {}; margin 2 sd",
-                b.random_positive_size.size,
-                pct(rp.mean),
-                pct(rp.sd)
-            ),
-        ),
-        2.0 * rp.sd,
-    ));
-    if let (Some(ng), Some(rn)) = (&b.negative, &b.random_negative_size) {
-        let rs = &rn.share_negative;
-        rows.push(claim(
+    rows.push(with_readout_interval(
+        claim(
             &format!(
-                "Projection on the negative set {{{}}} reads negative (Sec. 4.1)",
-                ng.name
+                "Projection on the positive set {{{}}} reads positive (Sec. 4.1)",
+                p.name
             ),
-            "ỹ12 < .5 on all 64",
+            "ỹ34 > .5 on all 64",
             (
-                ng.share_negative,
+                p.share_positive,
                 format!(
                     "{} of {} {} reviews",
-                    pct(ng.share_negative),
+                    pct(p.share_positive),
                     b.reviews,
                     b.batch
                 ),
             ),
             (
-                rs.mean,
+                rp.mean,
                 format!(
                     "random {}-sets {} ± {}; margin 2 sd",
-                    rn.size,
-                    pct(rs.mean),
-                    pct(rs.sd)
+                    b.random_positive_size.size,
+                    pct(rp.mean),
+                    pct(rp.sd)
                 ),
             ),
+            2.0 * rp.sd,
+        ),
+        s,
+        "positive",
+        rp.mean,
+        2.0 * rp.sd,
+    ));
+    if let (Some(ng), Some(rn)) = (&b.negative, &b.random_negative_size) {
+        let rs = &rn.share_negative;
+        rows.push(with_readout_interval(
+            claim(
+                &format!(
+                    "Projection on the negative set {{{}}} reads negative (Sec. 4.1)",
+                    ng.name
+                ),
+                "ỹ12 < .5 on all 64",
+                (
+                    ng.share_negative,
+                    format!(
+                        "{} of {} {} reviews",
+                        pct(ng.share_negative),
+                        b.reviews,
+                        b.batch
+                    ),
+                ),
+                (
+                    rs.mean,
+                    format!(
+                        "random {}-sets {} ± {}; margin 2 sd",
+                        rn.size,
+                        pct(rs.mean),
+                        pct(rs.sd)
+                    ),
+                ),
+                2.0 * rs.sd,
+            ),
+            s,
+            "negative",
+            rs.mean,
             2.0 * rs.sd,
         ));
     }
     rows
+}
+
+/// A readout-test row decided by the bootstrap interval of its share (the set chosen again in
+/// every replicate; on the held-out batch where there is one): the interval of `share − random
+/// mean` against the margin. Unchanged without intervals.
+fn with_readout_interval(
+    mut c: Claim,
+    s: &crate::imdb::report::SentimentReport,
+    role: &str,
+    random_mean: f64,
+    margin: f64,
+) -> Claim {
+    let Some(ri) = s.intervals.as_ref().and_then(|ci| ci.role(role)) else {
+        return c;
+    };
+    let Some(ci) = ri.held_out.as_ref().or(ri.analysis.as_ref()) else {
+        return c;
+    };
+    let share = if role == "negative" {
+        ci.share_negative
+    } else {
+        ci.share_positive
+    };
+    c.ours = format!(
+        "{} [{}, {}] (the set chosen again in each of {} replicates; the same set in {:.0}%)",
+        c.ours,
+        pct(share[0]),
+        pct(share[1]),
+        s.intervals.as_ref().map_or(0, |ci| ci.replicates),
+        100.0 * ri.same_set
+    );
+    c.verdict =
+        kann_plot::verdict_from_interval([share[0] - random_mean, share[1] - random_mean], margin);
+    c
 }
 
 /// The verdict row of App. A: the best eigen-group's |ρ| against word polarity, against random
@@ -294,7 +340,7 @@ fn word_polarity_claim(r: &ImdbReport) -> Claim {
     .flatten()
     .max_by(|x, y| x.0.spearman.abs().total_cmp(&y.0.spearman.abs()));
     let rd = &ws.random_directions;
-    claim(
+    let mut c = claim(
         "Eigen-groups track word polarity over the test set (App. A)",
         "u1..u4 track negative / positive words",
         best.map_or((f64::NAN, "no group scored".into()), |(c, kind)| {
@@ -311,7 +357,25 @@ fn word_polarity_claim(r: &ImdbReport) -> Claim {
             ),
         ),
         rd.sd_abs_spearman,
-    )
+    );
+    // With the interval of ρ over words (conditional on the group, chosen as the best), the
+    // interval of |ρ| − the largest random |ρ| decides.
+    if let Some((ch, [lo, hi])) = best.and_then(|(ch, _)| Some((ch, ch.spearman_ci?))) {
+        let abs = if ch.spearman >= 0.0 {
+            [lo, hi]
+        } else {
+            [-hi, -lo]
+        };
+        c.ours = format!(
+            "{} [{:.2}, {:.2}] (bootstrap over words, given the group)",
+            c.ours, abs[0], abs[1]
+        );
+        c.verdict = kann_plot::verdict_from_interval(
+            [abs[0] - rd.max_abs_spearman, abs[1] - rd.max_abs_spearman],
+            rd.sd_abs_spearman,
+        );
+    }
+    c
 }
 
 /// The verdict row of the contextual eigenvector (Fig. 1 green): the smaller z of its two null
