@@ -577,6 +577,7 @@ fn shade(
             )],
             tracking: None,
             tracking_marks: None,
+            tracking_stability: None,
         });
     }
     shaded

@@ -40,6 +40,8 @@ pub struct ShadedReview {
     /// change agrees in at least [`STABLE_SHARE`] of the bootstrap refits, and what the mark
     /// means (for the legend). `None` without resampling.
     pub tracking_marks: Option<(Vec<bool>, String)>,
+    /// Per piece, the share of refits that agree (behind `tracking_marks`).
+    pub tracking_stability: Option<Vec<f64>>,
 }
 
 /// Share of bootstrap refits whose change has the full fit's sign for a piece to be marked
@@ -189,6 +191,7 @@ fn review_figures(
         pieces: r.tokens.len(),
         logit: r.logit,
         views: views.iter().map(|v| v.0.clone()).collect(),
+        tracking_stability: r.tracking_stability.clone(),
     })
 }
 

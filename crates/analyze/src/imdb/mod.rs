@@ -708,11 +708,12 @@ impl Fig1<'_> {
     /// The stability marks of a review's tracking view: pieces whose change of the tracking
     /// contribution has the full fit's sign in at least [`figures::STABLE_SHARE`] of the
     /// bootstrap refits (each with its own tracking set, chosen again); `None` without them.
-    fn stability_marks(
+    /// Also returns the shares behind the marks.
+    fn stability(
         &self,
         rows: kann_koopman::faer::MatRef<'_, f64>,
         contribution: &[f64],
-    ) -> Option<(Vec<bool>, String)> {
+    ) -> Option<(Vec<bool>, String, Vec<f64>)> {
         let dirs = &self.sentiment.tracking_directions;
         if dirs.is_empty() {
             return None;
@@ -731,6 +732,7 @@ impl Fig1<'_> {
         Some((
             share.iter().map(|&s| s >= figures::STABLE_SHARE).collect(),
             label,
+            share,
         ))
     }
 
@@ -761,9 +763,10 @@ impl Fig1<'_> {
         let contribution: Vec<f64> = (0..seq.nrows())
             .map(|t| (0..d.len()).map(|j| seq[(t, j)] * d[j]).sum())
             .collect();
-        let tracking_marks = self.stability_marks(seq.as_ref(), &contribution);
+        let stability = self.stability(seq.as_ref(), &contribution);
         ShadedReview {
-            tracking_marks,
+            tracking_marks: stability.as_ref().map(|(m, l, _)| (m.clone(), l.clone())),
+            tracking_stability: stability.map(|s| s.2),
             tracking: Some((set_name(&tracking), contribution)),
             role: role.into(),
             stem: role.into(),

@@ -32,6 +32,11 @@ pub struct Highlight {
     pub logit: f64,
     /// The views offered on the HTML page for this review.
     pub views: Vec<String>,
+    /// Per piece, the share of bootstrap refits (the tracking set chosen again in each) whose
+    /// change of the tracking contribution has the full fit's sign (0 at the first piece);
+    /// pieces at or above 0.9 are underlined in `word_tracking_*`. Absent without resampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_stability: Option<Vec<f64>>,
 }
 
 /// The contextual batch and its eigenvector.
