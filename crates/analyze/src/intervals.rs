@@ -341,7 +341,7 @@ pub fn e_rel_line(e: &ErelIntervals) -> String {
 }
 
 /// The `LEVEL` percentile interval of `v`.
-fn percentile_ci(mut v: Vec<f64>) -> [f64; 2] {
+pub(crate) fn percentile_ci(mut v: Vec<f64>) -> [f64; 2] {
     v.sort_by(f64::total_cmp);
     [
         percentile(&v, (1.0 - LEVEL) / 2.0),
@@ -350,7 +350,7 @@ fn percentile_ci(mut v: Vec<f64>) -> [f64; 2] {
 }
 
 /// Weighted share of `true`.
-fn share(agrees: &[bool], weights: &[f64]) -> f64 {
+pub(crate) fn share(agrees: &[bool], weights: &[f64]) -> f64 {
     let total: f64 = weights.iter().sum();
     agrees
         .iter()
