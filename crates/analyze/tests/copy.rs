@@ -245,7 +245,7 @@ fn train_then_analyse_the_smoke_config_end_to_end() {
     );
     // report.html and the verdict table of report.md, computed from report.json.
     let claims = analyze::report_html::copy::claims(&back);
-    assert_eq!(claims.len(), 3);
+    assert_eq!(claims.len(), 4);
     let html = html_check::check_report_html(&run, &claims, 2);
     assert!(!html.contains("<script"), "the copy page is static");
     assert_eq!((report.analysis_batch, report.held_out_batch), (32, 64));
@@ -274,6 +274,7 @@ fn train_then_analyse_the_smoke_config_end_to_end() {
             assert!(v.is_finite() && v >= 0.0, "{name}: {p:?}");
         }
     }
+    one_step_intervals_of_the_copy_run(&report, &back, &md);
     assert_eq!(report.fixed_points.len(), 2);
     if report.fixed_points[0].points.is_empty() {
         assert!(report.predictor(LIN_BLANK).is_none());
@@ -292,6 +293,73 @@ fn train_then_analyse_the_smoke_config_end_to_end() {
     assert!(format!("{e:#}").contains("test sequences"), "{e:#}");
     fixed_points_on_the_copy_run(&run);
     training_on_the_copy_run(&run);
+}
+
+/// The bootstrap intervals of the one-step agreements (default `--bootstrap 200`): Koopman's
+/// point is the report's, every interval is ordered and within [0, 1], Koopman's contains its
+/// point; `report.json` and `report.md` carry them; the verdict rows are decided by them.
+fn one_step_intervals_of_the_copy_run(report: &CopyReport, back: &CopyReport, md: &str) {
+    let c = report
+        .one_step_intervals
+        .as_ref()
+        .expect("intervals by default");
+    assert_eq!(
+        back.one_step_intervals.as_ref().map(|b| b.replicates),
+        Some(200)
+    );
+    assert_eq!(
+        (c.replicates, c.held_out_sequences, c.batch_sequences),
+        (200, 64, 32)
+    );
+    assert!(c.failed < 10, "{c:?}");
+    let k = report.predictor(KOOPMAN).unwrap();
+    assert_eq!(c.targets, k.one_step.targets);
+    assert!(
+        (c.koopman.agreement - k.one_step.agreement).abs() < 1e-9,
+        "{c:?} {k:?}"
+    );
+    let t = report.predictor(TRIVIAL).unwrap();
+    assert_eq!(c.trivial.agreement, t.one_step.agreement);
+    let [lo, hi] = c.koopman.agreement_ci;
+    assert!(
+        lo <= c.koopman.agreement && c.koopman.agreement <= hi,
+        "{c:?}"
+    );
+    for a in [Some(&c.koopman), c.linearised.as_ref(), Some(&c.trivial)]
+        .into_iter()
+        .flatten()
+    {
+        let [lo, hi] = a.agreement_ci;
+        assert!(0.0 <= lo && lo <= hi && hi <= 1.0, "{a:?}");
+    }
+    for d in [
+        c.koopman_minus_linearised.as_ref(),
+        Some(&c.koopman_minus_trivial),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert!(d.difference_ci[0] <= d.difference_ci[1], "{d:?}");
+        assert!((-1.0..=1.0).contains(&d.difference), "{d:?}");
+    }
+    assert_eq!(c.linearised.is_some(), c.koopman_minus_linearised.is_some());
+    assert!(md.contains("One-step agreement with the network, 95% percentile intervals over"));
+    let claims = analyze::report_html::copy::claims(report);
+    assert_eq!(
+        claims[2].verdict,
+        kann_plot::verdict_from_interval(c.koopman_minus_trivial.difference_ci, 0.01)
+    );
+    assert!(
+        claims[2].ours.contains("Koopman − trivial"),
+        "{:?}",
+        claims[2]
+    );
+    if let Some(d) = &c.koopman_minus_linearised {
+        assert_eq!(
+            claims[3].verdict,
+            kann_plot::verdict_from_interval(d.difference_ci, 0.01)
+        );
+    }
 }
 
 /// `analyze training` into the run folder runs under the analysis guard: its three reports are

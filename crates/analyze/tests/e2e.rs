@@ -241,6 +241,15 @@ fn check_ecg(run: &Path, data: &Path) {
         "{sil:?}"
     );
     assert!(md.contains("other draws of"));
+    // Fig. 3 right draws them: a bar per curve right of t = 140, named in the legend.
+    let fig3 = find(&report.figures, "fig3_silhouette");
+    assert!(fig3.caption.contains("redrawn batches"), "{}", fig3.caption);
+    let svg = std::fs::read_to_string(run.join(&fig3.svg)).unwrap();
+    let koopman_ci = format!(
+        "σ(140) [{:.3}, {:.3}]",
+        sil.sigma_koopman_ci[0], sil.sigma_koopman_ci[1]
+    );
+    assert!(svg.contains(&koopman_ci), "{koopman_ci} not in the figure");
     check_markdown(run);
     // report.html: the verdicts computed from report.json are the page's, figures inlined, and
     // the interactive Fig. 2 has both reconstructions of every dominant set.

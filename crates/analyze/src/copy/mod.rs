@@ -14,12 +14,16 @@
 //!    spectra, PCA, the symbol each reads out ([`FixedPointSide`]);
 //! 4. on the held-out batch: one-step prediction over the recall window and the rollout from
 //!    the cue ([`predict`]) by Koopman, the linearisations, the trivial predictor and the exact
-//!    map ([`PredictorScore`]).
+//!    map ([`PredictorScore`]);
+//! 5. with `--bootstrap N` (default 200): bootstrap intervals of the one-step agreement of
+//!    Koopman (refitted on reweighted analysis-batch sequences), the best linearisation and the
+//!    trivial predictor, and of the paired differences ([`intervals`]).
 //!
 //! Written into the run folder (atomically, marked incomplete until done: [`crate::guarded`]):
 //! `report.json` ([`CopyReport`]), `report.md`, figures `copy_spectra`, `spectrum`,
 //! `copy_predictors` (PNG and SVG).
 
+pub mod intervals;
 pub mod predict;
 mod report;
 
@@ -111,6 +115,9 @@ impl CopyArgs {
         );
         if let Some(r) = self.common.rank {
             let _ = write!(c, " --rank {r}");
+        }
+        if self.common.bootstrap != CommonArgs::default().bootstrap {
+            let _ = write!(c, " --bootstrap {}", self.common.bootstrap);
         }
         c
     }
@@ -250,6 +257,9 @@ pub struct CopyReport {
     pub fixed_points: Vec<FixedPointSide>,
     /// Predictors scored on the held-out batch.
     pub predictors: Vec<PredictorScore>,
+    /// Bootstrap intervals of the one-step agreements (`--bootstrap N`; `None` with 0).
+    #[serde(default)]
+    pub one_step_intervals: Option<intervals::OneStepIntervals>,
     /// Figure files written (PNG and SVG).
     pub figures: Vec<String>,
     /// Anything to keep in mind.
@@ -434,6 +444,24 @@ pub fn memory_side(
     })
 }
 
+/// The linearised predictors, in report order.
+pub const LINEARISED: [&str; 3] = [LIN_BLANK, LIN_ZERO, LIN_ZERO_NO_INPUT];
+
+/// The linearised predictor of that name (one of [`LINEARISED`]), if its input has fixed points.
+fn linearised<'a>(
+    name: &str,
+    lin_blank: &'a [Linearisation],
+    lin_zero: &'a [Linearisation],
+) -> Option<Predictor<'a>> {
+    let (points, input_term) = match name {
+        LIN_BLANK => (lin_blank, true),
+        LIN_ZERO => (lin_zero, true),
+        LIN_ZERO_NO_INPUT => (lin_zero, false),
+        _ => return None,
+    };
+    (!points.is_empty()).then_some(Predictor::Linearised { points, input_term })
+}
+
 /// Scores every predictor on the held-out trajectories.
 #[allow(clippy::too_many_arguments)]
 pub fn score_predictors(
@@ -459,30 +487,10 @@ pub fn score_predictors(
         .zip(&maps)
         .map(|((name, _), m)| (*name, Predictor::Koopman(m)))
         .collect();
-    if !lin_blank.is_empty() {
-        preds.push((
-            LIN_BLANK,
-            Predictor::Linearised {
-                points: lin_blank,
-                input_term: true,
-            },
-        ));
-    }
-    if !lin_zero.is_empty() {
-        preds.push((
-            LIN_ZERO,
-            Predictor::Linearised {
-                points: lin_zero,
-                input_term: true,
-            },
-        ));
-        preds.push((
-            LIN_ZERO_NO_INPUT,
-            Predictor::Linearised {
-                points: lin_zero,
-                input_term: false,
-            },
-        ));
+    for name in LINEARISED {
+        if let Some(p) = linearised(name, lin_blank, lin_zero) {
+            preds.push((name, p));
+        }
     }
     preds.push((TRIVIAL, Predictor::Trivial));
     preds.push((EXACT, Predictor::Exact(cell)));
@@ -555,6 +563,14 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
             )
         },
     )?;
+    let held = Held {
+        traj: &held_traj,
+        strings: &held_strings,
+        recall_start: task.recall_start(),
+        readout: &readout,
+    };
+    let one_step_intervals =
+        one_step_intervals(args, &traj, &fit, &local.lins, &predictors, &held)?;
     let net = network_accuracy(&held_traj, &held_strings, &task, &readout);
     let mut all_warnings = local.warnings;
     all_warnings.append(&mut warnings);
@@ -568,6 +584,7 @@ fn analyse(args: &CopyArgs) -> Result<CopyReport> {
         options: args.options(),
         fixed_points: local.sides,
         predictors,
+        one_step_intervals,
         figures: Vec::new(),
         warnings: all_warnings,
         seconds: 0.0,
@@ -743,6 +760,74 @@ fn score_and_check(
         ));
     }
     Ok((predictors, warnings))
+}
+
+/// The held-out batch as the predictors are scored on it.
+struct Held<'a> {
+    traj: &'a Trajectories,
+    strings: &'a [Vec<usize>],
+    recall_start: usize,
+    readout: &'a ClassReadout,
+}
+
+/// Stage 5: with `--bootstrap N`, the intervals of the one-step agreements of Koopman (refitted
+/// from the analysis batch's reweighted per-sequence Grams at the fit's rank), of the best
+/// linearisation (highest one-step agreement in `predictors`) and of the trivial predictor
+/// ([`intervals::one_step_intervals`]).
+fn one_step_intervals(
+    args: &CopyArgs,
+    traj: &Trajectories,
+    fit: &kann::Fit,
+    lins: &[Vec<Linearisation>; 2],
+    predictors: &[PredictorScore],
+    held: &Held,
+) -> Result<Option<intervals::OneStepIntervals>> {
+    let replicates = args.common.bootstrap;
+    if replicates == 0 {
+        return Ok(None);
+    }
+    let counts = |p: &Predictor| {
+        predict::one_step_counts(p, held.traj, held.strings, held.recall_start, held.readout)
+    };
+    let best = predictors
+        .iter()
+        .filter(|p| LINEARISED.contains(&p.name.as_str()) && p.one_step.agreement.is_finite())
+        .max_by(|a, b| a.one_step.agreement.total_cmp(&b.one_step.agreement));
+    let lin = best
+        .and_then(|p| Some((p.name.as_str(), linearised(&p.name, &lins[0], &lins[1])?)))
+        .map(|(name, p)| Ok::<_, anyhow::Error>((name, counts(&p)?)))
+        .transpose()?;
+    let trivial = counts(&Predictor::Trivial)?;
+    step(
+        &format!(
+            "bootstrap intervals of the one-step agreements ({replicates} replicates over the analysis batch and the held-out sequences)"
+        ),
+        || {
+            let grams = kann_koopman::SequenceGrams::from_states(
+                &traj.hidden_states()?,
+                fit.model.precision,
+            )?;
+            let targets = intervals::KoopmanTargets::new(
+                held.traj,
+                held.strings,
+                held.recall_start,
+                held.readout,
+            )?;
+            intervals::one_step_intervals(
+                &grams,
+                fit.model.rank(),
+                &targets,
+                lin.as_ref().map(|(name, c)| intervals::Rescored { name, counts: c }),
+                intervals::Rescored {
+                    name: TRIVIAL,
+                    counts: &trivial,
+                },
+                replicates,
+                args.common.seed,
+            )
+        },
+    )
+    .map(Some)
 }
 
 /// The task as analysed, with the network's recall accuracy `net` (per symbol, whole string).

@@ -69,15 +69,20 @@ impl ClassReadout {
 
     /// The output class `argmax G(h)` (the first of equal maxima; a NaN logit never wins).
     pub fn class(&self, h: &[f64]) -> usize {
-        let l = self.logits(h);
-        let mut best = 0;
-        for (i, v) in l.iter().enumerate() {
-            if *v > l[best] || l[best].is_nan() {
-                best = i;
-            }
-        }
-        best
+        argmax(&self.logits(h))
     }
+}
+
+/// The index of the largest of `l` (the first of equal maxima; a NaN never wins): the class
+/// [`ClassReadout::class`] reads from logits.
+pub fn argmax(l: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, v) in l.iter().enumerate() {
+        if *v > l[best] || l[best].is_nan() {
+            best = i;
+        }
+    }
+    best
 }
 
 /// One way of predicting the next state.
@@ -98,7 +103,11 @@ pub enum Predictor<'a> {
 }
 
 /// The recall window starts after step 0 and fits in every scored sequence.
-fn check_window(traj: &Trajectories, strings: &[Vec<usize>], recall_start: usize) -> Result<()> {
+pub(super) fn check_window(
+    traj: &Trajectories,
+    strings: &[Vec<usize>],
+    recall_start: usize,
+) -> Result<()> {
     if recall_start == 0 {
         bail!("the recall window must start after step 0");
     }
@@ -161,6 +170,52 @@ pub struct OneStep {
     pub accuracy: f64,
 }
 
+/// One scored target of the one-step prediction ([`for_each_one_step`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OneStepTarget {
+    /// The sequence it belongs to.
+    pub sequence: usize,
+    /// `|ĥ_{t+1} − h_{t+1}|² / |h_{t+1}|²` (0 where `h_{t+1} = 0`), the term of Eq. 12.
+    pub e_rel: f64,
+    /// `argmax G(ĥ_{t+1}) = argmax G(h_{t+1})` (agrees with the network's output).
+    pub agrees: bool,
+    /// `argmax G(ĥ_{t+1})` is the target symbol.
+    pub right: bool,
+}
+
+/// Predicts every recall-window state of `traj` one step ahead (steps `recall_start..T`, each
+/// from the true state one step before) and hands each target to `f`, sequence by sequence.
+/// `strings[i]` is sequence `i`'s string.
+pub fn for_each_one_step(
+    pred: &Predictor,
+    traj: &Trajectories,
+    strings: &[Vec<usize>],
+    recall_start: usize,
+    readout: &ClassReadout,
+    mut f: impl FnMut(OneStepTarget),
+) -> Result<()> {
+    check_window(traj, strings, recall_start)?;
+    let k = traj.hidden;
+    for (i, string) in strings.iter().enumerate().take(traj.states.len()) {
+        for (j, &symbol) in string.iter().enumerate() {
+            let t1 = recall_start + j;
+            let target = &traj.state(i, t1)[..k];
+            let p = pred.step(traj.state(i, t1 - 1), traj.input(i, t1), k)?;
+            let p = &p[..k];
+            let num = dist2(p, target);
+            let den: f64 = target.iter().map(|v| v * v).sum();
+            let c = readout.class(p);
+            f(OneStepTarget {
+                sequence: i,
+                e_rel: if den > 0.0 { num / den } else { 0.0 },
+                agrees: c == readout.class(target),
+                right: c == symbol,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// One-step prediction of every recall-window state of `traj` (steps `recall_start..T`, each
 /// from the true state one step before). `strings[i]` is sequence `i`'s string.
 pub fn one_step(
@@ -170,24 +225,13 @@ pub fn one_step(
     recall_start: usize,
     readout: &ClassReadout,
 ) -> Result<OneStep> {
-    check_window(traj, strings, recall_start)?;
-    let k = traj.hidden;
     let (mut err, mut agree, mut right, mut n) = (0.0, 0usize, 0usize, 0usize);
-    for (i, string) in strings.iter().enumerate().take(traj.states.len()) {
-        for (j, &symbol) in string.iter().enumerate() {
-            let t1 = recall_start + j;
-            let target = &traj.state(i, t1)[..k];
-            let p = pred.step(traj.state(i, t1 - 1), traj.input(i, t1), k)?;
-            let p = &p[..k];
-            let num = dist2(p, target);
-            let den: f64 = target.iter().map(|v| v * v).sum();
-            err += if den > 0.0 { num / den } else { 0.0 };
-            let c = readout.class(p);
-            agree += usize::from(c == readout.class(target));
-            right += usize::from(c == symbol);
-            n += 1;
-        }
-    }
+    for_each_one_step(pred, traj, strings, recall_start, readout, |t| {
+        err += t.e_rel;
+        agree += usize::from(t.agrees);
+        right += usize::from(t.right);
+        n += 1;
+    })?;
     if n == 0 {
         bail!("no recall-window targets");
     }
@@ -198,6 +242,25 @@ pub fn one_step(
         agreement: agree as f64 / nf,
         accuracy: right as f64 / nf,
     })
+}
+
+/// Per sequence of `traj`, the one-step targets whose predicted readout agrees with the
+/// network's output and the targets scored: `(agreeing, targets)`, summing to [`one_step`]'s
+/// agreement.
+pub fn one_step_counts(
+    pred: &Predictor,
+    traj: &Trajectories,
+    strings: &[Vec<usize>],
+    recall_start: usize,
+    readout: &ClassReadout,
+) -> Result<Vec<(usize, usize)>> {
+    let mut counts = vec![(0usize, 0usize); strings.len().min(traj.states.len())];
+    for_each_one_step(pred, traj, strings, recall_start, readout, |t| {
+        let c = &mut counts[t.sequence];
+        c.0 += usize::from(t.agrees);
+        c.1 += 1;
+    })?;
+    Ok(counts)
 }
 
 /// The recalled string of a predictor rolled out from the state at the cue.

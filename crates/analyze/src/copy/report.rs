@@ -333,6 +333,9 @@ fn markdown_predictors(s: &mut String, r: &CopyReport) {
             p.rollout.e_rel
         );
     }
+    if let Some(c) = &r.one_step_intervals {
+        let _ = writeln!(s, "\n{}", super::intervals::one_step_line(c));
+    }
     let _ = writeln!(
         s,
         "\nThe baselines that could explain a score away: the trivial predictor (the state barely moves in one step) and chance ({} per symbol). During the recall window the input is blank, so the blank-input linearisation's input term is zero there: with and without it are the same predictor.\n",

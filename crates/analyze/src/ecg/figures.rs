@@ -12,7 +12,7 @@ use kann_plot::{
 use super::accuracy::EcgThresholdAccuracy;
 use super::agreement::{EcgAgreement, Losses};
 use super::medians::MedianCurve;
-use super::silhouette::SilhouetteCurves;
+use super::silhouette::{SilhouetteCurves, SilhouetteIntervals};
 use crate::common::{FigureFile, figure_file};
 
 /// One panel of a Fig. 2-style figure.
@@ -136,12 +136,57 @@ pub fn fig3_medians(run: &Path, b: usize, curves: [&MedianCurve; 4]) -> Result<F
     )
 }
 
-/// Fig. 3 (right) with the random-direction band.
+/// The σ(n) intervals of the redrawn batches (`--bootstrap`) as vertical bars just right of
+/// the curves' end `t = n`, in the curves' order (H B, PCA-5, Koopman-5, random mean): the bar's
+/// `x` (twice, for a two-point curve) and `[low, high]`.
+fn end_bars(n: usize, ci: &SilhouetteIntervals) -> [([f64; 2], [f64; 2]); 4] {
+    let cis = [
+        ci.sigma_ci,
+        ci.sigma_pca_ci,
+        ci.sigma_koopman_ci,
+        ci.sigma_random_mean_ci,
+    ];
+    std::array::from_fn(|j| {
+        let x = n as f64 + 2.0 * (j + 1) as f64;
+        ([x, x], cis[j])
+    })
+}
+
+/// The legend names of Fig. 3 right's four curves (H B, PCA-5, Koopman-5, random mean), each
+/// with its σ(n) interval when `intervals` are given, and the legend name of the bars.
+fn silhouette_labels(
+    c: &SilhouetteCurves,
+    intervals: Option<&SilhouetteIntervals>,
+) -> ([String; 4], Option<String>) {
+    let n = c.sigma.len();
+    let mut names = [
+        "σ (H B)".to_string(),
+        "σ_PCA (5 principal components)".to_string(),
+        "σ_Koopman (5 dominant eigenvectors)".to_string(),
+        format!("5 random directions: mean ({} draws)", c.random_final.len()),
+    ];
+    let Some(ci) = intervals else {
+        return (names, None);
+    };
+    for (name, (_, [lo, hi])) in names.iter_mut().zip(end_bars(n, ci)) {
+        name.push_str(&format!("; σ({n}) [{lo:.3}, {hi:.3}]"));
+    }
+    let bar_name = format!(
+        "bars right of t = {n}: {:.0}% intervals of σ({n}) over {} redrawn batches",
+        100.0 * ci.level,
+        ci.draws - ci.failed
+    );
+    (names, Some(bar_name))
+}
+
+/// Fig. 3 (right) with the random-direction band; with `intervals` (the redrawn batches of
+/// `--bootstrap`), each curve's σ(n) interval as a bar right of `t = n` and in its legend entry.
 pub fn fig3_silhouette(
     run: &Path,
     c: &SilhouetteCurves,
     normal: usize,
     anomalous: usize,
+    intervals: Option<&SilhouetteIntervals>,
 ) -> Result<FigureFile> {
     let lower: Vec<f64> = c
         .random_mean
@@ -155,16 +200,31 @@ pub fn fig3_silhouette(
         .zip(&c.random_sd)
         .map(|(m, s)| m + s)
         .collect();
-    let random_name = format!("5 random directions: mean ({} draws)", c.random_final.len());
-    let curves = [
-        Curve::new("σ (H B)", &c.sigma),
-        Curve::new("σ_PCA (5 principal components)", &c.pca),
-        Curve::new("σ_Koopman (5 dominant eigenvectors)", &c.koopman),
-        Curve {
-            color: Some(Rgb::GRAY),
-            ..Curve::new(&random_name, &c.random_mean)
-        },
-    ];
+    let n = c.sigma.len();
+    let bars = intervals.map(|ci| end_bars(n, ci));
+    let (names, bar_name) = silhouette_labels(c, intervals);
+    let colors = [Rgb::palette(0), Rgb::palette(1), Rgb::palette(2), Rgb::GRAY];
+    let ys: [&[f64]; 4] = [&c.sigma, &c.pca, &c.koopman, &c.random_mean];
+    let mut curves: Vec<Curve> = (0..4)
+        .map(|j| Curve {
+            color: Some(colors[j]),
+            ..Curve::new(&names[j], ys[j])
+        })
+        .collect();
+    if let Some(bars) = &bars {
+        for (j, (x, y)) in bars.iter().enumerate() {
+            curves.push(Curve {
+                name: if j == 3 {
+                    bar_name.as_deref().unwrap_or("")
+                } else {
+                    ""
+                },
+                x: Some(&x[..]),
+                y: &y[..],
+                color: Some(colors[j]),
+            });
+        }
+    }
     let bands = [Band {
         name: "5 random directions: mean ± sd",
         lower: &lower,
@@ -185,11 +245,11 @@ pub fn fig3_silhouette(
             y_range: None,
         },
     )?;
-    figure_file(
-        run,
-        &p,
-        "Fig. 3 (right): cumulative silhouette of normal vs anomalous states on H B, PCA-5 and Koopman-5, with 5 random orthonormal directions (mean ± sd over draws) as the baseline",
-    )
+    let mut caption = "Fig. 3 (right): cumulative silhouette of normal vs anomalous states on H B, PCA-5 and Koopman-5, with 5 random orthonormal directions (mean ± sd over draws) as the baseline".to_string();
+    if let Some(b) = &bar_name {
+        caption.push_str(&format!("; {b}"));
+    }
+    figure_file(run, &p, &caption)
 }
 
 /// Fig. 4 (right): loss histograms of the network, KANN and the trivial predictor.

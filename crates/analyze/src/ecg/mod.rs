@@ -556,7 +556,13 @@ fn ecg_figures(
         b,
         [mu, mu_r, &fig3.mu_a, &fig3.mu_ar],
     )?);
-    figs.push(figures::fig3_silhouette(run, &fig3.sil, b, b)?);
+    figs.push(figures::fig3_silhouette(
+        run,
+        &fig3.sil,
+        b,
+        b,
+        fig3.intervals.as_ref(),
+    )?);
     figs.push(figures::fig4_histogram(
         run,
         &fig4.losses,

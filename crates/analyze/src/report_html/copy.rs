@@ -7,6 +7,9 @@ use anyhow::Result;
 use kann_plot::{Claim, HtmlReport, Section};
 
 use super::{claim, pct, svg_file, write_page};
+use crate::copy::intervals::{
+    AgreementInterval, DifferenceInterval, agreement_cell, difference_cell,
+};
 use crate::copy::{
     CopyReport, KOOPMAN, LIN_BLANK, LIN_ZERO, LIN_ZERO_NO_INPUT, PredictorScore, TRIVIAL,
 };
@@ -67,28 +70,87 @@ pub fn claims(r: &CopyReport) -> Vec<Claim> {
         }),
         0.05,
     ));
-    let triv = r.predictor(TRIVIAL);
-    rows.push(claim(
-        "KANN's one-step prediction agrees with the network (App. D)",
+    rows.push(versus_trivial(r));
+    rows.push(versus_linearised(r));
+    rows
+}
+
+/// A one-step agreement row (margin 1 point): Koopman's agreement against a baseline's; with
+/// bootstrap intervals (`one_step_intervals` of the report) both cells carry them and the
+/// interval of the paired difference decides ([`kann_plot::verdict_from_interval`]).
+fn one_step_row(
+    what: &str,
+    k: Option<&PredictorScore>,
+    baseline: Option<(&PredictorScore, &str)>,
+    intervals: Option<(&AgreementInterval, &AgreementInterval, &DifferenceInterval)>,
+) -> Claim {
+    let missing = || (f64::NAN, "not scored".to_string());
+    let mut c = claim(
+        what,
         "–",
-        k.map_or((f64::NAN, "not scored".into()), |k| {
+        k.map_or_else(missing, |k| {
             (
                 k.one_step.agreement,
                 format!("{} of recall steps", pct(k.one_step.agreement)),
             )
         }),
-        triv.map_or((f64::NAN, "not scored".into()), |p| {
+        baseline.map_or_else(missing, |(p, label)| {
             (
                 p.one_step.agreement,
-                format!(
-                    "trivial h_(t+1) = h_t {}; margin 1 point",
-                    pct(p.one_step.agreement)
-                ),
+                format!("{label} {}; margin 1 point", pct(p.one_step.agreement)),
             )
         }),
         0.01,
-    ));
-    rows
+    );
+    if let (Some((ki, bi, d)), Some((_, label))) = (intervals, baseline) {
+        c.ours = format!(
+            "{} of recall steps; Koopman − {label} {}",
+            agreement_cell(ki),
+            difference_cell(d)
+        );
+        c.baseline = format!("{label} {}; margin 1 point", agreement_cell(bi));
+        c.verdict = kann_plot::verdict_from_interval(d.difference_ci, 0.01);
+    }
+    c
+}
+
+/// Koopman's one-step agreement against the trivial predictor's.
+fn versus_trivial(r: &CopyReport) -> Claim {
+    let ci = r
+        .one_step_intervals
+        .as_ref()
+        .map(|c| (&c.koopman, &c.trivial, &c.koopman_minus_trivial));
+    one_step_row(
+        "KANN's one-step prediction agrees with the network (App. D)",
+        r.predictor(KOOPMAN),
+        r.predictor(TRIVIAL).map(|p| (p, "trivial h_(t+1) = h_t")),
+        ci,
+    )
+}
+
+/// Koopman's one-step agreement against the best linearisation's (highest one-step agreement);
+/// its interval is conditional on the fixed points found on the analysis batch.
+fn versus_linearised(r: &CopyReport) -> Claim {
+    let lin = best(r, &[LIN_BLANK, LIN_ZERO, LIN_ZERO_NO_INPUT], |p| {
+        p.one_step.agreement
+    });
+    let ci = r.one_step_intervals.as_ref().and_then(|c| {
+        let (l, d) = (c.linearised.as_ref()?, c.koopman_minus_linearised.as_ref()?);
+        Some((&c.koopman, l, d))
+    });
+    let mut c = one_step_row(
+        "KANN's one-step prediction agrees with the network more often than the fixed-point linearisation [5] (App. D)",
+        r.predictor(KOOPMAN),
+        lin.map(|p| (p, "best linearisation")),
+        ci,
+    );
+    if lin.is_none() {
+        c.baseline = "no fixed point found".into();
+    } else if ci.is_some() {
+        c.baseline
+            .push_str(" (fixed points not refitted: conditional on them)");
+    }
+    c
 }
 
 fn kv(k: &str, v: impl Into<String>) -> (String, String) {
@@ -226,25 +288,32 @@ fn fixed_points_section(dir: &Path, r: &CopyReport) -> Result<Section> {
 
 /// The section of the predictors on the held-out batch: one step and rolled out.
 fn predictors_section(dir: &Path, r: &CopyReport) -> Result<Section> {
+    let mut numbers: Vec<(String, String)> = r
+        .predictors
+        .iter()
+        .map(|p| {
+            kv(
+                &p.name,
+                format!(
+                    "one step: e_rel {:.4}, agreement {}; rolled out: symbols {}, strings {}",
+                    p.one_step.e_rel,
+                    pct(p.one_step.agreement),
+                    pct(p.rollout.symbol_accuracy),
+                    pct(p.rollout.string_accuracy)
+                ),
+            )
+        })
+        .collect();
+    if let Some(c) = &r.one_step_intervals {
+        numbers.push(kv(
+            "one-step agreement intervals",
+            crate::copy::intervals::one_step_line(c),
+        ));
+    }
     Ok(Section {
         heading: "Which predictor reproduces the network? (held-out batch)".into(),
         svg: fig(dir, r, "copy_predictors")?,
-        numbers: r
-            .predictors
-            .iter()
-            .map(|p| {
-                kv(
-                    &p.name,
-                    format!(
-                        "one step: e_rel {:.4}, agreement {}; rolled out: symbols {}, strings {}",
-                        p.one_step.e_rel,
-                        pct(p.one_step.agreement),
-                        pct(p.rollout.symbol_accuracy),
-                        pct(p.rollout.string_accuracy)
-                    ),
-                )
-            })
-            .collect(),
+        numbers,
         paragraph: "One step: each recall-window state from the true state before it. Rolled \
                     out: from the state at the cue over the recall window. The trivial predictor \
                     and chance are the baselines."
