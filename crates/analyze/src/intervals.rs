@@ -33,10 +33,10 @@ use serde::{Deserialize, Serialize};
 /// Interval level of every agreement interval.
 pub const LEVEL: f64 = 0.95;
 
-/// The agreement of KANN and of the trivial predictor with the network, with their paired
-/// difference, each with a percentile interval over the replicates.
+/// What every bootstrap interval of an analysis states about its replicates (the first fields of
+/// each intervals object in `report.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AgreementIntervals {
+pub struct Resampling {
     /// Resampling scheme (always `bootstrap` here).
     pub scheme: String,
     /// Replicates drawn.
@@ -45,8 +45,35 @@ pub struct AgreementIntervals {
     pub failed: usize,
     /// Interval level.
     pub level: f64,
-    /// Seed of the replicates' weights.
+    /// Seed of the replicates' weights (replicate `b` draws from ChaCha8 stream `b`).
     pub seed: u64,
+}
+
+impl Resampling {
+    /// `replicates` bootstrap replicates drawn with `seed`, of which `ok` succeeded, at [`LEVEL`].
+    pub fn bootstrap(replicates: usize, ok: usize, seed: u64) -> Self {
+        Resampling {
+            scheme: Scheme::Bootstrap.to_string(),
+            replicates,
+            failed: replicates - ok,
+            level: LEVEL,
+            seed,
+        }
+    }
+
+    /// Replicates that entered the intervals.
+    pub fn used(&self) -> usize {
+        self.replicates - self.failed
+    }
+}
+
+/// The agreement of KANN and of the trivial predictor with the network, with their paired
+/// difference, each with a percentile interval over the replicates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgreementIntervals {
+    /// Scheme, replicates (and failed ones), level and seed (flattened into the JSON object).
+    #[serde(flatten)]
+    pub resampling: Resampling,
     /// Sequences of the analysis batch resampled for the refit.
     pub batch_sequences: usize,
     /// Sequences scored (test reviews, normal beats), resampled for the score.
@@ -118,11 +145,7 @@ pub fn agreement_intervals(
     let ci = percentile_ci;
     let ahead = draws.iter().filter(|(a, t)| a > t).count() as f64 / draws.len() as f64;
     Ok(AgreementIntervals {
-        scheme: Scheme::Bootstrap.to_string(),
-        replicates,
-        failed: replicates - draws.len(),
-        level: LEVEL,
-        seed,
+        resampling: Resampling::bootstrap(replicates, draws.len(), seed),
         batch_sequences: s,
         scored: n,
         kann,
@@ -221,16 +244,9 @@ impl ErrorPairs {
 /// `trivial − KANN` (positive: KANN predicts better), each with a percentile interval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErelIntervals {
-    /// Resampling scheme (always `bootstrap` here).
-    pub scheme: String,
-    /// Replicates drawn.
-    pub replicates: usize,
-    /// Replicates whose refit failed (left out of the intervals).
-    pub failed: usize,
-    /// Interval level.
-    pub level: f64,
-    /// Seed of the replicates' weights.
-    pub seed: u64,
+    /// Scheme, replicates (and failed ones), level and seed (flattened into the JSON object).
+    #[serde(flatten)]
+    pub resampling: Resampling,
     /// Whether the scored sequences are the fitted ones (one weight per sequence for both).
     pub in_sample: bool,
     /// Scored pairs (targets).
@@ -304,11 +320,7 @@ pub fn e_rel_intervals(
         bail!("e_rel intervals: every one of the {replicates} refits failed");
     }
     Ok(ErelIntervals {
-        scheme: Scheme::Bootstrap.to_string(),
-        replicates,
-        failed: replicates - draws.len(),
-        level: LEVEL,
-        seed,
+        resampling: Resampling::bootstrap(replicates, draws.len(), seed),
         in_sample,
         targets: pairs.len(),
         kann,
@@ -333,10 +345,10 @@ pub fn e_rel_line(e: &ErelIntervals) -> String {
         e.difference,
         e.difference_ci[0],
         e.difference_ci[1],
-        e.replicates - e.failed,
+        e.resampling.used(),
         e.targets,
-        100.0 * e.level,
-        e.seed
+        100.0 * e.resampling.level,
+        e.resampling.seed
     )
 }
 
@@ -373,11 +385,11 @@ pub fn agreement_line(a: &AgreementIntervals, unit: &str) -> String {
         pct(a.trivial_ci[0]),
         pct(a.trivial_ci[1]),
         difference_cell(a),
-        a.replicates - a.failed,
+        a.resampling.used(),
         a.batch_sequences,
         a.scored,
-        100.0 * a.level,
-        a.seed,
+        100.0 * a.resampling.level,
+        a.resampling.seed,
         100.0 * a.kann_ahead_share
     )
 }
@@ -450,7 +462,7 @@ mod tests {
             Ok((0..n).map(|i| (z[i] > 0.0) == network[i]).collect())
         };
         let ci = agreement_intervals(&grams, K, &trivial, 200, 7, kann_agrees).unwrap();
-        assert_eq!(ci.failed, 0);
+        assert_eq!(ci.resampling.failed, 0);
         assert_eq!(ci.kann, 1.0);
         assert_eq!(ci.kann_ci, [1.0, 1.0]);
         assert!((ci.trivial - 0.8).abs() < 1e-12);

@@ -50,21 +50,38 @@ pub fn fit(states: &States, rank: Option<usize>) -> Result<Fit> {
 /// Leading eigenvalues whose intervals the reports keep.
 pub const INTERVAL_EIGENVALUES: usize = 8;
 
-/// Bootstrap intervals of `fit`'s spectrum over whole sequences of `states` (the states `fit` was
-/// fitted on): `replicates` refits from reweighted per-sequence Gram matrices at `fit`'s rank,
-/// 95% percentile intervals, the replicates' eigenvalues matched to the fit's by minimum total
-/// distance (`kann_koopman::bootstrap_spectrum`, docs/error-bars.md). Keeps the
-/// [`INTERVAL_EIGENVALUES`] leading eigenvalues. `None` when `replicates` is 0.
-pub fn spectrum_intervals(
+/// The per-sequence Gram matrices of `states` (the states `fit` was fitted on), from which every
+/// bootstrap refit of an analysis is summed (`kann_koopman::SequenceGrams`, one pass over the
+/// states); `None` when `replicates` is 0 (no resampling).
+pub fn batch_grams(
     states: &States,
+    fit: &Fit,
+    replicates: usize,
+) -> Result<Option<kann_koopman::SequenceGrams>> {
+    if replicates == 0 {
+        return Ok(None);
+    }
+    Ok(Some(kann_koopman::SequenceGrams::from_states(
+        states,
+        fit.model.precision,
+    )?))
+}
+
+/// Bootstrap intervals of `fit`'s spectrum over whole sequences, from `grams` (the per-sequence
+/// Grams of the states `fit` was fitted on, [`batch_grams`]): `replicates` refits from
+/// reweighted sums at `fit`'s rank, 95% percentile intervals, the replicates' eigenvalues matched
+/// to the fit's by minimum total distance (`kann_koopman::bootstrap_spectrum`,
+/// docs/error-bars.md). Keeps the [`INTERVAL_EIGENVALUES`] leading eigenvalues. `None` without
+/// `grams`.
+pub fn spectrum_intervals(
+    grams: Option<&kann_koopman::SequenceGrams>,
     fit: &Fit,
     replicates: usize,
     seed: u64,
 ) -> Result<Option<kann_koopman::SpectrumIntervals>> {
-    if replicates == 0 {
+    let Some(grams) = grams.filter(|_| replicates > 0) else {
         return Ok(None);
-    }
-    let grams = kann_koopman::SequenceGrams::from_states(states, fit.model.precision)?;
+    };
     let options = FitOptions {
         rank: Rank::Fixed(fit.model.rank()),
         ..FitOptions::default()
@@ -76,7 +93,7 @@ pub fn spectrum_intervals(
         modulus_threshold: DOMINANT_MODULUS,
         ..Default::default()
     };
-    let mut ci = kann_koopman::bootstrap_spectrum(&grams, &options, &boot)?;
+    let mut ci = kann_koopman::bootstrap_spectrum(grams, &options, &boot)?;
     ci.eigen.truncate(INTERVAL_EIGENVALUES);
     Ok(Some(ci))
 }

@@ -304,14 +304,20 @@ fn one_step_intervals_of_the_copy_run(report: &CopyReport, back: &CopyReport, md
         .as_ref()
         .expect("intervals by default");
     assert_eq!(
-        back.one_step_intervals.as_ref().map(|b| b.replicates),
+        back.one_step_intervals
+            .as_ref()
+            .map(|b| b.resampling.replicates),
         Some(200)
     );
     assert_eq!(
-        (c.replicates, c.held_out_sequences, c.batch_sequences),
+        (
+            c.resampling.replicates,
+            c.held_out_sequences,
+            c.batch_sequences
+        ),
         (200, 64, 32)
     );
-    assert!(c.failed < 10, "{c:?}");
+    assert!(c.resampling.failed < 10, "{c:?}");
     let k = report.predictor(KOOPMAN).unwrap();
     assert_eq!(c.targets, k.one_step.targets);
     assert!(

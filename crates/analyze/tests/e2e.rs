@@ -414,7 +414,7 @@ fn check_imdb(run: &Path, data: &Path) {
         .intervals
         .as_ref()
         .expect("agreement intervals by default");
-    assert_eq!(ci.replicates, 200);
+    assert_eq!(ci.resampling.replicates, 200);
     assert_eq!(ci.scored, json.agreement.reviews_used);
     assert!((ci.kann - json.agreement.agreement).abs() < 1e-12);
     // (The refits' intervals need not contain the full fit's point: a replicate fits on fewer

@@ -283,10 +283,10 @@ impl Figure for HighlightedText<'_> {
                         .pos(Pos::new(HPos::Left, VPos::Center)),
                 ))?;
                 if self.marks.is_some_and(|m| m[p.token]) {
-                    // in the white gap under the token's box: visible on any shade
+                    // in the white gap under the token's box, 1 px below it: visible on any shade
                     root.draw(&Rectangle::new(
                         [
-                            (p.x + 1, top + LINE_H - 4),
+                            (p.x + 1, top + LINE_H - 3),
                             (p.x + p.w - 1, top + LINE_H - 1),
                         ],
                         MARK_COLOR.filled(),
@@ -651,9 +651,14 @@ mod tests {
         let paths = word_highlight(dir.path(), "m", &h).unwrap();
         let img = image::open(&paths.png).unwrap().to_rgb8();
         // the pixel row of the bar, in the middle of each token's box
-        let y = (TITLE_H + LINE_H - 3) as u32;
+        let y = (TITLE_H + LINE_H - 2) as u32;
         let at = |p: &Placed| img.get_pixel((p.x + p.w / 2) as u32, y).0;
         assert_eq!(at(&lines[0][1]), [20, 20, 20]);
+        // one white row between the token's box and its bar, so the bar shows on dark shades
+        let gap = img
+            .get_pixel((lines[0][1].x + lines[0][1].w / 2) as u32, y - 2)
+            .0;
+        assert_eq!(gap, [255, 255, 255]);
         assert_ne!(at(&lines[0][0]), [20, 20, 20]);
         assert_ne!(at(&lines[0][2]), [20, 20, 20]);
         let svg = std::fs::read_to_string(&paths.svg).unwrap();

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::predict::{ClassReadout, argmax, check_window};
 use crate::fixed_points::Trajectories;
-use crate::intervals::{LEVEL, percentile_ci};
+use crate::intervals::{Resampling, percentile_ci};
 
 /// What the linearisations' and the trivial predictor's intervals are conditional on, as
 /// `report.json` and `report.md` say it.
@@ -63,16 +63,9 @@ pub struct DifferenceInterval {
 /// `one_step_intervals` of `report.json` of `analyze copy`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OneStepIntervals {
-    /// Resampling scheme (always `bootstrap`).
-    pub scheme: String,
-    /// Replicates drawn.
-    pub replicates: usize,
-    /// Replicates whose refit failed (left out of the intervals).
-    pub failed: usize,
-    /// Interval level.
-    pub level: f64,
-    /// Seed of the replicates' weights (replicate `b` uses stream `b`).
-    pub seed: u64,
+    /// Scheme, replicates (and failed ones), level and seed (flattened into the JSON object).
+    #[serde(flatten)]
+    pub resampling: Resampling,
     /// Sequences of the analysis batch resampled for the refit.
     pub batch_sequences: usize,
     /// Held-out sequences resampled for the scores.
@@ -263,11 +256,7 @@ pub fn one_step_intervals(
             / draws.len() as f64,
     };
     Ok(OneStepIntervals {
-        scheme: Scheme::Bootstrap.to_string(),
-        replicates,
-        failed: replicates - draws.len(),
-        level: LEVEL,
-        seed,
+        resampling: Resampling::bootstrap(replicates, draws.len(), seed),
         batch_sequences: s,
         held_out_sequences: n,
         targets: targets.len(),
@@ -315,9 +304,9 @@ pub fn one_step_line(c: &OneStepIntervals) -> String {
     };
     format!(
         "One-step agreement with the network, {:.0}% percentile intervals over {} bootstrap replicates (seed {}) of the {} analysis-batch sequences (Koopman refitted) and the {} held-out sequences ({} targets): Koopman {}; {}trivial {}, Koopman − trivial {} (ahead in {:.0}%). Note: {}.",
-        100.0 * c.level,
-        c.replicates - c.failed,
-        c.seed,
+        100.0 * c.resampling.level,
+        c.resampling.used(),
+        c.resampling.seed,
         c.batch_sequences,
         c.held_out_sequences,
         c.targets,
@@ -422,7 +411,7 @@ mod tests {
         assert_eq!(l.agreement, point(&lin));
         assert_eq!(c.trivial.agreement, point(&Predictor::Trivial));
         assert_eq!(
-            (c.failed, c.targets, c.held_out_sequences),
+            (c.resampling.failed, c.targets, c.held_out_sequences),
             (0, 60 * 19, 60)
         );
         for a in [&c.koopman, l, &c.trivial] {

@@ -214,6 +214,8 @@ struct Fig2Stage {
     h_last: kann_koopman::faer::Mat<f64>,
     /// The fit, the dominant sets and their medians.
     cell: Fig2Cell,
+    /// The batch's per-sequence Grams, which every bootstrap refit sums (`--bootstrap`).
+    batch_grams: Option<kann_koopman::SequenceGrams>,
     /// Bootstrap intervals of the spectrum (`--bootstrap`).
     intervals: Option<kann_koopman::SpectrumIntervals>,
     /// k of 4 over bootstrap draws of the batch (`--bootstrap`).
@@ -235,6 +237,7 @@ impl Fig2Stage {
         let cell = step("Koopman fit (Eqs. 4-5) and Fig. 2 (Eq. 11)", || {
             fig2_cell(net, &states, mu.range(), args.pairing, args.common.rank)
         })?;
+        let batch_grams = kann::batch_grams(&states, &cell.fit, args.common.bootstrap)?;
         let intervals = step(
             &format!(
                 "bootstrap intervals of the spectrum ({} replicates over the batch's beats)",
@@ -242,7 +245,7 @@ impl Fig2Stage {
             ),
             || {
                 kann::spectrum_intervals(
-                    &states,
+                    batch_grams.as_ref(),
                     &cell.fit,
                     args.common.bootstrap,
                     args.common.seed,
@@ -275,6 +278,7 @@ impl Fig2Stage {
             mu_r,
             h_last,
             cell,
+            batch_grams,
             intervals,
             capture_intervals,
             spread,
@@ -431,15 +435,8 @@ impl Fig4Stage {
             || net.encode(&all_normal),
         )?;
         let e_rel_test = kann::e_rel(&states_t, fit)?;
-        let batch_grams = if boot > 0 {
-            Some(kann_koopman::SequenceGrams::from_states(
-                &fig2.states,
-                fit.model.precision,
-            )?)
-        } else {
-            None
-        };
-        let e_rel_intervals = match &batch_grams {
+        let batch_grams = fig2.batch_grams.as_ref();
+        let e_rel_intervals = match batch_grams {
             Some(grams) => Some(step(
                 &format!(
                     "bootstrap intervals of e_rel beside the trivial predictor ({boot} replicates)"
@@ -461,7 +458,7 @@ impl Fig4Stage {
         let thr = input.threshold();
         let (mut agreement, losses) =
             agreement::agreement(net, &states_t, &normal_values, fit, thr, args.common.batch)?;
-        if let Some(grams) = &batch_grams {
+        if let Some(grams) = batch_grams {
             agreement.intervals = Some(step(
                 &format!(
                     "bootstrap intervals of the agreements ({boot} replicates over the batch and the normal beats)"

@@ -144,24 +144,25 @@ impl BatchFit {
                 .map(|w| format!("analysis fit: {w}")),
         );
         let states_files = write_states(dir, &states, batch)?;
+        let batch_grams = kann::batch_grams(
+            &fitted_states(&states, args.fit_steps)?,
+            fit,
+            args.common.bootstrap,
+        )?;
         let intervals = step(
             &format!(
                 "bootstrap intervals of the spectrum ({} replicates over the batch's reviews)",
                 args.common.bootstrap
             ),
             || {
-                let fitted = fitted_states(&states, args.fit_steps)?;
-                kann::spectrum_intervals(&fitted, fit, args.common.bootstrap, args.common.seed)
+                kann::spectrum_intervals(
+                    batch_grams.as_ref(),
+                    fit,
+                    args.common.bootstrap,
+                    args.common.seed,
+                )
             },
         )?;
-        let batch_grams = if args.common.bootstrap > 0 {
-            Some(kann_koopman::SequenceGrams::from_states(
-                &fitted_states(&states, args.fit_steps)?,
-                fit.model.precision,
-            )?)
-        } else {
-            None
-        };
         let e_rel_intervals = match &batch_grams {
             Some(grams) => Some(step(
                 &format!(

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::readout::LinearReadout;
 use super::sentiment::{self, SentimentChoice, SetReadout};
 use super::word_stats::readout_contribution_direction;
-use crate::intervals::{LEVEL, percentile_ci};
+use crate::intervals::{Resampling, percentile_ci};
 use crate::kann::Fit;
 
 /// A replicate's set is "the same" as the full batch's when their eigenvalues pair up one to
@@ -66,16 +66,9 @@ pub struct RoleIntervals {
 /// `sentiment.intervals` of `report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SentimentIntervals {
-    /// Resampling scheme (always `bootstrap`).
-    pub scheme: String,
-    /// Replicates drawn.
-    pub replicates: usize,
-    /// Replicates whose refit failed (left out).
-    pub failed: usize,
-    /// Interval level.
-    pub level: f64,
-    /// Seed of the replicates' weights.
-    pub seed: u64,
+    /// Scheme, replicates (and failed ones), level and seed (flattened into the JSON object).
+    #[serde(flatten)]
+    pub resampling: Resampling,
     /// What each replicate redoes.
     pub rule: String,
     /// Per role, in [`ROLES`] order.
@@ -178,11 +171,7 @@ pub fn readout_intervals(
         .map(|(i, role)| role_intervals(role, ok.iter().map(|r| r[i].as_ref()), ok.len()))
         .collect();
     let intervals = SentimentIntervals {
-        scheme: Scheme::Bootstrap.to_string(),
-        replicates,
-        failed: replicates - ok.len(),
-        level: LEVEL,
-        seed,
+        resampling: Resampling::bootstrap(replicates, ok.len(), seed),
         rule: RULE.to_string(),
         roles,
     };
@@ -339,9 +328,9 @@ pub fn line(ci: &SentimentIntervals) -> String {
         .collect();
     format!(
         "{:.0}% bootstrap intervals, {} replicates ({} failed), the sets chosen again in each: {}.",
-        100.0 * ci.level,
-        ci.replicates,
-        ci.failed,
+        100.0 * ci.resampling.level,
+        ci.resampling.replicates,
+        ci.resampling.failed,
         parts.join("; ")
     )
 }
@@ -425,7 +414,7 @@ mod tests {
             .collect();
         let stable = stable_signs(rows.as_ref(), &full, &reps.tracking_directions);
         assert_eq!(stable, vec![0.0, 1.0, 1.0, 1.0]);
-        assert_eq!(ci.failed, 0);
+        assert_eq!(ci.resampling.failed, 0);
         let tracking = ci.role("tracking").unwrap();
         // the λ = 1 axis reads out the network's class on every review, in every replicate
         assert_eq!(tracking.found, 1.0);

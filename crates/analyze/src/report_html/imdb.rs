@@ -318,7 +318,9 @@ fn with_readout_interval(
         c.ours,
         pct(share[0]),
         pct(share[1]),
-        s.intervals.as_ref().map_or(0, |ci| ci.replicates),
+        s.intervals
+            .as_ref()
+            .map_or(0, |ci| ci.resampling.replicates),
         100.0 * ri.same_set
     );
     c.verdict =
