@@ -7,10 +7,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
-use kann_plot::{Claim, HtmlReport, Section, Verdict};
+use kann_plot::{Claim, Section, Verdict};
 use serde::{Deserialize, Serialize};
 
-use super::{agreement_claim, claim, claim_without_baseline, e_rel_claim, pct, svg_of, write_page};
+use super::{
+    agreement_claim, claim, claim_without_baseline, e_rel_claim, pct, svg_of,
+    write_interactive_page,
+};
 use crate::ecg::EcgReport;
 use crate::ecg::medians::MedianCurve;
 use crate::report::{fmt_erel, fmt_lambda, fmt_tau};
@@ -167,15 +170,13 @@ pub fn write(dir: &Path, r: &EcgReport, claims: Vec<Claim>) -> Result<()> {
         "fig2_curves": &r.fig2_curves,
         "dominant_pairs": &r.dominant_pairs,
     });
-    let page = HtmlReport {
-        title: "KANN analysis of the ECG autoencoder".into(),
-        claims,
-        sections,
-        css: CSS.into(),
-        data: Some(serde_json::to_string(&data)?),
-        script: Some(SCRIPT.into()),
-    };
-    write_page(dir, &page)
+    write_interactive_page(
+        dir,
+        "KANN analysis of the ECG autoencoder",
+        (claims, sections),
+        &data,
+        (CSS, SCRIPT),
+    )
 }
 
 /// The section of Sec. 4.2: the network at its threshold, with its ROC.

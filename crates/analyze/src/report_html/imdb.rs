@@ -9,10 +9,13 @@ use std::path::Path;
 
 use anyhow::Result;
 use kann_koopman::States;
-use kann_plot::{Claim, HtmlReport, Section};
+use kann_plot::{Claim, Section};
 use serde::{Deserialize, Serialize};
 
-use super::{agreement_claim, claim, claim_without_baseline, e_rel_claim, pct, svg_of, write_page};
+use super::{
+    agreement_claim, claim, claim_without_baseline, e_rel_claim, pct, svg_of,
+    write_interactive_page,
+};
 use crate::imdb::ImdbReport;
 use crate::imdb::data::{ImdbRun, Item};
 use crate::imdb::word_stats::{GroupWordStats, readout_contribution_direction};
@@ -435,15 +438,13 @@ pub fn write(dir: &Path, r: &ImdbReport, claims: Vec<Claim>) -> Result<()> {
         "token_views": &r.token_views,
         "groups": &ws.groups,
     });
-    let page = HtmlReport {
-        title: "KANN analysis of the IMDB model".into(),
-        claims,
-        sections,
-        css: CSS.into(),
-        data: Some(serde_json::to_string(&data)?),
-        script: Some(SCRIPT.into()),
-    };
-    write_page(dir, &page)
+    write_interactive_page(
+        dir,
+        "KANN analysis of the IMDB model",
+        (claims, sections),
+        &data,
+        (CSS, SCRIPT),
+    )
 }
 
 /// The section of Sec. 4.1: the spectra of both fits with `τ(0.01)` (Eq. 9).

@@ -26,7 +26,7 @@ pub mod states;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use kann_plot::{Claim, HtmlReport, Verdict, verdict, verdict_table_markdown};
+use kann_plot::{Claim, HtmlReport, Section, Verdict, verdict, verdict_table_markdown};
 
 use crate::common::FigureFile;
 
@@ -154,6 +154,26 @@ pub fn svg_file(dir: &Path, name: &str) -> Result<String> {
 /// Writes `page` as `report.html` in `dir` (atomically, at most [`kann_plot::MAX_HTML_BYTES`]).
 pub fn write_page(dir: &Path, page: &HtmlReport) -> Result<()> {
     write_page_as(dir, PAGE, page)
+}
+
+/// Writes an interactive `report.html` into `dir`: the verdict table (`claims`), `sections`,
+/// the page's own `css` and `script`, and `data` (JSON the script reads).
+pub fn write_interactive_page(
+    dir: &Path,
+    title: &str,
+    (claims, sections): (Vec<Claim>, Vec<Section>),
+    data: &serde_json::Value,
+    (css, script): (&str, &str),
+) -> Result<()> {
+    let page = HtmlReport {
+        title: title.into(),
+        claims,
+        sections,
+        css: css.into(),
+        data: Some(serde_json::to_string(data)?),
+        script: Some(script.into()),
+    };
+    write_page(dir, &page)
 }
 
 /// Writes `page` as `name` in `dir` (atomically, at most [`kann_plot::MAX_HTML_BYTES`]).
