@@ -526,7 +526,7 @@ fn spectra_section(r: &ImdbReport) -> String {
     if let Some(e) = &r.e_rel_intervals {
         let _ = write!(
             s,
-            "\nOne-step error of the used fit on the batch's real steps, beside the trivial predictor (refits and scores on the same resampled reviews): {}.\n",
+            "\nOne-step error of the used fit on the batch's real steps, beside the trivial predictor (refits and scores on the same resampled reviews): {}. In-sample: a refit is scored on the reviews it was fitted on, duplicates included, so KANN's interval leans below its point (optimism), and the point can lie outside the intervals; see docs/error-bars.md.\n",
             crate::intervals::e_rel_line(e)
         );
     }
