@@ -5,8 +5,13 @@ Task: a sequence of tokens +1 / -1 / 0 of random length; predict whether the sum
 must keep a slowly decaying memory: kann shows it as an eigenvalue near 1 with a long horizon.
 
     pip install torch ./crates/kann-py
-    python crates/kann-py/examples/own_gru.py
+    python crates/kann-py/examples/own_gru.py [SPECTRUM.png]
+
+With a path, the spectrum figure is written there (PNG, and the SVG beside it); without one it is
+drawn as PNG bytes only, as a notebook would show it (``IPython.display.Image(png)``).
 """
+
+import sys
 
 import numpy as np
 import torch
@@ -68,6 +73,13 @@ def main():
     r = np.corrcoef(coord.real[real], value[real])[0, 1]
     print(f"leading group u{[j + 1 for j in lead]}: |lambda| = {abs(fit.eigenvalues[lead[0]]):.3f}; "
           f"correlation of its coordinate (Eq. 7) with the running sum: {r:+.3f}")
+    title = "GRU of own_gru.py: Koopman spectrum"
+    if len(sys.argv) > 1:
+        print("spectrum figure:", fit.plot_spectrum(sys.argv[1], title=title))
+    else:
+        png = fit.plot_spectrum(title=title)  # in a notebook: IPython.display.Image(png)
+        print(f"spectrum figure: {len(png)} bytes of PNG (give a path to write it)")
+
 
 if __name__ == "__main__":
     main()
