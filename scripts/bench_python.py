@@ -119,35 +119,30 @@ def compare(x, rank, repeats):
     lam = fit.eigenvalues
     print(f"  kann.fit        {tk:8.3f} s  runs {[round(t, 3) for t in runs]}  (e_rel {fit.relative_error:.4g}, top |λ| {np.abs(lam[:3]).round(4)})")
     row = {"shape": list(x.shape), "rank": rank, "kann_s": tk}
-    tn, runs, lam_np = timed(lambda: numpy_fit(x, rank), repeats)
-    dn = max_matched_diff(lam, lam_np)
-    print(f"  numpy SVD+lstsq {tn:8.3f} s  runs {[round(t, 3) for t in runs]}  max|Δλ| vs kann {dn:.2e}  ({tn / tk:.1f}x kann)")
-    row.update(numpy_s=tn, numpy_max_dlambda=dn)
-    try:
-        import pydmd  # noqa: F401
-    except ImportError as e:
-        print(f"  PyDMD           skipped ({e}; pip install pydmd)")
-    else:
-        tp, runs, lam_p = timed(lambda: pydmd_fit(x, rank), repeats)
-        dp = max_matched_diff(lam, lam_p)
-        print(f"  PyDMD DMD       {tp:8.3f} s  runs {[round(t, 3) for t in runs]}  max|Δλ| vs kann {dp:.2e}  ({tp / tk:.1f}x kann)")
-        row.update(pydmd_s=tp, pydmd_max_dlambda=dp)
-    try:
-        import koopman_dmd  # noqa: F401
-    except ImportError as e:
-        print(f"  koopman-dmd     skipped ({e}; pip install koopman-dmd)")
-    else:
+    # (label, key, module to import or None, fit, note after the ratio)
+    others = [
+        ("numpy SVD+lstsq", "numpy", None, numpy_fit, ""),
+        ("PyDMD DMD", "pydmd", "pydmd", pydmd_fit, ""),
+        ("koopman-dmd DMD", "koopman_dmd", "koopman_dmd", koopman_dmd_fit, f"; {x.shape[0] - 1} seam pairs fitted"),
+    ]
+    for label, key, module, fit_other, note in others:
+        if module is not None:
+            try:
+                __import__(module)
+            except ImportError as e:
+                print(f"  {label:15s} skipped ({e}; pip install {module.replace('_', '-')})")
+                continue
         try:
-            tq, runs, lam_q = timed(lambda: koopman_dmd_fit(x, rank), repeats)
+            t, runs, lam_other = timed(lambda: fit_other(x, rank), repeats)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as e:  # a Rust panic inside it arrives as pyo3's PanicException
-            print(f"  koopman-dmd DMD failed: {type(e).__name__}: {e}")
-            row.update(koopman_dmd_error=f"{type(e).__name__}: {e}")
-            return row
-        dq = max_matched_diff(lam, lam_q)
-        print(f"  koopman-dmd DMD {tq:8.3f} s  runs {[round(t, 3) for t in runs]}  max|Δλ| vs kann {dq:.2e}  ({tq / tk:.1f}x kann; {x.shape[0] - 1} seam pairs fitted)")
-        row.update(koopman_dmd_s=tq, koopman_dmd_max_dlambda=dq)
+        except BaseException as e:  # a Rust panic inside koopman-dmd arrives as pyo3's PanicException
+            print(f"  {label:15s} failed: {type(e).__name__}: {e}")
+            row[f"{key}_error"] = f"{type(e).__name__}: {e}"
+            continue
+        d = max_matched_diff(lam, lam_other)
+        print(f"  {label:15s} {t:8.3f} s  runs {[round(t, 3) for t in runs]}  max|Δλ| vs kann {d:.2e}  ({t / tk:.1f}x kann{note})")
+        row.update({f"{key}_s": t, f"{key}_max_dlambda": d})
     return row
 
 
