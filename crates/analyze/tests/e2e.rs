@@ -393,6 +393,7 @@ fn check_imdb(run: &Path, data: &Path) {
             "spectra",
             "spectrum_intervals",
             "e_rel_intervals",
+            "e_rel_held_out_intervals",
             "sentiment",
             "word_stats",
             "contextual",
@@ -435,6 +436,23 @@ fn check_imdb(run: &Path, data: &Path) {
         "{e:?}"
     );
     assert!((e.difference - (e.trivial - e.kann)).abs() < 1e-12);
+    // ... and on the held-out batch, out of sample: other reviews, other targets.
+    let h = json
+        .e_rel_held_out_intervals
+        .as_ref()
+        .expect("held-out e_rel intervals by default");
+    assert!(!h.in_sample);
+    assert_eq!(h.resampling.replicates, 200);
+    assert!(h.targets > 0 && h.targets != e.targets, "{h:?}");
+    assert!((h.difference - (h.trivial - h.kann)).abs() < 1e-12);
+    for [lo, hi] in [h.kann_ci, h.trivial_ci, h.difference_ci] {
+        assert!(lo.is_finite() && lo <= hi, "{h:?}");
+    }
+    // The trivial predictor is not refitted: its interval is a plain resampled mean.
+    assert!(
+        h.trivial_ci[0] <= h.trivial && h.trivial <= h.trivial_ci[1],
+        "{h:?}"
+    );
     assert!((ci.difference - (ci.kann - ci.trivial)).abs() < 1e-12);
     assert!(
         std::fs::read_to_string(run.join("report.md"))

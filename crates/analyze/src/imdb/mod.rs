@@ -63,9 +63,11 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
     // Stages 1-2: states and the fits.
     let fitted = BatchFit::run(&imdb, &batch, args, &mut warnings)?;
     let fit = &fitted.fits.used;
+    let held_states = held_out_states(&imdb, &held, args)?;
+    let held_out_e_rel = held_out_e_rel(&fitted, held_states.as_ref(), args)?;
     // Stage 3: the readout test.
     let sentiment = step("readout test on the analysis and held-out batches", || {
-        sentiment_stage(&imdb, &fitted, &batch, &held, args)
+        sentiment_stage(&imdb, &fitted, &batch, (&held, held_states.as_ref()), args)
     })?;
     // Stage 4: the pass over the test split.
     let test = TestStage::run(&imdb, &data, fit, fitted.batch_grams.as_ref(), args)?;
@@ -87,6 +89,7 @@ pub fn run_imdb(args: &ImdbArgs) -> Result<ImdbReport> {
     )?;
     let stages = ImdbStages {
         fitted,
+        held_out_e_rel,
         sentiment,
         test,
         contextual,
@@ -277,6 +280,8 @@ impl TestStage {
 struct ImdbStages {
     /// Stages 1-2.
     fitted: BatchFit,
+    /// e_rel on the held-out batch, out of sample (`--bootstrap`).
+    held_out_e_rel: Option<crate::intervals::ErelIntervals>,
     /// Stage 3.
     sentiment: SentimentReport,
     /// Stage 4.
@@ -389,6 +394,7 @@ fn imdb_report(
     let dir = &imdb.dir;
     let ImdbStages {
         fitted,
+        held_out_e_rel,
         sentiment,
         test,
         contextual,
@@ -412,6 +418,7 @@ fn imdb_report(
         spectra: fitted.fits.summaries,
         spectrum_intervals: fitted.intervals,
         e_rel_intervals: fitted.e_rel_intervals,
+        e_rel_held_out_intervals: held_out_e_rel,
         sentiment,
         word_stats: test.word_stats,
         contextual,
@@ -486,12 +493,57 @@ fn write_states(dir: &Path, states: &States, batch: &[&Item]) -> Result<Vec<Stri
     ])
 }
 
-/// The readout test: sets chosen on the analysis batch, evaluated on it and on the held-out one.
+/// The held-out batch's states (`None` when fewer than 2 reviews are left for it).
+fn held_out_states(imdb: &ImdbRun, held: &[&Item], args: &ImdbArgs) -> Result<Option<States>> {
+    if held.len() < 2 {
+        return Ok(None);
+    }
+    let width = held.iter().map(|it| it.ids.len()).max().unwrap_or(2);
+    step(
+        &format!("hooking the states of the {} held-out reviews", held.len()),
+        || imdb.states(held, width, args.stream_batch, "  held-out"),
+    )
+    .map(Some)
+}
+
+/// e_rel (Eq. 12) of the used fit on the held-out batch's real steps, out of sample, beside the
+/// trivial predictor: each replicate refits on reweighted batch reviews and scores on
+/// independently reweighted held-out reviews (`--bootstrap`; `None` without it or without a
+/// held-out batch).
+fn held_out_e_rel(
+    fitted: &BatchFit,
+    held_states: Option<&States>,
+    args: &ImdbArgs,
+) -> Result<Option<crate::intervals::ErelIntervals>> {
+    let (Some(grams), Some(held)) = (&fitted.batch_grams, held_states) else {
+        return Ok(None);
+    };
+    step(
+        &format!(
+            "bootstrap intervals of e_rel on the held-out batch ({} replicates)",
+            args.common.bootstrap
+        ),
+        || {
+            crate::intervals::e_rel_intervals(
+                grams,
+                fitted.fits.used.model.rank(),
+                &crate::intervals::ErrorPairs::of(held),
+                false,
+                args.common.bootstrap,
+                args.common.seed,
+            )
+        },
+    )
+    .map(Some)
+}
+
+/// The readout test: sets chosen on the analysis batch, evaluated on it and on the held-out one
+/// (its reviews and their states).
 fn sentiment_stage(
     imdb: &ImdbRun,
     fitted: &BatchFit,
     batch: &[&Item],
-    held: &[&Item],
+    (held, held_states): (&[&Item], Option<&States>),
     args: &ImdbArgs,
 ) -> Result<SentimentReport> {
     let last = |s: &States| {
@@ -516,13 +568,7 @@ fn sentiment_stage(
         )
     };
     let analysis_batch = eval("analysis", &h_a, &labels(batch))?;
-    let held_states = if held.len() >= 2 {
-        let width = held.iter().map(|it| it.ids.len()).max().unwrap_or(2);
-        let hs = imdb.states(held, width, args.stream_batch, "  held-out")?;
-        Some(last(&hs))
-    } else {
-        None
-    };
+    let held_states = held_states.map(last);
     let held_out_batch = match &held_states {
         Some(h) => Some(eval("held-out", h, &labels(held))?),
         None => None,

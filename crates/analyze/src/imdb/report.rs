@@ -101,6 +101,12 @@ pub struct ImdbReport {
     /// predictor's (`--bootstrap`; absent with `--bootstrap 0`).
     #[serde(default)]
     pub e_rel_intervals: Option<crate::intervals::ErelIntervals>,
+    /// The used fit's e_rel on the held-out batch's real steps (out of sample: the fit never saw
+    /// these reviews), beside the trivial predictor's, with intervals from refits on resampled
+    /// batch reviews scored on independently resampled held-out reviews (`--bootstrap`; absent
+    /// with `--bootstrap 0` or without a held-out batch).
+    #[serde(default)]
+    pub e_rel_held_out_intervals: Option<crate::intervals::ErelIntervals>,
     /// The readout test.
     pub sentiment: SentimentReport,
     /// App. A over the test set.
@@ -527,6 +533,13 @@ fn spectra_section(r: &ImdbReport) -> String {
         let _ = write!(
             s,
             "\nOne-step error of the used fit on the batch's real steps, beside the trivial predictor (refits and scores on the same resampled reviews): {}. In-sample: a refit is scored on the reviews it was fitted on, duplicates included, so KANN's interval leans below its point (optimism), and the point can lie outside the intervals; see docs/error-bars.md.\n",
+            crate::intervals::e_rel_line(e)
+        );
+    }
+    if let Some(e) = &r.e_rel_held_out_intervals {
+        let _ = write!(
+            s,
+            "\nThe same on the held-out batch's real steps, out of sample (reviews the fit never saw; refits on resampled batch reviews, scored on independently resampled held-out reviews): {}.\n",
             crate::intervals::e_rel_line(e)
         );
     }
