@@ -133,7 +133,7 @@ def compare(x, rank, repeats):
                 print(f"  {label:15s} skipped ({e}; pip install {module.replace('_', '-')})")
                 continue
         try:
-            t, runs, lam_other = timed(lambda: fit_other(x, rank), repeats)
+            seconds, runs, lam_other = timed(lambda: fit_other(x, rank), repeats)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # a Rust panic inside koopman-dmd arrives as pyo3's PanicException
@@ -141,8 +141,8 @@ def compare(x, rank, repeats):
             row[f"{key}_error"] = f"{type(e).__name__}: {e}"
             continue
         d = max_matched_diff(lam, lam_other)
-        print(f"  {label:15s} {t:8.3f} s  runs {[round(t, 3) for t in runs]}  max|Δλ| vs kann {d:.2e}  ({t / tk:.1f}x kann{note})")
-        row.update({f"{key}_s": t, f"{key}_max_dlambda": d})
+        print(f"  {label:15s} {seconds:8.3f} s  runs {[round(r, 3) for r in runs]}  max|Δλ| vs kann {d:.2e}  ({seconds / tk:.1f}x kann{note})")
+        row.update({f"{key}_s": seconds, f"{key}_max_dlambda": d})
     return row
 
 
