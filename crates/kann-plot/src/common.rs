@@ -322,10 +322,17 @@ pub(crate) fn title_area<DB: DrawingBackend>(
 /// [`crate::fonts::text_width`] measures).
 fn title_size(title: &str, width: u32) -> f64 {
     let room = f64::from(width.saturating_sub(24));
-    let mut size = TITLE_SIZE;
-    while size > 14.0 {
-        match crate::fonts::text_width(title, size) {
-            Ok(w) if f64::from(w) * 1.18 > room => size -= 1.0,
+    size_to_fit(title, (TITLE_SIZE, 14.0), room, 1.18)
+}
+
+/// The largest size from `max` down to `min`, in steps of 1, at which `text` (measured by
+/// [`crate::fonts::text_width`] in the regular face, times `widen`) is at most `room` pixels
+/// wide; `min` when none is, `max` when the text cannot be measured.
+pub(crate) fn size_to_fit(text: &str, (max, min): (f64, f64), room: f64, widen: f64) -> f64 {
+    let mut size = max;
+    while size > min {
+        match crate::fonts::text_width(text, size) {
+            Ok(w) if f64::from(w) * widen > room => size -= 1.0,
             _ => break,
         }
     }

@@ -144,6 +144,15 @@ impl Figure for AgreementBarsFigure<'_> {
         let m = self.sources.len() as f64;
         let group = 0.8;
         let bar = group / m;
+        // The counts above the bars: at most LEGEND_SIZE, smaller where the widest would spill
+        // over its bar (4 bars of 5-digit counts per category do at 900 px).
+        let bar_px = f64::from(chart.plotting_area().dim_in_pixel().0) / 4.0 * bar;
+        let count_size = crate::common::size_to_fit(
+            &(max as u64).to_string(),
+            (LEGEND_SIZE, 8.0),
+            0.96 * bar_px,
+            1.0,
+        );
         for (j, s) in self.sources.iter().enumerate() {
             let c = Rgb::palette(j).rgb();
             let x_of = |k: usize| k as f64 - group / 2.0 + bar * j as f64;
@@ -161,7 +170,7 @@ impl Figure for AgreementBarsFigure<'_> {
                 Text::new(
                     value(s, k).to_string(),
                     (x_of(k) + bar / 2.0, value(s, k) as f64 + max * 0.015),
-                    font(LEGEND_SIZE).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                    font(count_size).pos(Pos::new(HPos::Center, VPos::Bottom)),
                 )
             }))?;
         }
